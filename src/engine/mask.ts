@@ -1,0 +1,19 @@
+// Secrets never appear in logs, diffs or JSON: every line that leaves pgha passes through mask().
+
+const secrets = new Set<string>();
+export const MASK = '********';
+
+export function addSecret(value: string | undefined | null): void {
+  if (value && value.length >= 4) secrets.add(value);
+}
+
+export function mask(text: string): string {
+  let out = text;
+  // Longest first, so a secret that contains another is masked whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) out = out.split(s).join(MASK);
+  return out;
+}
+
+export function clearSecrets(): void {
+  secrets.clear();
+}

@@ -1,0 +1,151 @@
+// The engine's vocabulary. A step reads facts from a host and returns the resources it wants there;
+// the engine probes those resources (one batched remote script per step and host), turns the
+// differences into actions, and applies them. Plan and apply run the same code.
+import type { Host, Inventory } from '../inventory/types.js';
+
+export interface ExecOptions {
+  stdin?: string;
+  timeoutMs?: number;
+  /** Values to mask in any error or log line produced from this call (added to the global masker too). */
+  secrets?: string[];
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** One connection to one host. Every exec() is one SSH round trip, counted. */
+export interface Transport {
+  readonly host: Host;
+  /** Run a POSIX sh script on the host (as root: through `sudo -n` when the SSH user is not root and become is on). */
+  exec(script: string, opts?: ExecOptions): Promise<ExecResult>;
+  readonly roundTrips: number;
+  close(): Promise<void>;
+}
+
+/** A fact: a read-only shell snippet run on the host, and a parser for what it prints. */
+export interface FactSpec<T = unknown> {
+  script: string;
+  parse(stdout: string): T;
+}
+
+export type Facts = Record<string, unknown>;
+
+/** Service to restart or reload when a resource changed in this run (decided at apply time). */
+export interface Notify {
+  service: string;
+  action: 'restart' | 'reload';
+}
+
+export interface FileResource {
+  kind: 'file';
+  path: string;
+  content: string;
+  owner?: string; // default root
+  group?: string; // default root
+  mode?: string; // octal, default '0644'
+  /** Shell command run against the new file before it replaces the old one; `%s` is the temp file's path. */
+  validate?: string;
+  /** Content holds secrets: never shown in a diff. */
+  secret?: boolean;
+  notify?: Notify[];
+}
+
+export interface DirectoryResource {
+  kind: 'directory';
+  path: string;
+  owner?: string;
+  group?: string;
+  mode?: string; // default '0755'
+}
+
+export interface PackagesResource {
+  kind: 'packages';
+  names: string[];
+}
+
+export interface ServiceResource {
+  kind: 'service';
+  name: string; // systemd unit name without .service
+  enabled?: boolean;
+  state?: 'started' | 'stopped';
+}
+
+export interface CommandResource {
+  kind: 'command';
+  /** What the command is for, shown in plan and logs. */
+  label: string;
+  /** argv (POSIX-quoted by the engine) or a shell script; exactly one. */
+  argv?: string[];
+  script?: string;
+  /** Skip when this read-only shell test succeeds (exit 0) on the host. */
+  unless?: string;
+  /** Skip when this path exists on the host. */
+  creates?: string;
+  /** Values masked wherever the command or its output is shown. */
+  secrets?: string[];
+  notify?: Notify[];
+  stdin?: string;
+  timeoutMs?: number;
+}
+
+export type Resource = FileResource | DirectoryResource | PackagesResource | ServiceResource | CommandResource;
+
+/** A change the engine found for one resource on one host. Plan prints these; apply performs them. */
+export interface Change {
+  host: string;
+  step: string;
+  resource: Resource;
+  /** e.g. "create /etc/haproxy/haproxy.cfg", "install etcd-server", "start patroni" */
+  summary: string;
+  /** Unified diff for files (masked; absent for secret files). */
+  diff?: string;
+}
+
+export interface StepContext {
+  host: Host;
+  inventory: Inventory;
+  /** All hosts of the inventory (after --limit is applied, the full list is still here). */
+  hosts: Host[];
+  /** Cluster secrets (generated once, kept beside the inventory, or from the environment). */
+  secrets: Record<string, string>;
+  /** Render templates/<name> with handlebars (strict: a missing variable is an error naming the template). */
+  render(name: string, vars: Record<string, unknown>): string;
+  /** True in plan (--check): nothing on any host may change. */
+  check: boolean;
+  log(line: string): void;
+}
+
+/** What a step sees once per run, across all its hosts (for cross-host decisions). */
+export interface StepGroupContext {
+  inventory: Inventory;
+  hosts: Host[]; // the hosts this step runs on
+  transports: Map<string, Transport>; // by host name, every connected host of the run
+  secrets: Record<string, string>;
+  check: boolean;
+  log(line: string): void;
+}
+
+export interface Step {
+  /** Stable id, e.g. "etcd.install". */
+  id: string;
+  title: string;
+  /** Facts to read from each host before planning, gathered in one remote script (the resource probes follow in a second one). */
+  facts?(ctx: StepContext): Record<string, FactSpec>;
+  /** Desired state on one host, given its facts. */
+  resources(ctx: StepContext, facts: Facts): Resource[] | Promise<Resource[]>;
+  /** Runs once before the hosts are planned/applied (e.g. etcd member add on a running member). Must not change anything when ctx.check. */
+  before?(ctx: StepGroupContext): Promise<void>;
+  /** Verify on one host after apply (also after a no-op); throw CheckError on failure. Bounded waits only. */
+  verify?(ctx: StepContext, t: Transport): Promise<void>;
+  /** Verify once across all hosts after they were applied. */
+  verifyGroup?(ctx: StepGroupContext): Promise<void>;
+}
+
+/** A component: one program's steps, facts and checks. */
+export interface Component {
+  name: string;
+  steps: Step[];
+}

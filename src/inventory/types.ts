@@ -1,0 +1,95 @@
+// The normalized inventory: what every other room reads. The YAML form and its schema live beside this file.
+
+export type Role = 'etcd' | 'postgres' | 'haproxy';
+export const ROLES: readonly Role[] = ['etcd', 'postgres', 'haproxy'];
+
+export interface SshSettings {
+  user: string; // default root
+  port: number; // default 22
+  keyFile?: string; // absolute path; the lab provider sets its generated key
+  become: boolean; // run remote scripts through `sudo -n` when the user is not root
+}
+
+export interface ProxmoxApiSettings {
+  host: string;
+  port: number; // default 8006
+  node: string;
+  tokenId: string; // user@realm!name
+  tokenSecretEnv: string; // name of the environment variable holding the secret (default PGHA_PVE_TOKEN_SECRET)
+  verifyTls: boolean; // default true
+  caFile?: string; // absolute path to a PEM file to trust
+}
+
+export interface ProxmoxSettings {
+  api: ProxmoxApiSettings;
+  template: number; // vmid of the cloud-init template to clone
+  storage: string;
+  bridge: string;
+  nameserver?: string;
+  tag: string; // tag marking VMs this inventory created (default: pgha-<cluster>)
+  maxParallelClones: number; // default 2
+  sshTimeoutSec: number; // default 300
+  defaults: { cores: number; memory: number; diskGb: number; user: string; sshPublicKey?: string };
+}
+
+export interface ProxmoxHostSettings {
+  vmid?: number;
+  cores: number;
+  memory: number; // MiB
+  diskGb: number;
+  ip: 'dhcp' | 'static';
+  gateway?: string;
+  user: string;
+  sshPublicKey?: string; // key text
+}
+
+export interface LabSettings {
+  bridge: string; // bridge name on the control machine (<= 15 chars)
+  bridgeAddress: string; // the control machine's address on the lab subnet (gateway + package cache)
+  cachePort: number; // apt-cacher-ng port on the bridge address (default 3142)
+  stateDir: string; // where the lab keeps disks, pids and logs (default /var/lib/pgha/labs/<cluster>)
+}
+
+export interface ProviderSettings {
+  type: 'lab' | 'static' | 'proxmox';
+  lab?: LabSettings; // set when type = lab
+  proxmox?: ProxmoxSettings; // set when type = proxmox
+}
+
+export interface Host {
+  name: string;
+  address: string;
+  roles: Role[];
+  groups: string[];
+  ssh: SshSettings;
+  vars: Record<string, unknown>; // merged: cluster vars < group vars (in group order) < host vars
+  proxmox?: ProxmoxHostSettings;
+}
+
+export interface Inventory {
+  file: string; // absolute path of the YAML file
+  dir: string; // its directory (secrets, known_hosts, lock and the lab key live beside it)
+  cluster: string;
+  subnet: string; // CIDR, e.g. 10.77.0.0/24
+  prefix: number; // prefix length of subnet
+  vip?: string; // keepalived virtual IP (required when a host has the haproxy role)
+  provider: ProviderSettings;
+  hosts: Host[];
+  groups: Record<string, string[]>; // group -> host names (includes role groups etcd/postgres/haproxy and `all`)
+  vars: Record<string, unknown>; // cluster-level vars
+  warnings: string[];
+}
+
+/** Files pgha keeps beside an inventory: `<dir>/.pgha/<inventory name>/<file>` (gitignored). */
+export type SidecarFile = 'secrets.yml' | 'known_hosts' | 'lock' | 'id_ed25519' | 'id_ed25519.pub' | 'state.json';
+
+export function sidecarDir(inv: Pick<Inventory, 'file'>): string {
+  const slash = inv.file.lastIndexOf('/');
+  const dir = inv.file.slice(0, slash);
+  const name = inv.file.slice(slash + 1).replace(/\.ya?ml$/, '');
+  return `${dir}/.pgha/${name}`;
+}
+
+export function sidecarPath(inv: Pick<Inventory, 'file'>, file: SidecarFile): string {
+  return `${sidecarDir(inv)}/${file}`;
+}
