@@ -132,6 +132,10 @@ export interface Step {
   /** Stable id, e.g. "etcd.install". */
   id: string;
   title: string;
+  /** Rolling: one host at a time, in the order given by order() (default: inventory order). */
+  serial?: boolean;
+  /** Host order for a rolling step (e.g. Patroni replicas first, leader last). */
+  order?(ctx: StepGroupContext): Promise<Host[]>;
   /** Facts to read from each host before planning, gathered in one remote script (the resource probes follow in a second one). */
   facts?(ctx: StepContext): Record<string, FactSpec>;
   /** Desired state on one host, given its facts. */
@@ -149,3 +153,19 @@ export interface Component {
   name: string;
   steps: Step[];
 }
+
+/**
+ * Semantics the engine guarantees for resources (applied in the order a step returns them, per host):
+ * - file: compared by sha256 and owner/group/mode. A change is written to a temp file beside the target, checked
+ *   with `validate` (if any), then renamed over it; the previous version is kept under /var/lib/pgha/backup/<path>.
+ *   Missing parent directories are created (0755 root).
+ * - directory: created / chowned / chmodded as needed.
+ * - packages: `apt-get install -y --no-install-recommends` non-interactively, waiting for the dpkg lock; only the
+ *   missing ones (dpkg-query) are installed, in one command.
+ * - service: enabled/disabled and started/stopped as asked (a failed unit is reset-failed before a start).
+ * - command: runs when its `unless` test fails or its `creates` path is missing (no guard: runs every time, which
+ *   a step should avoid).
+ * - notify: once the host's resources are applied, each notified service is restarted or reloaded once, unless it
+ *   was started by this very run (then it already runs the new state) or it is meant to be stopped. A restart wins
+ *   over a reload.
+ */
