@@ -1,0 +1,142 @@
+// Apply planned changes on one host, in order, then run the restarts/reloads they call for.
+import type { Notify, Resource, Transport } from './types.js';
+import type { Op, PlannedChange } from './plan.js';
+import { RemoteError } from './errors.js';
+import { mask } from './mask.js';
+import { argvToShell, shq } from './quote.js';
+
+export const BACKUP_DIR = '/var/lib/pgha/backup';
+
+function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs'): string {
+  const p = shq(r.path);
+  const owner = shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`);
+  const mode = shq(r.mode ?? '0644');
+  if (op === 'attrs') return `set -e\nchown ${owner} ${p}\nchmod ${mode} ${p}`;
+  const tmp = `"$d/.pgha-$(basename ${p}).$$"`;
+  const validate = r.validate
+    ? `if ! out=$(${r.validate.split('%s').join('"$tmp"')} 2>&1); then echo "$out" >&2; rm -f "$tmp"; echo "validation failed: ${r.validate.replace(/["$`\\]/g, '\\$&')}" >&2; exit 3; fi\n`
+    : '';
+  // The content travels base64-encoded inside the script (one round trip, no quoting issues).
+  return [
+    'set -e',
+    `d=$(dirname ${p}); mkdir -p "$d"; tmp=${tmp}`,
+    `trap 'rm -f "$tmp"' EXIT`,
+    `base64 -d > "$tmp" <<'PGHA_EOF'`,
+    Buffer.from(r.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(),
+    'PGHA_EOF',
+    `chown ${owner} "$tmp"; chmod ${mode} "$tmp"`,
+    validate.trimEnd(),
+    `if [ -e ${p} ]; then mkdir -p ${shq(BACKUP_DIR)}"$d"; cp -p ${p} ${shq(BACKUP_DIR)}${p}; fi`,
+    `mv -f "$tmp" ${p}`,
+    'trap - EXIT',
+  ].filter(Boolean).join('\n');
+}
+
+const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
+
+export function packagesScript(names: string[]): string {
+  const pkgs = names.map(shq).join(' ');
+  // Refresh the package lists when they are missing or older than a day, and once more if a package is not found.
+  return [
+    'set -e',
+    `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then ${APT} update -q; fi`,
+    `${APT} install -y -q --no-install-recommends ${pkgs} || { ${APT} update -q && ${APT} install -y -q --no-install-recommends ${pkgs}; }`,
+  ].join('\n');
+}
+
+function opScript(r: Resource, op: Op): string {
+  switch (op.op) {
+    case 'write':
+    case 'attrs':
+      return fileScript(r as Extract<Resource, { kind: 'file' }>, op.op);
+    case 'mkdir': {
+      const d = r as Extract<Resource, { kind: 'directory' }>;
+      return `set -e\nmkdir -p ${shq(d.path)}\nchown ${shq(`${d.owner ?? 'root'}:${d.group ?? 'root'}`)} ${shq(d.path)}\nchmod ${shq(d.mode ?? '0755')} ${shq(d.path)}`;
+    }
+    case 'install':
+      return packagesScript(op.names);
+    case 'enable':
+    case 'disable':
+      return `systemctl ${op.op} ${shq((r as { name: string }).name)}`;
+    case 'start': {
+      const n = shq((r as { name: string }).name);
+      return `systemctl reset-failed ${n} 2>/dev/null || :\nsystemctl start ${n}`;
+    }
+    case 'stop':
+      return `systemctl stop ${shq((r as { name: string }).name)}`;
+    case 'run': {
+      const c = r as Extract<Resource, { kind: 'command' }>;
+      return c.argv ? argvToShell(c.argv) : (c.script as string);
+    }
+  }
+}
+
+function opTimeout(op: Op, r: Resource): number {
+  if (op.op === 'install') return 1_200_000;
+  if (r.kind === 'command' && r.timeoutMs) return r.timeoutMs;
+  return 300_000;
+}
+
+export interface AppliedHost {
+  applied: PlannedChange[];
+  restarted: string[];
+  reloaded: string[];
+}
+
+/** A unit journal tail, for error reports. */
+export async function serviceLog(t: Transport, unit: string, lines = 30): Promise<string> {
+  try {
+    const r = await t.exec(`journalctl -u ${shq(unit)} -n ${lines} --no-pager -o short-iso 2>&1 | tail -n ${lines}`, { timeoutMs: 20_000 });
+    return mask(r.stdout.trimEnd());
+  } catch {
+    return '';
+  }
+}
+
+export async function applyChanges(t: Transport, changes: PlannedChange[], allResources: Resource[], log: (l: string) => void): Promise<AppliedHost> {
+  const applied: PlannedChange[] = [];
+  const notified = new Map<string, Notify['action']>();
+  const startedNow = new Set<string>();
+  for (const c of changes) {
+    const r = c.resource;
+    for (const op of c.ops) {
+      const secrets = r.kind === 'command' ? r.secrets : undefined;
+      const res = await t.exec(opScript(r, op), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
+      if (res.code !== 0) {
+        const unit = r.kind === 'service' ? r.name : undefined;
+        const logs = unit ? await serviceLog(t, unit) : '';
+        const out = mask(`${res.stderr}\n${res.stdout}`.trim()).split('\n').slice(-25).join('\n');
+        throw new RemoteError(t.host.name, `${c.summary} failed (exit ${res.code})`, [out, logs && `--- journalctl -u ${unit}\n${logs}`].filter(Boolean).join('\n'),
+          r.kind === 'file' && r.validate ? `the new ${r.path} did not pass "${r.validate}"; the old file is untouched` : undefined);
+      }
+      if (op.op === 'start' && r.kind === 'service') startedNow.add(r.name);
+    }
+    applied.push(c);
+    log(`${t.host.name}: ${mask(c.summary)}`);
+    const notify = 'notify' in r ? r.notify : undefined;
+    for (const n of notify ?? []) {
+      if (notified.get(n.service) !== 'restart') notified.set(n.service, n.action);
+    }
+  }
+  const restarted: string[] = [];
+  const reloaded: string[] = [];
+  for (const [svc, action] of notified) {
+    if (startedNow.has(svc)) continue;
+    const wanted = allResources.find((r) => r.kind === 'service' && r.name === svc);
+    if (wanted && wanted.kind === 'service' && wanted.state === 'stopped') continue;
+    const n = shq(svc);
+    // Only a running service is restarted or reloaded; a stopped one is started by its own service resource.
+    const script = action === 'reload'
+      ? `if systemctl is-active -q ${n}; then systemctl reload ${n} && echo done; fi`
+      : `if systemctl is-active -q ${n}; then systemctl restart ${n} && echo done; fi`;
+    const res = await t.exec(script, { timeoutMs: 300_000 });
+    if (res.code !== 0) {
+      throw new RemoteError(t.host.name, `${action} of ${svc} failed (exit ${res.code})`, await serviceLog(t, svc));
+    }
+    if (res.stdout.includes('done')) {
+      (action === 'reload' ? reloaded : restarted).push(svc);
+      log(`${t.host.name}: ${action}ed ${svc}`);
+    }
+  }
+  return { applied, restarted, reloaded };
+}

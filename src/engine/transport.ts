@@ -1,0 +1,100 @@
+// SSH transport: one connection per host, opened in parallel and reused for the whole run.
+import { NodeSSH } from 'node-ssh';
+import type { Host } from '../inventory/types.js';
+import type { ExecOptions, ExecResult, Transport } from './types.js';
+import { RemoteError, UserError } from './errors.js';
+import { KnownHosts, hostPattern } from './knownhosts.js';
+import { addSecret, mask } from './mask.js';
+import { shq } from './quote.js';
+
+/** Linux refuses a single argument over 128 KiB; longer scripts go through stdin. */
+const MAX_ARG = 100_000;
+
+export class SshTransport implements Transport {
+  private ssh = new NodeSSH();
+  private trips = 0;
+  private constructor(readonly host: Host) {}
+
+  get roundTrips(): number {
+    return this.trips;
+  }
+
+  static async connect(host: Host, knownHosts: KnownHosts, opts: { timeoutMs?: number } = {}): Promise<SshTransport> {
+    const t = new SshTransport(host);
+    const pattern = hostPattern(host.address, host.ssh.port);
+    let changed = false;
+    const where = `${host.ssh.user}@${host.address}:${host.ssh.port}`;
+    try {
+      await t.ssh.connect({
+        host: host.address,
+        port: host.ssh.port,
+        username: host.ssh.user,
+        privateKeyPath: host.ssh.keyFile,
+        agent: host.ssh.keyFile ? undefined : process.env.SSH_AUTH_SOCK,
+        readyTimeout: opts.timeoutMs ?? 15_000,
+        keepaliveInterval: 10_000,
+        hostVerifier: (key: Buffer) => {
+          const verdict = knownHosts.check(pattern, key);
+          changed = verdict === 'changed';
+          return !changed;
+        },
+      } as Parameters<NodeSSH['connect']>[0]);
+    } catch (e) {
+      const msg = (e as Error).message ?? String(e);
+      if (changed)
+        throw new UserError(
+          `${host.name}: the SSH host key of ${pattern} has CHANGED since it was recorded`,
+          `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${host.address}`,
+        );
+      if (/authentication methods failed|auth/i.test(msg))
+        throw new RemoteError(host.name, `SSH login as ${where} was refused (${msg})`, undefined,
+          `check ssh.user and ssh.key_file in the inventory, and that the key is in ~${host.ssh.user}/.ssh/authorized_keys on the host`);
+      if (/ENOENT|no such file/i.test(msg) && host.ssh.keyFile)
+        throw new UserError(`${host.name}: SSH key file ${host.ssh.keyFile} does not exist`, 'fix ssh.key_file in the inventory');
+      throw new RemoteError(host.name, `cannot reach ${where} over SSH (${msg})`, undefined,
+        `check that the host is up, that ${host.address} is right in the inventory and that sshd listens on port ${host.ssh.port}`);
+    }
+    return t;
+  }
+
+  private wrap(script: string, viaStdin: boolean): string {
+    const sh = viaStdin ? 'sh -s' : `sh -c ${shq(script)}`;
+    const root = this.host.ssh.user === 'root' || !this.host.ssh.become ? sh : `sudo -n ${sh}`;
+    return `LC_ALL=C.UTF-8 ${root}`;
+  }
+
+  async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    for (const s of opts.secrets ?? []) addSecret(s);
+    const viaStdin = script.length > MAX_ARG;
+    if (viaStdin && opts.stdin !== undefined) throw new Error('a script this long cannot take stdin too');
+    this.trips++;
+    let channel: { close(): void } | undefined;
+    const run = this.ssh.execCommand(this.wrap(script, viaStdin), {
+      stdin: viaStdin ? script : opts.stdin,
+      onChannel: (c) => {
+        channel = c;
+      },
+    });
+    const timeoutMs = opts.timeoutMs ?? 600_000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        channel?.close();
+        reject(new RemoteError(this.host.name, `a remote command did not finish within ${Math.round(timeoutMs / 1000)} s`, mask(script.slice(0, 400))));
+      }, timeoutMs);
+    });
+    try {
+      const r = await Promise.race([run, timeout]);
+      return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 255 };
+    } catch (e) {
+      if (e instanceof RemoteError) throw e;
+      throw new RemoteError(this.host.name, `the SSH connection failed: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.ssh.dispose();
+  }
+}

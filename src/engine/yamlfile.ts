@@ -1,0 +1,117 @@
+// YAML files validated by a JSON Schema with ajv; every error names file, line and field.
+import AjvModule, { type ErrorObject } from 'ajv';
+
+// ajv is CommonJS; under NodeNext its default export is the module object.
+const Ajv = AjvModule.default;
+type Ajv = InstanceType<typeof Ajv>;
+import { readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isMap, isSeq, type Document, type Node } from 'yaml';
+import { UserError } from './errors.js';
+
+export interface Located {
+  line?: number;
+  field: string;
+  message: string;
+}
+
+export function readYaml(file: string): { doc: Document; lines: LineCounter; data: unknown } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path', { file });
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const line = lines.linePos(e.pos[0]).line;
+    throw new UserError(`${file}:${line}: malformed YAML: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that line', { file, line });
+  }
+  return { doc, lines, data: doc.toJS() };
+}
+
+/** The line of the node at a JSON pointer path ("/plays/0/hosts"), or of its nearest existing parent. */
+export function lineOf(doc: Document, lines: LineCounter, pointer: string, key = false): number | undefined {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let node: Node | null | undefined = doc.contents as Node;
+  let best = node?.range ? lines.linePos(node.range[0]).line : undefined;
+  for (const p of parts) {
+    if (isMap(node)) {
+      const pair = node.items.find((it) => String((it.key as { value?: unknown })?.value ?? it.key) === p);
+      if (!pair) break;
+      const k = pair.key as Node;
+      if (k?.range) best = lines.linePos(k.range[0]).line;
+      node = pair.value as Node;
+      if (!key && node?.range) best = lines.linePos(node.range[0]).line;
+    } else if (isSeq(node)) {
+      node = node.items[Number(p)] as Node;
+      if (node?.range) best = lines.linePos(node.range[0]).line;
+    } else break;
+  }
+  return best;
+}
+
+export function fieldName(pointer: string): string {
+  return pointer.split('/').slice(1).join('.') || '(top level)';
+}
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+export function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length][b.length];
+}
+
+export function nearest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const dd = distance(word.toLowerCase(), c.toLowerCase());
+    if (dd < bestD) [best, bestD] = [c, dd];
+  }
+  return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** Turn ajv errors into located messages (unknown keys get a suggestion). */
+export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: LineCounter): Located[] {
+  const out: Located[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    let located: Located;
+    if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const ptr = `${e.instancePath}/${extra}`;
+      const allowed = Object.keys((e.parentSchema as { properties?: Record<string, unknown> })?.properties ?? {});
+      const near = nearest(extra, allowed);
+      located = { line: lineOf(doc, lines, ptr, true), field: fieldName(ptr),
+        message: `unknown key '${extra}'${near ? `: did you mean '${near}'?` : allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}` };
+    } else if (e.keyword === 'required') {
+      const miss = (e.params as { missingProperty: string }).missingProperty;
+      located = { line: lineOf(doc, lines, e.instancePath, true), field: fieldName(`${e.instancePath}/${miss}`), message: `'${miss}' is required` };
+    } else if (e.keyword === 'enum') {
+      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath),
+        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    } else if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') {
+      continue; // the branch errors say more
+    } else {
+      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath), message: e.message ?? e.keyword };
+    }
+    const k = `${located.field}|${located.message}`;
+    if (!seen.has(k)) out.push(located), seen.add(k);
+  }
+  return out;
+}
+
+export function throwLocated(file: string, what: string, errs: Located[], hint: string): never {
+  const first = errs[0];
+  const list = errs.map((e) => `  ${file}:${e.line ?? '?'}: ${e.field}: ${e.message}`).join('\n');
+  throw new UserError(`${what} ${file} has ${errs.length} error${errs.length > 1 ? 's' : ''}:\n${list}`, hint, { file, line: first?.line, field: first?.field });
+}
+
+export function makeAjv(): Ajv {
+  return new Ajv({ allErrors: true, strict: false, useDefaults: false });
+}

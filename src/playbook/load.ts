@@ -1,0 +1,94 @@
+// Playbooks: YAML step sequences validated by their own schema, resolved against the components and the inventory.
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import type { Host, Inventory } from '../inventory/types.js';
+import type { Component, Step } from '../engine/types.js';
+import { UserError } from '../engine/errors.js';
+import { packageRoot } from '../engine/template.js';
+import { lineOf, locateAjvErrors, makeAjv, nearest, readYaml, throwLocated, type Located } from '../engine/yamlfile.js';
+import { playbookSchema } from './schema.js';
+import { type TaskSpec, tasksStep } from './tasks.js';
+
+export interface PlaySpec {
+  name?: string;
+  hosts: string;
+  component?: string;
+  step?: string;
+  tasks?: TaskSpec[];
+  serial?: boolean;
+}
+
+export interface Playbook {
+  file: string;
+  dir: string;
+  name: string;
+  description?: string;
+  plays: (PlaySpec & { line?: number })[];
+}
+
+export const PLAYBOOKS_DIR = join(packageRoot(), 'playbooks');
+
+/** A playbook by path, or by name from the package's playbooks/ folder ("cluster" -> playbooks/cluster.yml). */
+export function findPlaybook(nameOrPath: string): string {
+  const candidates = [nameOrPath, resolve(nameOrPath), join(PLAYBOOKS_DIR, nameOrPath), join(PLAYBOOKS_DIR, `${nameOrPath}.yml`)];
+  const f = candidates.find((c) => (isAbsolute(c) || c.includes('/')) && existsSync(c) && /\.ya?ml$/.test(c));
+  if (!f) throw new UserError(`playbook ${nameOrPath} not found`, `give a path to a .yml file, or a name from ${PLAYBOOKS_DIR}`);
+  return resolve(f);
+}
+
+const validate = makeAjv().compile(playbookSchema);
+
+export function loadPlaybook(file: string, components: Record<string, Component>): Playbook {
+  const { doc, lines, data } = readYaml(file);
+  if (!validate(data)) throwLocated(file, 'playbook', locateAjvErrors(validate.errors ?? [], doc, lines), 'see the playbook schema in src/playbook/schema.ts');
+  const pb = data as { name: string; description?: string; plays: PlaySpec[] };
+  const errs: Located[] = [];
+  const stepIds = Object.values(components).flatMap((c) => c.steps.map((s) => s.id));
+  pb.plays.forEach((p, i) => {
+    if (p.component && !components[p.component]) {
+      const near = nearest(p.component, Object.keys(components));
+      errs.push({ line: lineOf(doc, lines, `/plays/${i}/component`), field: `plays.${i}.component`, message: `unknown component '${p.component}'${near ? `: did you mean '${near}'?` : ` (known: ${Object.keys(components).join(', ')})`}` });
+    }
+    if (p.step && !stepIds.includes(p.step)) {
+      const near = nearest(p.step, stepIds);
+      errs.push({ line: lineOf(doc, lines, `/plays/${i}/step`), field: `plays.${i}.step`, message: `unknown step '${p.step}'${near ? `: did you mean '${near}'?` : ''}` });
+    }
+  });
+  if (errs.length) throwLocated(file, 'playbook', errs, 'fix the names above');
+  return { file, dir: dirname(file), name: pb.name, description: pb.description, plays: pb.plays.map((p, i) => ({ ...p, line: lineOf(doc, lines, `/plays/${i}`) })) };
+}
+
+/** Hosts named by a selector: comma-separated host names, groups (roles are groups) or `all`. */
+export function selectHosts(inv: Inventory, expr: string, where?: string): Host[] {
+  const names = new Set<string>();
+  for (const word of expr.split(',').map((w) => w.trim()).filter(Boolean)) {
+    if (inv.groups[word]) inv.groups[word].forEach((n) => names.add(n));
+    else if (inv.hosts.some((h) => h.name === word)) names.add(word);
+    else {
+      const near = nearest(word, [...Object.keys(inv.groups), ...inv.hosts.map((h) => h.name)]);
+      throw new UserError(`${where ? `${where}: ` : ''}no host or group named '${word}' in ${inv.file}${near ? `: did you mean '${near}'?` : ''}`,
+        `use a host name, a group, a role (${Object.keys(inv.groups).join(', ')})`);
+    }
+  }
+  return inv.hosts.filter((h) => names.has(h.name));
+}
+
+export interface ResolvedStep {
+  step: Step;
+  hosts: Host[];
+}
+
+/** Expand plays into steps with their hosts (intersected with --limit). Plays whose hosts are all limited away are dropped. */
+export function resolvePlays(pb: Playbook, inv: Inventory, components: Record<string, Component>, limit?: Host[]): ResolvedStep[] {
+  const out: ResolvedStep[] = [];
+  const allow = limit ? new Set(limit.map((h) => h.name)) : undefined;
+  pb.plays.forEach((p, i) => {
+    const hosts = selectHosts(inv, p.hosts, `${pb.file}:${p.line ?? '?'}: plays.${i}.hosts`).filter((h) => !allow || allow.has(h.name));
+    let steps: Step[];
+    if (p.component) steps = components[p.component].steps;
+    else if (p.step) steps = Object.values(components).flatMap((c) => c.steps).filter((s) => s.id === p.step);
+    else steps = [tasksStep(`${pb.name}.${i + 1}`, p.name ?? `tasks (${p.tasks!.length})`, p.tasks!, p.serial)];
+    for (const s of steps) out.push({ step: p.serial !== undefined ? { ...s, serial: p.serial } : s, hosts });
+  });
+  return out;
+}
