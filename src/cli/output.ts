@@ -1,0 +1,123 @@
+// Output: listr2 on a terminal, plain lines when not a TTY, one JSON document with --json.
+// Errors are printed as what failed, where, and what to do next; a stack trace only with -v.
+import { Listr } from 'listr2';
+import type { Host } from '../inventory/types.js';
+import type { Step } from '../engine/types.js';
+import type { HostStepResult, RunEvents } from '../engine/runner.js';
+import { CheckError, PghaError, RemoteError, RunError, UserError } from '../engine/errors.js';
+import { mask } from '../engine/mask.js';
+
+export type OutputMode = 'tty' | 'plain' | 'json';
+
+export function outputMode(json: boolean): OutputMode {
+  if (json) return 'json';
+  return process.stdout.isTTY && !process.env.CI ? 'tty' : 'plain';
+}
+
+export interface Out {
+  mode: OutputMode;
+  verbose: boolean;
+  /** A line for humans (not in --json). */
+  info(line: string): void;
+  events: RunEvents;
+  /** Runs a list of titled jobs (steps) with progress; the job may update its title. */
+  jobs(list: { title: string; run: (setTitle: (t: string) => void) => Promise<void> }[]): Promise<void>;
+}
+
+function hostLine(r: HostStepResult): string {
+  return `${r.host}: ${r.error ? 'FAILED' : r.reason}`;
+}
+
+export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): Out {
+  const write = (l: string) => process.stdout.write(mask(l) + '\n');
+  let taskOutput: ((l: string) => void) | undefined;
+  const events: RunEvents = {
+    stepStart: (step: Step, hosts: Host[]) => {
+      if (mode === 'plain') write(`== ${step.title} [${hosts.map((h) => h.name).join(', ')}]${step.serial ? ' (one host at a time)' : ''}`);
+    },
+    hostDone: (_step, r) => {
+      if (mode === 'json') return;
+      const lines: string[] = [];
+      for (const c of r.changes) {
+        lines.push(`${r.host}: ${c.summary}`);
+        if (showDiff && c.diff) lines.push(...c.diff.trimEnd().split('\n').map((d) => `    ${d}`));
+      }
+      if (mode === 'plain') {
+        lines.filter((l) => !/^ {4}/.test(l) || showDiff).forEach((l) => write(`  ${l}`));
+        write(`  ${hostLine(r)}`);
+      } else {
+        if (showDiff) lines.forEach((l) => write(l));
+        taskOutput?.(hostLine(r));
+      }
+    },
+    log: (line) => {
+      if (mode === 'tty') taskOutput?.(line);
+      else if (mode === 'plain' && verbose) write(`  ${line}`);
+    },
+  };
+  return {
+    mode,
+    verbose,
+    events,
+    info: (l) => {
+      if (mode !== 'json') write(l);
+    },
+    async jobs(list) {
+      if (mode !== 'tty') {
+        for (const j of list) await j.run(() => undefined);
+        return;
+      }
+      await new Listr(
+        list.map((j) => ({
+          title: j.title,
+          task: async (_: unknown, task: { title: string; output: string }) => {
+            taskOutput = (l) => (task.output = mask(l));
+            await j.run((t) => (task.title = t));
+          },
+        })),
+        { exitOnError: true, concurrent: false, rendererOptions: { collapseErrors: true, showErrorMessage: false }, fallbackRendererOptions: {} },
+      ).run();
+    },
+  };
+}
+
+function indent(text: string, pad = '    '): string {
+  return text.trimEnd().split('\n').map((l) => pad + l).join('\n');
+}
+
+export function formatError(e: unknown, verbose: boolean): string {
+  const out: string[] = [];
+  const one = (err: Error, prefix = '') => {
+    if (err instanceof CheckError) {
+      out.push(`${prefix}${err.host}: check "${err.check}" failed`, `    expected: ${err.expected}`, `    actual:   ${err.actual}`);
+      if (err.logs) out.push('    last lines of the service log:', indent(err.logs, '      '));
+    } else if (err instanceof RemoteError) {
+      out.push(`${prefix}${err.message}`);
+      if (err.detail) out.push(indent(err.detail));
+    } else if (err instanceof UserError) {
+      out.push(`${prefix}${err.message}`);
+    } else {
+      out.push(`${prefix}${err.message}`);
+      if (verbose && err.stack) out.push(indent(err.stack));
+    }
+    if ((err as PghaError).hint) out.push(`    next: ${(err as PghaError).hint}`);
+  };
+  if (e instanceof RunError) {
+    out.push(`error: step ${e.step} failed on ${e.failures.length} host${e.failures.length > 1 ? 's' : ''}:`);
+    for (const f of e.failures) one(f.error, '  ');
+  } else if (e instanceof Error) {
+    one(e, 'error: ');
+  } else out.push(`error: ${String(e)}`);
+  return mask(out.join('\n'));
+}
+
+export function exitCodeOf(e: unknown): number {
+  return e instanceof PghaError ? e.exitCode : 1;
+}
+
+export function errorJson(e: unknown): Record<string, unknown> {
+  if (e instanceof RunError) return { type: 'RunError', step: e.step, failures: e.failures.map((f) => ({ host: f.host, ...errorJson(f.error) })) };
+  if (e instanceof CheckError) return { type: 'CheckError', host: e.host, check: e.check, expected: e.expected, actual: e.actual, logs: e.logs, hint: e.hint };
+  if (e instanceof PghaError) return { type: e.name, message: e.message, hint: e.hint, ...('detail' in e ? { detail: (e as { detail?: string }).detail } : {}), ...('where' in e ? { where: (e as UserError).where } : {}) };
+  return { type: 'Error', message: (e as Error)?.message ?? String(e) };
+}

@@ -1,0 +1,111 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { argvToShell, shq } from '../../src/engine/quote.js';
+import { addSecret, mask } from '../../src/engine/mask.js';
+import { loadSecrets } from '../../src/engine/secrets.js';
+import { acquireLock } from '../../src/engine/lock.js';
+import { KnownHosts } from '../../src/engine/knownhosts.js';
+import { renderTemplate } from '../../src/engine/template.js';
+import { UserError } from '../../src/engine/errors.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'pgha-basics-'));
+
+describe('quoting', () => {
+  it('POSIX-quotes what a shell would split or expand', () => {
+    expect(shq('plain-word_1.2')).toBe('plain-word_1.2');
+    expect(shq("it's")).toBe(`'it'\\''s'`);
+    expect(argvToShell(['echo', '$HOME', 'a b', ''])).toBe(`echo '$HOME' 'a b' ''`);
+  });
+  it('round-trips through sh', async () => {
+    const args = ['a b', "c'd", '$(x)', '`y`', 'e\\f', '\n'];
+    const out = await new Promise<string>((res) => {
+      const p = spawn('sh', ['-c', `printf '%s|' ${argvToShell(args)}`]);
+      let s = '';
+      p.stdout.on('data', (d) => (s += d));
+      p.on('close', () => res(s));
+    });
+    expect(out).toBe(args.join('|') + '|');
+  });
+});
+
+describe('secrets', () => {
+  it('generates once, keeps mode 0600, masks, and takes the environment first', () => {
+    const f = join(tmp(), 'secrets.yml');
+    const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
+    const a = loadSecrets(f, specs, { check: false, env: {} });
+    expect(a.db_password).toMatch(/^[A-Za-z0-9]{24}$/);
+    expect(a.vrrp).toHaveLength(8);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    const b = loadSecrets(f, specs, { check: false, env: {} });
+    expect(b).toEqual(a);
+    const c = loadSecrets(f, specs, { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'from-env-123' } });
+    expect(c.db_password).toBe('from-env-123');
+    expect(mask(`password=${a.db_password} and from-env-123`)).toBe('password=******** and ********');
+  });
+  it('writes nothing in check mode', () => {
+    const f = join(tmp(), 'secrets.yml');
+    loadSecrets(f, [{ key: 'k', length: 10 }], { check: true, env: {} });
+    expect(() => statSync(f)).toThrow();
+  });
+  it('masks the longest secret first', () => {
+    addSecret('abcd');
+    addSecret('abcdefgh');
+    expect(mask('x abcdefgh y abcd')).toBe('x ******** y ********');
+  });
+});
+
+describe('lock', () => {
+  it('refuses a second holder while the first lives, and takes over a dead one', () => {
+    const f = join(tmp(), 'lock');
+    writeFileSync(f, JSON.stringify({ pid: process.ppid, what: 'up', since: 'then' }));
+    expect(() => acquireLock(f, 'up')).toThrow(UserError);
+    expect(() => acquireLock(f, 'up')).toThrow(/another pgha run \(pid \d+, "up"/);
+    writeFileSync(f, JSON.stringify({ pid: 2 ** 22 + 7, what: 'up', since: 'then' }));
+    const release = acquireLock(f, 'plan');
+    expect(JSON.parse(readFileSync(f, 'utf8')).pid).toBe(process.pid);
+    release();
+    expect(() => statSync(f)).toThrow();
+  });
+});
+
+describe('known_hosts', () => {
+  const key = (type: string, body: string) => {
+    const t = Buffer.from(type);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(t.length);
+    return Buffer.concat([len, t, Buffer.from(body)]);
+  };
+  it('records on first use, accepts the same key, refuses a changed one', () => {
+    const kh = new KnownHosts(join(tmp(), 'known_hosts'));
+    expect(kh.check('10.1.1.1', key('ssh-ed25519', 'one'))).toBe('new');
+    expect(kh.check('10.1.1.1', key('ssh-ed25519', 'one'))).toBe('known');
+    expect(kh.check('10.1.1.1', key('ssh-ed25519', 'two'))).toBe('changed');
+    expect(kh.check('[10.1.1.1]:2222', key('ssh-ed25519', 'two'))).toBe('new');
+    kh.forget(['10.1.1.1']);
+    expect(kh.check('10.1.1.1', key('ssh-ed25519', 'two'))).toBe('new');
+    expect(readFileSync(kh.file, 'utf8')).toMatch(/^\[10\.1\.1\.1\]:2222 ssh-ed25519 /m);
+  });
+});
+
+describe('templates', () => {
+  it('renders strictly and names the template, line and variable when one is missing', () => {
+    const d = tmp();
+    writeFileSync(join(d, 't.hbs'), 'a={{a}}\nb={{b}}\n');
+    expect(renderTemplate('t.hbs', { a: 1, b: 'x' }, [d])).toBe('a=1\nb=x\n');
+    try {
+      renderTemplate('t.hbs', { a: 1 }, [d]);
+      expect.fail('should throw');
+    } catch (e) {
+      expect(e).toBeInstanceOf(UserError);
+      expect((e as Error).message).toMatch(/t\.hbs line 2: variable "b" is not defined/);
+    }
+  });
+  it('reports a syntax error with its line', () => {
+    const d = tmp();
+    writeFileSync(join(d, 'bad.hbs'), 'ok\n{{#if x}}\nno end\n');
+    expect(() => renderTemplate('bad.hbs', { x: 1 }, [d])).toThrow(/bad\.hbs line \d+/);
+  });
+});
