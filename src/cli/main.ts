@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // pgha: inventory in, verified HA PostgreSQL cluster out.
 import { parseArgs } from 'node:util';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../engine/template.js';
 import { UserError } from '../engine/errors.js';
 import { mask } from '../engine/mask.js';
 import { errorJson, exitCodeOf, formatError, makeOut, outputMode } from './output.js';
@@ -39,6 +42,11 @@ ${COMMON}`,
   lab: `Usage: pgha lab up|down [options]\n\nup: start the lab machines of a lab inventory (built from a cached Debian 12 image).\ndown: stop them and free their network; disks are kept (pgha destroy removes them).${COMMON}`,
 };
 
+/** inventory/lab.yml in the current folder, else the one shipped with pgha. */
+function defaultInventory(): string {
+  return existsSync('inventory/lab.yml') ? 'inventory/lab.yml' : join(packageRoot(), 'inventory', 'lab.yml');
+}
+
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
@@ -57,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   const [cmd = '', ...args] = positionals;
   const known = new Set(['inventory', 'limit', 'json', 'verbose', 'help', 'check', 'diff']);
   const g: GlobalOptions = {
-    inventory: (values.inventory as string) ?? 'inventory/lab.yml',
+    inventory: (values.inventory as string) ?? defaultInventory(),
     limit: values.limit as string | undefined,
     json: Boolean(values.json),
     verbose: Boolean(values.verbose),

@@ -29,6 +29,8 @@ function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs
     `if [ -e ${p} ]; then mkdir -p ${shq(BACKUP_DIR)}"$d"; cp -p ${p} ${shq(BACKUP_DIR)}${p}; fi`,
     `mv -f "$tmp" ${p}`,
     'trap - EXIT',
+    // A changed unit file is read by systemd before any service action that follows.
+    /^\/(etc|lib|usr\/lib)\/systemd\/system\//.test(r.path) ? 'systemctl daemon-reload' : '',
   ].filter(Boolean).join('\n');
 }
 
