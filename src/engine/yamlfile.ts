@@ -80,7 +80,14 @@ export function nearest(word: string, candidates: string[]): string | undefined 
 export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: LineCounter): Located[] {
   const out: Located[] = [];
   const seen = new Set<string>();
+  const typoAt = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => e.instancePath));
+  const alternatives = new Map<string, string[]>();
   for (const e of errors) {
+    // "one of these keys" alternatives: one message per object, none when a typo at the same place explains it.
+    if (e.keyword === 'required' && /\/(oneOf|anyOf)\/\d+\/required$/.test(e.schemaPath)) {
+      if (!typoAt.has(e.instancePath)) alternatives.set(e.instancePath, [...(alternatives.get(e.instancePath) ?? []), (e.params as { missingProperty: string }).missingProperty]);
+      continue;
+    }
     let located: Located;
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
@@ -95,6 +102,9 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
     } else if (e.keyword === 'enum') {
       located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath),
         message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+    } else if (e.keyword === 'oneOf' && (e.params as { passingSchemas?: number[] | null }).passingSchemas) {
+      const branches = (e.schema as { required?: string[] }[]).map((b) => b.required?.[0]).filter(Boolean);
+      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath), message: `has more than one of ${branches.map((k) => `'${k}'`).join(', ')}: keep one` };
     } else if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') {
       continue; // the branch errors say more
     } else {
@@ -102,6 +112,9 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
     }
     const k = `${located.field}|${located.message}`;
     if (!seen.has(k)) out.push(located), seen.add(k);
+  }
+  for (const [ptr, keys] of alternatives) {
+    out.push({ line: lineOf(doc, lines, ptr, true), field: fieldName(ptr), message: `needs exactly one of ${keys.map((k) => `'${k}'`).join(', ')}` });
   }
   return out;
 }
@@ -113,5 +126,5 @@ export function throwLocated(file: string, what: string, errs: Located[], hint: 
 }
 
 export function makeAjv(): Ajv {
-  return new Ajv({ allErrors: true, strict: false, useDefaults: false });
+  return new Ajv({ allErrors: true, strict: false, useDefaults: false, verbose: true });
 }
