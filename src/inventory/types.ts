@@ -29,7 +29,7 @@ export interface ProxmoxSettings {
   tag: string; // tag marking VMs this inventory created (default: pgha-<cluster>)
   maxParallelClones: number; // default 2
   sshTimeoutSec: number; // default 300
-  defaults: { cores: number; memory: number; diskGb: number; user: string; sshPublicKey?: string };
+  defaults: { cores: number; memory: number; diskGb: number; user: string; sshPublicKey?: string; ip?: 'dhcp' | 'static'; gateway?: string };
 }
 
 export interface ProxmoxHostSettings {
@@ -78,6 +78,8 @@ export interface Inventory {
   groups: Record<string, string[]>; // group -> host names (includes role groups etcd/postgres/haproxy and `all`)
   vars: Record<string, unknown>; // cluster-level vars
   warnings: string[];
+  /** Host names chosen by --limit (in inventory order); undefined when no limit was given. */
+  limit?: string[];
 }
 
 /** Files pgha keeps beside an inventory: `<dir>/.pgha/<inventory name>/<file>` (gitignored). */

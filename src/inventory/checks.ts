@@ -1,0 +1,107 @@
+// Checks across fields: addresses against the subnet and each other, roles that need other roles, member counts,
+// Proxmox settings, and variables. Errors stop the load; warnings are kept in inventory.warnings.
+import { fieldName, lineOf, nearest, type Located } from '../engine/yamlfile.js';
+import type { ParsedYaml } from './parse.js';
+import type { Built } from './normalize.js';
+import { hostAddressProblem, ipv4ToInt } from './net.js';
+import { KNOWN_VARS } from './vars.js';
+import { obj } from './normalize.js';
+
+export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; warnings: Located[] } {
+  const errors: Located[] = [];
+  const warnings: Located[] = [];
+  const at = (ptr: string, key = false) => lineOf(p.doc, p.lines, ptr, key);
+  const err = (ptr: string, message: string, key = false) => errors.push({ line: at(ptr, key), field: fieldName(ptr), message });
+  const warn = (ptr: string, message: string, key = false) => warnings.push({ line: at(ptr, key), field: fieldName(ptr), message });
+  const { inv, subnet } = b;
+
+  // Addresses: valid in the subnet, unique, and none of them the VIP or the lab bridge address.
+  const used = new Map<number, string>(); // address -> what uses it
+  const claim = (ptr: string, address: string, who: string) => {
+    const n = ipv4ToInt(address);
+    if (n === undefined) return; // the schema reported it
+    if (subnet) {
+      const problem = hostAddressProblem(address, subnet);
+      if (problem) return err(ptr, problem);
+    }
+    const other = used.get(n);
+    if (other) err(ptr, `${address} is already used by ${other}`);
+    else used.set(n, who);
+  };
+  if (inv.provider.lab && subnet) claim('/provider/lab/bridge_address', inv.provider.lab.bridgeAddress, 'the lab bridge (provider.lab.bridge_address)');
+  for (const h of inv.hosts) if (h.address) claim(`/hosts/${h.name}/address`, h.address, `host ${h.name}`);
+  if (inv.vip) claim('/network/vip', inv.vip, 'the VIP');
+
+  // Roles that need other roles.
+  const names = (r: string) => inv.groups[r] ?? [];
+  const list = (r: string) => names(r).join(', ');
+  if (inv.hosts.length) {
+    if (!names('postgres').length) err('/hosts', 'no host has the postgres role: give it to at least one host (two or more for failover)', true);
+    if (names('postgres').length && !names('etcd').length) {
+      err('/hosts', `hosts ${list('postgres')} have the postgres role but no host has the etcd role: Patroni needs an etcd cluster (give etcd to 3 hosts)`, true);
+    }
+    if (names('haproxy').length && !inv.vip) {
+      err(p.data && obj(p.data).network ? '/network' : '', `hosts ${list('haproxy')} have the haproxy role but network.vip is not set: keepalived needs a virtual IP in the subnet for them to share`, true);
+    }
+    if (inv.vip && !names('haproxy').length) warn('/network/vip', 'a VIP is set but no host has the haproxy role: nothing will hold it');
+    const etcd = names('etcd').length;
+    if (etcd && (etcd < 3 || etcd % 2 === 0)) {
+      warn('/hosts', `${etcd} etcd member${etcd > 1 ? 's' : ''} (${list('etcd')}): use an odd number, at least 3, so etcd keeps quorum when one member fails`, true);
+    }
+    if (names('postgres').length === 1) warn('/hosts', `one postgres host (${list('postgres')}): there is no replica to fail over to`, true);
+    if (names('haproxy').length === 1) warn('/hosts', `one haproxy host (${list('haproxy')}): the VIP has nowhere to move`, true);
+  }
+
+  // Provider sections that do not match the provider type.
+  const prov = obj(obj(p.data).provider);
+  if (prov.lab !== undefined && inv.provider.type !== 'lab') err('/provider/lab', `lab settings are only used with provider lab (type is ${inv.provider.type})`, true);
+  if (prov.proxmox !== undefined && inv.provider.type !== 'proxmox') err('/provider/proxmox', `proxmox settings are only used with provider proxmox (type is ${inv.provider.type})`, true);
+
+  if (inv.provider.proxmox) {
+    const px = inv.provider.proxmox;
+    if (px.defaults.gateway && subnet) {
+      const problem = hostAddressProblem(px.defaults.gateway, subnet);
+      if (problem) err('/provider/proxmox/defaults/gateway', `gateway ${problem}`);
+    }
+    const vmids = new Map<number, string>();
+    for (const h of inv.hosts) {
+      const hp = h.proxmox;
+      if (!hp) continue;
+      const own = obj(obj(obj(obj(p.data).hosts)[h.name]).proxmox);
+      if (hp.vmid !== undefined) {
+        if (hp.vmid === px.template) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is the template's vmid`);
+        else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);
+        else vmids.set(hp.vmid, h.name);
+      }
+      if (own.gateway !== undefined && hp.gateway && subnet) {
+        const problem = hostAddressProblem(hp.gateway, subnet);
+        if (problem) err(`/hosts/${h.name}/proxmox/gateway`, `gateway ${problem}`);
+      }
+      if (hp.ip === 'static' && !hp.gateway) warn(`/hosts/${h.name}`, 'ip static without a gateway (hosts.*.proxmox.gateway or provider.proxmox.defaults.gateway): the VM reaches only its subnet', true);
+      if (!hp.sshPublicKey) warn(`/hosts/${h.name}`, 'no ssh_public_key for cloud-init (hosts.*.proxmox or provider.proxmox.defaults): the VM relies on keys already in the template', true);
+    }
+  }
+
+  // Variables: names close to a known one are probably typos; Patroni's timing rule.
+  const varLayers: [string, unknown][] = [['/vars', obj(p.data).vars]];
+  for (const [g, spec] of Object.entries(obj(obj(p.data).groups))) varLayers.push([`/groups/${g}/vars`, obj(spec).vars]);
+  for (const [h, spec] of Object.entries(obj(obj(p.data).hosts))) varLayers.push([`/hosts/${h}/vars`, obj(spec).vars]);
+  for (const [ptr, vars] of varLayers) {
+    for (const k of Object.keys(obj(vars))) {
+      if (k in KNOWN_VARS) continue;
+      const near = nearest(k, Object.keys(KNOWN_VARS));
+      if (near) warn(`${ptr}/${k}`, `variable '${k}' is not read by pgha: did you mean '${near}'?`, true);
+    }
+  }
+  const timing = new Map<string, string[]>();
+  for (const h of inv.hosts) {
+    const { patroni_ttl: ttl, patroni_loop_wait: lw, patroni_retry_timeout: rt } = h.vars;
+    if (typeof ttl === 'number' && typeof lw === 'number' && typeof rt === 'number' && lw + 2 * rt > ttl && h.roles.includes('postgres')) {
+      const msg = `patroni_loop_wait + 2 * patroni_retry_timeout (${lw} + 2 * ${rt}) is more than patroni_ttl (${ttl}): the leader can lose its lock during a short DCS hiccup`;
+      timing.set(msg, [...(timing.get(msg) ?? []), h.name]);
+    }
+  }
+  for (const [msg, hosts] of timing) warn('/vars', `${msg} (hosts ${hosts.join(', ')})`, true);
+
+  return { errors, warnings };
+}
