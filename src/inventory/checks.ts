@@ -35,13 +35,14 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
   // Roles that need other roles.
   const names = (r: string) => inv.groups[r] ?? [];
   const list = (r: string) => names(r).join(', ');
+  const have = (r: string) => (names(r).length === 1 ? `host ${list(r)} has` : `hosts ${list(r)} have`);
   if (inv.hosts.length) {
     if (!names('postgres').length) err('/hosts', 'no host has the postgres role: give it to at least one host (two or more for failover)', true);
     if (names('postgres').length && !names('etcd').length) {
-      err('/hosts', `hosts ${list('postgres')} have the postgres role but no host has the etcd role: Patroni needs an etcd cluster (give etcd to 3 hosts)`, true);
+      err('/hosts', `${have('postgres')} the postgres role but no host has the etcd role: Patroni needs an etcd cluster (give etcd to 3 hosts)`, true);
     }
     if (names('haproxy').length && !inv.vip) {
-      err(p.data && obj(p.data).network ? '/network' : '', `hosts ${list('haproxy')} have the haproxy role but network.vip is not set: keepalived needs a virtual IP in the subnet for them to share`, true);
+      err(p.data && obj(p.data).network ? '/network' : '', `${have('haproxy')} the haproxy role but network.vip is not set: keepalived needs a virtual IP in the subnet for them to share`, true);
     }
     if (inv.vip && !names('haproxy').length) warn('/network/vip', 'a VIP is set but no host has the haproxy role: nothing will hold it');
     const etcd = names('etcd').length;

@@ -9,6 +9,8 @@ import { checkInventory } from './checks.js';
 import { resolveLimit } from './limit.js';
 import type { Inventory } from './types.js';
 
+export { resolveLimit };
+
 export interface LoadOptions {
   /** --limit expression: validated, and the chosen host names are kept in inventory.limit. */
   limit?: string;

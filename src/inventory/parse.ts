@@ -104,7 +104,7 @@ export function schemaErrors(p: ParsedYaml): Located[] {
       out.push({ line: at(ptr, true), field: fieldName(ptr), message: 'the API token secret may not be written in the inventory: remove token_secret and export the secret in the environment variable named by token_secret_env (default PGHA_PVE_TOKEN_SECRET)' });
     } else if (e.keyword === 'type') {
       const want = ([] as string[]).concat((e.params as { type: string | string[] }).type).filter((t) => t !== 'null');
-      out.push({ line: at(ptr), field: fieldName(ptr), message: `expected ${want.map((t) => (t === 'object' ? 'a map' : t === 'array' ? 'a list' : `a ${t}`)).join(' or ')}, got ${show(value)}` });
+      out.push({ line: at(ptr), field: fieldName(ptr), message: `expected ${want.map((t) => (t === 'object' ? 'a map' : t === 'array' ? 'a list' : t === 'integer' ? 'an integer' : `a ${t}`)).join(' or ')}, got ${show(value)}` });
     } else if (e.keyword === 'format') {
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${String(value)}' is not an IPv4 address (expected a dotted quad like 10.77.0.11)` });
     } else if (e.keyword === 'pattern') {
