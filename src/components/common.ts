@@ -1,0 +1,134 @@
+// Helpers shared by the components: role lookups, remote reads for checks, HTTP over bash, JSON with uint64.
+import type { Host, Role } from '../inventory/types.js';
+import type { ExecOptions, StepGroupContext, Transport } from '../engine/types.js';
+import { RemoteError, UserError } from '../engine/errors.js';
+import { shq } from '../engine/quote.js';
+import { mask } from '../engine/mask.js';
+
+export function withRole(hosts: Host[], role: Role): Host[] {
+  return hosts.filter((h) => h.roles.includes(role));
+}
+
+/** Transport of a host from the run's connections, or a RemoteError when it is not connected. */
+export function transportOf(ctx: StepGroupContext, host: Host): Transport {
+  const t = ctx.transports.get(host.name);
+  if (!t) throw new RemoteError(host.name, 'not connected', undefined, 'check that the host is up and answers on SSH');
+  return t;
+}
+
+/** Run a read-only script; non-zero exit becomes a RemoteError with the (masked) stderr. */
+export async function run(t: Transport, script: string, opts?: ExecOptions): Promise<string> {
+  const r = await t.exec(script, opts);
+  if (r.code !== 0) {
+    throw new RemoteError(t.host.name, `command failed (exit ${r.code})`, mask((r.stderr || r.stdout).trim().slice(-2000)));
+  }
+  return r.stdout;
+}
+
+/** Last lines of a unit's journal, for CheckError logs (never throws). */
+export async function journal(t: Transport | undefined, unit: string, lines = 30): Promise<string> {
+  if (!t) return '';
+  try {
+    const r = await t.exec(`journalctl -u ${shq(unit)} -n ${lines} --no-pager 2>&1 || true`, { timeoutMs: 15_000 });
+    return mask(r.stdout.trim());
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * A shell snippet that prints an HTTP/1.0 GET response (status line, headers, body) using only bash's
+ * /dev/tcp and coreutils' timeout: works on every Debian host without curl or python.
+ */
+export function httpGetScript(host: string, port: number, path: string, timeoutSec = 4): string {
+  const req = `GET ${path} HTTP/1.0\\r\\nHost: ${host}\\r\\nConnection: close\\r\\n\\r\\n`;
+  const inner = `exec 3<>/dev/tcp/${host}/${port} && printf ${shq(req)} >&3 && cat <&3`;
+  return `timeout ${timeoutSec} bash -c ${shq(inner)}`;
+}
+
+export interface HttpResponse {
+  status: number;
+  body: string;
+}
+
+export function parseHttpResponse(raw: string): HttpResponse {
+  const m = /^HTTP\/\d(?:\.\d)?\s+(\d{3})/.exec(raw);
+  if (!m) return { status: 0, body: raw };
+  const sep = raw.indexOf('\r\n\r\n');
+  const sep2 = raw.indexOf('\n\n');
+  const body = sep >= 0 ? raw.slice(sep + 4) : sep2 >= 0 ? raw.slice(sep2 + 2) : '';
+  return { status: Number(m[1]), body };
+}
+
+/** GET over a host's transport (the host makes the request). */
+export async function httpGet(t: Transport, host: string, port: number, path: string): Promise<HttpResponse> {
+  const r = await t.exec(httpGetScript(host, port, path), { timeoutMs: 15_000 });
+  if (r.code !== 0 && r.stdout === '') {
+    throw new RemoteError(t.host.name, `GET http://${host}:${port}${path} failed`, mask(r.stderr.trim()));
+  }
+  return parseHttpResponse(r.stdout);
+}
+
+/**
+ * JSON.parse that keeps integers beyond 2^53 exact, as decimal strings (etcd's uint64 ids). Only numbers
+ * outside strings are touched.
+ */
+export function parseJsonBig(text: string): unknown {
+  let out = '';
+  let inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inStr) {
+      out += c;
+      if (c === '\\') {
+        out += text[++i] ?? '';
+      } else if (c === '"') inStr = false;
+      continue;
+    }
+    if (c === '"') {
+      inStr = true;
+      out += c;
+      continue;
+    }
+    if (c >= '0' && c <= '9' && !/[0-9.eE+-]$/.test(out)) {
+      let j = i;
+      while (j < text.length && /[0-9]/.test(text[j]!)) j++;
+      const digits = text.slice(i, j);
+      const next = text[j] ?? '';
+      if (digits.length >= 16 && next !== '.' && next !== 'e' && next !== 'E') {
+        out += `"${digits}"`;
+        i = j - 1;
+        continue;
+      }
+    }
+    out += c;
+  }
+  return JSON.parse(out);
+}
+
+/** A decimal (or number) uint64 as lower-case hex, the way etcdctl's simple output shows member ids. */
+export function toHexId(v: unknown): string {
+  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return BigInt(v).toString(16);
+  if (typeof v === 'number') return BigInt(v).toString(16);
+  return String(v ?? '');
+}
+
+export function requireVip(inventoryVip: string | undefined, file: string): string {
+  if (!inventoryVip) {
+    throw new UserError('the inventory has haproxy hosts but no vip', 'set vip: to a free address in the subnet', {
+      file,
+      field: 'vip',
+    });
+  }
+  return inventoryVip;
+}
+
+/** Last `n` non-empty lines of a text. */
+export function tail(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join('\n');
+}
+
+/** Text of a waitFor value that may be an error thrown inside the poll. */
+export function errText(v: unknown): string {
+  return v instanceof Error ? v.message : String(v);
+}

@@ -1,0 +1,217 @@
+// etcd cross-host work: membership reconciliation before configuring, health and agreement checks after.
+import type { Host } from '../../inventory/types.js';
+import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
+import { CheckError, RemoteError } from '../../engine/errors.js';
+import { waitFor } from '../../engine/wait.js';
+import { shq } from '../../engine/quote.js';
+import { settingsFor } from '../defaults.js';
+import { journal, withRole } from '../common.js';
+import {
+  etcdctl,
+  parseEndpointHealth,
+  parseEndpointStatus,
+  parseMemberList,
+  type EtcdEndpointStatus,
+  type EtcdMemberList,
+} from './facts.js';
+
+export interface MemberProbe {
+  host: Host;
+  hasData: boolean;
+  status?: EtcdEndpointStatus;
+  list?: EtcdMemberList;
+}
+
+const SPLIT = '---pgha-split---';
+
+function localUrl(ctx: { inventory: StepGroupContext['inventory'] }, host: Host): string {
+  return `http://127.0.0.1:${settingsFor(ctx.inventory, host).etcdClientPort}`;
+}
+
+/** Read-only look at one member: pgha data present, and what its local endpoint says. */
+export async function probeMember(ctx: StepGroupContext, host: Host): Promise<MemberProbe> {
+  const t = ctx.transports.get(host.name);
+  if (!t) return { host, hasData: false };
+  const s = settingsFor(ctx.inventory, host);
+  const ep = [localUrl(ctx, host)];
+  const script = [
+    `if test -d ${shq(`${s.etcdDataDir}/member`)}; then echo yes; else echo no; fi`,
+    `echo ${SPLIT}`,
+    `if command -v etcdctl >/dev/null 2>&1; then`,
+    `  ${etcdctl(ep, ['endpoint', 'status', '-w', 'json'])} 2>/dev/null || true`,
+    `  echo ${SPLIT}`,
+    `  ${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null || true`,
+    `fi`,
+  ].join('\n');
+  const r = await t.exec(script, { timeoutMs: 30_000 });
+  const [data = '', status = '', list = ''] = r.stdout.split(SPLIT);
+  const st = parseEndpointStatus(status)[0];
+  const ml = parseMemberList(list);
+  return { host, hasData: data.trim() === 'yes', status: st, list: ml ?? undefined };
+}
+
+/**
+ * Before configuring: members whose data belongs to another cluster are reported; a member that lost its
+ * data (or is new) while the cluster runs is added to it (`member remove` of its stale entry, then
+ * `member add`), so it joins with state `existing` instead of forming a second cluster.
+ */
+export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
+  const hosts = withRole(ctx.hosts, 'etcd');
+  const probes = await Promise.all(hosts.map((h) => probeMember(ctx, h)));
+  const running = probes.filter((p) => p.hasData && p.status && p.list);
+
+  // Cluster identity: every formed member must report the same cluster id.
+  const byCluster = new Map<string, MemberProbe[]>();
+  for (const p of running) byCluster.set(p.status!.clusterId, [...(byCluster.get(p.status!.clusterId) ?? []), p]);
+  if (byCluster.size > 1) {
+    const groups = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length);
+    const [majorityId, majority] = groups[0]!;
+    const [otherId, others] = groups[1]!;
+    const odd = others[0]!;
+    throw new CheckError(
+      odd.host.name,
+      'etcd cluster identity',
+      `cluster id ${majorityId} (as on ${majority.map((p) => p.host.name).join(', ')})`,
+      `cluster id ${otherId}: its data dir belongs to another cluster`,
+      await journal(ctx.transports.get(odd.host.name), 'etcd'),
+      `stop etcd on ${odd.host.name}, remove ${settingsFor(ctx.inventory, odd.host).etcdDataDir}/member there, and run apply again (it rejoins)`,
+    );
+  }
+
+  const withData = probes.filter((p) => p.hasData);
+  const fresh = probes.filter((p) => !p.hasData);
+  if (fresh.length === 0 || withData.length === 0) return; // all formed, or a new cluster: nothing to join
+  if (running.length === 0) {
+    const h = withData[0]!.host;
+    throw new CheckError(
+      h.name,
+      'etcd cluster running',
+      'a running member to join new members to',
+      `members with data (${withData.map((p) => p.host.name).join(', ')}) do not answer`,
+      await journal(ctx.transports.get(h.name), 'etcd'),
+      'start etcd on the formed members first (systemctl start etcd), then apply again',
+    );
+  }
+  let leaderProbe = running.find((p) => p.status!.memberId === p.status!.leader) ?? running[0]!;
+  const t = ctx.transports.get(leaderProbe.host.name)!;
+  for (const p of fresh) {
+    const s = settingsFor(ctx.inventory, p.host);
+    const peerUrl = `http://${p.host.address}:${s.etcdPeerPort}`;
+    const list = leaderProbe.list!;
+    const entry = list.members.find((m) => m.peerURLs.includes(peerUrl));
+    if (entry && entry.name === '') continue; // added before, not started yet: it joins on start
+    const ep = [localUrl(ctx, leaderProbe.host)];
+    const cmds: string[] = [];
+    if (entry) cmds.push(`${etcdctl(ep, ['member', 'remove', entry.id])}`);
+    cmds.push(`${etcdctl(ep, ['member', 'add', p.host.name, `--peer-urls=${peerUrl}`])}`);
+    const what = `${entry ? `replace stale member ${entry.id} and ` : ''}add ${p.host.name} (${peerUrl}) to the etcd cluster`;
+    if (ctx.check) {
+      ctx.log(`would ${what}`);
+      continue;
+    }
+    ctx.log(what);
+    const r = await t.exec(cmds.join(' && '), { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new RemoteError(leaderProbe.host.name, `etcd member add for ${p.host.name} failed`, r.stderr.trim());
+    leaderProbe = await probeMember(ctx, leaderProbe.host);
+  }
+}
+
+/** The local member answers healthy (bounded wait). */
+export async function verifyLocalMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
+  const cmd = etcdctl([localUrl(ctx, ctx.host)], ['endpoint', 'health', '-w', 'json']);
+  const res = await waitFor(
+    async () => {
+      const r = await t.exec(`${cmd} 2>&1`, { timeoutMs: 15_000 });
+      const h = parseEndpointHealth(r.stdout)[0];
+      return { ok: h?.health === true, value: h ? h.error || 'unhealthy' : r.stdout.trim().slice(-300) };
+    },
+    { timeoutMs, intervalMs: 1000, what: 'etcd member health' },
+  );
+  if (!res.ok) {
+    throw new CheckError(ctx.host.name, 'etcd member healthy', 'healthy', String(res.value), await journal(t, 'etcd'));
+  }
+}
+
+export interface EtcdAgreement {
+  ok: boolean;
+  problem: string;
+  host?: string;
+  leader?: string;
+  members?: string[];
+}
+
+/** Compare what every member says: same cluster id, member list, leader; all healthy; list = inventory. */
+export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreement> {
+  const hosts = withRole(ctx.hosts, 'etcd');
+  const expected = hosts.map((h) => h.name).sort();
+  let leader: string | undefined;
+  let clusterId: string | undefined;
+  let memberIds: string | undefined;
+  for (const h of hosts) {
+    const t = ctx.transports.get(h.name);
+    if (!t) return { ok: false, problem: 'not connected', host: h.name };
+    const ep = [localUrl(ctx, h)];
+    const r = await t.exec(
+      `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
+        `${etcdctl(ep, ['endpoint', 'status', '--cluster', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
+        `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`,
+      { timeoutMs: 30_000 },
+    );
+    const [ml = '', st = '', he = ''] = r.stdout.split(SPLIT);
+    const list = parseMemberList(ml);
+    if (!list) return { ok: false, problem: 'member list unavailable', host: h.name };
+    const names = list.members.map((m) => m.name).sort();
+    if (JSON.stringify(names) !== JSON.stringify(expected)) {
+      return { ok: false, problem: `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}`, host: h.name };
+    }
+    if (list.members.some((m) => m.isLearner)) return { ok: false, problem: 'a member is still a learner', host: h.name };
+    const ids = list.members.map((m) => m.id).sort().join(',');
+    if (memberIds !== undefined && ids !== memberIds) return { ok: false, problem: `member ids ${ids} != ${memberIds}`, host: h.name };
+    memberIds = ids;
+    const statuses = parseEndpointStatus(st);
+    if (statuses.length !== hosts.length) {
+      return { ok: false, problem: `${statuses.length} of ${hosts.length} endpoints answered status`, host: h.name };
+    }
+    for (const s of statuses) {
+      if (clusterId !== undefined && s.clusterId !== clusterId) {
+        return { ok: false, problem: `cluster id ${s.clusterId} at ${s.endpoint} != ${clusterId}`, host: h.name };
+      }
+      clusterId = s.clusterId;
+      if (s.leader === '0') return { ok: false, problem: `no leader at ${s.endpoint}`, host: h.name };
+      if (leader !== undefined && s.leader !== leader) {
+        return { ok: false, problem: `leader ${s.leader} at ${s.endpoint} != ${leader}`, host: h.name };
+      }
+      leader = s.leader;
+    }
+    const health = parseEndpointHealth(he);
+    const bad = health.filter((x) => !x.health);
+    if (health.length !== hosts.length || bad.length > 0) {
+      return { ok: false, problem: `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ') || 'missing endpoints'}`, host: h.name };
+    }
+  }
+  if (leader && memberIds && !memberIds.split(',').includes(leader)) {
+    return { ok: false, problem: `leader ${leader} is not a member` };
+  }
+  return { ok: true, problem: '', leader, members: expected };
+}
+
+export async function verifyEtcdCluster(ctx: StepGroupContext, timeoutMs: number): Promise<void> {
+  const res = await waitFor(
+    async () => {
+      const a = await etcdAgreement(ctx);
+      return { ok: a.ok, value: a };
+    },
+    { timeoutMs, intervalMs: 2000, what: 'etcd members agree' },
+  );
+  if (!res.ok) {
+    const a: EtcdAgreement = res.value instanceof Error ? { ok: false, problem: res.value.message } : res.value;
+    const host = a.host ?? withRole(ctx.hosts, 'etcd')[0]?.name ?? 'etcd';
+    throw new CheckError(
+      host,
+      'etcd members agree on members and leader, all healthy',
+      `${withRole(ctx.hosts, 'etcd').length} healthy members, one leader`,
+      a.problem || String(res.value),
+      await journal(ctx.transports.get(host), 'etcd'),
+    );
+  }
+}

@@ -1,0 +1,127 @@
+// etcd on role etcd: a 3-member cluster formed on the first run, joined (never re-formed) afterwards.
+//
+// Why a policy-rc.d during the install: Debian's postinst starts etcd at once with a one-member cluster on
+// localhost. Blocking that start (only for etcd, only while etcd-server is not installed yet) means the first
+// start already reads /etc/default/etcd. pgha also uses its own data dir (not /var/lib/etcd/default), so a
+// member the package did start elsewhere can never be taken for a member of this cluster.
+import type { Component, Facts, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
+import { settingsFor } from '../defaults.js';
+import { withRole } from '../common.js';
+import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
+import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
+
+export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
+export const ETCD_DEFAULT_FILE = '/etc/default/etcd';
+
+export function clientUrl(address: string, port: number): string {
+  return `http://${address}:${port}`;
+}
+
+function members(ctx: StepContext) {
+  return withRole(ctx.hosts, 'etcd');
+}
+
+/** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
+export function etcdConfigFile(ctx: StepContext, facts: Facts, restartOnChange: boolean): FileResource {
+  const s = settingsFor(ctx.inventory, ctx.host);
+  const formed = facts.etcdMember === true;
+  const peers = (facts.etcdPeers ?? null) as EtcdMemberList | null;
+  const clusterAnswers = peers !== null && peers.members.length > 0;
+  const initialCluster = members(ctx)
+    .map((h) => `${h.name}=http://${h.address}:${settingsFor(ctx.inventory, h).etcdPeerPort}`)
+    .join(',');
+  const content = ctx.render('etcd/etcd.default.hbs', {
+    name: ctx.host.name,
+    address: ctx.host.address,
+    data_dir: s.etcdDataDir,
+    client_port: s.etcdClientPort,
+    peer_port: s.etcdPeerPort,
+    initial_cluster: initialCluster,
+    initial_cluster_state: formed || clusterAnswers ? 'existing' : 'new',
+    token: s.etcdToken,
+    heartbeat: s.etcdHeartbeat,
+    election: s.etcdElection,
+  });
+  const file: FileResource = { kind: 'file', path: ETCD_DEFAULT_FILE, content, mode: '0644' };
+  // A formed member restarts on a config change (rolling: the config step is serial). Before the cluster
+  // exists nothing restarts here: the start step starts every member together.
+  if (restartOnChange && formed) file.notify = [{ service: 'etcd', action: 'restart' }];
+  return file;
+}
+
+function configFacts(ctx: StepContext) {
+  const urls = members(ctx).map((h) => clientUrl(h.address, settingsFor(ctx.inventory, h).etcdClientPort));
+  const s = settingsFor(ctx.inventory, ctx.host);
+  return { etcdMember: memberDataFact(s.etcdDataDir), etcdPeers: peersFact(urls) };
+}
+
+const install: Step = {
+  id: 'etcd.install',
+  title: 'Install etcd without letting the package start it',
+  facts: (ctx) => ({ etcdInstalled: installedFact('etcd-server') }),
+  resources(ctx, facts) {
+    const s = settingsFor(ctx.inventory, ctx.host);
+    const out: Resource[] = [];
+    if (facts.etcdInstalled !== true) {
+      out.push({ kind: 'file', path: POLICY_RC_D, content: ctx.render('etcd/policy-rc.d.hbs', {}), mode: '0755' });
+    }
+    out.push({ kind: 'packages', names: ['etcd-server', 'etcd-client'] });
+    out.push({
+      kind: 'command',
+      label: `remove pgha's ${POLICY_RC_D}`,
+      argv: ['rm', '-f', POLICY_RC_D],
+      unless: `! grep -qs pgha-etcd ${POLICY_RC_D}`,
+    });
+    out.push({ kind: 'directory', path: s.etcdDataDir, owner: 'etcd', group: 'etcd', mode: '0700' });
+    return out;
+  },
+};
+
+const config: Step = {
+  id: 'etcd.config',
+  title: 'Configure etcd members (rolling restart of formed members on change)',
+  serial: true,
+  facts: (ctx) => configFacts(ctx),
+  before: reconcileMembers,
+  resources: (ctx, facts) => [etcdConfigFile(ctx, facts, true)],
+  async verify(ctx, t) {
+    // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
+    const s = settingsFor(ctx.inventory, ctx.host);
+    const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
+    if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
+  },
+};
+
+const start: Step = {
+  id: 'etcd.start',
+  title: 'Start etcd on every member together',
+  facts: (ctx) => ({ etcdMember: memberDataFact(settingsFor(ctx.inventory, ctx.host).etcdDataDir) }),
+  resources(ctx, facts) {
+    const s = settingsFor(ctx.inventory, ctx.host);
+    if (facts.etcdMember === true) return [{ kind: 'service', name: 'etcd', enabled: true, state: 'started' }];
+    // Not formed here yet: (re)start without waiting, on every member at once. With Type=notify a blocking
+    // start would wait for a quorum that only the other members' starts can bring.
+    return [
+      {
+        kind: 'command',
+        label: 'start etcd with the cluster configuration (no wait for quorum)',
+        script: 'systemctl reset-failed etcd >/dev/null 2>&1 || true\nsystemctl restart --no-block etcd',
+        unless: `test -d ${s.etcdDataDir}/member`,
+      },
+      { kind: 'service', name: 'etcd', enabled: true },
+    ];
+  },
+  verify: (ctx, t) => verifyLocalMember(ctx, t, 120_000),
+  verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
+};
+
+const finalize: Step = {
+  id: 'etcd.finalize',
+  title: 'Mark formed members as existing (no restart)',
+  facts: (ctx) => configFacts(ctx),
+  resources: (ctx, facts) => [etcdConfigFile(ctx, facts, false)],
+};
+
+export const etcdSteps: Step[] = [install, config, start, finalize];
+
+export const etcd: Component = { name: 'etcd', steps: etcdSteps };

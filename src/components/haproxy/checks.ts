@@ -1,0 +1,70 @@
+// HAProxy checks: each balancer's backends show exactly the expected Patroni members UP.
+import type { Host } from '../../inventory/types.js';
+import type { StepGroupContext, Transport } from '../../engine/types.js';
+import { CheckError } from '../../engine/errors.js';
+import { waitFor } from '../../engine/wait.js';
+import { settingsFor } from '../defaults.js';
+import { errText, httpGet, journal, withRole } from '../common.js';
+import { fetchCluster } from '../patroni/checks.js';
+import { LEADER_ROLES, type PatroniCluster } from '../patroni/facts.js';
+import { parseStatCsv, upServers } from './facts.js';
+
+export const PROXIES = { primary: 'primary', replicas: 'replicas', all: 'all' } as const;
+
+/** What each listen section must show UP, from Patroni's view of the cluster. */
+export function expectedBackends(c: PatroniCluster, maxLag: number): Record<string, string[]> {
+  const running = c.members.filter((m) => m.state === 'running');
+  return {
+    [PROXIES.primary]: running.filter((m) => LEADER_ROLES.includes(m.role)).map((m) => m.name).sort(),
+    [PROXIES.replicas]: running
+      .filter((m) => !LEADER_ROLES.includes(m.role) && typeof m.lag === 'number' && m.lag <= maxLag)
+      .map((m) => m.name)
+      .sort(),
+    [PROXIES.all]: running.map((m) => m.name).sort(),
+  };
+}
+
+/** UP servers per proxy as this balancer sees them (stats CSV fetched on the host itself). */
+export async function backendsOn(ctx: StepGroupContext, h: Host, t: Transport): Promise<Record<string, string[]>> {
+  const r = await httpGet(t, '127.0.0.1', settingsFor(ctx.inventory, h).statsPort, '/;csv');
+  if (r.status !== 200) throw new Error(`stats page answered ${r.status || 'nothing'}`);
+  return upServers(parseStatCsv(r.body));
+}
+
+export function diffBackends(want: Record<string, string[]>, got: Record<string, string[]>): string {
+  const bad: string[] = [];
+  for (const [px, names] of Object.entries(want)) {
+    const have = got[px] ?? [];
+    if (JSON.stringify(have) !== JSON.stringify(names)) bad.push(`${px}: UP [${have.join(' ')}], want [${names.join(' ')}]`);
+  }
+  return bad.join('; ');
+}
+
+export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): Promise<void> {
+  for (const h of withRole(ctx.hosts, 'haproxy')) {
+    const t = ctx.transports.get(h.name);
+    if (!t) throw new CheckError(h.name, 'haproxy backends', 'connected host', 'not connected');
+    const maxLag = settingsFor(ctx.inventory, h).replicaMaxLag;
+    let want: Record<string, string[]> = {};
+    const res = await waitFor(
+      async () => {
+        const c = await fetchCluster(ctx);
+        if (!c) return { ok: false, value: 'no Patroni member answers GET /cluster' };
+        want = expectedBackends(c.cluster, maxLag);
+        if (want[PROXIES.primary]!.length !== 1) return { ok: false, value: `Patroni has ${want[PROXIES.primary]!.length} running leaders` };
+        const diff = diffBackends(want, await backendsOn(ctx, h, t));
+        return { ok: diff === '', value: diff };
+      },
+      { timeoutMs, intervalMs: 1000, what: 'haproxy backends' },
+    );
+    if (!res.ok) {
+      throw new CheckError(
+        h.name,
+        'haproxy backends show the expected members UP',
+        Object.entries(want).map(([k, v]) => `${k}: [${v.join(' ')}]`).join('; ') || 'one primary, the replicas, all members',
+        errText(res.value),
+        await journal(t, 'haproxy'),
+      );
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// HAProxy on role haproxy: 5001 primary, 5002 replicas, 5010 all members, stats on 8404; health from
+// Patroni's REST API. Config changes are validated first and applied with a reload (never a restart).
+import type { Component, FileResource, Step, StepContext } from '../../engine/types.js';
+import { settingsFor } from '../defaults.js';
+import { withRole } from '../common.js';
+import { verifyHaproxy } from './checks.js';
+
+export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
+
+export function haproxyConfigFile(ctx: StepContext): FileResource {
+  const s = settingsFor(ctx.inventory, ctx.host);
+  const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
+  const content = ctx.render('haproxy/haproxy.cfg.hbs', {
+    maxconn: s.haproxyMaxconn,
+    stats_port: s.statsPort,
+    primary_port: s.primaryPort,
+    replica_port: s.replicaPort,
+    all_port: s.allPort,
+    api_port: s.apiPort,
+    pg_port: s.pgPort,
+    server_maxconn: s.serverMaxconn,
+    inter: s.checkInter,
+    fall: s.checkFall,
+    rise: s.checkRise,
+    replica_max_lag: s.replicaMaxLag,
+    servers,
+  });
+  return {
+    kind: 'file',
+    path: HAPROXY_CONFIG,
+    content,
+    validate: 'haproxy -c -f %s',
+    notify: [{ service: 'haproxy', action: 'reload' }],
+  };
+}
+
+const install: Step = {
+  id: 'haproxy.install',
+  title: 'Install HAProxy',
+  resources: () => [{ kind: 'packages', names: ['haproxy'] }],
+};
+
+const config: Step = {
+  id: 'haproxy.config',
+  title: 'Configure HAProxy (primary, replicas, all, stats)',
+  resources: (ctx) => [haproxyConfigFile(ctx), { kind: 'service', name: 'haproxy', enabled: true, state: 'started' }],
+  verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
+};
+
+export const haproxySteps: Step[] = [install, config];
+
+export const haproxy: Component = { name: 'haproxy', steps: haproxySteps };

@@ -1,0 +1,106 @@
+// Patroni checks: each member running, then the cluster: one leader, streaming replicas, one timeline.
+import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
+import { CheckError } from '../../engine/errors.js';
+import { waitFor } from '../../engine/wait.js';
+import { shq } from '../../engine/quote.js';
+import { settingsFor } from '../defaults.js';
+import { errText, httpGet, journal, withRole } from '../common.js';
+import { judgeCluster, parseCluster, parsePatroniStatus, type ClusterVerdict, type PatroniCluster } from './facts.js';
+
+/** psql as the postgres OS user over the local socket (peer auth), tuples only. */
+export function localPsql(port: number, sql: string): string {
+  return `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${port} -d postgres -c ${shq(sql)}`;
+}
+
+export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
+  const s = settingsFor(ctx.inventory, ctx.host);
+  const res = await waitFor(
+    async () => {
+      const r = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
+      if (r.status === 0) return { ok: false, value: 'REST API does not answer' };
+      const st = parsePatroniStatus(r.body);
+      return { ok: st.state === 'running', value: `state ${st.state || '?'}, role ${st.role || '?'}` };
+    },
+    { timeoutMs, intervalMs: 2000, what: 'patroni member running' },
+  );
+  if (!res.ok) {
+    throw new CheckError(
+      ctx.host.name,
+      'patroni member running',
+      'state running (GET /patroni)',
+      errText(res.value),
+      await journal(t, 'patroni'),
+      'see the log; a first start initializes or clones the database, which can take a while on slow disks',
+    );
+  }
+}
+
+/** GET /cluster from the first postgres host that answers. */
+export async function fetchCluster(ctx: StepGroupContext): Promise<{ cluster: PatroniCluster; from: string } | undefined> {
+  for (const h of withRole(ctx.inventory.hosts, 'postgres')) {
+    const t = ctx.transports.get(h.name);
+    if (!t) continue;
+    try {
+      const r = await httpGet(t, '127.0.0.1', settingsFor(ctx.inventory, h).apiPort, '/cluster');
+      if (r.status === 200) return { cluster: parseCluster(r.body), from: h.name };
+    } catch {
+      /* try the next member */
+    }
+  }
+  return undefined;
+}
+
+interface StreamVerdict extends ClusterVerdict {
+  host?: string;
+}
+
+async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<StreamVerdict> {
+  const leaderHost = ctx.inventory.hosts.find((h) => h.name === v.leader!.name);
+  const lt = leaderHost && ctx.transports.get(leaderHost.name);
+  if (!leaderHost || !lt) return { ...v, ok: false, problem: `leader ${v.leader!.name} is not connected` };
+  const port = settingsFor(ctx.inventory, leaderHost).pgPort;
+  const r = await lt.exec(localPsql(port, "select count(*) from pg_stat_replication where state = 'streaming'"));
+  const n = Number(r.stdout.trim());
+  if (r.code !== 0 || n < v.replicas.length) {
+    return { ...v, ok: false, host: leaderHost.name, problem: `${r.code === 0 ? n : '?'} of ${v.replicas.length} replicas stream from the leader (pg_stat_replication)` };
+  }
+  for (const m of v.replicas) {
+    const h = ctx.inventory.hosts.find((x) => x.name === m.name);
+    const t = h && ctx.transports.get(h.name);
+    if (!h || !t) return { ...v, ok: false, problem: `replica ${m.name} is not connected` };
+    const rr = await t.exec(localPsql(settingsFor(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'));
+    if (rr.stdout.trim() !== 'streaming') {
+      return { ...v, ok: false, host: h.name, problem: `replica ${m.name} wal receiver: ${rr.stdout.trim() || rr.stderr.trim() || 'none'}` };
+    }
+  }
+  return v;
+}
+
+export async function verifyPatroniCluster(ctx: StepGroupContext, timeoutMs: number): Promise<ClusterVerdict> {
+  const members = withRole(ctx.inventory.hosts, 'postgres');
+  const s = settingsFor(ctx.inventory, members[0]!);
+  const expected = members.map((h) => h.name);
+  const res = await waitFor<StreamVerdict>(
+    async () => {
+      const got = await fetchCluster(ctx);
+      if (!got) return { ok: false, value: { ok: false, problem: 'no member answers GET /cluster', replicas: [] } };
+      const v = judgeCluster(got.cluster, expected, s.replicaMaxLag);
+      if (!v.ok) return { ok: false, value: v };
+      const sv = await streaming(ctx, v);
+      return { ok: sv.ok, value: sv };
+    },
+    { timeoutMs, intervalMs: 2000, what: 'patroni cluster' },
+  );
+  if (!res.ok) {
+    const v: StreamVerdict = res.value instanceof Error ? { ok: false, problem: res.value.message, replicas: [] } : res.value;
+    const host = v.host ?? v.leader?.name ?? members[0]!.name;
+    throw new CheckError(
+      host,
+      'patroni cluster: one leader, streaming replicas, one timeline',
+      `leader + ${members.length - 1} streaming replicas with lag <= ${s.replicaMaxLag} bytes`,
+      v.problem,
+      await journal(ctx.transports.get(host), 'patroni'),
+    );
+  }
+  return res.value;
+}

@@ -1,0 +1,95 @@
+// Parsers for Patroni 3.0.2's REST API (GET /cluster, GET /patroni) and the cluster rules pgha checks.
+
+export interface PatroniMember {
+  name: string;
+  role: string; // leader | standby_leader | sync_standby | replica
+  state: string; // running, starting, stopped, creating replica, ... (3.0.2 has no "streaming")
+  host: string;
+  port: number;
+  apiUrl: string;
+  timeline?: number;
+  lag?: number | 'unknown'; // bytes, non-leaders only
+  pendingRestart: boolean;
+}
+
+export interface PatroniCluster {
+  members: PatroniMember[];
+  pause: boolean;
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+export function parseCluster(text: string): PatroniCluster {
+  const doc = obj(JSON.parse(text));
+  const members = Array.isArray(doc.members) ? doc.members : [];
+  return {
+    pause: doc.pause === true,
+    members: members.map((m) => {
+      const o = obj(m);
+      const lag = o.lag;
+      return {
+        name: String(o.name ?? ''),
+        role: String(o.role ?? ''),
+        state: String(o.state ?? ''),
+        host: String(o.host ?? ''),
+        port: typeof o.port === 'number' ? o.port : 0,
+        apiUrl: String(o.api_url ?? ''),
+        timeline: typeof o.timeline === 'number' ? o.timeline : undefined,
+        lag: typeof lag === 'number' ? lag : lag === undefined ? undefined : 'unknown',
+        pendingRestart: o.pending_restart === true,
+      };
+    }),
+  };
+}
+
+export interface PatroniNodeStatus {
+  state: string;
+  role: string; // "master" for the primary in 3.0.2
+  timeline?: number;
+}
+
+export function parsePatroniStatus(text: string): PatroniNodeStatus {
+  const o = obj(JSON.parse(text));
+  return {
+    state: String(o.state ?? ''),
+    role: String(o.role ?? ''),
+    timeline: typeof o.timeline === 'number' ? o.timeline : undefined,
+  };
+}
+
+export const LEADER_ROLES = ['leader', 'standby_leader'];
+
+export interface ClusterVerdict {
+  ok: boolean;
+  problem: string;
+  leader?: PatroniMember;
+  replicas: PatroniMember[];
+}
+
+/** Exactly one leader; every expected member there, the others running replicas below the lag bound; one timeline. */
+export function judgeCluster(c: PatroniCluster, expected: string[], maxLag: number): ClusterVerdict {
+  const leaders = c.members.filter((m) => LEADER_ROLES.includes(m.role));
+  const replicas = c.members.filter((m) => !LEADER_ROLES.includes(m.role));
+  const fail = (problem: string): ClusterVerdict => ({ ok: false, problem, leader: leaders[0], replicas });
+  if (leaders.length !== 1) return fail(`${leaders.length} leaders (${leaders.map((l) => l.name).join(', ') || 'none'})`);
+  const leader = leaders[0]!;
+  const names = c.members.map((m) => m.name);
+  const missing = expected.filter((n) => !names.includes(n));
+  if (missing.length) return fail(`members missing: ${missing.join(', ')}`);
+  const unknown = names.filter((n) => !expected.includes(n));
+  if (unknown.length) return fail(`members not in the inventory: ${unknown.join(', ')}`);
+  if (leader.state !== 'running') return fail(`leader ${leader.name} is ${leader.state}`);
+  for (const r of replicas) {
+    if (r.state !== 'running') return fail(`replica ${r.name} is ${r.state || 'in no state'}`);
+    if (typeof r.lag !== 'number') return fail(`replica ${r.name} lag is unknown`);
+    if (r.lag > maxLag) return fail(`replica ${r.name} lags ${r.lag} bytes (> ${maxLag})`);
+  }
+  const timelines = new Set(c.members.map((m) => m.timeline));
+  if (timelines.size !== 1 || leader.timeline === undefined) {
+    return fail(`timelines differ: ${c.members.map((m) => `${m.name}=${m.timeline ?? '?'}`).join(' ')}`);
+  }
+  if (c.pause) return fail('cluster is paused (maintenance mode)');
+  return { ok: true, problem: '', leader, replicas };
+}

@@ -1,0 +1,192 @@
+// PostgreSQL + Patroni on role postgres. Patroni bootstraps the cluster itself: every member starts at
+// once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
+import { stringify } from 'yaml';
+import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
+import { shq } from '../../engine/quote.js';
+import { settingsFor, type Settings } from '../defaults.js';
+import { secret } from '../secrets.js';
+import { withRole } from '../common.js';
+import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
+
+export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
+export const PATRONI_CONFIG = '/etc/patroni/config.yml';
+
+/**
+ * `patroni --validate-config` also tries to bind the listen ports; on a running member they are taken by
+ * Patroni itself, so exactly that complaint is ignored. Every other finding fails the validation.
+ */
+export const PATRONI_VALIDATE =
+  `sh -c 'out=$(patroni --validate-config "$1" 2>&1) && exit 0; ` +
+  `rest=$(echo "$out" | grep -v "is already in use"); if [ -n "$rest" ]; then echo "$rest"; exit 1; fi' pgha-validate %s`;
+
+/** The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. */
+export function dcsConfig(s: Settings): Record<string, unknown> {
+  return {
+    ttl: s.ttl,
+    loop_wait: s.loopWait,
+    retry_timeout: s.retryTimeout,
+    maximum_lag_on_failover: s.maxLagOnFailover,
+    synchronous_mode: s.synchronousMode,
+    synchronous_mode_strict: s.synchronousModeStrict,
+    postgresql: {
+      use_pg_rewind: true,
+      use_slots: true,
+      parameters: s.pgParameters,
+    },
+  };
+}
+
+/** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
+export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: Settings): string[] {
+  const members = withRole(ctx.hosts, 'postgres');
+  const balancers = withRole(ctx.hosts, 'haproxy');
+  const m = 'scram-sha-256';
+  const lines = [
+    'local all all peer',
+    `host all all 127.0.0.1/32 ${m}`,
+    `host replication ${s.replicationUser} 127.0.0.1/32 ${m}`,
+  ];
+  for (const h of members) lines.push(`host replication ${s.replicationUser} ${h.address}/32 ${m}`);
+  for (const h of members) lines.push(`host all all ${h.address}/32 ${m}`);
+  for (const h of balancers) {
+    if (!members.includes(h)) lines.push(`host all all ${h.address}/32 ${m}`);
+  }
+  lines.push(`host all all ${ctx.inventory.subnet} ${m}`);
+  return lines;
+}
+
+function indent(text: string, spaces: number): string {
+  const pad = ' '.repeat(spaces);
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
+}
+
+export function patroniConfigFile(ctx: StepContext): FileResource {
+  const s = settingsFor(ctx.inventory, ctx.host);
+  const q = (v: string) => JSON.stringify(v);
+  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${settingsFor(ctx.inventory, h).etcdClientPort}`);
+  const content = ctx.render('patroni/config.yml.hbs', {
+    scope: q(s.scope),
+    namespace: q(s.namespace),
+    name: q(ctx.host.name),
+    address: ctx.host.address,
+    api_port: s.apiPort,
+    api_user: q(s.apiUser),
+    api_password: q(secret(ctx, 'patroni_api_password')),
+    etcd_hosts: etcdHosts,
+    dcs_yaml: indent(stringify(dcsConfig(s)), 4),
+    pg_port: s.pgPort,
+    data_dir: q(s.pgDataDir),
+    bin_dir: q(s.pgBinDir),
+    pgpass: q('/var/lib/postgresql/.pgpass_patroni'),
+    superuser: q(s.superuser),
+    superuser_password: q(secret(ctx, 'postgres_superuser_password')),
+    replication_user: q(s.replicationUser),
+    replication_password: q(secret(ctx, 'replication_password')),
+    rewind_user: q(s.rewindUser),
+    rewind_password: q(secret(ctx, 'rewind_password')),
+    pg_hba: pgHba(ctx, s).map(q),
+  });
+  return {
+    kind: 'file',
+    path: PATRONI_CONFIG,
+    content,
+    owner: 'postgres',
+    group: 'postgres',
+    mode: '0600',
+    secret: true,
+    validate: PATRONI_VALIDATE,
+    notify: [{ service: 'patroni', action: 'reload' }],
+  };
+}
+
+/**
+ * Python run on a member: compares the desired DCS settings with GET /config (exit 0 when equal), or with
+ * `patch` PATCHes them (credentials on stdin, never on a command line).
+ */
+function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
+  const py = [
+    'import json, sys, base64, urllib.request',
+    `want = json.loads(${JSON.stringify(JSON.stringify(desired))})`,
+    'def norm(v):',
+    '    if isinstance(v, dict): return {k: norm(x) for k, x in v.items()}',
+    '    return str(v).lower()',
+    'def sub(w, h):',
+    '    if isinstance(w, dict): return isinstance(h, dict) and all(k in h and sub(x, h[k]) for k, x in w.items())',
+    '    return w == h',
+    `url = "http://127.0.0.1:${apiPort}/config"`,
+    patch
+      ? [
+          'cred = json.loads(sys.stdin.read())',
+          'auth = base64.b64encode((cred["user"] + ":" + cred["password"]).encode()).decode()',
+          'req = urllib.request.Request(url, data=json.dumps(want).encode(), method="PATCH", headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})',
+          'r = urllib.request.urlopen(req, timeout=10)',
+          'have = json.loads(r.read())',
+          'sys.exit(0 if sub(norm(want), norm(have)) else 1)',
+        ].join('\n')
+      : ['have = json.loads(urllib.request.urlopen(url, timeout=5).read())', 'sys.exit(0 if sub(norm(want), norm(have)) else 1)'].join('\n'),
+  ].join('\n');
+  return `python3 -c ${shq(py)}`;
+}
+
+const install: Step = {
+  id: 'patroni.install',
+  title: 'Install PostgreSQL and Patroni (no distro "main" cluster)',
+  resources(ctx) {
+    const s = settingsFor(ctx.inventory, ctx.host);
+    const v = s.pgVersion;
+    const mainConf = `/etc/postgresql/${v}/main/postgresql.conf`;
+    return [
+      // Before postgresql-NN's postinst runs: it would create and start `main` otherwise.
+      { kind: 'file', path: CREATECLUSTER_DROPIN, content: ctx.render('patroni/createcluster.conf.hbs', {}) },
+      { kind: 'packages', names: [`postgresql-${v}`, `postgresql-client-${v}`, 'patroni', 'python3-etcd'] },
+      {
+        kind: 'command',
+        label: `drop the distro cluster ${v}/main (Patroni owns PostgreSQL here)`,
+        argv: ['pg_dropcluster', '--stop', String(v), 'main'],
+        unless: `! test -e ${mainConf}`,
+      },
+      { kind: 'directory', path: `/var/lib/postgresql/${v}`, owner: 'postgres', group: 'postgres', mode: '0755' },
+    ] satisfies Resource[];
+  },
+};
+
+const config: Step = {
+  id: 'patroni.config',
+  title: 'Configure and start Patroni (one member initializes, the others clone)',
+  resources: (ctx) => [patroniConfigFile(ctx), { kind: 'service', name: 'patroni', enabled: true, state: 'started' }],
+  verify: (ctx, t) => verifyMemberRunning(ctx, t, 180_000),
+  verifyGroup: async (ctx) => {
+    await verifyPatroniCluster(ctx, 120_000);
+  },
+};
+
+const dcs: Step = {
+  id: 'patroni.dcs',
+  title: 'Keep the DCS settings (ttl, loop_wait, parameters, ...) as in the inventory',
+  resources(ctx) {
+    // Cluster-wide: one member applies it (the first postgres host of the inventory).
+    const first = withRole(ctx.hosts, 'postgres')[0];
+    if (!first || first.name !== ctx.host.name) return [];
+    const s = settingsFor(ctx.inventory, ctx.host);
+    const desired = dcsConfig(s);
+    const password = secret(ctx, 'patroni_api_password');
+    return [
+      {
+        kind: 'command',
+        label: 'PATCH /config with the DCS settings',
+        script: configScript(s.apiPort, desired, true),
+        stdin: JSON.stringify({ user: s.apiUser, password }),
+        secrets: [password],
+        unless: configScript(s.apiPort, desired, false),
+      },
+    ];
+  },
+};
+
+export const patroniSteps: Step[] = [install, config, dcs];
+
+export const patroni: Component = { name: 'patroni', steps: patroniSteps };

@@ -1,0 +1,149 @@
+// End-to-end verification through the VIP: write on the primary port, read back from a replica on the
+// replica port, several members on the all-members port. psql runs on a postgres host (no client needed
+// on the control machine); the password travels in the environment of that one call and is masked.
+import { randomBytes } from 'node:crypto';
+import type { Component, Step, StepGroupContext, Transport } from '../../engine/types.js';
+import type { Host } from '../../inventory/types.js';
+import { CheckError, UserError } from '../../engine/errors.js';
+import { shq } from '../../engine/quote.js';
+import { waitFor } from '../../engine/wait.js';
+import { settingsFor } from '../defaults.js';
+import { secret } from '../secrets.js';
+import { errText, journal, requireVip, withRole } from '../common.js';
+import { verifyEtcdCluster } from '../etcd/checks.js';
+import { verifyPatroniCluster } from '../patroni/checks.js';
+import { verifyHaproxy } from '../haproxy/checks.js';
+import { vipState, verifyKeepalived } from '../keepalived/checks.js';
+
+export interface VerifyReport {
+  vip: string;
+  client: string; // the host psql ran on
+  write: { port: number; server: string; token: string };
+  read: { port: number; server: string; inRecovery: boolean; waitedMs: number };
+  all: { port: number; connections: number; servers: string[] };
+  leader?: string;
+  vipHolder?: string;
+  elapsedMs: number;
+}
+
+export const VERIFY_TABLE = 'pgha_verify';
+
+interface Psql {
+  t: Transport;
+  host: Host;
+  run(port: number, sql: string): Promise<{ code: number; out: string; err: string }>;
+}
+
+function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
+  const t = ctx.transports.get(host.name)!;
+  const s = settingsFor(ctx.inventory, host);
+  const password = secret(ctx, 'postgres_superuser_password');
+  return {
+    t,
+    host,
+    async run(port, sql) {
+      const conn = `host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`;
+      const script = `PGPASSWORD=${shq(password)} psql -X -At -v ON_ERROR_STOP=1 ${shq(conn)} -c ${shq(sql)}`;
+      const r = await t.exec(script, { secrets: [password], timeoutMs: 30_000 });
+      return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
+    },
+  };
+}
+
+async function logsOf(ctx: StepGroupContext, hostName: string | undefined, unit: string): Promise<string> {
+  return hostName ? journal(ctx.transports.get(hostName), unit) : '';
+}
+
+/** SQL checks through the VIP (the component checks of every layer run first, with short waits). */
+export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport> {
+  const start = Date.now();
+  const inv = ctx.inventory;
+  const vip = requireVip(inv.vip, inv.file);
+  const client = withRole(inv.hosts, 'postgres').find((h) => ctx.transports.has(h.name));
+  if (!client) throw new UserError('no postgres host is connected to run psql from', 'check that the postgres hosts are up');
+  const s = settingsFor(inv, client);
+
+  if (withRole(inv.hosts, 'etcd').every((h) => ctx.transports.has(h.name))) await verifyEtcdCluster({ ...ctx, hosts: withRole(inv.hosts, 'etcd') }, 20_000);
+  const verdict = await verifyPatroniCluster(ctx, 30_000);
+  await verifyHaproxy({ ...ctx, hosts: withRole(inv.hosts, 'haproxy') }, 20_000);
+  await verifyKeepalived(ctx, 15_000);
+  const holder = (await vipState(ctx)).holders[0];
+  if (ctx.check) throw new UserError('verify writes a row through the VIP and cannot run in check mode');
+
+  const psql = psqlOn(ctx, client, vip);
+  const token = randomBytes(8).toString('hex');
+
+  // 1. Write through the primary port.
+  const w = await psql.run(
+    s.primaryPort,
+    `create table if not exists ${VERIFY_TABLE} (id bigserial primary key, token text not null, at timestamptz not null default now()); ` +
+      `delete from ${VERIFY_TABLE} where at < now() - interval '1 day'; ` +
+      `insert into ${VERIFY_TABLE}(token) values ('${token}'); ` +
+      `select host(inet_server_addr()) || '|' || pg_is_in_recovery()`,
+  );
+  const [wServer = '', wRecovery = ''] = w.out.split('\n').pop()!.split('|');
+  if (w.code !== 0 || wRecovery !== 'false') {
+    throw new CheckError(client.name, `write through ${vip}:${s.primaryPort}`, 'a row written on the primary (pg_is_in_recovery() = false)',
+      w.code !== 0 ? w.err || `psql exit ${w.code}` : `server ${wServer} in recovery = ${wRecovery}`, await logsOf(ctx, holder, 'haproxy'));
+  }
+
+  // 2. Read it back through the replica port (bounded wait for replication).
+  const read = await waitFor(
+    async () => {
+      const r = await psql.run(
+        s.replicaPort,
+        `select host(inet_server_addr()) || '|' || pg_is_in_recovery() || '|' || (select count(*) from ${VERIFY_TABLE} where token = '${token}')`,
+      );
+      const [server = '', rec = '', count = ''] = r.out.split('|');
+      return { ok: r.code === 0 && rec === 'true' && count === '1', value: r.code !== 0 ? r.err : `server ${server} in recovery = ${rec}, rows = ${count}` };
+    },
+    { timeoutMs: 15_000, intervalMs: 500, what: 'read from a replica' },
+  );
+  if (!read.ok) {
+    throw new CheckError(client.name, `read through ${vip}:${s.replicaPort}`, 'the new row, from a server in recovery',
+      errText(read.value), await logsOf(ctx, verdict.replicas[0]?.name, 'patroni'));
+  }
+  const rServer = String(read.value).replace(/^server (\S+).*$/, '$1');
+
+  // 3. Several connections through the all-members port reach more than one member.
+  const n = Math.max(4, 2 * withRole(inv.hosts, 'postgres').length);
+  const servers: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await psql.run(s.allPort, 'select host(inet_server_addr())');
+    if (r.code !== 0) {
+      throw new CheckError(client.name, `connect through ${vip}:${s.allPort}`, 'a connection', r.err || `psql exit ${r.code}`, await logsOf(ctx, holder, 'haproxy'));
+    }
+    servers.push(r.out);
+  }
+  const distinct = [...new Set(servers)].sort();
+  if (distinct.length < 2) {
+    throw new CheckError(client.name, `balance through ${vip}:${s.allPort}`, `more than one member answering ${n} connections`,
+      `only ${distinct.join(', ') || 'none'}`, await logsOf(ctx, holder, 'haproxy'));
+  }
+
+  return {
+    vip,
+    client: client.name,
+    write: { port: s.primaryPort, server: wServer, token },
+    read: { port: s.replicaPort, server: rServer, inRecovery: true, waitedMs: read.elapsedMs },
+    all: { port: s.allPort, connections: n, servers: distinct },
+    leader: verdict.leader?.name,
+    vipHolder: holder,
+    elapsedMs: Date.now() - start,
+  };
+}
+
+export const verifyStep: Step = {
+  id: 'verify.cluster',
+  title: 'Verify the cluster end to end through the VIP',
+  resources: () => [],
+  async verifyGroup(ctx) {
+    const r = await verifyCluster(ctx);
+    ctx.log(
+      `verified: wrote on ${r.write.server} via ${r.vip}:${r.write.port}, read on replica ${r.read.server} via :${r.read.port} ` +
+        `(${r.read.waitedMs} ms), ${r.all.servers.length} members via :${r.all.port}; leader ${r.leader}, VIP on ${r.vipHolder}`,
+    );
+  },
+};
+
+export const verify: Component = { name: 'verify', steps: [verifyStep] };
