@@ -33,14 +33,15 @@ export function parseYamlText(file: string, text: string): ParsedYaml {
     Map(_key, map, path) {
       const seen = new Map<string, number | undefined>();
       const ptr = pointerOf(path, map);
-      for (const pair of map.items) {
+      // The first definition stays (and is checked); later ones are reported and dropped.
+      map.items = map.items.filter((pair) => {
         const k = keyText(pair.key);
         const line = (pair.key as Node | null)?.range ? lines.linePos((pair.key as Node).range![0]).line : undefined;
-        if (seen.has(k)) {
-          const what = ptr === '/hosts' ? 'host name' : ptr === '/groups' ? 'group name' : 'key';
-          errors.push({ line, field: fieldName(`${ptr}/${k}`), message: `duplicate ${what} '${k}' (first at line ${seen.get(k) ?? '?'})` });
-        } else seen.set(k, line);
-      }
+        if (!seen.has(k)) return seen.set(k, line), true;
+        const what = ptr === '/hosts' ? 'host name' : ptr === '/groups' ? 'group name' : 'key';
+        errors.push({ line, field: fieldName(`${ptr}/${k}`), message: `duplicate ${what} '${k}' (first at line ${seen.get(k) ?? '?'})` });
+        return false;
+      });
     },
   });
   return { file, doc, lines, data: doc.toJS({ maxAliasCount: 1000 }), errors };

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { loadInventory } from '../../src/inventory/load.js';
+import { BASE, errorLines, loadError } from './helpers.js';
+
+describe('bad inventories: one UserError naming file, line and field', () => {
+  it('malformed YAML names the line', () => {
+    const e = loadError('cluster: demo\nnetwork: {subnet: 10.77.0.0/24\nhosts:\n  pg1: [\n');
+    expect(e.message).toMatch(/is not valid YAML/);
+    expect(e.message).toContain(`${e.file}:3: `);
+    expect(e.where).toMatchObject({ file: e.file, line: 3 });
+  });
+
+  it('an unknown key gets the near name', () => {
+    const e = loadError(BASE.replace('pg2: {address: 10.77.0.12,', 'pg2: {adress: 10.77.0.12,'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.adress', message: "unknown key 'adress': did you mean 'address'?" });
+    expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.address', message: "'address' is required" });
+    expect(e.where).toMatchObject({ file: e.file, line: 10 });
+  });
+
+  it('unknown keys at the top level and in nested settings', () => {
+    const e = loadError(BASE.replace('network:', 'netwrok: {}\nnetwork:').replace('provider: lab', 'provider: {type: lab, lab: {cache_prot: 1}}'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 2, field: 'provider.lab.cache_prot', message: "unknown key 'cache_prot': did you mean 'cache_port'?" });
+    expect(errs).toContainEqual({ line: 3, field: 'netwrok', message: "unknown key 'netwrok': did you mean 'network'?" });
+  });
+
+  it('wrong types say what is expected and what was given', () => {
+    const e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.100\nssh: {port: "22", become: yes}').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: postgres}'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 6, field: 'ssh.port', message: 'expected an integer, got string "22"' });
+    expect(errs).toContainEqual({ line: 6, field: 'ssh.become', message: 'expected a boolean, got string "yes"' });
+    expect(errs).toContainEqual({ line: 12, field: 'hosts.pg3.roles', message: 'expected a list, got string "postgres"' });
+  });
+
+  it('a bad role, a bad address and a bad host name', () => {
+    const e = loadError(BASE.replace('roles: [postgres, etcd]}\n  pg3', 'roles: [postgress, etcd]}\n  pg3').replace('pg3: {address: 10.77.0.13', 'Pg_3: {address: 10.77.0.300'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.roles.0', message: "'postgress' is not one of etcd, postgres, haproxy: did you mean 'postgres'?" });
+    expect(errs).toContainEqual({ line: 11, field: 'hosts.Pg_3', message: "host name 'Pg_3' is not valid: use lowercase letters, digits and dashes, starting with a letter" });
+    expect(errs).toContainEqual({ line: 11, field: 'hosts.Pg_3.address', message: "'10.77.0.300' is not an IPv4 address (expected a dotted quad like 10.77.0.11)" });
+  });
+
+  it('a duplicate host name', () => {
+    const e = loadError(BASE.replace('  pg3: {address: 10.77.0.13', '  pg1: {address: 10.77.0.13'));
+    expect(errorLines(e)).toContainEqual({ line: 11, field: 'hosts.pg1', message: "duplicate host name 'pg1' (first at line 9)" });
+  });
+
+  it('a duplicate address', () => {
+    const e = loadError(BASE.replace('10.77.0.13', '10.77.0.11'));
+    expect(errorLines(e)).toEqual([{ line: 11, field: 'hosts.pg3.address', message: '10.77.0.11 is already used by host pg1' }]);
+  });
+
+  it('haproxy hosts without a VIP', () => {
+    const e = loadError(BASE.replace('  vip: 10.77.0.100\n', ''));
+    expect(errorLines(e)).toEqual([{ line: 3, field: 'network', message: expect.stringMatching(/^hosts lb1, lb2 have the haproxy role but network\.vip is not set/) }]);
+  });
+
+  it('postgres hosts without an etcd host, and no postgres host at all', () => {
+    let e = loadError(BASE.replace(/postgres, etcd/g, 'postgres'));
+    expect(errorLines(e)).toEqual([{ line: 6, field: 'hosts', message: expect.stringMatching(/^hosts pg1, pg2, pg3 have the postgres role but no host has the etcd role/) }]);
+    e = loadError(BASE.replace(/postgres, etcd/g, 'etcd'));
+    expect(errorLines(e)).toEqual([{ line: 6, field: 'hosts', message: expect.stringMatching(/^no host has the postgres role/) }]);
+  });
+
+  it('a VIP outside the subnet, and a VIP equal to a host address', () => {
+    let e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.78.0.100'));
+    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.78.0.100 is outside the subnet 10.77.0.0/24' }]);
+    e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.12'));
+    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.77.0.12 is already used by host pg2' }]);
+    e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.255'));
+    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.77.0.255 is the broadcast address of 10.77.0.0/24' }]);
+  });
+
+  it('a host address outside the subnet, or taken by the lab bridge', () => {
+    const e = loadError(BASE.replace('10.77.0.21', '10.7.0.21').replace('10.77.0.22', '10.77.0.1'));
+    expect(errorLines(e)).toEqual([
+      { line: 7, field: 'hosts.lb1.address', message: '10.7.0.21 is outside the subnet 10.77.0.0/24' },
+      { line: 8, field: 'hosts.lb2.address', message: '10.77.0.1 is already used by the lab bridge (provider.lab.bridge_address)' },
+    ]);
+  });
+
+  it('a subnet with host bits set or not in CIDR form', () => {
+    let e = loadError(BASE.replace('subnet: 10.77.0.0/24', 'subnet: 10.77.0.1/24'));
+    expect(errorLines(e)).toContainEqual({ line: 4, field: 'network.subnet', message: "'10.77.0.1/24' has host bits set: did you mean '10.77.0.0/24'?" });
+    e = loadError(BASE.replace('subnet: 10.77.0.0/24', 'subnet: 10.77.0.0'));
+    expect(errorLines(e)).toContainEqual({ line: 4, field: 'network.subnet', message: "'10.77.0.0' is not in CIDR form (address/prefix, e.g. 10.77.0.0/24)" });
+  });
+
+  it('a host in an undeclared group gets the near declared name; group names may not shadow roles or hosts', () => {
+    const e = loadError(BASE.replace('hosts:', 'groups:\n  dc1: {}\n  postgres: {}\n  pg1: {}\nhosts:').replace('roles: [haproxy]}', 'roles: [haproxy], groups: [dc2]}'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 8, field: 'groups.postgres', message: "group name 'postgres' is a role (hosts join it through roles): choose another name" });
+    expect(errs).toContainEqual({ line: 9, field: 'groups.pg1', message: "group name 'pg1' is a host name: choose another name" });
+    expect(errs).toContainEqual({ line: 11, field: 'hosts.lb1.groups.0', message: "group 'dc2' is not declared under groups: did you mean 'dc1'?" });
+  });
+
+  it('the Proxmox token secret is never accepted in the file', () => {
+    const e = loadError(BASE.replace('provider: lab', `provider:
+  type: proxmox
+  proxmox:
+    api: {host: pve.test, node: n1, token_id: 'pgha@pve!t', token_secret: 0123-4567}
+    template: 9000
+    storage: local-lvm
+    bridge: vmbr0`));
+    expect(errorLines(e)).toContainEqual({ line: 5, field: 'provider.proxmox.api.token_secret', message: expect.stringMatching(/may not be written in the inventory.*PGHA_PVE_TOKEN_SECRET/) });
+  });
+
+  it('provider-specific sections with another provider, and a missing proxmox section', () => {
+    let e = loadError(BASE.replace('provider: lab', 'provider: {type: static, lab: {cache_port: 3142}}').replace('roles: [haproxy]}', 'roles: [haproxy], proxmox: {cores: 2}}'));
+    const errs = errorLines(e);
+    expect(errs).toContainEqual({ line: 2, field: 'provider.lab', message: 'lab settings are only used with provider lab (type is static)' });
+    expect(errs).toContainEqual({ line: 7, field: 'hosts.lb1.proxmox', message: 'proxmox settings are only used with provider proxmox (this inventory uses static)' });
+    e = loadError(BASE.replace('provider: lab', 'provider: {type: proxmox}'));
+    expect(errorLines(e)).toContainEqual({ line: 2, field: 'provider.proxmox', message: "'proxmox' is required" });
+    e = loadError(BASE.replace('provider: lab', 'provider: proxmx'));
+    expect(errorLines(e)).toContainEqual({ line: 2, field: 'provider', message: "'proxmx' is not one of lab, static, proxmox: did you mean 'proxmox'?" });
+  });
+
+  it('duplicate Proxmox vmids', () => {
+    const e = loadError(BASE.replace('provider: lab', `provider:
+  type: proxmox
+  proxmox: {api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}, template: 9000, storage: local-lvm, bridge: vmbr0}`)
+      .replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 700}}\n  lb2').replace('roles: [haproxy]}\n  pg1', 'roles: [haproxy], proxmox: {vmid: 700}}\n  pg1'));
+    expect(errorLines(e)).toEqual([{ line: 10, field: 'hosts.lb2.proxmox.vmid', message: 'vmid 700 is already used by host lb1' }]);
+  });
+
+  it('every error is listed, not only the first, in line order', () => {
+    const e = loadError(`cluster: Demo
+network: {subnet: 10.77.0.0/24, vip: 10.77.0.11}
+hosts:
+  pg1: {address: 10.77.0.11, roles: [postgres, etcd, haproxy], colour: red}
+  pg1: {address: 10.77.0.12, roles: [etcd]}
+`);
+    const errs = errorLines(e);
+    expect(e.message).toMatch(new RegExp(`^inventory ${e.file} has ${errs.length} errors:`));
+    expect(errs.map((x) => [x.line, x.field])).toEqual([
+      [1, 'cluster'],
+      [2, 'network.vip'],
+      [4, 'hosts.pg1.colour'],
+      [5, 'hosts.pg1'],
+    ]);
+    expect(errs[0].message).toMatch(/'Demo' is not valid: use lowercase letters/);
+    expect(e.hint).toMatch(/schema/);
+  });
+
+  it('an empty file, a file that is not a map, and a missing file', () => {
+    expect(loadError('').message).toMatch(/is empty/);
+    expect(() => loadInventory('/nonexistent/pgha/inv.yml')).toThrow(/cannot read inventory \/nonexistent\/pgha\/inv.yml: no such file/);
+    expect(loadError('- a\n- b\n').message).toMatch(/must be a map .* got a list/);
+    expect(errorLines(loadError('cluster: demo\n'))).toEqual([
+      { line: 1, field: 'network', message: "'network' is required" },
+      { line: 1, field: 'hosts', message: "'hosts' is required" },
+    ]);
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { inventorySchema } from '../../src/inventory/schema.js';
+import { KNOWN_VARS } from '../../src/inventory/vars.js';
+import { parseSubnet, hostAddressProblem, firstHostAddress, ipv4ToInt } from '../../src/inventory/net.js';
+
+/** Every property of every object schema, with its path. */
+function properties(schema: unknown, path = ''): { path: string; schema: Record<string, unknown> }[] {
+  if (!schema || typeof schema !== 'object') return [];
+  const s = schema as Record<string, unknown>;
+  const out: { path: string; schema: Record<string, unknown> }[] = [];
+  for (const [k, v] of Object.entries((s.properties as Record<string, unknown>) ?? {})) {
+    out.push({ path: `${path}.${k}`, schema: v as Record<string, unknown> }, ...properties(v, `${path}.${k}`));
+  }
+  for (const key of ['additionalProperties', 'items', 'then', 'else']) {
+    if (s[key] && typeof s[key] === 'object') out.push(...properties(s[key], `${path}${key === 'additionalProperties' ? '.*' : key === 'items' ? '[]' : ''}`));
+  }
+  return out;
+}
+
+describe('inventory schema', () => {
+  it('documents every field', () => {
+    const props = properties(inventorySchema);
+    expect(props.length).toBeGreaterThan(60);
+    const undocumented = props.filter((p) => typeof p.schema.description !== 'string' || (p.schema.description as string).length < 10).map((p) => p.path);
+    expect(undocumented).toEqual([]);
+  });
+
+  it('the vars description names every variable the components read', () => {
+    const varsDoc = (inventorySchema.properties.vars as { description: string }).description;
+    for (const k of Object.keys(KNOWN_VARS)) expect(varsDoc).toContain(k);
+    expect(varsDoc).toMatch(/host vars, then the host's groups in the order listed on the host .* then cluster vars/);
+  });
+});
+
+describe('IPv4 helpers', () => {
+  it('parses addresses strictly', () => {
+    expect(ipv4ToInt('10.77.0.1')).toBe(0x0a4d0001);
+    expect(ipv4ToInt('255.255.255.255')).toBe(0xffffffff);
+    for (const bad of ['10.77.0', '10.77.0.256', '10.077.0.1', 'a.b.c.d', '1.2.3.4.5']) expect(ipv4ToInt(bad)).toBeUndefined();
+  });
+
+  it('subnets, host addresses, first address', () => {
+    const s = parseSubnet('10.77.0.0/24');
+    expect(s.ok).toBe(true);
+    if (!s.ok) return;
+    expect(firstHostAddress(s.subnet)).toBe('10.77.0.1');
+    expect(hostAddressProblem('10.77.0.254', s.subnet)).toBeUndefined();
+    expect(hostAddressProblem('10.77.0.0', s.subnet)).toMatch(/network address/);
+    expect(hostAddressProblem('10.77.1.1', s.subnet)).toMatch(/outside the subnet 10.77.0.0\/24/);
+    const small = parseSubnet('192.168.5.64/27');
+    expect(small.ok && hostAddressProblem('192.168.5.95', small.subnet)).toMatch(/broadcast/);
+    expect(small.ok && hostAddressProblem('192.168.5.96', small.subnet)).toMatch(/outside/);
+    expect(parseSubnet('10.0.0.0/31')).toMatchObject({ ok: false, reason: expect.stringMatching(/out of range/) });
+  });
+});

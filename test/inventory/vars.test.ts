@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { hostVars, mergeVars } from '../../src/inventory/vars.js';
+import { load } from './helpers.js';
+
+describe('variable precedence: host > groups (later listed wins) > cluster', () => {
+  const inv = load(`cluster: demo
+network: {subnet: 10.77.0.0/24}
+vars:
+  level: cluster
+  patroni_ttl: 30
+  synchronous_mode: false
+  pg_hba: [cluster-line]
+  postgresql_parameters: {max_connections: 100, shared_buffers: 128MB, work_mem: 4MB}
+groups:
+  dc1:
+    vars: {level: dc1, patroni_ttl: 20, postgresql_parameters: {shared_buffers: 1GB}}
+  fast:
+    vars: {level: fast, patroni_ttl: 10, pg_hba: [fast-line], postgresql_parameters: {work_mem: 64MB}}
+hosts:
+  pg1: {address: 10.77.0.11, roles: [postgres, etcd], groups: [dc1, fast]}
+  pg2: {address: 10.77.0.12, roles: [postgres, etcd], groups: [fast, dc1]}
+  pg3:
+    address: 10.77.0.13
+    roles: [postgres, etcd]
+    groups: [dc1, fast]
+    vars: {level: host, postgresql_parameters: {max_connections: 50}, synchronous_mode: true}
+  pg4: {address: 10.77.0.14, roles: [postgres]}
+`);
+  const vars = (n: string) => inv.hosts.find((h) => h.name === n)!.vars;
+
+  it('a later group wins over an earlier one, both over cluster vars', () => {
+    expect(vars('pg1')).toMatchObject({ level: 'fast', patroni_ttl: 10, synchronous_mode: false });
+    expect(vars('pg2')).toMatchObject({ level: 'dc1', patroni_ttl: 20 });
+  });
+
+  it('host vars win over every group', () => {
+    expect(vars('pg3')).toMatchObject({ level: 'host', patroni_ttl: 10, synchronous_mode: true });
+  });
+
+  it('a host in no group sees the cluster vars', () => {
+    expect(vars('pg4')).toEqual(inv.vars);
+    expect(vars('pg4').level).toBe('cluster');
+  });
+
+  it('maps merge key by key; lists are replaced whole', () => {
+    expect(vars('pg1').postgresql_parameters).toEqual({ max_connections: 100, shared_buffers: '1GB', work_mem: '64MB' });
+    expect(vars('pg3').postgresql_parameters).toEqual({ max_connections: 50, shared_buffers: '1GB', work_mem: '64MB' });
+    expect(vars('pg1').pg_hba).toEqual(['fast-line']);
+    expect(vars('pg4').pg_hba).toEqual(['cluster-line']);
+  });
+
+  it('hosts do not share objects: changing one host\'s vars leaves the others and the cluster vars alone', () => {
+    (vars('pg1').postgresql_parameters as Record<string, unknown>).max_connections = 1;
+    expect((vars('pg2').postgresql_parameters as Record<string, unknown>).max_connections).toBe(100);
+    expect((inv.vars.postgresql_parameters as Record<string, unknown>).max_connections).toBe(100);
+  });
+
+  it('groups include roles, user groups and all', () => {
+    expect(inv.groups).toEqual({
+      etcd: ['pg1', 'pg2', 'pg3'],
+      postgres: ['pg1', 'pg2', 'pg3', 'pg4'],
+      haproxy: [],
+      dc1: ['pg1', 'pg2', 'pg3'],
+      fast: ['pg1', 'pg2', 'pg3'],
+      all: ['pg1', 'pg2', 'pg3', 'pg4'],
+    });
+  });
+});
+
+describe('mergeVars / hostVars', () => {
+  it('merges nested maps recursively without changing the inputs', () => {
+    const a = { m: { x: 1, n: { y: 2 } }, l: [1] };
+    const b = { m: { n: { z: 3 } }, l: [2] };
+    expect(mergeVars(a, b)).toEqual({ m: { x: 1, n: { y: 2, z: 3 } }, l: [2] });
+    expect(a).toEqual({ m: { x: 1, n: { y: 2 } }, l: [1] });
+    expect(hostVars({ k: 'c' }, [{ k: 'g1' }, { k: 'g2' }], {})).toEqual({ k: 'g2' });
+    expect(hostVars({ k: 'c' }, [{ k: 'g1' }], { k: 'h' })).toEqual({ k: 'h' });
+  });
+
+  it('a map replaces a scalar and a scalar replaces a map', () => {
+    expect(mergeVars({ a: 1 }, { a: { b: 2 } })).toEqual({ a: { b: 2 } });
+    expect(mergeVars({ a: { b: 2 } }, { a: 'x' })).toEqual({ a: 'x' });
+  });
+});
