@@ -1,0 +1,141 @@
+// Creating one VM: allocate an id, full clone of the template, cloud-init + sizing, resize, start.
+import { UserError } from '../../engine/errors.js';
+import type { ProxmoxSettings } from '../../inventory/types.js';
+import { PveApiError, PveTaskError, isTransient, sleep, type PveClient } from './client.js';
+import { bootDisk, configParams, propertyString, type VmSpec } from './spec.js';
+import { getConfig, isMissing, runTask, startVm, waitUnlocked } from './vm.js';
+
+/** At most n holders at a time. */
+export class Slots {
+  private waiting: (() => void)[] = [];
+  private used = 0;
+  constructor(private readonly n: number) {}
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.used >= Math.max(1, this.n)) await new Promise<void>((r) => this.waiting.push(r));
+    this.used++;
+    try {
+      return await fn();
+    } finally {
+      this.used--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+export interface CreateContext {
+  c: PveClient;
+  s: ProxmoxSettings;
+  /** Ids handed out in this run (nextid reserves nothing, so parallel creates would get the same id). */
+  reserved: Set<number>;
+  cloneSlots: Slots;
+  log(line: string): void;
+}
+
+class IdTaken extends Error {
+  constructor(readonly vmid: number, readonly by: string) {
+    super(`VM id ${vmid} is taken by ${by}`);
+  }
+}
+
+const textOf = (e: unknown) => (e instanceof PveApiError ? e.all : e instanceof PveTaskError ? e.exitstatus : String(e));
+
+/** A free VM id not handed out in this run and not in `exclude`. */
+export async function allocateId(x: CreateContext, exclude: Set<number>): Promise<number> {
+  const { c } = x;
+  let n = Number(await c.retry('next free VM id', () => c.api.cluster.nextid.$get()));
+  for (;;) {
+    if (!x.reserved.has(n) && !exclude.has(n)) {
+      x.reserved.add(n);
+      return n;
+    }
+    n++;
+    try {
+      n = Number(await c.retry('check VM id', () => c.api.cluster.nextid.$get({ vmid: n })));
+    } catch (e) {
+      if (!(e instanceof PveApiError) || !/already exists/.test(e.all)) throw e;
+      exclude.add(n);
+    }
+  }
+}
+
+/** Who owns `vmid` on our node: its name, or undefined when there is no such VM there. */
+async function ownerOf(x: CreateContext, vmid: number): Promise<string | undefined> {
+  try {
+    const cfg = await getConfig(x.c, x.s.api.node, vmid);
+    return String(cfg['name'] ?? `VM ${vmid}`);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Full clone into newid. Idempotent: a clone that was performed although its answer was lost (and re-sent) counts as done. */
+async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise<Record<string, unknown>> {
+  const { c, s } = x;
+  const node = s.api.node;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const upid = await x.c.api.nodes.$(node).qemu.$(s.template).clone.$post({ newid, name: spec.name, full: true, storage: s.storage });
+      await c.waitTask(String(upid));
+      return await waitUnlocked(c, node, newid, 30 * 60_000);
+    } catch (e) {
+      const text = textOf(e);
+      const owner = await ownerOf(x, newid);
+      if (owner === spec.name) {
+        x.log(`${spec.name}: VM ${newid} exists with our name after "${text}": the clone went through, waiting for it to finish`);
+        return await waitUnlocked(c, node, newid, 30 * 60_000);
+      }
+      if (owner !== undefined) throw new IdTaken(newid, `VM '${owner}'`);
+      if (/already exists|File exists/.test(text)) throw new IdTaken(newid, 'a VM on another node');
+      const noAnswer = e instanceof PveApiError && e.status === 0;
+      if ((!isTransient(e) && !noAnswer) || attempt >= c.opts.attempts) throw e;
+      const delay = c.opts.backoffMs * 2 ** (attempt - 1);
+      x.log(`${spec.name}: clone into ${newid}: transient failure (${text}), retry in ${delay} ms`);
+      await sleep(delay);
+    }
+  }
+}
+
+/** Create, configure and start the VM for spec. Returns its id and final config. */
+export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: number; config: Record<string, unknown> }> {
+  const { c, s } = x;
+  const node = s.api.node;
+  const exclude = new Set<number>();
+  let vmid = 0;
+  let config: Record<string, unknown> = {};
+  for (let tries = 0; ; tries++) {
+    vmid = spec.vmid ?? (await allocateId(x, exclude));
+    try {
+      x.log(`${spec.name}: full clone of template ${s.template} into VM ${vmid} on ${node} (storage ${s.storage})`);
+      config = await x.cloneSlots.run(() => cloneInto(x, spec, vmid));
+      break;
+    } catch (e) {
+      if (!(e instanceof IdTaken)) throw e;
+      if (spec.vmid !== undefined) {
+        throw new UserError(`${spec.name}: the VM id ${vmid} from the inventory is already used by ${e.by}`,
+          `pick a free id for hosts.${spec.name}.proxmox.vmid (pvesh get /cluster/nextid), or remove it to let pgha allocate one`);
+      }
+      if (tries >= 10) throw new UserError(`${spec.name}: could not get a free VM id after ${tries + 1} attempts (last: ${e.message})`);
+      x.log(`${spec.name}: ${e.message} (another run took it), allocating again`);
+      exclude.add(vmid);
+    }
+  }
+  const params: Record<string, string | number> = configParams(spec);
+  const net0 = config['net0'];
+  if (typeof net0 === 'string' && propertyString(net0)['bridge'] !== s.bridge) {
+    params['net0'] = /bridge=[^,]*/.test(net0) ? net0.replace(/bridge=[^,]*/, `bridge=${s.bridge}`) : `${net0},bridge=${s.bridge}`;
+  }
+  x.log(`${spec.name}: set cloud-init (${spec.ciuser}, ${spec.ipconfig0}, ${spec.sshKeys.length} ssh key(s)), ${spec.cores} cores, ${spec.memory} MiB, tag ${spec.tag}`);
+  await runTask(c, `configure VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$post(params as never));
+  const disk = bootDisk(config);
+  if (!disk) throw new UserError(`${spec.name}: the template ${s.template} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
+  if (disk.sizeGb === undefined || disk.sizeGb < spec.diskGb) {
+    x.log(`${spec.name}: resize ${disk.key} to ${spec.diskGb} GiB`);
+    await runTask(c, `resize disk of VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).resize.$put({ disk: disk.key as never, size: `${spec.diskGb}G` }));
+  } else if (disk.sizeGb > spec.diskGb) {
+    x.log(`${spec.name}: the template disk (${disk.sizeGb} GiB) is larger than diskGb ${spec.diskGb}: kept (disks are never shrunk)`);
+  }
+  x.log(`${spec.name}: start VM ${vmid}`);
+  await startVm(c, node, vmid);
+  return { vmid, config: await getConfig(c, node, vmid) };
+}

@@ -1,0 +1,188 @@
+// The Proxmox provider: every inventory host is a VM cloned from a cloud-init template, found again by name.
+import type { Host, Inventory, ProxmoxSettings } from '../../inventory/types.js';
+import type { HostState, Provider, ProviderChange, ProviderContext } from '../types.js';
+import { RunError, UserError } from '../../engine/errors.js';
+import { createClient, type ClientOptions, type PveClient } from './client.js';
+import { createVm, Slots, type CreateContext } from './create.js';
+import { explain, templateMissing } from './explain.js';
+import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
+import { deleteVm, getConfig, isMissing, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
+import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
+
+export interface ProxmoxProviderOptions {
+  client?: Omit<ClientOptions, 'log'>;
+  /** How to wait for SSH (default: TCP connect to address:port until sshTimeoutSec). */
+  waitSsh?: SshWaiter;
+  /** Poll interval of the guest agent address wait (DHCP). */
+  agentPollMs?: number;
+}
+
+function byName(inv: Inventory, vms: VmEntry[]): Map<string, VmEntry> {
+  const map = new Map<string, VmEntry>();
+  for (const vm of vms) {
+    if (vm.template || !vm.name) continue;
+    const prev = map.get(vm.name);
+    if (prev && inv.hosts.some((h) => h.name === vm.name)) {
+      throw new UserError(`two Proxmox VMs are named ${vm.name} (${prev.vmid} on ${prev.node}, ${vm.vmid} on ${vm.node}): pgha cannot tell which is the host`,
+        'rename or remove one of them in Proxmox');
+    }
+    map.set(vm.name, vm);
+  }
+  return map;
+}
+
+const isOurs = (vm: VmEntry, s: ProxmoxSettings) => tagList(vm.tags).includes(s.tag.toLowerCase());
+
+/** Settled results to one error: a single failure as is, several as a per-host RunError. */
+function rethrow(step: string, hosts: string[], results: PromiseSettledResult<unknown>[]): void {
+  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ host: hosts[i]!, error: r.reason as Error }] : []));
+  if (failures.length === 1) throw failures[0]!.error;
+  if (failures.length > 1) throw new RunError(step, failures);
+}
+
+export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Provider {
+  const waitSsh = options.waitSsh ?? waitForSsh;
+
+  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>): Promise<T> {
+    const s = settingsOf(inv);
+    const c = createClient(s.api, { ...options.client, log });
+    try {
+      return await fn(c, s);
+    } catch (e) {
+      throw explain(e, `proxmox ${s.api.host}`, s);
+    } finally {
+      await c.close();
+    }
+  }
+
+  /** DHCP hosts: learn the address from the guest agent and write it into host.address. Then wait for SSH. */
+  async function reachable(c: PveClient, s: ProxmoxSettings, spec: VmSpec, vm: { vmid: number; node: string }, config: Record<string, unknown>, log: (l: string) => void): Promise<void> {
+    const h: Host = spec.host;
+    if (spec.dhcp) {
+      const addr = await waitForAgentAddress(c, vm.node, vm.vmid, h.name, net0Mac(config), s.sshTimeoutSec, options.agentPollMs);
+      if (addr !== h.address) log(`${h.name}: address from DHCP (guest agent): ${addr}`);
+      h.address = addr;
+    }
+    await waitSsh(h.name, h.address, h.ssh.port, s.sshTimeoutSec);
+  }
+
+  async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
+    const s = settingsOf(inv);
+    const specs = inv.hosts.map((h) => specFor(inv, h));
+    return withClient(inv, ctx.log, async (c) => {
+      const vms = await listVms(c);
+      const named = byName(inv, vms);
+      const changes: ProviderChange[] = [];
+      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown> }[] = [];
+      for (const spec of specs) {
+        const vm = named.get(spec.name);
+        if (vm) {
+          const config = await getConfig(c, vm.node, vm.vmid);
+          const d = drift(spec, config);
+          if (d.length) {
+            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${d.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
+          }
+          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
+          plan.push({ spec, vm, config });
+        } else {
+          const taken = spec.vmid !== undefined ? vms.find((v) => v.vmid === spec.vmid) : undefined;
+          if (taken) {
+            throw new UserError(`${spec.name}: the VM id ${spec.vmid} from the inventory is already used by ${taken.template ? 'template' : 'VM'} '${taken.name ?? '?'}' on ${taken.node}`,
+              `pick a free id for hosts.${spec.name}.proxmox.vmid, or remove it to let pgha allocate one`);
+          }
+          changes.push({ host: spec.name, action: 'create', summary: `clone template ${s.template} on ${s.api.node} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${s.storage}, ${spec.ipconfig0}, tag ${spec.tag}` });
+          plan.push({ spec });
+        }
+      }
+      if (ctx.check) return changes;
+      if (plan.some((p) => !p.vm)) await checkTemplate(c, s, vms);
+      const x: CreateContext = { c, s, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const results = await Promise.allSettled(plan.map(async (p) => {
+        let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
+        let config = p.config ?? {};
+        if (!vm) {
+          const made = await createVm(x, p.spec);
+          vm = { vmid: made.vmid, node: s.api.node };
+          config = made.config;
+        } else if (p.vm!.status !== 'running') {
+          ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
+          await startVm(c, vm.node, vm.vmid);
+        }
+        await reachable(c, s, p.spec, vm, config, ctx.log);
+      }));
+      rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
+      return changes;
+    });
+  }
+
+  async function checkTemplate(c: PveClient, s: ProxmoxSettings, vms: VmEntry[]): Promise<void> {
+    let cfg: Record<string, unknown>;
+    try {
+      cfg = await getConfig(c, s.api.node, s.template);
+    } catch (e) {
+      if (isMissing(e)) throw templateMissing(s, vms.find((v) => v.vmid === s.template)?.node);
+      throw e;
+    }
+    if (Number(cfg['template'] ?? 0) !== 1) {
+      throw new UserError(`VM ${s.template} (${String(cfg['name'] ?? '?')}) on ${s.api.node} is not a template`,
+        `turn it into one with: qm template ${s.template} (see docs/proxmox.md), or set provider.proxmox.template`);
+    }
+    if (!Object.values(cfg).some((v) => typeof v === 'string' && /cloudinit/.test(v))) {
+      throw new UserError(`the template ${s.template} has no cloud-init drive`, `add one: qm set ${s.template} --ide2 ${s.storage}:cloudinit`);
+    }
+  }
+
+  /** The inventory's VMs that carry the inventory tag; untagged VMs with the same names are reported and left alone. */
+  async function ours(c: PveClient, s: ProxmoxSettings, inv: Inventory, log: (l: string) => void): Promise<{ host: string; vm: VmEntry }[]> {
+    const named = byName(inv, await listVms(c));
+    const out: { host: string; vm: VmEntry }[] = [];
+    for (const h of inv.hosts) {
+      const vm = named.get(h.name);
+      if (!vm) continue;
+      if (isOurs(vm, s)) out.push({ host: h.name, vm });
+      else log(`${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`);
+    }
+    return out;
+  }
+
+  async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
+    return withClient(inv, ctx.log, async (c, s) => {
+      const list = (await ours(c, s, inv, ctx.log)).filter((o) => o.vm.status === 'running');
+      const changes = list.map((o) => ({ host: o.host, action: 'change' as const, summary: `shut down VM ${o.vm.vmid} on ${o.vm.node} (disks kept)` }));
+      if (ctx.check) return changes;
+      const results = await Promise.allSettled(list.map((o) => shutdownVm(c, o.vm.node, o.vm.vmid)));
+      rethrow('proxmox down', list.map((o) => o.host), results);
+      return changes;
+    });
+  }
+
+  async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
+    return withClient(inv, ctx.log, async (c, s) => {
+      const list = await ours(c, s, inv, ctx.log);
+      const changes = list.map((o) => ({ host: o.host, action: 'delete' as const, summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)` }));
+      if (ctx.check) return changes;
+      const results = await Promise.allSettled(list.map(async (o) => {
+        if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
+        await deleteVm(c, o.vm.node, o.vm.vmid);
+      }));
+      rethrow('proxmox destroy', list.map((o) => o.host), results);
+      return changes;
+    });
+  }
+
+  async function status(inv: Inventory): Promise<HostState[]> {
+    return withClient(inv, () => {}, async (c, s) => {
+      const named = byName(inv, await listVms(c));
+      return inv.hosts.map((h): HostState => {
+        const vm = named.get(h.name);
+        if (!vm) return { host: h.name, state: 'absent' };
+        const state = vm.status === 'running' ? 'running' : vm.status === 'stopped' ? 'stopped' : 'unknown';
+        return { host: h.name, state, detail: `VM ${vm.vmid} on ${vm.node}${isOurs(vm, s) ? '' : ` (not tagged ${s.tag})`}${vm.lock ? ` lock ${vm.lock}` : ''}` };
+      });
+    });
+  }
+
+  return { name: 'proxmox', up, down, destroy, status };
+}
+
+export const proxmoxProvider: Provider = createProxmoxProvider();
