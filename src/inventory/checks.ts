@@ -60,9 +60,15 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
 
   if (inv.provider.proxmox) {
     const px = inv.provider.proxmox;
-    if (px.defaults.gateway && subnet) {
-      const problem = hostAddressProblem(px.defaults.gateway, subnet);
-      if (problem) err('/provider/proxmox/defaults/gateway', `gateway ${problem}`);
+    const gatewayProblem = (gw: string) => {
+      const problem = subnet ? hostAddressProblem(gw, subnet) : undefined;
+      if (problem) return `gateway ${problem}`;
+      const taken = used.get(ipv4ToInt(gw) ?? -1);
+      return taken ? `gateway ${gw} is the address of ${taken}` : undefined;
+    };
+    if (px.defaults.gateway) {
+      const problem = gatewayProblem(px.defaults.gateway);
+      if (problem) err('/provider/proxmox/defaults/gateway', problem);
     }
     const vmids = new Map<number, string>();
     for (const h of inv.hosts) {
@@ -74,9 +80,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
         else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);
         else vmids.set(hp.vmid, h.name);
       }
-      if (own.gateway !== undefined && hp.gateway && subnet) {
-        const problem = hostAddressProblem(hp.gateway, subnet);
-        if (problem) err(`/hosts/${h.name}/proxmox/gateway`, `gateway ${problem}`);
+      if (own.gateway !== undefined && hp.gateway) {
+        const problem = gatewayProblem(hp.gateway);
+        if (problem) err(`/hosts/${h.name}/proxmox/gateway`, problem);
       }
       if (hp.ip === 'static' && !hp.gateway) warn(`/hosts/${h.name}`, 'ip static without a gateway (hosts.*.proxmox.gateway or provider.proxmox.defaults.gateway): the VM reaches only its subnet', true);
       if (!hp.sshPublicKey) warn(`/hosts/${h.name}`, 'no ssh_public_key for cloud-init (hosts.*.proxmox or provider.proxmox.defaults): the VM relies on keys already in the template', true);

@@ -116,6 +116,14 @@ export function schemaErrors(p: ParsedYaml): Located[] {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
       const near = nearest(value, allowed);
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${value}' is not one of ${allowed.join(', ')}${near ? `: did you mean '${near}'?` : ''}` });
+    } else if (e.keyword === 'additionalProperties') {
+      const extra = (e.params as { additionalProperty: string }).additionalProperty;
+      const props = ((e.parentSchema as { properties?: Record<string, { properties?: Record<string, unknown> }> }).properties) ?? {};
+      // A key that belongs one level down (port on a host instead of ssh.port), else the nearest name.
+      const nested = Object.entries(props).find(([, sub]) => sub?.properties && extra in sub.properties)?.[0];
+      const near = nested ? undefined : nearest(extra, Object.keys(props));
+      const hint = nested ? `: did you mean '${nested}: {${extra}: ...}'?` : near ? `: did you mean '${near}'?` : ` (allowed: ${Object.keys(props).join(', ')})`;
+      out.push({ line: at(`${ptr}/${extra}`, true), field: fieldName(`${ptr}/${extra}`), message: `unknown key '${extra}'${hint}` });
     } else if (e.keyword === 'minProperties' && ptr === '/hosts') {
       out.push({ line: at(ptr, true), field: 'hosts', message: 'no hosts: list at least one host' });
     } else if (e.keyword === 'uniqueItems') {

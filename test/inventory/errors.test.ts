@@ -25,6 +25,11 @@ describe('bad inventories: one UserError naming file, line and field', () => {
     expect(errs).toContainEqual({ line: 3, field: 'netwrok', message: "unknown key 'netwrok': did you mean 'network'?" });
   });
 
+  it('a key written one level too high points to where it belongs', () => {
+    const e = loadError(BASE.replace('pg1: {address: 10.77.0.11, roles: [postgres, etcd]}', 'pg1: {address: 10.77.0.11, roles: [postgres, etcd], port: 2222}'));
+    expect(errorLines(e)).toEqual([{ line: 9, field: 'hosts.pg1.port', message: "unknown key 'port': did you mean 'ssh: {port: ...}'?" }]);
+  });
+
   it('wrong types say what is expected and what was given', () => {
     const e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.100\nssh: {port: "22", become: yes}').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: postgres}'));
     const errs = errorLines(e);
@@ -123,6 +128,22 @@ describe('bad inventories: one UserError naming file, line and field', () => {
   proxmox: {api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}, template: 9000, storage: local-lvm, bridge: vmbr0}`)
       .replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 700}}\n  lb2').replace('roles: [haproxy]}\n  pg1', 'roles: [haproxy], proxmox: {vmid: 700}}\n  pg1'));
     expect(errorLines(e)).toEqual([{ line: 10, field: 'hosts.lb2.proxmox.vmid', message: 'vmid 700 is already used by host lb1' }]);
+  });
+
+  it('Proxmox gateways outside the subnet or on a host address, and a vmid equal to the template', () => {
+    const e = loadError(BASE.replace('provider: lab', `provider:
+  type: proxmox
+  proxmox:
+    api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}
+    template: 9000
+    storage: local-lvm
+    bridge: vmbr0
+    defaults: {gateway: 10.9.0.1}`).replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 9000, gateway: 10.77.0.12}}\n  lb2'));
+    expect(errorLines(e)).toEqual([
+      { line: 9, field: 'provider.proxmox.defaults.gateway', message: 'gateway 10.9.0.1 is outside the subnet 10.77.0.0/24' },
+      { line: 14, field: 'hosts.lb1.proxmox.vmid', message: "vmid 9000 is the template's vmid" },
+      { line: 14, field: 'hosts.lb1.proxmox.gateway', message: 'gateway 10.77.0.12 is the address of host pg2' },
+    ]);
   });
 
   it('every error is listed, not only the first, in line order', () => {

@@ -102,6 +102,13 @@ describe('warnings', () => {
     expect(inv.warnings[0]).toMatch(/:6: hosts: 2 etcd members \(pg1, pg2\): use an odd number, at least 3/);
   });
 
+  it('four etcd members (even) are warned about; three are not', () => {
+    expect(load(BASE).warnings).toEqual([]);
+    const inv = load(`${BASE}  pg4: {address: 10.77.0.14, roles: [postgres, etcd]}\n`);
+    expect(inv.warnings).toHaveLength(1);
+    expect(inv.warnings[0]).toMatch(/hosts: 4 etcd members \(pg1, pg2, pg3, pg4\): use an odd number/);
+  });
+
   it('a single etcd member, a single balancer and a single postgres host are warned about', () => {
     const inv = load(`cluster: one
 network: {subnet: 10.77.0.0/24, vip: 10.77.0.100}
