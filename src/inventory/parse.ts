@@ -22,7 +22,7 @@ export interface ParsedYaml {
 export function parseYamlText(file: string, text: string): ParsedYaml {
   const lines = new LineCounter();
   // uniqueKeys off: duplicates are found below, with their path, so "duplicate host name" can be said plainly.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false, merge: true });
   if (doc.errors.length) {
     const list = doc.errors.map((e) => `  ${file}:${lines.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
     const line = lines.linePos(doc.errors[0].pos[0]).line;

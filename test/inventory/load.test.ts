@@ -84,6 +84,21 @@ describe('defaults', () => {
     expect(inv.hosts[0].ssh).toEqual({ user: 'root', port: 22, become: false });
   });
 
+  it('YAML anchors and merge keys work in host specs', () => {
+    const inv = load(`cluster: demo
+network: {subnet: 10.77.0.0/24}
+hosts:
+  pg1: &pg {roles: [postgres, etcd], ssh: {port: 2200}, address: 10.77.0.11}
+  pg2: {<<: *pg, address: 10.77.0.12}
+  pg3: {<<: *pg, address: 10.77.0.13}
+`);
+    expect(inv.hosts.map((h) => [h.name, h.address, h.roles.join('+'), h.ssh.port])).toEqual([
+      ['pg1', '10.77.0.11', 'etcd+postgres', 2200],
+      ['pg2', '10.77.0.12', 'etcd+postgres', 2200],
+      ['pg3', '10.77.0.13', 'etcd+postgres', 2200],
+    ]);
+  });
+
   it('the lab bridge name is derived from the cluster name and never longer than 15 characters', () => {
     expect(defaultBridge('demo')).toBe('pgha-demo');
     expect(defaultBridge('pgha-lab')).toBe('pgha-lab');
