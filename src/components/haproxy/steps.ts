@@ -29,7 +29,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     kind: 'file',
     path: HAPROXY_CONFIG,
     content,
-    validate: 'haproxy -c -f %s',
+    // -dW: warnings fail the validation too (plain -c exits 0 on them).
+    validate: 'haproxy -dW -c -f %s',
     notify: [{ service: 'haproxy', action: 'reload' }],
   };
 }

@@ -107,7 +107,7 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
  * Python run on a member: compares the desired DCS settings with GET /config (exit 0 when equal), or with
  * `patch` PATCHes them (credentials on stdin, never on a command line).
  */
-function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
+export function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
   const py = [
     'import json, sys, base64, urllib.request',
     `want = json.loads(${JSON.stringify(JSON.stringify(desired))})`,

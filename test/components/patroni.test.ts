@@ -1,0 +1,185 @@
+import { describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parse } from 'yaml';
+import type { CommandResource, FileResource } from '../../src/engine/types.js';
+import { CREATECLUSTER_DROPIN, PATRONI_CONFIG, PATRONI_VALIDATE, patroniSteps } from '../../src/components/patroni/steps.js';
+import { judgeCluster, parseCluster, parsePatroniStatus } from '../../src/components/patroni/facts.js';
+import { settingsFor } from '../../src/components/defaults.js';
+import { UserError } from '../../src/engine/errors.js';
+import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
+
+describe('patroni install', () => {
+  it('writes create_main_cluster = false before postgresql is installed, and drops a leftover main', async () => {
+    const res = await plan(stepById(patroniSteps, 'patroni.install'), ctxFor(makeInventory(), 'pg1'), {});
+    const iDrop = res.findIndex((r) => r.kind === 'file' && r.path === CREATECLUSTER_DROPIN);
+    const iPkg = res.findIndex((r) => r.kind === 'packages');
+    expect(iDrop).toBeGreaterThanOrEqual(0);
+    expect(iDrop).toBeLessThan(iPkg);
+    expect((res[iDrop] as FileResource).content).toMatch(/^create_main_cluster = false$/m);
+    expect(res[iPkg]).toMatchObject({ names: ['postgresql-15', 'postgresql-client-15', 'patroni', 'python3-etcd'] });
+    const drop = res.find((r) => r.kind === 'command') as CommandResource;
+    expect(drop.argv).toEqual(['pg_dropcluster', '--stop', '15', 'main']);
+    expect(drop.unless).toBe('! test -e /etc/postgresql/15/main/postgresql.conf');
+  });
+});
+
+describe('patroni config', () => {
+  const step = stepById(patroniSteps, 'patroni.config');
+  const cfgOf = async (name = 'pg2', vars: Record<string, unknown> = {}) => {
+    const res = await plan(step, ctxFor(makeInventory(vars), name), {});
+    const f = res.find((r) => r.kind === 'file') as FileResource;
+    return { f, doc: parse(f.content) as Record<string, any>, res };
+  };
+
+  it('is a secret file for postgres only, validated by patroni, reloaded on change', async () => {
+    const { f, res } = await cfgOf();
+    expect(f.path).toBe(PATRONI_CONFIG);
+    expect(f).toMatchObject({ owner: 'postgres', group: 'postgres', mode: '0600', secret: true });
+    expect(f.validate).toBe(PATRONI_VALIDATE);
+    expect(f.validate).toContain('patroni --validate-config');
+    expect(f.validate!.split('%s')).toHaveLength(2); // exactly one placeholder
+    expect(f.notify).toEqual([{ service: 'patroni', action: 'reload' }]);
+    expect(res).toContainEqual({ kind: 'service', name: 'patroni', enabled: true, state: 'started' });
+  });
+
+  it('renders scope, etcd3 hosts with ports, REST API, bootstrap and auth', async () => {
+    const { doc } = await cfgOf();
+    expect(doc.scope).toBe('demo');
+    expect(doc.name).toBe('pg2');
+    expect(doc.namespace).toBe('/service/');
+    expect(doc.etcd3.hosts).toEqual(['10.77.0.11:2379', '10.77.0.12:2379', '10.77.0.13:2379']);
+    expect(doc.etcd).toBeUndefined(); // v2 API would orphan the state
+    expect(doc.restapi.connect_address).toBe('10.77.0.12:8008');
+    expect(doc.restapi.listen).toBe('0.0.0.0:8008');
+    expect(doc.restapi.authentication).toEqual({ username: 'patroni', password: SECRETS.patroni_api_password });
+    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 8, loop_wait: 2, retry_timeout: 3, synchronous_mode: false });
+    expect(doc.bootstrap.dcs.loop_wait + 2 * doc.bootstrap.dcs.retry_timeout).toBeLessThanOrEqual(doc.bootstrap.dcs.ttl);
+    expect(doc.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ wal_level: 'replica', max_connections: 200, wal_log_hints: 'on' });
+    expect(doc.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums']);
+    expect(doc.postgresql.authentication).toEqual({
+      superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password },
+      replication: { username: 'replicator', password: SECRETS.replication_password },
+      rewind: { username: 'rewind_user', password: SECRETS.rewind_password },
+    });
+    expect(doc.postgresql.connect_address).toBe('10.77.0.12:5432');
+    expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/15/patroni');
+    expect(doc.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
+  });
+
+  it('pg_hba: replication from every member, access from the HAProxy hosts and the subnet', async () => {
+    const { doc } = await cfgOf();
+    const hba: string[] = doc.postgresql.pg_hba;
+    for (const a of ['10.77.0.11', '10.77.0.12', '10.77.0.13']) {
+      expect(hba).toContain(`host replication replicator ${a}/32 scram-sha-256`);
+      expect(hba).toContain(`host all all ${a}/32 scram-sha-256`);
+    }
+    for (const a of ['10.77.0.21', '10.77.0.22']) expect(hba).toContain(`host all all ${a}/32 scram-sha-256`);
+    expect(hba).toContain('host all all 10.77.0.0/24 scram-sha-256');
+    expect(hba).toContain('local all all peer');
+    expect(hba.some((l) => /\btrust\b/.test(l))).toBe(false);
+  });
+
+  it('takes timing, parameters and synchronous mode from inventory vars', async () => {
+    const { doc } = await cfgOf('pg1', { patroni_ttl: 20, patroni_loop_wait: 5, patroni_synchronous_mode: true, postgres_parameters: { max_connections: 300, work_mem: '8MB' } });
+    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, synchronous_mode: true });
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ max_connections: 300, work_mem: '8MB', wal_level: 'replica' });
+  });
+
+  it('rejects timings that break loop_wait + 2*retry_timeout <= ttl', () => {
+    const inv = makeInventory({ patroni_ttl: 6 });
+    expect(() => settingsFor(inv, inv.hosts[0]!)).toThrow(UserError);
+  });
+
+  it('renders the same bytes twice (no timestamps, stable order)', async () => {
+    const a = await cfgOf('pg3', { postgres_parameters: { b_param: 1, a_param: 2 } });
+    const b = await cfgOf('pg3', { postgres_parameters: { a_param: 2, b_param: 1 } });
+    expect(a.f.content).toBe(b.f.content);
+  });
+});
+
+describe('patroni DCS settings through the REST API', () => {
+  it('only the first member carries the PATCH, guarded by a comparison with GET /config', async () => {
+    const step = stepById(patroniSteps, 'patroni.dcs');
+    expect(await plan(step, ctxFor(makeInventory(), 'pg2'), {})).toEqual([]);
+    const [cmd] = (await plan(step, ctxFor(makeInventory(), 'pg1'), {})) as CommandResource[];
+    expect(cmd!.unless).toContain('/config');
+    expect(cmd!.secrets).toEqual([SECRETS.patroni_api_password]);
+    expect(cmd!.script).not.toContain(SECRETS.patroni_api_password); // credentials travel on stdin
+    expect(cmd!.stdin).toContain(SECRETS.patroni_api_password);
+  });
+
+  it('guard and PATCH work against an HTTP server speaking like Patroni (loopback)', async () => {
+    let stored: Record<string, any> = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576, synchronous_mode: false, synchronous_mode_strict: false, postgresql: { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 100 } } };
+    const seen: { method: string; auth?: string }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => (body += c));
+      req.on('end', () => {
+        seen.push({ method: req.method!, auth: req.headers.authorization });
+        if (req.method === 'PATCH') {
+          const p = JSON.parse(body);
+          stored = { ...stored, ...p, postgresql: { ...stored.postgresql, ...p.postgresql, parameters: { ...stored.postgresql.parameters, ...p.postgresql?.parameters } } };
+        }
+        res.setHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify(stored));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const [cmd] = (await plan(stepById(patroniSteps, 'patroni.dcs'), ctxFor(makeInventory({ patroni_restapi_port: port }), 'pg1'), {})) as CommandResource[];
+      // Async spawn: the server above runs on this event loop.
+      const run = (script: string, stdin?: string) =>
+        new Promise<number>((resolve) => {
+          const p = spawn('sh', ['-c', script]);
+          p.stdin.end(stdin ?? '');
+          p.on('close', (code) => resolve(code ?? -1));
+        });
+      expect(await run(cmd!.unless!)).toBe(1); // ttl 30 stored, 8 wanted
+      expect(await run(cmd!.script!, cmd!.stdin)).toBe(0);
+      const patch = seen.find((s) => s.method === 'PATCH')!;
+      expect(patch.auth).toBe(`Basic ${Buffer.from(`patroni:${SECRETS.patroni_api_password}`).toString('base64')}`);
+      expect(stored).toMatchObject({ ttl: 8, loop_wait: 2, retry_timeout: 3 });
+      expect(stored.postgresql.parameters.max_connections).toBe(200);
+      expect(await run(cmd!.unless!)).toBe(0); // second run: nothing to do
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('Patroni /cluster rules', () => {
+  const healthy = {
+    members: [
+      { name: 'pg1', role: 'leader', state: 'running', api_url: 'http://10.77.0.11:8008/patroni', host: '10.77.0.11', port: 5432, timeline: 2 },
+      { name: 'pg2', role: 'replica', state: 'running', api_url: 'http://10.77.0.12:8008/patroni', host: '10.77.0.12', port: 5432, timeline: 2, lag: 0 },
+      { name: 'pg3', role: 'sync_standby', state: 'running', api_url: 'http://10.77.0.13:8008/patroni', host: '10.77.0.13', port: 5432, timeline: 2, lag: 16 },
+    ],
+  };
+  const names = ['pg1', 'pg2', 'pg3'];
+  const judge = (doc: unknown) => judgeCluster(parseCluster(JSON.stringify(doc)), names, 1048576);
+  const edit = (i: number, patch: Record<string, unknown>) => ({ members: healthy.members.map((m, j) => (j === i ? { ...m, ...patch } : m)) });
+
+  it('accepts one leader with running replicas on one timeline', () => {
+    const v = judge(healthy);
+    expect(v.ok).toBe(true);
+    expect(v.leader!.name).toBe('pg1');
+    expect(v.replicas.map((r) => r.name)).toEqual(['pg2', 'pg3']);
+  });
+  it('rejects two leaders, none, lag, state, timeline, missing members', () => {
+    expect(judge(edit(1, { role: 'leader' })).problem).toContain('2 leaders');
+    expect(judge(edit(0, { role: 'replica', lag: 0 })).problem).toContain('0 leaders');
+    expect(judge(edit(2, { lag: 5_000_000 })).problem).toContain('lags');
+    expect(judge(edit(2, { lag: 'unknown' })).problem).toContain('unknown');
+    expect(judge(edit(1, { state: 'creating replica' })).problem).toContain('creating replica');
+    expect(judge(edit(2, { timeline: 1 })).problem).toContain('timelines differ');
+    expect(judge({ members: healthy.members.slice(0, 2) }).problem).toContain('missing: pg3');
+    expect(judge({ ...healthy, pause: true }).problem).toContain('paused');
+  });
+  it('reads GET /patroni (3.0.2 calls the primary "master")', () => {
+    expect(parsePatroniStatus('{"state":"running","role":"master","timeline":2,"patroni":{"version":"3.0.2","scope":"demo"}}')).toEqual({ state: 'running', role: 'master', timeline: 2 });
+  });
+});
