@@ -56,8 +56,27 @@ export function parseHttpResponse(raw: string): HttpResponse {
   if (!m) return { status: 0, body: raw };
   const sep = raw.indexOf('\r\n\r\n');
   const sep2 = raw.indexOf('\n\n');
-  const body = sep >= 0 ? raw.slice(sep + 4) : sep2 >= 0 ? raw.slice(sep2 + 2) : '';
+  const cut = sep >= 0 ? sep + 4 : sep2 >= 0 ? sep2 + 2 : raw.length;
+  const head = raw.slice(0, cut);
+  let body = raw.slice(cut);
+  // HAProxy's stats page answers HTTP/1.1 chunked even to an HTTP/1.0 request.
+  if (/^transfer-encoding:\s*chunked/im.test(head)) body = dechunk(body);
   return { status: Number(m[1]), body };
+}
+
+function dechunk(body: string): string {
+  let out = '';
+  let pos = 0;
+  for (;;) {
+    const nl = body.indexOf('\r\n', pos);
+    if (nl < 0) break;
+    const size = parseInt(body.slice(pos, nl).split(';')[0]!.trim(), 16);
+    if (!Number.isFinite(size) || size === 0) break;
+    // Sizes count bytes; the stats CSV and Patroni JSON are ASCII, so characters = bytes here.
+    out += body.slice(nl + 2, nl + 2 + size);
+    pos = nl + 2 + size + 2;
+  }
+  return out;
 }
 
 /** GET over a host's transport (the host makes the request). */
