@@ -6,6 +6,7 @@ import type { Built } from './normalize.js';
 import { hostAddressProblem, ipv4ToInt } from './net.js';
 import { KNOWN_VARS } from './vars.js';
 import { obj } from './normalize.js';
+import { DEFAULTS } from '../components/defaults.js';
 
 export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; warnings: Located[] } {
   const errors: Located[] = [];
@@ -100,15 +101,29 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       if (near) warn(`${ptr}/${k}`, `variable '${k}' is not read by pgha: did you mean '${near}'?`, true);
     }
   }
-  const timing = new Map<string, string[]>();
-  for (const h of inv.hosts) {
-    const { patroni_ttl: ttl, patroni_loop_wait: lw, patroni_retry_timeout: rt } = h.vars;
-    if (typeof ttl === 'number' && typeof lw === 'number' && typeof rt === 'number' && lw + 2 * rt > ttl && h.roles.includes('postgres')) {
-      const msg = `patroni_loop_wait + 2 * patroni_retry_timeout (${lw} + 2 * ${rt}) is more than patroni_ttl (${ttl}): the leader can lose its lock during a short DCS hiccup`;
-      timing.set(msg, [...(timing.get(msg) ?? []), h.name]);
-    }
+  // Patroni's timing rule, with the components' defaults for what is not set (they refuse it too, without a line).
+  const timing = new Map<string, { ptr: string; hosts: string[] }>();
+  for (const h of inv.hosts.filter((x) => x.roles.includes('postgres'))) {
+    const get = (k: 'patroni_ttl' | 'patroni_loop_wait' | 'patroni_retry_timeout') => (typeof h.vars[k] === 'number' ? (h.vars[k] as number) : DEFAULTS[k]);
+    const [ttl, lw, rt] = [get('patroni_ttl'), get('patroni_loop_wait'), get('patroni_retry_timeout')];
+    if (lw + 2 * rt <= ttl) continue;
+    const msg = `patroni_loop_wait + 2 * patroni_retry_timeout (${lw} + 2 * ${rt}) must not exceed patroni_ttl (${ttl}): the leader would lose its lock on a short etcd delay; raise patroni_ttl or lower the others`;
+    const t = timing.get(msg) ?? { ptr: timingPointer(p.data, h.name, h.groups), hosts: [] };
+    timing.set(msg, { ...t, hosts: [...t.hosts, h.name] });
   }
-  for (const [msg, hosts] of timing) warn('/vars', `${msg} (hosts ${hosts.join(', ')})`, true);
+  for (const [msg, t] of timing) err(t.ptr, `${msg} (hosts ${t.hosts.join(', ')})`, true);
 
   return { errors, warnings };
+}
+
+/** Where the timing vars of a host are set last: host vars, then its groups from the last, then cluster vars. */
+function timingPointer(data: unknown, host: string, groups: string[]): string {
+  const keys = ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'];
+  const layers = [`/hosts/${host}/vars`, ...[...groups].reverse().map((g) => `/groups/${g}/vars`), '/vars'];
+  for (const ptr of layers) {
+    const v = obj(ptr.split('/').slice(1).reduce<unknown>((o, k) => obj(o)[k], data));
+    const k = keys.find((x) => x in v);
+    if (k) return `${ptr}/${k}`;
+  }
+  return '/vars';
 }

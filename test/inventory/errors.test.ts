@@ -146,6 +146,22 @@ describe('bad inventories: one UserError naming file, line and field', () => {
     ]);
   });
 
+  it('variables the components read are type-checked with their line', () => {
+    const e = loadError(BASE.replace('hosts:', 'vars:\n  haproxy_check_inter: 1000\n  postgres_parameters: {max_connections: [1]}\n  keepalived_virtual_router_id: 300\nhosts:'));
+    expect(errorLines(e)).toEqual([
+      { line: 7, field: 'vars.haproxy_check_inter', message: 'expected a string, got number 1000' },
+      { line: 8, field: 'vars.postgres_parameters.max_connections', message: 'expected a string or a number or a boolean, got a list' },
+      { line: 9, field: 'vars.keepalived_virtual_router_id', message: expect.stringMatching(/^300: must be <= 255 \(VRRP virtual router id/) },
+    ]);
+  });
+
+  it('Patroni timing that breaks loop_wait + 2 * retry_timeout <= ttl, with the defaults for what is not set', () => {
+    let e = loadError(BASE.replace('hosts:', 'vars: {patroni_ttl: 30, patroni_loop_wait: 10, patroni_retry_timeout: 5}\nhosts:').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres, etcd], vars: {patroni_retry_timeout: 15}}'));
+    expect(errorLines(e)).toEqual([{ line: 12, field: 'hosts.pg3.vars.patroni_retry_timeout', message: expect.stringMatching(/\(10 \+ 2 \* 15\) must not exceed patroni_ttl \(30\).*\(hosts pg3\)$/) }]);
+    e = loadError(BASE.replace('hosts:', 'vars: {patroni_ttl: 5}\nhosts:'));
+    expect(errorLines(e)).toEqual([{ line: 6, field: 'vars.patroni_ttl', message: expect.stringMatching(/\(2 \+ 2 \* 3\) must not exceed patroni_ttl \(5\).*\(hosts pg1, pg2, pg3\)$/) }]);
+  });
+
   it('every error is listed, not only the first, in line order', () => {
     const e = loadError(`cluster: Demo
 network: {subnet: 10.77.0.0/24, vip: 10.77.0.11}

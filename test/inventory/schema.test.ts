@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { BASE, load } from './helpers.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
 import { KNOWN_VARS } from '../../src/inventory/vars.js';
+import { DEFAULTS } from '../../src/components/defaults.js';
 import { parseSubnet, hostAddressProblem, firstHostAddress, ipv4ToInt } from '../../src/inventory/net.js';
 
 /** Every property of every object schema, with its path. */
@@ -23,6 +25,13 @@ describe('inventory schema', () => {
     expect(props.length).toBeGreaterThan(60);
     const undocumented = props.filter((p) => typeof p.schema.description !== 'string' || (p.schema.description as string).length < 10).map((p) => p.path);
     expect(undocumented).toEqual([]);
+  });
+
+  it('types and documents exactly the variables the components read, and accepts their defaults', () => {
+    expect(Object.keys(KNOWN_VARS).sort()).toEqual(Object.keys(DEFAULTS).sort());
+    // The defaults themselves must pass the schema (catches a schema stricter than the components).
+    const inv = load(BASE.replace('hosts:', `vars: ${JSON.stringify(DEFAULTS)}\nhosts:`));
+    expect(inv.vars).toEqual(JSON.parse(JSON.stringify(DEFAULTS)));
   });
 
   it('the vars description names every variable the components read', () => {

@@ -8,14 +8,14 @@ network: {subnet: 10.77.0.0/24}
 vars:
   level: cluster
   patroni_ttl: 30
-  synchronous_mode: false
+  patroni_synchronous_mode: false
   pg_hba: [cluster-line]
-  postgresql_parameters: {max_connections: 100, shared_buffers: 128MB, work_mem: 4MB}
+  postgres_parameters: {max_connections: 100, shared_buffers: 128MB, work_mem: 4MB}
 groups:
   dc1:
-    vars: {level: dc1, patroni_ttl: 20, postgresql_parameters: {shared_buffers: 1GB}}
+    vars: {level: dc1, patroni_ttl: 20, postgres_parameters: {shared_buffers: 1GB}}
   fast:
-    vars: {level: fast, patroni_ttl: 10, pg_hba: [fast-line], postgresql_parameters: {work_mem: 64MB}}
+    vars: {level: fast, patroni_ttl: 10, pg_hba: [fast-line], postgres_parameters: {work_mem: 64MB}}
 hosts:
   pg1: {address: 10.77.0.11, roles: [postgres, etcd], groups: [dc1, fast]}
   pg2: {address: 10.77.0.12, roles: [postgres, etcd], groups: [fast, dc1]}
@@ -23,18 +23,18 @@ hosts:
     address: 10.77.0.13
     roles: [postgres, etcd]
     groups: [dc1, fast]
-    vars: {level: host, postgresql_parameters: {max_connections: 50}, synchronous_mode: true}
+    vars: {level: host, postgres_parameters: {max_connections: 50}, patroni_synchronous_mode: true}
   pg4: {address: 10.77.0.14, roles: [postgres]}
 `);
   const vars = (n: string) => inv.hosts.find((h) => h.name === n)!.vars;
 
   it('a later group wins over an earlier one, both over cluster vars', () => {
-    expect(vars('pg1')).toMatchObject({ level: 'fast', patroni_ttl: 10, synchronous_mode: false });
+    expect(vars('pg1')).toMatchObject({ level: 'fast', patroni_ttl: 10, patroni_synchronous_mode: false });
     expect(vars('pg2')).toMatchObject({ level: 'dc1', patroni_ttl: 20 });
   });
 
   it('host vars win over every group', () => {
-    expect(vars('pg3')).toMatchObject({ level: 'host', patroni_ttl: 10, synchronous_mode: true });
+    expect(vars('pg3')).toMatchObject({ level: 'host', patroni_ttl: 10, patroni_synchronous_mode: true });
   });
 
   it('a host in no group sees the cluster vars', () => {
@@ -43,16 +43,16 @@ hosts:
   });
 
   it('maps merge key by key; lists are replaced whole', () => {
-    expect(vars('pg1').postgresql_parameters).toEqual({ max_connections: 100, shared_buffers: '1GB', work_mem: '64MB' });
-    expect(vars('pg3').postgresql_parameters).toEqual({ max_connections: 50, shared_buffers: '1GB', work_mem: '64MB' });
+    expect(vars('pg1').postgres_parameters).toEqual({ max_connections: 100, shared_buffers: '1GB', work_mem: '64MB' });
+    expect(vars('pg3').postgres_parameters).toEqual({ max_connections: 50, shared_buffers: '1GB', work_mem: '64MB' });
     expect(vars('pg1').pg_hba).toEqual(['fast-line']);
     expect(vars('pg4').pg_hba).toEqual(['cluster-line']);
   });
 
   it('hosts do not share objects: changing one host\'s vars leaves the others and the cluster vars alone', () => {
-    (vars('pg1').postgresql_parameters as Record<string, unknown>).max_connections = 1;
-    expect((vars('pg2').postgresql_parameters as Record<string, unknown>).max_connections).toBe(100);
-    expect((inv.vars.postgresql_parameters as Record<string, unknown>).max_connections).toBe(100);
+    (vars('pg1').postgres_parameters as Record<string, unknown>).max_connections = 1;
+    expect((vars('pg2').postgres_parameters as Record<string, unknown>).max_connections).toBe(100);
+    expect((inv.vars.postgres_parameters as Record<string, unknown>).max_connections).toBe(100);
   });
 
   it('groups include roles, user groups and all', () => {
