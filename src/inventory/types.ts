@@ -1,4 +1,5 @@
-// The normalized inventory: what every other room reads. The YAML form and its schema live beside this file.
+// The normalized inventory: what every other part reads. The YAML form and its schema live beside this file
+// (schema.ts documents every YAML field; load.ts reads and checks a file).
 
 export type Role = 'etcd' | 'postgres' | 'haproxy';
 export const ROLES: readonly Role[] = ['etcd', 'postgres', 'haproxy'];
@@ -59,8 +60,8 @@ export interface ProviderSettings {
 export interface Host {
   name: string;
   address: string;
-  roles: Role[];
-  groups: string[];
+  roles: Role[]; // in ROLES order
+  groups: string[]; // user groups as listed on the host (their vars apply in this order); roles are in `roles`
   ssh: SshSettings;
   vars: Record<string, unknown>; // merged: cluster vars < group vars (in group order) < host vars
   proxmox?: ProxmoxHostSettings;
