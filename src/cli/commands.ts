@@ -8,6 +8,8 @@ import { type GlobalOptions, connectAll, openSession } from './session.js';
 import type { Out } from './output.js';
 import { hostPattern } from '../engine/knownhosts.js';
 import { UserError } from '../engine/errors.js';
+import { relative } from 'node:path';
+import { sidecarPath, type Inventory } from '../inventory/types.js';
 
 export interface ApplyOptions {
   check: boolean;
@@ -25,6 +27,7 @@ export async function runPlaybookCommand(g: GlobalOptions, out: Out, playbook: s
   const pb = loadPlaybook(pbFile, components);
   const s = await openSession(g, what, { check: o.check });
   try {
+    for (const w of s.inv.warnings) out.info(`warning: ${w}`);
     const pchanges = await s.provider.up(s.inv, { check: o.check, log: (l) => out.info(l) });
     providerLines(out, pchanges, o.check);
     const missing = new Set(pchanges.filter((c) => c.action === 'create').map((c) => c.host));
@@ -50,6 +53,7 @@ export async function runPlaybookCommand(g: GlobalOptions, out: Out, playbook: s
     if (t.changes === 0) out.info(`${o.check ? 'plan' : 'done'}: no changes: every host already as wanted (${secs} s)`);
     else out.info(`${o.check ? 'plan' : 'done'}: ${t.changes} change${t.changes > 1 ? 's' : ''}${o.check ? ' would be made' : ''} (${secs} s)` +
       `${t.restarted.length ? `; restarted ${t.restarted.join(', ')}` : ''}${t.reloaded.length ? `; reloaded ${t.reloaded.join(', ')}` : ''}`);
+    if (pb.name === 'cluster' && !o.check && s.inv.vip) out.info(connectionInfo(s.inv));
     if (g.verbose) out.info(`SSH round trips per host: ${Object.entries(roundTrips).map(([h, n]) => `${h}=${n}`).join(' ')}`);
     return {
       ok: true,
@@ -65,6 +69,20 @@ export async function runPlaybookCommand(g: GlobalOptions, out: Out, playbook: s
   } finally {
     await s.close();
   }
+}
+
+/** How to reach the cluster, printed at the end of `up`. */
+export function connectionInfo(inv: Inventory): string {
+  const rel = relative(process.cwd(), sidecarPath(inv, 'secrets.yml'));
+  return [
+    '',
+    'Connect:',
+    `  read-write   psql -h ${inv.vip} -p 5001 -U postgres`,
+    `  read-only    psql -h ${inv.vip} -p 5002 -U postgres`,
+    `  any member   psql -h ${inv.vip} -p 5010 -U postgres`,
+    `  password     ${rel.startsWith('..') ? sidecarPath(inv, 'secrets.yml') : rel} (postgres_superuser_password)`,
+    `  HAProxy stats http://${inv.vip}:8404/`,
+  ].join('\n');
 }
 
 export async function statusCommand(g: GlobalOptions, out: Out) {
