@@ -1,0 +1,284 @@
+// Handlers of the simulated API calls. Each gets validated params and returns `data`, or throws PveFail.
+import { ClusterState, PveFail, formatSize, normTags, parseSize, type AgentIface, type SimVm } from './state.js';
+
+export interface SimVmInfo {
+  vmid: number;
+  name: string;
+  node: string;
+  cloudInit: { ciuser?: string; sshkeys: string[]; ipconfig0?: string; nameserver?: string };
+  config: Record<string, string>;
+}
+
+export interface Hooks {
+  /** Called in the start worker before the VM counts as running; may return what the guest agent will report. */
+  onStart?: (vm: SimVmInfo) => void | { interfaces?: AgentIface[] } | Promise<void | { interfaces?: AgentIface[] }>;
+  onStop?: (vm: SimVmInfo) => void | Promise<void>;
+  onDelete?: (vm: SimVmInfo) => void | Promise<void>;
+  /** Agent answer for a started VM when onStart gives none (default: lo + eth0 with ipconfig0's static address). */
+  agentFor?: (vm: SimVmInfo) => AgentIface[] | undefined;
+}
+
+export interface SimEnv {
+  st: ClusterState;
+  hooks: Hooks;
+  /** storage → nodes where it is enabled. */
+  storages: Record<string, string[]>;
+  nodes: string[];
+  cloneMs: number;
+  taskMs: number;
+  rrdDelayMs: number;
+}
+
+type P = Record<string, string>;
+type Handler = (env: SimEnv, p: P) => Promise<unknown> | unknown;
+
+export function infoOf(vm: SimVm): SimVmInfo {
+  let keys: string[] = [];
+  try {
+    keys = decodeURIComponent(vm.config['sshkeys'] ?? '').split('\n').filter(Boolean);
+  } catch {
+    keys = [];
+  }
+  const c = vm.config;
+  return { vmid: vm.vmid, name: c['name'] ?? `VM ${vm.vmid}`, node: vm.node, config: { ...c },
+    cloudInit: { ciuser: c['ciuser'], sshkeys: keys, ipconfig0: c['ipconfig0'], nameserver: c['nameserver'] } };
+}
+
+function defaultAgent(vm: SimVm): AgentIface[] {
+  const ip = /ip=([\d.]+)\/(\d+)/.exec(vm.config['ipconfig0'] ?? '');
+  const mac = /=([0-9A-F:]{17})/i.exec(vm.config['net0'] ?? '')?.[1]?.toLowerCase();
+  const lo: AgentIface = { name: 'lo', 'hardware-address': '00:00:00:00:00:00', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }] };
+  const eth: AgentIface = { name: 'eth0', 'hardware-address': mac, 'ip-addresses': ip ? [{ 'ip-address': ip[1]!, 'ip-address-type': 'ipv4', prefix: Number(ip[2]) }] : [] };
+  return [lo, eth];
+}
+
+const INT_KEYS = new Set(['cores', 'sockets', 'template', 'vcpus']);
+function configOut(vm: SimVm): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(vm.config)) out[k] = INT_KEYS.has(k) ? Number(v) : v;
+  out['digest'] = Buffer.from(JSON.stringify(vm.config)).toString('hex').slice(0, 40);
+  return out;
+}
+
+/** Per-key privileges of a config change (QS Qemu.pm $check_vm_modify_config_perm). */
+function checkConfigPerms(st: ClusterState, path: string, keys: string[], storages: string[], bridge?: string): void {
+  for (const k of keys) {
+    if (/^(ciuser|cipassword|sshkeys|nameserver|searchdomain|citype|ciupgrade|cicustom|ipconfig\d+)$/.test(k)) st.require(path, ['VM.Config.Cloudinit', 'VM.Config.Network'], true);
+    else if (/^(cores|sockets|vcpus|cpu|cpulimit|cpuunits|numa)$/.test(k)) st.require(path, ['VM.Config.CPU']);
+    else if (/^(memory|balloon|shares)$/.test(k)) st.require(path, ['VM.Config.Memory']);
+    else if (/^net\d+$/.test(k)) st.require(path, ['VM.Config.Network']);
+    else if (/^(scsi|virtio|sata|ide|efidisk|tpmstate|unused)\d+$/.test(k)) st.require(path, ['VM.Config.Disk']);
+    else st.require(path, ['VM.Config.Options']);
+  }
+  for (const s of storages) st.require(`/storage/${s}`, ['Datastore.AllocateSpace']);
+  if (bridge) st.require(`/sdn/zones/localnetwork/${bridge}`, ['SDN.Use']);
+}
+
+function applyConfig(vm: SimVm, p: P): void {
+  for (const k of (p['delete'] ?? '').split(/[,;\s]+/).filter(Boolean)) delete vm.config[k];
+  for (const [k, v] of Object.entries(p)) {
+    if (['node', 'vmid', 'delete', 'digest', 'background_delay', 'skiplock'].includes(k)) continue;
+    vm.config[k] = k === 'tags' ? normTags(v) : v;
+  }
+}
+
+/** Early checks of PUT and POST config (synchronous HTTP errors). */
+function configPrecheck(env: SimEnv, p: P): SimVm {
+  const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+  const keys = Object.keys(p).filter((k) => !['node', 'vmid', 'digest', 'background_delay', 'skiplock'].includes(k));
+  if (!keys.length) throw new PveFail(500, 'no options specified');
+  if (vm.config['lock']) throw new PveFail(500, `VM is locked (${vm.config['lock']})`);
+  const bridge = p['net0'] ? /bridge=([^,]+)/.exec(p['net0'])?.[1] : undefined;
+  checkConfigPerms(env.st, `/vms/${vm.vmid}`, keys.flatMap((k) => (k === 'delete' ? p[k]!.split(/[,;\s]+/) : [k])), [], bridge);
+  if (p['sshkeys'] !== undefined) {
+    const text = decodeURIComponent(p['sshkeys']);
+    for (const line of text.split('\n').filter((l) => l.trim())) {
+      if (!/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$/.test(line.trim())) throw new PveFail(500, 'SSH public key validation error');
+    }
+  }
+  return vm;
+}
+
+function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
+  const fresh = Date.now() - vm.createdAt < env.rrdDelayMs;
+  const size = parseSize(/size=([^,]+)/.exec(vm.config['scsi0'] ?? '')?.[1] ?? '0');
+  return {
+    id: `qemu/${vm.vmid}`, vmid: vm.vmid, node: vm.node, type: 'qemu', status: fresh ? 'unknown' : vm.status,
+    ...(fresh ? {} : { name: vm.config['name'] }), template: vm.config['template'] === '1' ? 1 : 0,
+    ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}), ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
+    maxcpu: Number(vm.config['cores'] ?? 1), maxmem: Number(/\d+/.exec(vm.config['memory'] ?? '512')![0]) * 1024 * 1024, maxdisk: size,
+    cpu: 0, mem: 0, disk: 0, uptime: vm.status === 'running' ? 10 : 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0, hastate: undefined,
+  };
+}
+
+
+export const handlers: Record<string, Handler> = {
+  'GET /cluster/resources': (env, p) => {
+    if (p['type'] && p['type'] !== 'vm') return [];
+    return [...env.st.vms.values()].filter((vm) => env.st.has(`/vms/${vm.vmid}`, 'VM.Audit')).map((vm) => vmEntry(env, vm));
+  },
+  'GET /cluster/nextid': (env, p) => {
+    if (p['vmid'] !== undefined) {
+      if (env.st.vms.has(Number(p['vmid']))) throw new PveFail(400, 'Parameter verification failed.', { vmid: `VM ${p['vmid']} already exists` });
+      return String(p['vmid']);
+    }
+    return String(env.st.nextFree()); // a JSON string, as PVE sends it
+  },
+  'GET /nodes/{node}/qemu': (env, p) =>
+    [...env.st.vms.values()].filter((vm) => vm.node === p['node'] && env.st.has(`/vms/${vm.vmid}`, 'VM.Audit'))
+      .map((vm) => ({ vmid: vm.vmid, name: vm.config['name'] ?? `VM ${vm.vmid}`, status: vm.status, template: vm.config['template'] === '1' ? 1 : undefined, tags: vm.config['tags'] })),
+  'GET /nodes/{node}/qemu/{vmid}/config': (env, p) => configOut(env.st.vmOn(p['node']!, Number(p['vmid']))),
+  'PUT /nodes/{node}/qemu/{vmid}/config': async (env, p) => {
+    const vm = configPrecheck(env, p);
+    await env.st.flock(vm.node, vm.vmid, 10_000, async () => applyConfig(vm, p));
+    return null;
+  },
+  'POST /nodes/{node}/qemu/{vmid}/config': (env, p) => {
+    const vm = configPrecheck(env, p);
+    return env.st.startTask(vm.node, 'qmconfig', String(vm.vmid), async (log) => {
+      await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
+        if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
+        await env.st.work(env.taskMs);
+        for (const k of Object.keys(p).filter((k) => !['node', 'vmid'].includes(k))) log(`update VM ${vm.vmid}: -${k} ${k === 'sshkeys' ? '<hidden>' : p[k]}`);
+        applyConfig(vm, p);
+      });
+    });
+  },
+  'POST /nodes/{node}/qemu/{vmid}/clone': (env, p) => {
+    const { st } = env;
+    const node = p['node']!;
+    const src = Number(p['vmid']);
+    const newid = Number(p['newid']);
+    const full = p['full'] === '1';
+    const srcVm = st.vms.get(src);
+    if (!srcVm || srcVm.node !== node) throw new PveFail(500, `unable to find configuration file for VM ${src} on node '${node}'`);
+    if (p['storage'] && !full && srcVm.config['template'] === '1') throw new PveFail(500, "parameter 'storage' not allowed for linked clones");
+    const storage = p['storage'] ?? /^([^:]+):/.exec(srcVm.config['scsi0'] ?? '')?.[1] ?? 'local-lvm';
+    if (!env.storages[storage]) throw new PveFail(500, `storage '${storage}' does not exist`);
+    if (!env.storages[storage]!.includes(node)) throw new PveFail(500, `storage '${storage}' is not available on node '${node}'`);
+    st.require(`/storage/${storage}`, ['Datastore.AllocateSpace']);
+    const bridge = /bridge=([^,]+)/.exec(srcVm.config['net0'] ?? '')?.[1];
+    if (bridge) st.require(`/sdn/zones/localnetwork/${bridge}`, ['SDN.Use']);
+    return st.startTask(node, 'qmclone', String(src), async (log) => {
+      await st.flock(node, src, 1000, () => st.flock(node, newid, 1000, async () => {
+        const other = st.vms.get(newid);
+        if (other && other.node === node) throw new Error(`unable to create VM ${newid}: config file already exists`);
+        if (other) throw new Error(`close (rename) atomic file '/etc/pve/nodes/${node}/qemu-server/${newid}.conf' failed: File exists`);
+        const cfg = { ...srcVm.config };
+        delete cfg['template'];
+        cfg['name'] = p['name'] ?? `Copy-of-VM-${srcVm.config['name'] ?? src}`;
+        cfg['lock'] = 'clone';
+        cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
+        const vm: SimVm = { vmid: newid, node, config: cfg, status: 'stopped', createdAt: Date.now() };
+        st.vms.set(newid, vm);
+        for (const k of Object.keys(cfg).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) {
+          if (/media=cdrom/.test(cfg[k]!) && !/cloudinit/.test(cfg[k]!)) continue;
+          const ci = /cloudinit/.test(cfg[k]!);
+          const vol = ci ? `${storage}:vm-${newid}-cloudinit` : `${storage}:vm-${newid}-disk-0`;
+          if (!ci) log(`create ${full ? 'full' : 'linked'} clone of drive ${k} (${cfg[k]!.split(',')[0]})`);
+          cfg[k] = [vol, ...cfg[k]!.split(',').slice(1)].join(',');
+        }
+        await st.work(env.cloneMs);
+        delete cfg['lock'];
+      }), true);
+    });
+  },
+  'PUT /nodes/{node}/qemu/{vmid}/resize': (env, p) => {
+    const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+    return env.st.startTask(vm.node, 'resize', String(vm.vmid), async () => {
+      await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
+        if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
+        const disk = vm.config[p['disk']!];
+        if (!disk) throw new Error(`disk '${p['disk']}' does not exist`);
+        if (/media=cdrom/.test(disk)) throw new Error("you can't resize a cdrom");
+        const cur = parseSize(/size=([^,]+)/.exec(disk)?.[1] ?? '0');
+        const sz = p['size']!;
+        const want = sz.startsWith('+') ? cur + parseSize(sz.slice(1)) : parseSize(sz);
+        if (want < cur) throw new Error('shrinking disks is not supported');
+        env.st.require(`/storage/${disk.split(':')[0]}`, ['Datastore.AllocateSpace']);
+        await env.st.work(env.taskMs);
+        vm.config[p['disk']!] = disk.replace(/size=[^,]+/, `size=${formatSize(want)}`);
+      });
+    });
+  },
+  'POST /nodes/{node}/qemu/{vmid}/status/start': (env, p) => {
+    const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+    return env.st.startTask(vm.node, 'qmstart', String(vm.vmid), async () => {
+      await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
+        if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
+        if (vm.config['template'] === '1') throw new Error("you can't start a vm if it's a template");
+        if (vm.status === 'running') throw new Error(`VM ${vm.vmid} already running`);
+        const r = await env.hooks.onStart?.(infoOf(vm));
+        await env.st.work(env.taskMs);
+        vm.status = 'running';
+        vm.agent = (r && r.interfaces) ?? env.hooks.agentFor?.(infoOf(vm)) ?? defaultAgent(vm);
+      });
+    });
+  },
+  'POST /nodes/{node}/qemu/{vmid}/status/stop': (env, p) => powerOff(env, p, 'qmstop'),
+  'POST /nodes/{node}/qemu/{vmid}/status/shutdown': (env, p) => powerOff(env, p, 'qmshutdown'),
+  'GET /nodes/{node}/qemu/{vmid}/status/current': (env, p) => {
+    const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+    return { vmid: vm.vmid, status: vm.status, qmpstatus: vm.status, name: vm.config['name'], ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
+      ...(vm.config['agent'] ? { agent: 1 } : {}), ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}), cpus: Number(vm.config['cores'] ?? 1),
+      uptime: 0, maxmem: 0, mem: 0, maxdisk: 0, ha: { managed: 0 } };
+  },
+  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': (env, p) => {
+    const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+    if (!/^(enabled=)?1/.test(vm.config['agent'] ?? '')) throw new PveFail(500, 'No QEMU guest agent configured');
+    if (vm.status !== 'running') throw new PveFail(500, `VM ${vm.vmid} is not running`);
+    if (!vm.agent) throw new PveFail(500, 'QEMU guest agent is not running');
+    return { result: vm.agent };
+  },
+  'DELETE /nodes/{node}/qemu/{vmid}': (env, p) => {
+    const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+    if (vm.status === 'running') throw new PveFail(500, `VM ${vm.vmid} is running - destroy failed`);
+    return env.st.startTask(vm.node, 'qmdestroy', String(vm.vmid), async (log) => {
+      await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
+        if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
+        vm.config['lock'] = 'destroyed';
+        for (const k of Object.keys(vm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) log(`Removing image: ${vm.config[k]!.split(',')[0]}`);
+        await env.st.work(env.taskMs);
+        env.st.vms.delete(vm.vmid);
+        if (p['purge'] === '1') log(`purging VM ${vm.vmid} from related configurations..`);
+        await env.hooks.onDelete?.(infoOf(vm));
+      });
+    });
+  },
+  'GET /nodes/{node}/tasks/{upid}/status': (env, p) => {
+    const t = task(env, p);
+    const [user, tokenid] = `${env.st.user}!${env.st.tokenName}`.split('!');
+    return { upid: t.upid, node: t.node, pid: t.pid, pstart: 0xc8e2b1, starttime: t.starttime, type: t.type, id: t.id, user, tokenid,
+      status: t.status, ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}) };
+  },
+  'GET /nodes/{node}/tasks/{upid}/log': (env, p) => {
+    const t = task(env, p);
+    const start = Number(p['start'] ?? 0);
+    const limit = Number(p['limit'] ?? 50);
+    const lines = t.log.length ? t.log : ['no content'];
+    return lines.slice(start, limit === 0 ? undefined : start + limit).map((t, i) => ({ n: start + i + 1, t }));
+  },
+};
+
+function task(env: SimEnv, p: P) {
+  if (!/^UPID:[a-zA-Z0-9-]+:[0-9A-F]{8}:[0-9A-F]{8,9}:[0-9A-F]{8}:[^:\s/]+:[^:\s/]*:[^:\s/]+:$/i.test(p['upid']!)) {
+    throw new PveFail(400, 'Parameter verification failed.', { upid: 'unable to parse worker upid' });
+  }
+  const t = env.st.tasks.get(p['upid']!);
+  if (!t || t.node !== p['node']) throw new PveFail(400, 'Parameter verification failed.', { upid: 'no such task' });
+  return t;
+}
+
+function powerOff(env: SimEnv, p: P, type: string): string {
+  const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
+  return env.st.startTask(vm.node, type, String(vm.vmid), async () => {
+    await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
+      if (vm.status === 'stopped') return;
+      await env.st.work(env.taskMs);
+      vm.status = 'stopped';
+      vm.agent = undefined;
+      await env.hooks.onStop?.(infoOf(vm));
+    });
+  });
+}
+
