@@ -1,13 +1,14 @@
 // The lab provider on real hosts: two Debian 12 machines on a bridge of their own, SSH, names, packages through
 // the cache, idempotent up, down/destroy leaving nothing behind.
 import { afterAll, describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host, Inventory } from '../../src/inventory/types.js';
 import { sidecarPath } from '../../src/inventory/types.js';
 import { findProcesses } from '../../src/providers/lab/sys.js';
+import { vethName } from '../../src/providers/lab/render.js';
 import { hardKillHost, labProvider, labResourcesLeft, labSshKey, startHost, stopHost } from '../../src/providers/lab/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-lab-e2e-'));
@@ -129,6 +130,16 @@ describe('lab provider (real machines)', () => {
     expect(changes.map((c) => `${c.host} ${c.action}`)).toEqual(['node2 start']);
   });
 
+  it('down stops a machine whose systemd-nspawn was killed (the machine keeps running without it)', async () => {
+    const [a] = inv.hosts;
+    const [nspawn] = nspawnOfLab().filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`e2e-labprov-${a.name}\0`));
+    expect(nspawn).toBeGreaterThan(0);
+    process.kill(nspawn, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await ssh(a, 'hostname')).stdout).toBe(a.name); // orphaned, still up
+    expect((await labProvider.status(inv))[0]).toMatchObject({ state: 'running', detail: expect.stringContaining('systemd-nspawn is gone') });
+  });
+
   it('down stops everything, keeps the disks; destroy removes them and the known host keys', async () => {
     const down = await labProvider.down(inv, ctx);
     expect(down.filter((c) => c.host !== 'lab').map((c) => c.host).sort()).toEqual(['node1', 'node2']);
@@ -137,8 +148,23 @@ describe('lab provider (real machines)', () => {
     expect((await labProvider.status(inv)).map((s) => s.state)).toEqual(['stopped', 'stopped']);
     expect(await labProvider.down(inv, ctx)).toEqual([]);
 
+    // What a run killed half-way through starting node2 leaves: a namespace with its veth pair, a mounted overlay,
+    // a stale pid file. destroy must clear it all.
+    const m = 'e2e-labprov-node2';
+    const hd = join(dir, 'state', 'hosts', 'node2');
+    const image = readFileSync(join(hd, 'lower'), 'utf8').trim();
+    execFileSync('sh', ['-ec', [
+      `ip netns add ${m}`,
+      `ip link add ${vethName(m)} type veth peer name host0 netns ${m}`,
+      `ip link add pgha-labprov type bridge`,
+      `ip link set ${vethName(m)} master pgha-labprov`,
+      `mount -t overlay overlay -o lowerdir=${image},upperdir=${hd}/upper,workdir=${hd}/work ${hd}/root`,
+      `echo 999999 > ${hd}/nspawn.pid`,
+    ].join('\n')]);
+    expect((await labResourcesLeft(inv)).length).toBe(4);
+
     const destroyed = await labProvider.destroy(inv, ctx);
-    expect(destroyed.filter((c) => c.action === 'delete').map((c) => c.host).sort()).toEqual(['node1', 'node2']);
+    expect(destroyed.filter((c) => c.action === 'delete').map((c) => c.host).sort()).toEqual(['lab', 'node1', 'node2']); // lab: the bridge
     expect(await labResourcesLeft(inv)).toEqual([]);
     expect(nspawnOfLab()).toEqual([]);
     expect(existsSync(join(dir, 'state'))).toBe(false);

@@ -1,6 +1,7 @@
 // Lab network on the control machine: one bridge with the lab's gateway/cache address, and per host a network
 // namespace joined to the bridge by a veth pair whose inner end is `host0`. No forwarding, no NAT.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { labMac } from './render.js';
 import { run, tryRun, mountsUnder } from './sys.js';
 
 export const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
@@ -21,7 +22,7 @@ export function bridgePorts(bridge: string): string[] {
 export async function ensureBridge(bridge: string, address: string, prefix: number): Promise<boolean> {
   let changed = false;
   if (!linkExists(bridge)) {
-    await run`ip link add ${bridge} type bridge`;
+    await run`ip link add ${bridge} address ${labMac(`bridge/${bridge}`)} type bridge`;
     changed = true;
   }
   const addrs = await run`ip -o -4 addr show dev ${bridge}`;
@@ -63,7 +64,7 @@ export async function ensureHostLink(ns: string, veth: string, bridge: string, a
   if (linkExists(veth) && !peerInNs) await run`ip link delete ${veth}`; // half-made pair: start over
   if (!linkExists(veth)) {
     if (peerInNs) await run`ip -n ${ns} link delete host0`;
-    await run`ip link add ${veth} type veth peer name host0 netns ${ns}`;
+    await run`ip link add ${veth} address ${labMac(`${ns}/veth`)} type veth peer name host0 address ${labMac(`${ns}/host0`)} netns ${ns}`;
   }
   await run`ip link set ${veth} master ${bridge}`;
   await run`ip link set ${veth} up`;

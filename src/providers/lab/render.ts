@@ -28,6 +28,16 @@ export function vethName(machine: string): string {
   return `pgv${sha(machine).slice(0, 8)}`;
 }
 
+/**
+ * Fixed, locally administered MAC address for a lab interface. Stable MACs keep the neighbour caches of the
+ * control machine and the other hosts valid when a host restarts (its veth pair is made anew), and keep the
+ * bridge's own address from changing as ports come and go.
+ */
+export function labMac(what: string): string {
+  const h = sha(what);
+  return ['02', h.slice(0, 2), h.slice(2, 4), h.slice(4, 6), h.slice(6, 8), h.slice(8, 10)].join(':');
+}
+
 export interface HostPaths {
   dir: string;
   upper: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { controlMachineMirror, findDebianMirror, parseDeb822, parseSourcesList, readAptSources } from '../../../src/providers/lab/sources.js';
 import {
-  imageDir, imageRecipe, machineName, recipeHash, renderAcngConf, renderAptProxy, renderBackends, renderEtcHosts, renderSourcesList, vethName,
+  imageDir, imageRecipe, labMac, machineName, recipeHash, renderAcngConf, renderAptProxy, renderBackends, renderEtcHosts, renderSourcesList, vethName,
 } from '../../../src/providers/lab/render.js';
 import { UserError } from '../../../src/engine/errors.js';
 
@@ -125,5 +125,14 @@ describe('lab names and files', () => {
     expect(conf).toMatch(/^Remap-secdeb: .* ; file:backends_debian_security$/m);
     expect(renderAcngConf({ cacheDir: '/c', logDir: '/l', bindAddress: 'a', port: 1, pidFile: '/p', socketPath: '/s' })).not.toContain('secdeb');
     expect(renderBackends('http://deb.debian.org/debian//')).toBe('http://deb.debian.org/debian/\n');
+  });
+});
+
+describe('lab MAC addresses', () => {
+  it('are stable, unicast, locally administered and distinct per interface', () => {
+    expect(labMac('demo-pg1/host0')).toBe(labMac('demo-pg1/host0'));
+    expect(labMac('demo-pg1/host0')).toMatch(/^02(:[0-9a-f]{2}){5}$/);
+    expect(labMac('demo-pg1/host0')).not.toBe(labMac('demo-pg2/host0'));
+    expect(labMac('demo-pg1/host0')).not.toBe(labMac('demo-pg1/veth'));
   });
 });
