@@ -36,6 +36,8 @@ const isOurs = (vm: VmEntry, s: ProxmoxSettings) => tagList(vm.tags).includes(s.
 /** Settled results to one error: a single failure as is, several as a per-host RunError. */
 function rethrow(step: string, hosts: string[], results: PromiseSettledResult<unknown>[]): void {
   const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ host: hosts[i]!, error: r.reason as Error }] : []));
+  // The same error on every host (a missing privilege, a wrong storage) is reported once.
+  if (failures.length && new Set(failures.map((f) => f.error.message.replace(f.host, ''))).size === 1 && failures[0]!.error instanceof UserError) throw failures[0]!.error;
   if (failures.length === 1) throw failures[0]!.error;
   if (failures.length > 1) throw new RunError(step, failures);
 }

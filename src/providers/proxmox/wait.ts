@@ -29,10 +29,10 @@ interface AgentIface {
 
 function usable(ip: string): boolean {
   if (isIP(ip) !== 4) return false;
-  return !/^(127\.|169\.254\.|0\.)/.test(ip);
+  return !/^(169\.254\.|0\.)/.test(ip) && ip !== '127.0.0.1';
 }
 
-/** Pick the IPv4 address of net0's NIC (by MAC), else of any non-loopback NIC. */
+/** Pick the IPv4 address of net0's NIC (by MAC), else of any NIC but `lo`; link-local addresses do not count. */
 export function pickAddress(ifaces: AgentIface[], mac?: string): string | undefined {
   const byMac = mac ? ifaces.filter((i) => i['hardware-address']?.toLowerCase() === mac.toLowerCase()) : [];
   for (const list of [byMac, ifaces.filter((i) => i.name !== 'lo')]) {

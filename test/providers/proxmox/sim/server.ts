@@ -69,6 +69,8 @@ export class PveSim {
   readonly secret: string;
   caFile = '';
   port = 0;
+  /** Called with each authenticated, valid request before it is handled (tests use it to race other clients). */
+  onRequest?: (rec: RequestRecord) => void;
   private server?: Server;
   private faults: Fault[] = [];
   private dir = '';
@@ -162,6 +164,7 @@ export class PveSim {
       for (const [k, val] of Object.entries({ ...params, ...route.pathParams })) all[k] = Array.isArray(val) ? val.join(',') : val;
       this.checkPerm(route.info.permissions?.check, all);
       if (!v.ok) throw Object.assign(new PveFail(v.status, v.reason, v.errors), { invalid: true });
+      this.onRequest?.(rec);
       const fault = this.faults.find((f) => f.method === method && f.path.test(path));
       if (fault) this.faults.splice(this.faults.indexOf(fault), 1);
       if (fault?.kind === 'error') throw new PveFail(fault.status!, fault.message!);
