@@ -1,6 +1,6 @@
 // The local lab: real Debian 12 hosts as systemd-nspawn machines on a bridge of the control machine, with a
 // package cache on the bridge address. See /work/shared/lab-notes.md for the facts this is built on.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import type { Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
@@ -171,7 +171,14 @@ async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderCh
     }
     if (h.address) kh.forget([hostPattern(h.address, h.port)]);
   }
-  await removeTree(lab.stateDir);
+  // Only what the lab made: the state dir may have been pointed at a directory holding other things.
+  await removeTree(`${lab.stateDir}/hosts`);
+  await removeTree(cachePaths(lab.stateDir).dir);
+  try {
+    rmdirSync(lab.stateDir);
+  } catch {
+    /* absent, or holds files that are not the lab's */
+  }
   return changes;
 }
 

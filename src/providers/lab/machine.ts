@@ -237,8 +237,9 @@ export async function stopMachine(h: LabHost, timeoutMs = 90_000): Promise<boole
 export async function hardKill(h: LabHost): Promise<number> {
   const init = await machineInit(h);
   if (!init) throw new ProviderError(`lab host ${h.name} is not running`);
+  const nspawn = nspawnPids(h);
   signal(init, 'SIGKILL');
-  await waitGone(() => [init], 10_000);
+  await waitGone(() => [init, ...nspawn], 10_000); // nspawn exits once its machine is gone
   return init;
 }
 
