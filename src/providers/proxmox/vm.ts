@@ -12,7 +12,7 @@ export interface VmEntry {
   lock?: string;
 }
 
-/** All qemu VMs the token may see (VM.Audit). Entries without a name yet (fresh VMs before the stats refresh) get it from their config. */
+/** All qemu VMs the token may see (VM.Audit). Fresh VMs (no name, status unknown until the stats refresh) are read from their config and status. */
 export async function listVms(c: PveClient): Promise<VmEntry[]> {
   const res = (await c.retry('list VMs', () => c.api.cluster.resources.$get({ type: 'vm' }))) as Record<string, unknown>[];
   const out: VmEntry[] = [];
@@ -22,13 +22,16 @@ export async function listVms(c: PveClient): Promise<VmEntry[]> {
       vmid: Number(r['vmid']), node: String(r['node']), name: r['name'] as string | undefined, status: String(r['status'] ?? 'unknown'),
       template: Number(r['template'] ?? 0) === 1, tags: String(r['tags'] ?? ''), lock: r['lock'] as string | undefined,
     };
-    if (!e.name) {
+    if (!e.name || e.status === 'unknown') {
       const cfg = await getConfig(c, e.node, e.vmid).catch(() => undefined);
       if (cfg) {
         e.name = cfg['name'] as string | undefined;
         e.tags = String(cfg['tags'] ?? e.tags);
         e.template = Number(cfg['template'] ?? 0) === 1;
+        e.lock = cfg['lock'] as string | undefined;
       }
+      const cur = await currentStatus(c, e.node, e.vmid).catch(() => undefined);
+      if (cur) e.status = cur.status;
     }
     out.push(e);
   }

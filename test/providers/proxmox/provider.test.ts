@@ -72,6 +72,16 @@ describe('proxmox provider: up', () => {
     expect(rerun.filter((r) => r.method !== 'GET')).toEqual([]);
   });
 
+  it('finds fresh VMs that the resource list shows without a name yet (before the stats refresh)', async () => {
+    w = await world({ rrdDelayMs: 60_000 });
+    await w.up();
+    const res = w.sim.requests.length;
+    expect(await w.up()).toEqual([]);
+    const rerun = w.sim.requests.slice(res);
+    expect(rerun.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(rerun.filter((r) => /\/qemu\/\d+\/config$/.test(r.path)).length).toBeGreaterThanOrEqual(3);
+  });
+
   it('reports drift and never changes the VM', async () => {
     w = await world();
     await w.up();
