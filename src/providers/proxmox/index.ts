@@ -96,7 +96,14 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
           plan.push({ spec });
         }
       }
-      if (ctx.check) return changes;
+      if (ctx.check) {
+        // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
+        for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
+          const addr = await waitForAgentAddress(c, p.vm!.node, p.vm!.vmid, p.spec.name, net0Mac(p.config ?? {}), 0).catch(() => undefined);
+          if (addr) p.spec.host.address = addr;
+        }
+        return changes;
+      }
       if (plan.some((p) => !p.vm)) await checkTemplate(c, s, vms);
       const x: CreateContext = { c, s, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
       const results = await Promise.allSettled(plan.map(async (p) => {

@@ -170,6 +170,11 @@ describe('proxmox provider: up', () => {
     await w.up();
     expect(h.address).toBe('127.0.0.11');
     expect(vmByName(w, 'pg1')!.config['ipconfig0']).toBe('ip=dhcp');
+    h.address = '0.0.0.0';
+    const before = w.sim.requests.length;
+    expect(await w.up(true)).toEqual([]); // check mode learns the address too, with GETs only
+    expect(h.address).toBe('127.0.0.11');
+    expect(w.sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(w.sim.requests.filter((r) => r.path.endsWith('network-get-interfaces')).length).toBeGreaterThan(1);
   });
 });
