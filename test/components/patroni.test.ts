@@ -80,6 +80,7 @@ describe('patroni config', () => {
     expect(hba).toContain('host all all 10.77.0.0/24 scram-sha-256');
     expect(hba).toContain('local all all peer');
     expect(hba.some((l) => /\btrust\b/.test(l))).toBe(false);
+    expect(doc.bootstrap.pg_hba).toEqual(hba); // required by 3.0.2's validator
   });
 
   it('takes timing, parameters and synchronous mode from inventory vars', async () => {
