@@ -16,16 +16,17 @@ describe('etcd install', () => {
   const step = stepById(etcdSteps, 'etcd.install');
   it('blocks the package start with a policy-rc.d before installing, then removes it', async () => {
     const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdInstalled: false });
-    expect(res.map((r) => r.kind)).toEqual(['file', 'packages', 'command', 'directory']);
+    expect(res.map((r) => r.kind)).toEqual(['file', 'packages', 'directory']);
     const policy = res[0] as FileResource;
     expect(policy.path).toBe(POLICY_RC_D);
     expect(policy.mode).toBe('0755');
     expect(policy.content).toMatch(/etcd\|etcd\.service.*exit 101/);
     expect(res[1]).toMatchObject({ names: ['etcd-server', 'etcd-client'] });
-    const rm = res[2] as CommandResource;
+    // Removed by the next step (its guard is probed after the install applied); only pgha's own file.
+    const rm = (await plan(stepById(etcdSteps, 'etcd.config'), ctxFor(makeInventory(), 'pg1'), { etcdMember: false, etcdPeers: null }))[0] as CommandResource;
     expect(rm.argv).toEqual(['rm', '-f', POLICY_RC_D]);
-    expect(rm.unless).toContain('pgha-etcd'); // only pgha's own file is removed
-    expect(res[3]).toMatchObject({ path: '/var/lib/etcd/pgha', owner: 'etcd', mode: '0700' });
+    expect(rm.unless).toContain('pgha-etcd');
+    expect(res[2]).toMatchObject({ path: '/var/lib/etcd/pgha', owner: 'etcd', mode: '0700' });
   });
   it('needs no policy-rc.d once etcd-server is installed', async () => {
     const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdInstalled: true });
@@ -39,7 +40,7 @@ describe('etcd config', () => {
   it('is a rolling step', () => expect(config.serial).toBe(true));
 
   it('forms a new cluster when no member has data and no cluster answers', async () => {
-    const [f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: false, etcdPeers: null })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: false, etcdPeers: null })) as FileResource[];
     expect(f!.path).toBe(ETCD_DEFAULT_FILE);
     const e = env(f!.content);
     expect(e.ETCD_INITIAL_CLUSTER_STATE).toBe('new');
@@ -54,22 +55,22 @@ describe('etcd config', () => {
   });
 
   it('never forms again once the member has data; restarts on change', async () => {
-    const [f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: true, etcdPeers: null })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: true, etcdPeers: null })) as FileResource[];
     expect(env(f!.content).ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
     expect(f!.notify).toEqual([{ service: 'etcd', action: 'restart' }]);
   });
 
   it('joins (existing) when the member has no data but the cluster answers', async () => {
     const peers = parseMemberList(fx('memberlist.json'));
-    const [f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), { etcdMember: false, etcdPeers: peers })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), { etcdMember: false, etcdPeers: peers })) as FileResource[];
     expect(env(f!.content).ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
   });
 
   it('finalize flips new to existing after formation, and a second run plans the very same file', async () => {
     const inv = makeInventory();
-    const first = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: false, etcdPeers: null })) as FileResource[])[0]!;
+    const first = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: false, etcdPeers: null })) as FileResource[])[1]!;
     const fin = ((await plan(finalize, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[])[0]!;
-    const second = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[])[0]!;
+    const second = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[])[1]!;
     expect(first.content).not.toBe(fin.content);
     expect(fin.notify).toBeUndefined();
     expect(second.content).toBe(fin.content); // run 2: config step sees no change

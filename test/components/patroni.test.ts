@@ -58,6 +58,8 @@ describe('patroni config', () => {
     expect(doc.bootstrap.dcs.loop_wait + 2 * doc.bootstrap.dcs.retry_timeout).toBeLessThanOrEqual(doc.bootstrap.dcs.ttl);
     expect(doc.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
     expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ wal_level: 'replica', max_connections: 200, wal_log_hints: 'on' });
+    // Patroni reads YAML 1.1, where a bare on is a boolean: strings must stay strings there too.
+    expect(parse((await cfgOf()).f.content, { version: '1.1' }).bootstrap.dcs.postgresql.parameters.hot_standby).toBe('on');
     expect(doc.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums']);
     expect(doc.postgresql.authentication).toEqual({
       superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password },

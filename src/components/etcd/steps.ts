@@ -66,12 +66,6 @@ const install: Step = {
       out.push({ kind: 'file', path: POLICY_RC_D, content: ctx.render('etcd/policy-rc.d.hbs', {}), mode: '0755' });
     }
     out.push({ kind: 'packages', names: ['etcd-server', 'etcd-client'] });
-    out.push({
-      kind: 'command',
-      label: `remove pgha's ${POLICY_RC_D}`,
-      argv: ['rm', '-f', POLICY_RC_D],
-      unless: `! grep -qs pgha-etcd ${POLICY_RC_D}`,
-    });
     out.push({ kind: 'directory', path: s.etcdDataDir, owner: 'etcd', group: 'etcd', mode: '0700' });
     return out;
   },
@@ -83,7 +77,12 @@ const config: Step = {
   serial: true,
   facts: (ctx) => configFacts(ctx),
   before: reconcileMembers,
-  resources: (ctx, facts) => [etcdConfigFile(ctx, facts, true)],
+  resources: (ctx, facts) => [
+    // Here, not in the install step: guards are probed before a step applies, so the install step would
+    // still see no policy-rc.d. Only pgha's own file is removed.
+    { kind: 'command', label: `remove pgha's ${POLICY_RC_D}`, argv: ['rm', '-f', POLICY_RC_D], unless: `! grep -qs pgha-etcd ${POLICY_RC_D}` },
+    etcdConfigFile(ctx, facts, true),
+  ],
   async verify(ctx, t) {
     // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
     const s = settingsFor(ctx.inventory, ctx.host);

@@ -77,7 +77,8 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     api_user: q(s.apiUser),
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
-    dcs_yaml: indent(stringify(dcsConfig(s)), 4),
+    // YAML 1.1 output quotes on/off/yes/no: Patroni's PyYAML would read them as booleans.
+    dcs_yaml: indent(stringify(dcsConfig(s), { version: '1.1' }), 4),
     pg_port: s.pgPort,
     data_dir: q(s.pgDataDir),
     bin_dir: q(s.pgBinDir),
