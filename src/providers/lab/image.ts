@@ -6,7 +6,7 @@ import { ProviderError } from '../../engine/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { imageDir, imageRecipe, IMAGES_DIR, recipeHash, type ImageRecipe } from './render.js';
 import { httpForm, type DebianMirror } from './sources.js';
-import { alive, readPid, removeTree, unmountAll } from './sys.js';
+import { alive, findProcesses, readPid, removeTree, signal, unmountAll, waitGone } from './sys.js';
 
 export const IMAGE_MARKER = '.pgha-image.json';
 const BUILD_TIMEOUT_MS = 30 * 60_000;
@@ -24,7 +24,13 @@ export function baseImagePath(mirror: DebianMirror): string {
 async function removeStaleBuilds(): Promise<void> {
   for (const name of readdirSync(IMAGES_DIR)) {
     const m = /^\.tmp-.*-(\d+)$/.exec(name);
-    if (m && !alive(Number(m[1]))) await removeTree(`${IMAGES_DIR}/${name}`);
+    if (!m || alive(Number(m[1]))) continue;
+    // The builder died; a debootstrap it started may still be running into the directory.
+    const tmp = `${IMAGES_DIR}/${name}`;
+    const orphans = () => findProcesses((argv) => argv.some((a) => a === tmp || a.startsWith(`${tmp}/`)));
+    for (const pid of orphans()) signal(pid, 'SIGKILL');
+    await waitGone(orphans, 10_000);
+    await removeTree(tmp);
   }
 }
 
