@@ -21,16 +21,13 @@ function sections(stdout: string, boundary: string): Map<string, string> {
   return out;
 }
 
-/** Runs every fact script of a step in one round trip; each fact's parser sees only its own output. */
-export async function gatherFacts(t: Transport, specs: Record<string, FactSpec>): Promise<Facts> {
-  const names = Object.keys(specs);
-  if (names.length === 0) return {};
-  const b = `@@PGHA-${randomBytes(6).toString('hex')}`;
-  const script = names.map((n) => `echo ${shq(`${b} ${n}`)}\n( ${specs[n].script}\n) 2>/dev/null || true`).join('\n');
-  const r = await t.exec(script, { timeoutMs: 120_000 });
-  const sec = sections(r.stdout, b);
+function factsScript(specs: Record<string, FactSpec>, b: string): string {
+  return Object.keys(specs).map((n) => `echo ${shq(`${b} ${n}`)}\n( ${specs[n].script}\n) 2>/dev/null || true`).join('\n');
+}
+
+function parseFacts(t: Transport, specs: Record<string, FactSpec>, sec: Map<string, string>): Facts {
   const facts: Facts = {};
-  for (const n of names) {
+  for (const n of Object.keys(specs)) {
     try {
       facts[n] = specs[n].parse(sec.get(n) ?? '');
     } catch (e) {
@@ -38,6 +35,36 @@ export async function gatherFacts(t: Transport, specs: Record<string, FactSpec>)
     }
   }
   return facts;
+}
+
+/** Runs every fact script of a step in one round trip; each fact's parser sees only its own output. */
+export async function gatherFacts(t: Transport, specs: Record<string, FactSpec>): Promise<Facts> {
+  return (await factsAndProbe(t, specs, [], false)).facts;
+}
+
+/**
+ * Facts and resource probes in ONE round trip. The resources probed here are a guess made before the facts
+ * are known (see Runner); a probe's answer depends only on a resource's identity, so the guess is reused for
+ * every real resource with the same identity.
+ */
+export async function factsAndProbe(t: Transport, specs: Record<string, FactSpec>, guess: Resource[], withContent: boolean): Promise<{ facts: Facts; probes: ProbeResult[] }> {
+  if (Object.keys(specs).length === 0 && guess.length === 0) return { facts: {}, probes: [] };
+  const b = `@@PGHA-${randomBytes(6).toString('hex')}`;
+  const script = `${factsScript(specs, b)}\necho ${shq(`${b} @probe`)}\n${probeScript(guess, withContent)}`;
+  const r = await t.exec(script, { timeoutMs: 120_000 });
+  const sec = sections(r.stdout, b);
+  return { facts: parseFacts(t, specs, sec), probes: parseProbe(guess, sec.get('@probe') ?? '') };
+}
+
+/** What a probe of this resource depends on (and nothing else: content, owner and mode are compared locally). */
+export function probeIdentity(r: Resource, withContent: boolean): string {
+  switch (r.kind) {
+    case 'file': return `file ${r.path} ${withContent && !r.secret}`;
+    case 'directory': return `dir ${r.path}`;
+    case 'packages': return `pkg ${[...r.names].sort().join(' ')}`;
+    case 'service': return `svc ${r.name}`;
+    case 'command': return `cmd ${r.creates ?? ''}\0${r.unless ?? ''}`;
+  }
 }
 
 export interface FileState { exists: boolean; sha?: string; owner?: string; group?: string; mode?: string; content?: string }

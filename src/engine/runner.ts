@@ -2,8 +2,8 @@
 // rolling step). Per host: facts (1 round trip) -> resources -> probe (1 round trip) -> changes -> apply -> verify.
 // A failed host lets the other hosts of the step finish, then stops the run with a per-host report.
 import type { Host, Inventory } from '../inventory/types.js';
-import type { Change, Facts, Step, StepContext, StepGroupContext, Transport } from './types.js';
-import { gatherFacts, probe } from './probe.js';
+import type { Change, Facts, Resource, Step, StepContext, StepGroupContext, Transport } from './types.js';
+import { factsAndProbe, probe, probeIdentity, type ProbeResult } from './probe.js';
 import { planChanges } from './plan.js';
 import { applyChanges } from './apply.js';
 import { TEMPLATES_DIR, renderTemplate } from './template.js';
@@ -19,6 +19,8 @@ export interface HostStepResult {
   /** Why nothing changed, or what was done. */
   reason: string;
   error?: Error;
+  /** SSH round trips this step made on this host (facts, probes, apply, verify). */
+  roundTrips?: number;
 }
 
 export interface RunEvents {
@@ -73,9 +75,8 @@ export class Runner {
     const t = this.s.transports.get(host.name);
     if (!t) throw new Error(`no connection to ${host.name}`);
     const ctx = this.hostContext(host);
-    const facts: Facts = step.facts ? await gatherFacts(t, step.facts(ctx)) : {};
-    const resources = await step.resources(ctx, facts);
-    const probes = await probe(t, resources, this.s.diff);
+    const tripsBefore = t.roundTrips;
+    const { facts, resources, probes } = await this.readHost(step, ctx, t);
     const planned = planChanges(resources, probes, this.s.diff);
     const changes: Change[] = planned.map((p) => ({ host: host.name, step: step.id, resource: p.resource, summary: mask(p.summary), diff: p.diff }));
     let restarted: string[] = [];
@@ -92,7 +93,32 @@ export class Runner {
     const reason = planned.length
       ? `${verb} ${planned.length} of ${resources.length}${restarted.length ? `, restarted ${restarted.join(' ')}` : ''}${reloaded.length ? `, reloaded ${reloaded.join(' ')}` : ''}`
       : resources.length ? `no changes: all ${resources.length} resources as wanted` : 'no changes: nothing to manage here';
-    return { host: host.name, step: step.id, changes, restarted, reloaded, reason };
+    return { host: host.name, step: step.id, changes, restarted, reloaded, reason, roundTrips: t.roundTrips - tripsBefore };
+  }
+
+  /**
+   * Facts, resources and their probes. A step without facts: one round trip (the probe). A step with facts:
+   * its resources are first guessed with no facts, and the guess is probed together with the facts in one
+   * round trip; only resources the guess missed cost a second one.
+   */
+  private async readHost(step: Step, ctx: StepContext, t: Transport): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[] }> {
+    if (!step.facts) {
+      const resources = await step.resources(ctx, {});
+      return { facts: {}, resources, probes: await probe(t, resources, this.s.diff) };
+    }
+    let guess: Resource[] = [];
+    try {
+      guess = await step.resources(ctx, {});
+    } catch {
+      guess = []; // this step cannot plan without its facts
+    }
+    const first = await factsAndProbe(t, step.facts(ctx), guess, this.s.diff);
+    const resources = await step.resources(ctx, first.facts);
+    const known = new Map(guess.map((r, i) => [probeIdentity(r, this.s.diff), first.probes[i]]));
+    const missing = resources.filter((r) => !known.has(probeIdentity(r, this.s.diff)));
+    const extra = missing.length ? await probe(t, missing, this.s.diff) : [];
+    missing.forEach((r, i) => known.set(probeIdentity(r, this.s.diff), extra[i]));
+    return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r, this.s.diff))!) };
   }
 
   async runStep(step: Step, hosts: Host[]): Promise<HostStepResult[]> {

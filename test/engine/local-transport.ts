@@ -18,6 +18,7 @@ export class LocalTransport implements Transport {
       p.stdout.on('data', (d) => (stdout += d));
       p.stderr.on('data', (d) => (stderr += d));
       p.on('close', (code) => resolve({ stdout, stderr, code: code ?? 255 }));
+      p.stdin.on('error', () => undefined); // a script that does not read stdin may exit first
       p.stdin.end(opts.stdin ?? '');
     });
   }

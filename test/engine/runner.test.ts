@@ -1,0 +1,97 @@
+// The runner against this machine (sh) with recorded-free, real scripts: round trips per step, rolling order,
+// failure reports.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Runner } from '../../src/engine/runner.js';
+import { RunError } from '../../src/engine/errors.js';
+import type { Step, Transport } from '../../src/engine/types.js';
+import type { Inventory } from '../../src/inventory/types.js';
+import { LocalTransport, fakeHost } from './local-transport.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'pgha-runner-'));
+
+function setup(names: string[]) {
+  const hosts = names.map((n, i) => fakeHost(n, `10.0.0.${i + 1}`));
+  const inv: Inventory = { file: join(dir, 'inv.yml'), dir, cluster: 'c', subnet: '10.0.0.0/24', prefix: 24, provider: { type: 'static' }, hosts, groups: { all: names }, vars: {}, warnings: [] };
+  const transports = new Map<string, Transport>(hosts.map((h) => [h.name, new LocalTransport(h)]));
+  return { hosts, inv, transports };
+}
+
+describe('runner', () => {
+  it('reads facts and probes in one round trip when the guess covers the resources', async () => {
+    const { hosts, inv, transports } = setup(['a']);
+    const f = join(dir, 'one.txt');
+    const step: Step = {
+      id: 's.facts',
+      title: 'facts',
+      facts: () => ({ word: { script: 'echo hello', parse: (o) => o.trim() } }),
+      resources: (_ctx, facts) => [{ kind: 'file', path: f, content: `${facts.word ?? 'x'}\n` }],
+    };
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const [first] = await r.runStep(step, hosts);
+    expect(readFileSync(f, 'utf8')).toBe('hello\n');
+    expect(first.changes.map((c) => c.summary)).toEqual([`create ${f}`]);
+    const [again] = await r.runStep(step, hosts);
+    expect(again.changes).toEqual([]);
+    expect(again.roundTrips).toBe(1);
+  });
+
+  it('probes what the guess missed in a second round trip', async () => {
+    const { hosts, inv, transports } = setup(['a']);
+    const step: Step = {
+      id: 's.dep',
+      title: 'depends',
+      facts: () => ({ path: { script: `echo ${join(dir, 'two.txt')}`, parse: (o) => o.trim() } }),
+      resources: (_ctx, facts) => (facts.path ? [{ kind: 'file', path: facts.path as string, content: 'x\n' }] : []),
+    };
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    await r.runStep(step, hosts);
+    const [again] = await r.runStep(step, hosts);
+    expect(again.changes).toEqual([]);
+    expect(again.roundTrips).toBe(2);
+  });
+
+  it('runs a rolling step one host at a time in the stated order and stops at the first failure', async () => {
+    const { hosts, inv, transports } = setup(['a', 'b', 'c']);
+    const log = join(dir, 'order.log');
+    const step: Step = {
+      id: 's.roll',
+      title: 'rolling',
+      serial: true,
+      order: async (g) => [...g.hosts].reverse(),
+      resources: (ctx) => [{ kind: 'command', label: `mark ${ctx.host.name}`, script: ctx.host.name === 'b' ? 'echo boom >&2; exit 4' : `echo ${ctx.host.name} >> ${log}` }],
+    };
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const err = await r.runStep(step, hosts).catch((e) => e);
+    expect(err).toBeInstanceOf(RunError);
+    expect((err as RunError).failures.map((f) => f.host)).toEqual(['b']);
+    expect((err as RunError).failures[0].error.message).toMatch(/b: run: mark b failed \(exit 4\)/);
+    expect(readFileSync(log, 'utf8')).toBe('c\n'); // a never ran
+  });
+
+  it('lets the other hosts of a parallel step finish, then reports every failed host', async () => {
+    const { hosts, inv, transports } = setup(['a', 'b', 'c']);
+    const step: Step = {
+      id: 's.par',
+      title: 'parallel',
+      resources: (ctx) => [{ kind: 'command', label: 'work', script: ctx.host.name === 'a' ? 'exit 0' : `exit 7` }],
+    };
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const err = (await r.runStep(step, hosts).catch((e) => e)) as RunError;
+    expect(err.failures.map((f) => f.host).sort()).toEqual(['b', 'c']);
+    expect(r.results.find((x) => x.host === 'a')?.error).toBeUndefined();
+  });
+
+  it('changes nothing in check mode', async () => {
+    const { hosts, inv, transports } = setup(['a']);
+    const f = join(dir, 'never.txt');
+    const step: Step = { id: 's.chk', title: 'check', resources: () => [{ kind: 'file', path: f, content: 'x' }] };
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: true, diff: true, events: {} });
+    const [res] = await r.runStep(step, hosts);
+    expect(res.changes[0].summary).toBe(`create ${f}`);
+    expect(res.changes[0].diff).toContain('+x');
+    expect(() => readFileSync(f)).toThrow();
+  });
+});
