@@ -16,7 +16,9 @@ export interface ApplyOptions {
   diff: boolean;
 }
 
+/** In check mode, what the provider would do (when it acts, its own progress lines already said it). */
 function providerLines(out: Out, changes: ProviderChange[], check: boolean): void {
+  if (!check) return;
   for (const c of changes) out.info(`${check ? 'would ' : ''}${c.action} ${c.host}: ${c.summary}`);
 }
 

@@ -27,6 +27,14 @@ function cluster(sql: (port: number, n: number) => { stdout?: string; stderr?: s
     if (s.startsWith('ip -o -4 addr show')) return { stdout: `2: host0    inet ${h.address}/24 scope global host0${h.name === 'lb1' ? '\n2: host0    inet 10.77.0.100/24 scope global secondary host0' : ''}` };
     if (s.startsWith('systemctl is-active haproxy')) return { stdout: 'active\n' };
     if (s.startsWith('journalctl')) return { stdout: `journal of ${h.name}` };
+    const times = /^export PGPASSWORD=\S+\n[\s\S]*-lt (\d+)/.exec(s);
+    if (times) {
+      // One round trip, several connections: what psql prints for each.
+      const port = Number(/port=(\d+)/.exec(s)![1]);
+      const outs = Array.from({ length: Number(times[1]) }, () => sql(port, n++));
+      const failed = outs.find((o) => o.code);
+      return failed ?? { stdout: outs.map((o) => o.stdout ?? '').join('') };
+    }
     const m = /PGPASSWORD=\S+ psql .*port=(\d+)/.exec(s);
     if (m) return sql(Number(m[1]), n++);
     return { code: 1, stderr: `unexpected: ${s.slice(0, 80)}` };
@@ -46,6 +54,7 @@ describe('verifyCluster', () => {
     const psql = transports.get('pg1')!.scripts.filter((s) => s.includes('psql') && s.includes('host=10.77.0.100'));
     expect(psql.some((s) => s.includes('port=5001') && s.includes('insert into pgha_verify'))).toBe(true);
     expect(psql.some((s) => s.includes('port=5002') && s.includes('pg_is_in_recovery()'))).toBe(true);
+    expect(psql.filter((s) => s.includes('port=5010'))).toHaveLength(1); // all connections in one round trip
   });
 
   it('fails when 5002 lands on the primary', async () => {

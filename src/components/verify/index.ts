@@ -32,6 +32,8 @@ interface Psql {
   t: Transport;
   host: Host;
   run(port: number, sql: string): Promise<{ code: number; out: string; err: string }>;
+  /** The same query over `times` separate connections, in one round trip; stops at the first failure. */
+  runMany(port: number, sql: string, times: number): Promise<{ code: number; out: string; err: string }>;
 }
 
 function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
@@ -47,6 +49,13 @@ function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
       const r = await t.exec(script, { secrets: [password], timeoutMs: 30_000 });
       return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
     },
+    async runMany(port, sql, times) {
+      const conn = `host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`;
+      const one = `psql -X -At -v ON_ERROR_STOP=1 ${shq(conn)} -c ${shq(sql)} || exit $?`;
+      const script = `export PGPASSWORD=${shq(password)}\ni=0\nwhile [ $i -lt ${times} ]; do ${one}; i=$((i+1)); done`;
+      const r = await t.exec(script, { secrets: [password], timeoutMs: 60_000 });
+      return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
+    },
   };
 }
 
@@ -54,7 +63,16 @@ async function logsOf(ctx: StepGroupContext, hostName: string | undefined, unit:
   return hostName ? journal(ctx.transports.get(hostName), unit) : '';
 }
 
-/** SQL checks through the VIP (the component checks of every layer run first, with short waits). */
+/** The checks of every layer, with short waits (what each component's own step checks after it applied). */
+export async function verifyLayers(ctx: StepGroupContext): Promise<void> {
+  const inv = ctx.inventory;
+  if (withRole(inv.hosts, 'etcd').every((h) => ctx.transports.has(h.name))) await verifyEtcdCluster({ ...ctx, hosts: withRole(inv.hosts, 'etcd') }, 20_000);
+  await verifyPatroniCluster(ctx, 30_000);
+  await verifyHaproxy({ ...ctx, hosts: withRole(inv.hosts, 'haproxy') }, 20_000);
+  await verifyKeepalived(ctx, 15_000);
+}
+
+/** SQL checks through the VIP: a write on the primary port, a read from a replica, several members on the balanced port. */
 export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport> {
   const start = Date.now();
   const inv = ctx.inventory;
@@ -62,13 +80,9 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const client = withRole(inv.hosts, 'postgres').find((h) => ctx.transports.has(h.name));
   if (!client) throw new UserError('no postgres host is connected to run psql from', 'check that the postgres hosts are up');
   const s = settingsFor(inv, client);
-
-  if (withRole(inv.hosts, 'etcd').every((h) => ctx.transports.has(h.name))) await verifyEtcdCluster({ ...ctx, hosts: withRole(inv.hosts, 'etcd') }, 20_000);
-  const verdict = await verifyPatroniCluster(ctx, 30_000);
-  await verifyHaproxy({ ...ctx, hosts: withRole(inv.hosts, 'haproxy') }, 20_000);
-  await verifyKeepalived(ctx, 15_000);
-  const holder = (await vipState(ctx)).holders[0];
   if (ctx.check) throw new UserError('verify writes a row through the VIP and cannot run in check mode');
+  const verdict = await verifyPatroniCluster(ctx, 30_000);
+  const holder = (await vipState(ctx)).holders[0];
 
   const psql = psqlOn(ctx, client, vip);
   const token = randomBytes(8).toString('hex');
@@ -106,15 +120,13 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const rServer = String(read.value).replace(/^server (\S+).*$/, '$1');
 
   // 3. Several connections through the all-members port reach more than one member.
+  // Several separate connections through the balanced port, in one round trip.
   const n = Math.max(4, 2 * withRole(inv.hosts, 'postgres').length);
-  const servers: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const r = await psql.run(s.allPort, 'select host(inet_server_addr())');
-    if (r.code !== 0) {
-      throw new CheckError(client.name, `connect through ${vip}:${s.allPort}`, 'a connection', r.err || `psql exit ${r.code}`, await logsOf(ctx, holder, 'haproxy'));
-    }
-    servers.push(r.out);
+  const many = await psql.runMany(s.allPort, 'select host(inet_server_addr())', n);
+  if (many.code !== 0) {
+    throw new CheckError(client.name, `connect through ${vip}:${s.allPort}`, 'a connection', many.err || `psql exit ${many.code}`, await logsOf(ctx, holder, 'haproxy'));
   }
+  const servers = many.out.split('\n').filter(Boolean);
   const distinct = [...new Set(servers)].sort();
   if (distinct.length < 2) {
     throw new CheckError(client.name, `balance through ${vip}:${s.allPort}`, `more than one member answering ${n} connections`,
@@ -146,4 +158,12 @@ export const verifyStep: Step = {
   },
 };
 
-export const verify: Component = { name: 'verify', steps: [verifyStep] };
+export const verifyLayersStep: Step = {
+  id: 'verify.layers',
+  title: 'Check etcd, Patroni, HAProxy and keepalived',
+  resources: () => [],
+  verifyGroup: verifyLayers,
+};
+
+/** `pgha verify` runs both steps; the cluster playbook runs only verify.cluster (each layer checked itself already). */
+export const verify: Component = { name: 'verify', steps: [verifyLayersStep, verifyStep] };
