@@ -205,20 +205,32 @@ export async function hardKillHost(inv: Inventory, hostName: string): Promise<nu
   return hardKill(known(inv, hostName));
 }
 
-/** Start one stopped (or crashed) host again; the lab's bridge and cache must be up (they are after `up`). */
-export async function startHost(inv: Inventory, hostName: string): Promise<void> {
+/**
+ * Start one stopped (or crashed) host again, or boot a new one; the lab's bridge, cache and base image must be up
+ * (they are after `up`, also an `up` of the inventory without hosts). `authorizedKeys` are given to root besides the
+ * lab's own key (e.g. the keys a VM gets from cloud-init); they are written before the boot.
+ */
+export async function startHost(inv: Inventory, hostName: string, opts: { authorizedKeys?: string[] } = {}): Promise<void> {
   const host = inv.hosts.find((h) => h.name === hostName);
   const h = known(inv, hostName);
   if ((await machineState(h)).state === 'running' && (await machineInit(h))) return;
   await teardown(h); // leftovers of a crash: nspawn, mount, links
   const mirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
-  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS);
+  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, opts.authorizedKeys);
 }
 
 /** Clean shutdown of one host (its disk is kept). */
 export async function stopHost(inv: Inventory, hostName: string): Promise<void> {
   await teardown(known(inv, hostName));
+}
+
+/** Stop one host and delete its disk (the bridge and cache stay); its host keys are forgotten. */
+export async function removeHost(inv: Inventory, hostName: string): Promise<void> {
+  const h = known(inv, hostName);
+  await teardown(h);
+  await removeTree(h.paths.dir);
+  if (h.address) new KnownHosts(sidecarPath(inv, 'known_hosts')).forget([hostPattern(h.address, h.port)]);
 }
 
 /** The lab's private SSH key (generated once per inventory). */

@@ -254,6 +254,7 @@ export async function teardown(h: LabHost, timeoutMs?: number): Promise<boolean>
 
 export async function prepareAndBoot(
   inv: Inventory, host: Host, h: LabHost, lower: string, mirror: DebianMirror, key: string, bootTimeoutMs: number,
+  extraKeys: string[] = [],
 ): Promise<number> {
   const lab = labSettings(inv);
   mkdirSync(h.paths.dir, { recursive: true });
@@ -261,7 +262,8 @@ export async function prepareAndBoot(
   if (!existsSync(h.paths.lowerFile)) writeFileSync(h.paths.lowerFile, lower + '\n');
   await ensureHostLink(h.machine, h.veth, lab.bridge, host.address, inv.prefix, lab.bridgeAddress);
   await ensureMount(h, lower);
-  syncFiles(h.paths.root, hostFiles(inv, host, mirror, readFileSync(`${key}.pub`, 'utf8')));
+  const keys = [readFileSync(`${key}.pub`, 'utf8').trim(), ...extraKeys.map((k) => k.trim()).filter(Boolean)];
+  syncFiles(h.paths.root, hostFiles(inv, host, mirror, keys.join('\n')));
   await ensureIdentity(h.paths.root);
   recordHostKeys(inv, h);
   const pid = boot(h, host.name);
