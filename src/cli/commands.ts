@@ -52,7 +52,8 @@ export async function runPlaybookCommand(g: GlobalOptions, out: Out, playbook: s
     const t = runner.totals();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const roundTrips = Object.fromEntries([...s.transports].map(([n, tr]) => [n, tr.roundTrips]));
-    if (t.changes === 0) out.info(`${o.check ? 'plan' : 'done'}: no changes: every host already as wanted (${secs} s)`);
+    if (pb.name === 'verify') out.info(`verified: the cluster works end to end (${secs} s)`);
+    else if (t.changes === 0) out.info(`${o.check ? 'plan' : 'done'}: no changes: every host already as wanted (${secs} s)`);
     else out.info(`${o.check ? 'plan' : 'done'}: ${t.changes} change${t.changes > 1 ? 's' : ''}${o.check ? ' would be made' : ''} (${secs} s)` +
       `${t.restarted.length ? `; restarted ${t.restarted.join(', ')}` : ''}${t.reloaded.length ? `; reloaded ${t.reloaded.join(', ')}` : ''}`);
     if (pb.name === 'cluster' && !o.check && s.inv.vip) out.info(connectionInfo(s.inv));

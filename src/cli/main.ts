@@ -120,6 +120,17 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Ctrl-C (or a TERM from a supervisor): stop at once, say what that means, and leave no lock behind (the exit
+// handlers release it). Remote commands in flight end with their SSH session or finish on their own; a re-run
+// picks up from what the hosts show (interrupted package installs included).
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\npgha: interrupted (${sig}); the hosts may be partly changed: run it again to converge\n`);
+    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, error: { type: 'Interrupted', signal: sig } }) + '\n');
+    process.exit(code);
+  });
+}
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {

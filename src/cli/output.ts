@@ -42,6 +42,7 @@ export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): 
         lines.push(`${r.host}: ${c.summary}`);
         if (showDiff && c.diff) lines.push(...c.diff.trimEnd().split('\n').map((d) => `    ${d}`));
       }
+      if (r.changes.length === 0 && !r.error && r.reason.endsWith('nothing to manage here')) return; // a check-only step
       if (mode === 'plain') {
         lines.filter((l) => !/^ {4}/.test(l) || showDiff).forEach((l) => write(`  ${l}`));
         write(`  ${hostLine(r)}`);
@@ -50,9 +51,10 @@ export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): 
         taskOutput?.(hostLine(r));
       }
     },
-    log: (line) => {
+    log: (line, host) => {
       if (mode === 'tty') taskOutput?.(line);
-      else if (mode === 'plain' && verbose) write(`  ${line}`);
+      // Step-level lines (a check's verdict) always; per-host detail with -v.
+      else if (mode === 'plain' && (verbose || !host)) write(`  ${line}`);
     },
   };
   return {
@@ -85,6 +87,24 @@ function indent(text: string, pad = '    '): string {
   return text.trimEnd().split('\n').map((l) => pad + l).join('\n');
 }
 
+/** Ports a log or command output says are taken by someone else ("Address already in use"). */
+export function takenPorts(text: string): string[] {
+  const ports = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (!/already in use|another postmaster/i.test(line)) continue;
+    // haproxy "[0.0.0.0:5001]", etcd/go "1.2.3.4:2379: bind:", PostgreSQL "running on port 5432", "port 8008 ... in use"
+    for (const m of line.matchAll(/\[[^\]\s]*:(\d+)\]|:(\d+): bind|on port (\d+)|[Pp]ort (\d+)/g)) ports.add((m[1] ?? m[2] ?? m[3] ?? m[4])!);
+  }
+  return [...ports];
+}
+
+function portHint(host: string, text: string): string | undefined {
+  const ports = takenPorts(text);
+  if (!ports.length) return /address already in use/i.test(text) ? `a port this service needs is taken by another process on ${host}: find it with \`ss -ltnp\` there` : undefined;
+  const s = ports.length > 1 ? 's' : '';
+  return `port${s} ${ports.join(', ')} taken by another process on ${host} (Address already in use): find it with \`ss -ltnp '${ports.map((p) => `sport = :${p}`).join(' or ')}'\` there, stop it, then run pgha again`;
+}
+
 export function formatError(e: unknown, verbose: boolean): string {
   const out: string[] = [];
   const one = (err: Error, prefix = '') => {
@@ -99,6 +119,10 @@ export function formatError(e: unknown, verbose: boolean): string {
     } else {
       out.push(`${prefix}${err.message}`);
       if (verbose && err.stack) out.push(indent(err.stack));
+    }
+    if (err instanceof CheckError || err instanceof RemoteError) {
+      const cause = portHint(err.host, err instanceof CheckError ? `${err.actual}\n${err.logs ?? ''}` : err.detail ?? '');
+      if (cause) out.push(`    cause: ${cause}`);
     }
     if ((err as PghaError).hint) out.push(`    next: ${(err as PghaError).hint}`);
   };

@@ -4,6 +4,7 @@ import type { Op, PlannedChange } from './plan.js';
 import { RemoteError } from './errors.js';
 import { mask } from './mask.js';
 import { argvToShell, shq } from './quote.js';
+import { PENDING_DIR, recordScript, type Pending } from './pending.js';
 
 export const BACKUP_DIR = '/var/lib/pgha/backup';
 
@@ -36,11 +37,26 @@ function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
+/**
+ * A run killed while dpkg worked leaves packages unpacked or half-configured, and apt then refuses every
+ * install ("dpkg was interrupted"). Finish that first, waiting while a dpkg of the killed run still holds the lock.
+ */
+export const DPKG_RECOVER = [
+  'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then',
+  '  n=0',
+  '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
+  '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
+  '  done',
+  `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
+  'fi',
+].join('\n');
+
 export function packagesScript(names: string[]): string {
   const pkgs = names.map(shq).join(' ');
   // Refresh the package lists when they are missing or older than a day, and once more if a package is not found.
   return [
     'set -e',
+    DPKG_RECOVER,
     `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then ${APT} update -q; fi`,
     `${APT} install -y -q --no-install-recommends ${pkgs} || { ${APT} update -q && ${APT} install -y -q --no-install-recommends ${pkgs}; }`,
   ].join('\n');
@@ -83,6 +99,15 @@ export interface AppliedHost {
   applied: PlannedChange[];
   restarted: string[];
   reloaded: string[];
+  /** Services whose notifications were handled here (their records are cleared once the step verified). */
+  notified: string[];
+}
+
+export interface ApplyOptions {
+  /** Notifications recorded on the host by an earlier run that did not see them through. */
+  pending?: Pending;
+  /** Directory of the notification records on the host (default PENDING_DIR). */
+  pendingDir?: string;
 }
 
 /** A unit journal tail, for error reports. */
@@ -95,15 +120,17 @@ export async function serviceLog(t: Transport, unit: string, lines = 30): Promis
   }
 }
 
-export async function applyChanges(t: Transport, changes: PlannedChange[], allResources: Resource[], log: (l: string) => void): Promise<AppliedHost> {
+export async function applyChanges(t: Transport, changes: PlannedChange[], allResources: Resource[], log: (l: string) => void, opts: ApplyOptions = {}): Promise<AppliedHost> {
   const applied: PlannedChange[] = [];
-  const notified = new Map<string, Notify['action']>();
+  const notified = new Map<string, Notify['action']>(opts.pending ?? []);
   const startedNow = new Set<string>();
   for (const c of changes) {
     const r = c.resource;
-    for (const op of c.ops) {
+    for (const [i, op] of c.ops.entries()) {
       const secrets = r.kind === 'command' ? r.secrets : undefined;
-      const res = await t.exec(opScript(r, op), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
+      // The wish to restart/reload is recorded before the change it follows from, in the same round trip.
+      const record = i === 0 && 'notify' in r && r.notify?.length ? `${recordScript(r.notify, opts.pendingDir ?? PENDING_DIR)}\n` : '';
+      const res = await t.exec(record + opScript(r, op), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
       if (res.code !== 0) {
         const unit = r.kind === 'service' ? r.name : undefined;
         const logs = unit ? await serviceLog(t, unit) : '';
@@ -140,5 +167,5 @@ export async function applyChanges(t: Transport, changes: PlannedChange[], allRe
       log(`${t.host.name}: ${action}ed ${svc}`);
     }
   }
-  return { applied, restarted, reloaded };
+  return { applied, restarted, reloaded, notified: [...notified.keys()] };
 }

@@ -77,14 +77,27 @@ export function planChanges(resources: Resource[], probes: ProbeResult[], withDi
       if (r.state === 'stopped' && active) { ops.push({ op: 'stop' }); words.push('stop'); }
       if (ops.length) add(`${words.join(' + ')} ${r.name}`, ops);
     } else if (r.kind === 'command' && p.kind === 'command') {
-      if (p.run) add(`run: ${r.label}`, [{ op: 'run' }], withDiff ? mask(`$ ${r.argv ? argvToShell(r.argv) : r.script}`) : undefined);
+      if (p.run) add(`run: ${r.label}`, [{ op: 'run' }], withDiff ? commandPreview(r.argv ? argvToShell(r.argv) : (r.script ?? '')) : undefined);
     }
   });
   return changes;
 }
 
+/** The first lines of a command, masked (plan shows what would run, not pages of script). */
+function commandPreview(cmd: string, lines = 4): string {
+  const all = mask(cmd).split('\n');
+  return `$ ${all.slice(0, lines).join('\n  ')}${all.length > lines ? `\n  ... (${all.length - lines} more lines)` : ''}`;
+}
+
+/** Values of keys that look like credentials, for files that hold secrets (on top of the known secrets). */
+const CREDENTIAL_LINE = /^([-+ ]\s*[\w.-]*(password|passwd|secret|auth_pass|token)\s*[:=]\s*).+$/i;
+
 export function fileDiff(path: string, before: string, after: string, secret?: boolean, unknownBefore?: boolean): string {
-  if (secret) return `--- ${path}\n+++ ${path}\n(content holds secrets: ${MASK})\n`;
   if (unknownBefore) return `--- ${path}\n+++ ${path}\n(current file too large to show)\n`;
-  return mask(createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }).split('\n').slice(1).join('\n'));
+  const lines = mask(createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }))
+    .split('\n')
+    .filter((l) => !/^={10,}$/.test(l) && !l.startsWith('Index: '))
+    .map((l) => (/^(---|\+\+\+) /.test(l) ? l.trimEnd() : l));
+  // Every known secret is masked already; in a file that holds secrets, credential-looking values are too.
+  return (secret ? lines.map((l) => l.replace(CREDENTIAL_LINE, `$1${MASK}`)) : lines).join('\n');
 }

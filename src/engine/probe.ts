@@ -59,7 +59,7 @@ export async function factsAndProbe(t: Transport, specs: Record<string, FactSpec
 /** What a probe of this resource depends on (and nothing else: content, owner and mode are compared locally). */
 export function probeIdentity(r: Resource, withContent: boolean): string {
   switch (r.kind) {
-    case 'file': return `file ${r.path} ${withContent && !r.secret}`;
+    case 'file': return `file ${r.path}`;
     case 'directory': return `dir ${r.path}`;
     case 'packages': return `pkg ${[...r.names].sort().join(' ')}`;
     case 'service': return `svc ${r.name}`;
@@ -83,7 +83,7 @@ function probeSnippet(r: Resource, i: number, withContent: boolean): string {
   switch (r.kind) {
     case 'file': {
       const p = shq(r.path);
-      const content = withContent && !r.secret
+      const content = withContent
         ? `; if [ "$(stat -c %s ${p})" -le ${MAX_DIFF_BYTES} ]; then echo "X ${i} $(base64 -w0 < ${p})"; fi`
         : '';
       return `if [ -f ${p} ]; then echo "F ${i} $(sha256sum < ${p} | cut -d' ' -f1) $(stat -c '%U %G %a' ${p})"${content}; else echo "F ${i} -"; fi`;

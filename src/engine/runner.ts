@@ -2,8 +2,9 @@
 // rolling step). Per host: facts (1 round trip) -> resources -> probe (1 round trip) -> changes -> apply -> verify.
 // A failed host lets the other hosts of the step finish, then stops the run with a per-host report.
 import type { Host, Inventory } from '../inventory/types.js';
-import type { Change, Facts, Resource, Step, StepContext, StepGroupContext, Transport } from './types.js';
+import type { Change, FactSpec, Facts, Resource, Step, StepContext, StepGroupContext, Transport } from './types.js';
 import { factsAndProbe, probe, probeIdentity, type ProbeResult } from './probe.js';
+import { PENDING_DIR, PENDING_FACT, clearScript, pendingFact, type Pending } from './pending.js';
 import { planChanges } from './plan.js';
 import { applyChanges } from './apply.js';
 import { TEMPLATES_DIR, renderTemplate } from './template.js';
@@ -21,6 +22,8 @@ export interface HostStepResult {
   error?: Error;
   /** SSH round trips this step made on this host (facts, probes, apply, verify). */
   roundTrips?: number;
+  /** Services restarted/reloaded (or started) for this step's changes: their records are cleared once it verified. */
+  notified?: string[];
 }
 
 export interface RunEvents {
@@ -39,6 +42,8 @@ export interface RunSettings {
   events: RunEvents;
   /** Extra directories searched for templates (a user playbook's own folder). */
   templateDirs?: string[];
+  /** Directory of the notification records on the hosts (default PENDING_DIR; tests point it elsewhere). */
+  pendingDir?: string;
 }
 
 export class Runner {
@@ -76,24 +81,39 @@ export class Runner {
     if (!t) throw new Error(`no connection to ${host.name}`);
     const ctx = this.hostContext(host);
     const tripsBefore = t.roundTrips;
-    const { facts, resources, probes } = await this.readHost(step, ctx, t);
+    const { resources, probes, pending } = await this.readHost(step, ctx, t);
     const planned = planChanges(resources, probes, this.s.diff);
     const changes: Change[] = planned.map((p) => ({ host: host.name, step: step.id, resource: p.resource, summary: mask(p.summary), diff: p.diff }));
+    // Restarts/reloads an earlier run recorded but did not see through, for services this step notifies.
+    const carried: Pending = new Map();
+    for (const r of resources) {
+      for (const n of ('notify' in r ? r.notify : undefined) ?? []) {
+        const a = pending.get(n.service);
+        if (a && carried.get(n.service) !== 'restart') carried.set(n.service, a);
+      }
+    }
+    for (const [svc, action] of carried) {
+      const r = resources.find((x) => x.kind === 'service' && x.name === svc) ?? resources.find((x) => 'notify' in x && x.notify?.some((n) => n.service === svc))!;
+      changes.push({ host: host.name, step: step.id, resource: r, summary: `${action} ${svc} (left pending by an earlier run that did not finish)` });
+    }
     let restarted: string[] = [];
     let reloaded: string[] = [];
+    let notified: string[] = [];
     if (!this.s.check) {
-      if (planned.length) {
-        const a = await applyChanges(t, planned, resources, (l) => this.log(l, host.name));
+      if (planned.length || carried.size) {
+        const a = await applyChanges(t, planned, resources, (l) => this.log(l, host.name), { pending: carried, pendingDir: this.s.pendingDir });
         restarted = a.restarted;
         reloaded = a.reloaded;
+        notified = a.notified;
       }
       if (step.verify) await step.verify(ctx, t);
     }
     const verb = this.s.check ? 'would change' : 'changed';
-    const reason = planned.length
-      ? `${verb} ${planned.length} of ${resources.length}${restarted.length ? `, restarted ${restarted.join(' ')}` : ''}${reloaded.length ? `, reloaded ${reloaded.join(' ')}` : ''}`
+    const n = planned.length + carried.size;
+    const reason = n
+      ? `${verb} ${n} of ${resources.length + carried.size}${restarted.length ? `, restarted ${restarted.join(' ')}` : ''}${reloaded.length ? `, reloaded ${reloaded.join(' ')}` : ''}`
       : resources.length ? `no changes: all ${resources.length} resources as wanted` : 'no changes: nothing to manage here';
-    return { host: host.name, step: step.id, changes, restarted, reloaded, reason, roundTrips: t.roundTrips - tripsBefore };
+    return { host: host.name, step: step.id, changes, restarted, reloaded, reason, roundTrips: t.roundTrips - tripsBefore, notified };
   }
 
   /**
@@ -101,10 +121,14 @@ export class Runner {
    * its resources are first guessed with no facts, and the guess is probed together with the facts in one
    * round trip; only resources the guess missed cost a second one.
    */
-  private async readHost(step: Step, ctx: StepContext, t: Transport): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[] }> {
+  private async readHost(step: Step, ctx: StepContext, t: Transport): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[]; pending: Pending }> {
+    // The notification records ride along with the first round trip (read only where they can matter).
+    const withPending = (specs: Record<string, FactSpec>) => ({ ...specs, [PENDING_FACT]: pendingFact(this.s.pendingDir ?? PENDING_DIR) });
     if (!step.facts) {
       const resources = await step.resources(ctx, {});
-      return { facts: {}, resources, probes: await probe(t, resources, this.s.diff) };
+      if (!resources.length) return { facts: {}, resources, probes: [], pending: new Map() };
+      const read = await factsAndProbe(t, withPending({}), resources, this.s.diff);
+      return { facts: {}, resources, probes: read.probes, pending: read.facts[PENDING_FACT] as Pending };
     }
     let guess: Resource[] = [];
     try {
@@ -112,13 +136,15 @@ export class Runner {
     } catch {
       guess = []; // this step cannot plan without its facts
     }
-    const first = await factsAndProbe(t, step.facts(ctx), guess, this.s.diff);
+    const all = await factsAndProbe(t, withPending(step.facts(ctx)), guess, this.s.diff);
+    const pending = all.facts[PENDING_FACT] as Pending;
+    const first = { facts: Object.fromEntries(Object.entries(all.facts).filter(([k]) => k !== PENDING_FACT)), probes: all.probes };
     const resources = await step.resources(ctx, first.facts);
     const known = new Map(guess.map((r, i) => [probeIdentity(r, this.s.diff), first.probes[i]]));
     const missing = resources.filter((r) => !known.has(probeIdentity(r, this.s.diff)));
     const extra = missing.length ? await probe(t, missing, this.s.diff) : [];
     missing.forEach((r, i) => known.set(probeIdentity(r, this.s.diff), extra[i]));
-    return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r, this.s.diff))!) };
+    return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r, this.s.diff))!), pending };
   }
 
   async runStep(step: Step, hosts: Host[]): Promise<HostStepResult[]> {
@@ -163,8 +189,20 @@ export class Runner {
         throw new RunError(step.id, [{ host: (e as { host?: string }).host ?? 'cluster', error: e as Error }]);
       }
     }
+    await this.clearPending(results);
     this.s.events.stepDone?.(step, results);
     return results;
+  }
+
+  /** The step verified: the restarts/reloads it did are done for good, so their records go. */
+  private async clearPending(results: HostStepResult[]): Promise<void> {
+    await Promise.all(
+      results.filter((r) => r.notified?.length).map(async (r) => {
+        const t = this.s.transports.get(r.host);
+        const res = await t?.exec(clearScript(r.notified!, this.s.pendingDir ?? PENDING_DIR), { timeoutMs: 60_000 });
+        if (res && res.code !== 0) throw new RunError('clear notifications', [{ host: r.host, error: new Error(`cannot remove notification records: ${res.stderr.trim()}`) }]);
+      }),
+    );
   }
 
   totals() {

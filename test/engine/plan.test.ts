@@ -49,8 +49,10 @@ describe('planning from recorded probe output (no SSH)', () => {
     const [c] = planChanges([resources[0]], parseProbe([resources[0]], out), true);
     expect(c.diff).toContain('-a=2');
     expect(c.diff).toContain('+a=1');
-    const secret: Resource = { ...(resources[0] as Extract<Resource, { kind: 'file' }>), secret: true, content: 'password=hunter22\n' };
+    const secret: Resource = { ...(resources[0] as Extract<Resource, { kind: 'file' }>), secret: true, content: 'a=1\npassword=hunter22\n' };
     const [s] = planChanges([secret], parseProbe([secret], out), true);
+    expect(s.diff).toContain('+a=1'); // the setting that changes is shown
+    expect(s.diff).toContain('+password=********');
     expect(s.diff).not.toContain('hunter22');
   });
 
