@@ -1,0 +1,210 @@
+// The Proxmox provider end to end: `pgha up` with provider proxmox against the API simulator, whose started VMs are
+// real lab machines (booted with the address and the SSH keys from their cloud-init settings). The provider clones,
+// configures, resizes and starts the VMs through the API, then the whole cluster playbook converges on them over SSH.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
+import { expectOk, inventory, pgha, tempInventory } from './helpers.js';
+import { ensurePsql, psql } from './psql.js';
+import { PveSim, type SimVmInfo } from '../providers/proxmox/sim/server.js';
+import { labProvider, labResourcesLeft, removeHost, startHost, stopHost } from '../../src/providers/lab/index.js';
+import { sidecarPath, type Host, type Inventory } from '../../src/inventory/types.js';
+
+const SUBNET = '10.231.90';
+const GATEWAY = `${SUBNET}.1`;
+const VIP = `${SUBNET}.100`;
+const TAG = 'pgha-e2e-pve';
+const SECRET_ENV = 'PGHA_E2E_PVE_TOKEN_SECRET';
+const NAMES = ['lb1', 'lb2', 'pg1', 'pg2', 'pg3'];
+// The least-privilege role of docs/proxmox.md, granted on /vms, the storage and the SDN zone only (nothing on /).
+const ROLE = [
+  'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
+  'VM.Config.CPU', 'VM.Config.Memory', 'VM.PowerMgmt', 'VM.GuestAgent.Audit', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use',
+];
+
+const sim = new PveSim({
+  cloneMs: 2000,
+  rrdDelayMs: 10_000, // fresh VMs show up nameless in /cluster/resources for a while, as before pvestatd's refresh
+  templates: [{ vmid: 9000, node: 'pve1', name: 'debian12-cloudinit', storage: 'local-lvm', diskSize: '2G' }],
+});
+let file = '';
+let dir = '';
+let publicKey = '';
+const env = () => ({ [SECRET_ENV]: sim.secret });
+
+// The "hypervisor": a lab of its own whose bridge address is the VMs' gateway. Its hosts are added as VMs start.
+let hv: Inventory;
+const booted: { vm: SimVmInfo; seconds: number; at: number }[] = [];
+const stopped: string[] = [];
+const deleted: string[] = [];
+let firstRequestAt = 0;
+
+function labHostFor(vm: SimVmInfo): Host {
+  const m = /^ip=(\d+\.\d+\.\d+\.\d+)\/(\d+),gw=(\d+\.\d+\.\d+\.\d+)$/.exec(vm.cloudInit.ipconfig0 ?? '');
+  if (!m) throw new Error(`VM ${vm.vmid} (${vm.name}): ipconfig0 "${vm.cloudInit.ipconfig0}" is no static address with a gateway`);
+  if (m[3] !== GATEWAY || m[2] !== '24') throw new Error(`VM ${vm.vmid} (${vm.name}): gateway ${m[3]}/${m[2]} is not the lab bridge ${GATEWAY}/24`);
+  if (vm.cloudInit.ciuser !== 'root') throw new Error(`VM ${vm.vmid} (${vm.name}): cloud-init user ${vm.cloudInit.ciuser}: this lab only gives keys to root`);
+  return { name: vm.name, address: m[1]!, roles: [], groups: [], vars: {}, ssh: { user: 'root', port: 22, become: false } };
+}
+
+/** The lab inventory seen by one VM: only that host, so its /etc/hosts knows itself alone (as a cloud-init VM). */
+function only(name: string): Inventory {
+  return { ...hv, hosts: hv.hosts.filter((h) => h.name === name) };
+}
+
+function wireHypervisor(): void {
+  sim.onRequest = () => (firstRequestAt ||= Date.now());
+  sim.hooks.onStart = async (vm) => {
+    const t0 = Date.now();
+    const host = labHostFor(vm);
+    hv.hosts = [...hv.hosts.filter((h) => h.name !== host.name), host];
+    await startHost(only(vm.name), vm.name, { authorizedKeys: vm.cloudInit.sshkeys });
+    booted.push({ vm, seconds: (Date.now() - t0) / 1000, at: Date.now() });
+  };
+  sim.hooks.onStop = async (vm) => {
+    await stopHost(only(vm.name), vm.name);
+    stopped.push(vm.name);
+  };
+  sim.hooks.onDelete = async (vm) => {
+    if (hv.hosts.some((h) => h.name === vm.name)) await removeHost(only(vm.name), vm.name);
+    deleted.push(vm.name);
+  };
+}
+
+const guests = () => [...sim.st.vms.values()].filter((v) => v.config['template'] !== '1');
+const requestsOf = (method: string, tail: RegExp, from = 0) => sim.requests.slice(from).filter((r) => r.method === method && tail.test(r.path));
+const quiet = { check: false, log: () => undefined };
+
+beforeAll(async () => {
+  ensurePsql();
+  await sim.start();
+  // A token with the documented minimal role, on the paths the docs grant it.
+  sim.setAcl({ '/vms': ROLE, '/storage/local-lvm': ROLE, '/sdn/zones/localnetwork': ROLE });
+  file = tempInventory('proxmox.yml');
+  dir = dirname(file);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgha-e2e-pve', '-f', join(dir, 'id_ed25519')]);
+  publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim();
+  copyFileSync(sim.caFile, join(dir, 'pve-ca.pem'));
+  const text = readFileSync(file, 'utf8')
+    .replace('@SIM_PORT@', String(sim.port)).replace('@TOKEN_ID@', `'${sim.tokenId}'`).replace('@SSH_PUBLIC_KEY@', publicKey);
+  writeFileSync(file, text);
+  hv = {
+    file: join(dir, 'hypervisor.yml'), dir, cluster: 'e2e-pve-hv', subnet: `${SUBNET}.0/24`, prefix: 24,
+    provider: { type: 'lab', lab: { bridge: 'pgha-e2e-pve', bridgeAddress: GATEWAY, cachePort: 3142, stateDir: join(dir, 'hypervisor') } },
+    hosts: [], groups: { all: [] }, vars: {}, warnings: [],
+  };
+  // Bridge, package cache and base image; no machine yet (they boot when their VMs start).
+  await labProvider.up(hv, quiet);
+  wireHypervisor();
+});
+
+afterAll(async () => {
+  try {
+    if (guests().length) await pgha(['destroy', '-i', file], { env: env() });
+  } finally {
+    await sim.close();
+    for (const h of hv?.hosts ?? []) await removeHost(only(h.name), h.name).catch(() => undefined);
+    if (hv) await labProvider.destroy(hv, quiet);
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+describe('pgha up with provider proxmox: simulator VMs are lab machines', () => {
+  it('creates the five VMs through the API and converges the whole cluster on them', async () => {
+    const r = await pgha(['up', '-i', file], { env: env() });
+    expectOk(r, 'pgha up (proxmox)');
+    expect(sim.invalid).toEqual([]);
+    expect(r.json.provider.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} create`));
+    // The VMs, as the inventory wants them.
+    const inv = await inventory(file);
+    const vms = guests();
+    expect(vms.map((v) => v.config['name']).sort()).toEqual(NAMES);
+    for (const vm of vms) {
+      const h = inv.hosts.find((x) => x.name === vm.config['name'])!;
+      expect(vm.status).toBe('running');
+      expect(vm.config['tags']).toBe(TAG);
+      expect(vm.config['ciuser']).toBe('root');
+      expect(vm.config['ipconfig0']).toBe(`ip=${h.address}/24,gw=${GATEWAY}`);
+      expect(vm.config['cores']).toBe(h.roles.includes('haproxy') ? '1' : '2');
+      expect(vm.config['scsi0']).toMatch(new RegExp(`^local-lvm:vm-${vm.vmid}-disk-0,.*size=8G`));
+      expect(vm.config['lock']).toBeUndefined();
+    }
+    // Clone, configure, resize and start once per VM; each started VM booted one lab machine with the cloud-init key.
+    expect(requestsOf('POST', /\/qemu\/9000\/clone$/)).toHaveLength(5);
+    expect(requestsOf('POST', /\/qemu\/\d+\/config$/)).toHaveLength(5);
+    expect(requestsOf('PUT', /\/qemu\/\d+\/resize$/)).toHaveLength(5);
+    expect(requestsOf('POST', /\/qemu\/\d+\/status\/start$/)).toHaveLength(5);
+    expect(booted.map((b) => b.vm.name).sort()).toEqual(NAMES);
+    for (const b of booted) expect(b.vm.cloudInit.sshkeys).toEqual([publicKey]);
+    // pgha logged in with the inventory's key: the host keys it recorded are those of the lab machines.
+    const kh = readFileSync(sidecarPath(inv, 'known_hosts'), 'utf8');
+    for (const h of inv.hosts) expect(kh).toContain(`${h.address} ssh-ed25519 `);
+    const vmsReady = (Math.max(...booted.map((b) => b.at)) - firstRequestAt) / 1000;
+    console.log(`proxmox e2e: first API request to the 5th VM booted (SSH up): ${vmsReady.toFixed(1)} s; ` +
+      `boot per VM ${booted.map((b) => `${b.vm.name} ${b.seconds.toFixed(1)} s`).join(', ')}; whole pgha up ${r.seconds.toFixed(1)} s; ` +
+      `${sim.requests.length} API requests`);
+
+    // The cluster answers through the VIP: 5001 primary, 5002 a replica.
+    const password = (parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>).postgres_superuser_password;
+    const w = await psql(VIP, 5001, password, 'create table if not exists pve_probe(id int primary key); insert into pve_probe values (1) on conflict do nothing; select pg_is_in_recovery()');
+    expect(w.err).toBe('');
+    expect(w.out.split('\n').pop()).toBe('f');
+    const rd = await psql(VIP, 5002, password, 'select pg_is_in_recovery(), count(*) from pve_probe');
+    expect(rd.out).toBe('t|1');
+    const v = await pgha(['verify', '-i', file], { env: env() });
+    expectOk(v, 'pgha verify (proxmox)');
+  });
+
+  it('a second pgha up creates no VM, changes nothing and sends only GET requests', async () => {
+    const from = sim.requests.length;
+    const r = await pgha(['up', '-i', file], { env: env() });
+    expectOk(r, 'pgha up (proxmox, again)');
+    expect(r.json.provider).toEqual([]);
+    expect(r.json.changes).toEqual([]);
+    expect(r.json.totals.restarted).toEqual([]);
+    const seen = sim.requests.slice(from);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((q) => q.method !== 'GET')).toEqual([]);
+    expect(guests()).toHaveLength(5);
+    expect(booted).toHaveLength(5);
+    expect(sim.invalid).toEqual([]);
+    console.log(`proxmox e2e: no-op pgha up ${r.seconds.toFixed(1)} s, ${seen.length} API requests (all GET)`);
+  });
+
+  it('pgha plan shows nothing to create or change', async () => {
+    const from = sim.requests.length;
+    const r = await pgha(['plan', '-i', file], { env: env() });
+    expectOk(r, 'pgha plan (proxmox)');
+    expect(r.json.check).toBe(true);
+    expect(r.json.provider).toEqual([]);
+    expect(r.json.changes).toEqual([]);
+    expect(sim.requests.slice(from).filter((q) => q.method !== 'GET')).toEqual([]);
+  });
+
+  it('pgha destroy deletes the VMs (purge) and their lab machines', async () => {
+    const from = sim.requests.length;
+    const r = await pgha(['destroy', '-i', file], { env: env() });
+    expectOk(r, 'pgha destroy (proxmox)');
+    expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} delete`));
+    expect(guests()).toEqual([]);
+    expect(sim.st.vms.has(9000)).toBe(true); // the template stays
+    const deletes = requestsOf('DELETE', /\/qemu\/\d+$/, from);
+    expect(deletes).toHaveLength(5);
+    for (const d of deletes) expect(d.params['purge']).toBe('1');
+    expect(stopped.sort()).toEqual(NAMES);
+    expect(deleted.sort()).toEqual(NAMES);
+    expect(sim.invalid).toEqual([]);
+    // Only the hypervisor's own bridge and cache remain.
+    const left = await labResourcesLeft(hv);
+    expect(left.filter((l) => !/^bridge pgha-e2e-pve$|^process \d+ apt-cacher-ng$/.test(l))).toEqual([]);
+    const inv = await inventory(file);
+    expect(readFileSync(sidecarPath(inv, 'known_hosts'), 'utf8').trim()).toBe('');
+  });
+
+  it('the hypervisor lab leaves nothing behind', async () => {
+    await labProvider.destroy(hv, quiet);
+    expect(await labResourcesLeft(hv)).toEqual([]);
+  });
+});
