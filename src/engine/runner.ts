@@ -60,6 +60,7 @@ export class Runner {
       secrets: this.s.secrets,
       check: this.s.check,
       log: (l) => this.log(l),
+      changedInRun: (stepId) => (this.s.check ? [] : this.results.filter((r) => r.step === stepId && r.changes.length > 0).map((r) => r.host)),
     };
   }
 

@@ -126,6 +126,8 @@ export interface StepGroupContext {
   secrets: Record<string, string>;
   check: boolean;
   log(line: string): void;
+  /** Hosts on which a step (by id) changed something earlier in this run (never in check mode). */
+  changedInRun(stepId: string): string[];
 }
 
 export interface Step {

@@ -1,17 +1,11 @@
 // Test helpers: a strict handlebars renderer over templates/, a hand-built inventory, fake contexts.
-import Handlebars from 'handlebars';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { renderTemplate } from '../../src/engine/template.js';
 import type { Host, Inventory, Role } from '../../src/inventory/types.js';
 import type { Facts, Resource, Step, StepContext, StepGroupContext, Transport } from '../../src/engine/types.js';
 
-const TEMPLATES = join(fileURLToPath(new URL('../../templates', import.meta.url)));
-const hb = Handlebars.create();
-
+/** The engine's own renderer (strict handlebars over templates/). */
 export function render(name: string, vars: Record<string, unknown>): string {
-  const tpl = hb.compile(readFileSync(join(TEMPLATES, name), 'utf8'), { strict: true, noEscape: true });
-  return tpl(vars);
+  return renderTemplate(name, vars);
 }
 
 export const SECRETS: Record<string, string> = {
@@ -67,7 +61,7 @@ export function ctxFor(inv: Inventory, name: string, opts: { check?: boolean; se
 }
 
 export function groupCtx(inv: Inventory, transports: Map<string, Transport>, hosts = inv.hosts): StepGroupContext {
-  return { inventory: inv, hosts, transports, secrets: SECRETS, check: false, log: () => {} };
+  return { inventory: inv, hosts, transports, secrets: SECRETS, check: false, log: () => {}, changedInRun: () => [] };
 }
 
 export async function plan(step: Step, ctx: StepContext, facts: Facts): Promise<Resource[]> {

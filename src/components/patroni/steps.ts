@@ -7,6 +7,7 @@ import { settingsFor, type Settings } from '../defaults.js';
 import { secret } from '../secrets.js';
 import { withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
+import { restartStep } from './restart.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export const PATRONI_CONFIG = '/etc/patroni/config.yml';
@@ -188,6 +189,6 @@ const dcs: Step = {
   },
 };
 
-export const patroniSteps: Step[] = [install, config, dcs];
+export const patroniSteps: Step[] = [install, config, dcs, restartStep];
 
 export const patroni: Component = { name: 'patroni', steps: patroniSteps };
