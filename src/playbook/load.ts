@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Host, Inventory } from '../inventory/types.js';
+import { selectHosts } from '../inventory/limit.js';
 import type { Component, Step } from '../engine/types.js';
 import { UserError } from '../engine/errors.js';
 import { packageRoot } from '../engine/template.js';
@@ -58,21 +59,6 @@ export function loadPlaybook(file: string, components: Record<string, Component>
   return { file, dir: dirname(file), name: pb.name, description: pb.description, plays: pb.plays.map((p, i) => ({ ...p, line: lineOf(doc, lines, `/plays/${i}`) })) };
 }
 
-/** Hosts named by a selector: comma-separated host names, groups (roles are groups) or `all`. */
-export function selectHosts(inv: Inventory, expr: string, where?: string): Host[] {
-  const names = new Set<string>();
-  for (const word of expr.split(',').map((w) => w.trim()).filter(Boolean)) {
-    if (inv.groups[word]) inv.groups[word].forEach((n) => names.add(n));
-    else if (inv.hosts.some((h) => h.name === word)) names.add(word);
-    else {
-      const near = nearest(word, [...Object.keys(inv.groups), ...inv.hosts.map((h) => h.name)]);
-      throw new UserError(`${where ? `${where}: ` : ''}no host or group named '${word}' in ${inv.file}${near ? `: did you mean '${near}'?` : ''}`,
-        `use a host name, a group, a role (${Object.keys(inv.groups).join(', ')})`);
-    }
-  }
-  return inv.hosts.filter((h) => names.has(h.name));
-}
-
 export interface ResolvedStep {
   step: Step;
   hosts: Host[];
@@ -83,7 +69,7 @@ export function resolvePlays(pb: Playbook, inv: Inventory, components: Record<st
   const out: ResolvedStep[] = [];
   const allow = limit ? new Set(limit.map((h) => h.name)) : undefined;
   pb.plays.forEach((p, i) => {
-    const hosts = selectHosts(inv, p.hosts, `${pb.file}:${p.line ?? '?'}: plays.${i}.hosts`).filter((h) => !allow || allow.has(h.name));
+    const hosts = selectHosts(inv, p.hosts, { what: `${pb.file}:${p.line ?? '?'}: plays.${i}.hosts`, allowEmpty: true }).filter((h) => !allow || allow.has(h.name));
     let steps: Step[];
     if (p.component) steps = components[p.component].steps;
     else if (p.step) steps = Object.values(components).flatMap((c) => c.steps).filter((s) => s.id === p.step);
