@@ -148,8 +148,20 @@ export class Runner {
     return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r, this.s.diff))!), pending };
   }
 
+  /** Wall time of each step, in run order. */
+  readonly stepSeconds: { step: string; seconds: number }[] = [];
+
   async runStep(step: Step, hosts: Host[]): Promise<HostStepResult[]> {
     if (hosts.length === 0) return [];
+    const started = Date.now();
+    try {
+      return await this.runStepTimed(step, hosts);
+    } finally {
+      this.stepSeconds.push({ step: step.id, seconds: (Date.now() - started) / 1000 });
+    }
+  }
+
+  private async runStepTimed(step: Step, hosts: Host[]): Promise<HostStepResult[]> {
     this.s.events.stepStart?.(step, hosts);
     const g = this.groupContext(hosts);
     if (step.before) await step.before(g);
