@@ -59,10 +59,20 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
   const lt = leaderHost && ctx.transports.get(leaderHost.name);
   if (!leaderHost || !lt) return { ...v, ok: false, problem: `leader ${v.leader!.name} is not connected` };
   const port = settingsFor(ctx.inventory, leaderHost).pgPort;
-  const r = await lt.exec(localPsql(port, "select count(*) from pg_stat_replication where state = 'streaming'"));
-  const n = Number(r.stdout.trim());
+  const r = await lt.exec(localPsql(port, "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'"));
+  const [count = '', list = ''] = r.stdout.trim().split('|');
+  const n = Number(count);
+  const names = list.split(' ').filter(Boolean);
   if (r.code !== 0 || n < v.replicas.length) {
-    return { ...v, ok: false, host: leaderHost.name, problem: `${r.code === 0 ? n : '?'} of ${v.replicas.length} replicas stream from the leader (pg_stat_replication)` };
+    // Name a replica that does not stream: its own log says why.
+    const missing = r.code === 0 ? v.replicas.map((m) => m.name).filter((n) => !names.includes(n)) : [];
+    return {
+      ...v,
+      ok: false,
+      host: missing[0] ?? leaderHost.name,
+      problem: `${r.code === 0 ? n : '?'} of ${v.replicas.length} replicas stream from the leader ${leaderHost.name} (pg_stat_replication)` +
+        (missing.length ? `; not streaming: ${missing.join(', ')}` : ''),
+    };
   }
   for (const m of v.replicas) {
     const h = ctx.inventory.hosts.find((x) => x.name === m.name);

@@ -156,10 +156,27 @@ const install: Step = {
   },
 };
 
+/**
+ * A fresh clone whose first start failed (e.g. its port was taken) is recovered by Patroni 3.0.2 as if it had
+ * crashed: it then ends recovery with a checkpoint of its own, and its WAL is ahead of the leader's on the same
+ * timeline. Such a replica never streams ("requested start point ... is ahead of the upstream server's flush
+ * position"); it holds nothing the leader lacks, so it is cloned again (patronictl reinit).
+ */
+export function reinitStuckReplica(ctx: StepContext): Resource {
+  const s = settingsFor(ctx.inventory, ctx.host);
+  return {
+    kind: 'command',
+    label: 'clone this replica again: its WAL is ahead of the leader (a clone whose first start failed)',
+    argv: ['patronictl', '-c', PATRONI_CONFIG, 'reinit', s.scope, ctx.host.name, '--force'],
+    unless: `! journalctl -u patroni --since -60s --no-pager 2>/dev/null | grep -q 'is ahead of the upstream server.s flush position'`,
+    timeoutMs: 120_000,
+  };
+}
+
 const config: Step = {
   id: 'patroni.config',
   title: 'Configure and start Patroni (one member initializes, the others clone)',
-  resources: (ctx) => [patroniConfigFile(ctx), { kind: 'service', name: 'patroni', enabled: true, state: 'started' }],
+  resources: (ctx) => [patroniConfigFile(ctx), { kind: 'service', name: 'patroni', enabled: true, state: 'started' }, reinitStuckReplica(ctx)],
   verify: (ctx, t) => verifyMemberRunning(ctx, t, 180_000),
   verifyGroup: async (ctx) => {
     await verifyPatroniCluster(ctx, 120_000);
