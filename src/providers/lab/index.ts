@@ -1,5 +1,5 @@
 // The local lab: real Debian 12 hosts as systemd-nspawn machines on a bridge of the control machine, with a
-// package cache on the bridge address. See /work/shared/lab-notes.md for the facts this is built on.
+// package cache on the bridge address.
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import type { Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';

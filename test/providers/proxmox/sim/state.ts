@@ -1,4 +1,4 @@
-// The simulated cluster: VMs, node-local flocks, worker tasks with UPIDs, token ACLs. Texts follow pve-notes.md.
+// The simulated cluster: VMs, node-local flocks, worker tasks with UPIDs, token ACLs. Error texts are the ones Proxmox VE answers with.
 
 export interface AgentIface {
   name: string;
