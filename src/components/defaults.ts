@@ -50,7 +50,7 @@ export const DEFAULTS = {
   patroni_synchronous_mode_strict: false,
   /**
    * PostgreSQL parameters kept in the DCS (cluster-wide), merged over these defaults. Changing them later is
-   * applied with PATCH /config; parameters that need a restart then show pending_restart in `pgha status`.
+   * applied with PATCH /config; parameters that need a restart get a rolling restart (patroni.restart step).
    */
   postgres_parameters: {
     max_connections: 200,

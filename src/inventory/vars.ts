@@ -39,7 +39,7 @@ export const KNOWN_VARS: Record<string, Record<string, unknown>> = {
     type: 'object',
     propertyNames: { pattern: '^[a-z_][a-z0-9_.]*$' },
     additionalProperties: { type: ['string', 'number', 'boolean'] },
-    description: 'PostgreSQL settings (GUCs) for every member, merged over pgha\'s defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. Maps merge key by key across cluster, group and host vars. Kept in the DCS: a change is applied with PATCH /config (restart-only ones show pending_restart).',
+    description: 'PostgreSQL settings (GUCs) for every member, merged over pgha\'s defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. Maps merge key by key across cluster, group and host vars. Kept in the DCS: a change is applied with PATCH /config; settings that need a restart get a rolling restart (replicas first, the leader last).',
   },
   replica_max_lag_bytes: int('Largest replica lag in bytes the checks accept (default 16777216).'),
   // HAProxy
