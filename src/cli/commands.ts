@@ -63,6 +63,7 @@ export async function runPlaybookCommand(g: GlobalOptions, out: Out, playbook: s
       check: o.check,
       playbook: pb.name,
       seconds: Number(secs),
+      warnings: s.inv.warnings,
       provider: pchanges,
       changes: runner.results.flatMap((r) => r.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined }))),
       hosts: runner.results.map((r) => ({ host: r.host, step: r.step, reason: r.reason, restarted: r.restarted, reloaded: r.reloaded, roundTrips: r.roundTrips })),
