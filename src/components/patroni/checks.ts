@@ -12,6 +12,15 @@ export function localPsql(port: number, sql: string): string {
   return `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${port} -d postgres -c ${shq(sql)}`;
 }
 
+/** Patroni's journal tail, plus PostgreSQL's last FATAL/HINT lines when Patroni's chatter pushed them out. */
+async function memberLog(t: Transport): Promise<string> {
+  const logs = await journal(t, 'patroni');
+  const r = await t.exec(`journalctl -u patroni -n 500 --no-pager 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
+  const errs = r?.stdout.trim() ?? '';
+  if (!errs || errs.split('\n').every((l) => logs.includes(l))) return logs;
+  return `${logs}\n--- last PostgreSQL errors in that log:\n${errs}`;
+}
+
 export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = settingsFor(ctx.inventory, ctx.host);
   const res = await waitFor(
@@ -29,7 +38,7 @@ export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeou
       'patroni member running',
       'state running (GET /patroni)',
       errText(res.value),
-      await journal(t, 'patroni'),
+      await memberLog(t),
       'see the log; a first start initializes or clones the database, which can take a while on slow disks',
     );
   }

@@ -168,7 +168,8 @@ export function reinitStuckReplica(ctx: StepContext): Resource {
     kind: 'command',
     label: 'clone this replica again: its WAL is ahead of the leader (a clone whose first start failed)',
     argv: ['patronictl', '-c', PATRONI_CONFIG, 'reinit', s.scope, ctx.host.name, '--force'],
-    unless: `! journalctl -u patroni --since -60s --no-pager 2>/dev/null | grep -q 'is ahead of the upstream server.s flush position'`,
+    // The replica's own words, or the leader's answer as the replica logs it.
+    unless: `! journalctl -u patroni --since -120s --no-pager 2>/dev/null | grep -Eq 'is ahead of the (upstream server.s flush position|WAL flush position of this server)'`,
     timeoutMs: 120_000,
   };
 }
