@@ -168,8 +168,10 @@ export function reinitStuckReplica(ctx: StepContext): Resource {
     kind: 'command',
     label: 'clone this replica again: its WAL is ahead of the leader (a clone whose first start failed)',
     argv: ['patronictl', '-c', PATRONI_CONFIG, 'reinit', s.scope, ctx.host.name, '--force'],
-    // The replica's own words, or the leader's answer as the replica logs it.
-    unless: `! journalctl -u patroni --since -120s --no-pager 2>/dev/null | grep -Eq 'is ahead of the (upstream server.s flush position|WAL flush position of this server)'`,
+    // Only on a replica (standby.signal), and only on the replica's own words or the leader's answer as the
+    // replica's WAL receiver logs it (the leader's walsender logs the same error text: it must not match there).
+    unless: `test ! -f ${shq(`${s.pgDataDir}/standby.signal`)} || ! journalctl -u patroni --since -120s --no-pager 2>/dev/null | ` +
+      `grep -Eq 'requested start point .* is ahead of the upstream server.s flush position|could not receive data from WAL stream: ERROR: +requested starting point .* is ahead of the WAL flush position'`,
     timeoutMs: 120_000,
   };
 }
