@@ -93,7 +93,8 @@ export function takenPorts(text: string): string[] {
   for (const line of text.split('\n')) {
     if (!/already in use|another postmaster/i.test(line)) continue;
     // haproxy "[0.0.0.0:5001]", etcd/go "1.2.3.4:2379: bind:", PostgreSQL "running on port 5432", "port 8008 ... in use"
-    for (const m of line.matchAll(/\[[^\]\s]*:(\d+)\]|:(\d+): bind|on port (\d+)|[Pp]ort (\d+)/g)) ports.add((m[1] ?? m[2] ?? m[3] ?? m[4])!);
+    // (not "[/etc/haproxy/haproxy.cfg:35]": a file and line)
+    for (const m of line.matchAll(/\[(?:\d{1,3}(?:\.\d{1,3}){3}|\*|[0-9a-fA-F:]*):(\d+)\]|:(\d+): bind|on port (\d+)|[Pp]ort (\d+)/g)) ports.add((m[1] ?? m[2] ?? m[3] ?? m[4])!);
   }
   return [...ports];
 }
