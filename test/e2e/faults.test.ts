@@ -165,7 +165,7 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(r.stderr).toMatch(/expected: state running/);
     expect(r.stderr).toMatch(/actual: {3}\S/);
     expect(r.stderr).toMatch(/last lines of the service log:/);
-    expect(r.stderr).toMatch(/5432/);
+    expect(r.stderr).toMatch(/cause: port 5432 taken by another process on pg3/);
     expect(r.stderr).toMatch(/Address already in use/);
     expect(r.stderr).not.toMatch(/pg1: check|pg2: check/);
     expect(r.stderr).not.toMatch(STACK);
@@ -181,7 +181,7 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(r.stderr).toMatch(/step haproxy\.config failed/);
     expect(r.stderr).toMatch(/lb1: /);
     expect(r.stderr).not.toMatch(/lb2: /);
-    expect(r.stderr).toMatch(/5001/);
+    expect(r.stderr).toMatch(/cause: port 5001 taken by another process on lb1/);
     expect(r.stderr).toMatch(/Address already in use/);
     expect(r.stderr).not.toMatch(STACK);
     // Patroni converged on the way: pg3 runs now.
