@@ -9,15 +9,16 @@ import { applyChanges, BACKUP_DIR } from '../../src/engine/apply.js';
 import type { Resource } from '../../src/engine/types.js';
 import { LocalTransport, fakeHost } from './local-transport.js';
 
+const dir = mkdtempSync(join(tmpdir(), 'pgha-apply-'));
+
 async function converge(t: LocalTransport, rs: Resource[]) {
   const before = t.roundTrips;
   const changes = planChanges(rs, await probe(t, rs, false), false);
-  const applied = changes.length ? await applyChanges(t, changes, rs, () => undefined) : { applied: [], restarted: [], reloaded: [] };
+  const applied = changes.length ? await applyChanges(t, changes, rs, () => undefined, { pendingDir: join(dir, 'notify') }) : { applied: [], restarted: [], reloaded: [] };
   return { changes, applied, trips: t.roundTrips - before };
 }
 
 describe('apply (local sh)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pgha-apply-'));
   const file = join(dir, 'sub dir', 'app.conf');
 
   it('creates a file atomically, keeps the previous version, and is idempotent', async () => {
