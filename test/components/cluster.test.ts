@@ -43,7 +43,7 @@ describe('the cluster playbook components', () => {
 
   it('no command runs without a guard (second runs change nothing)', async () => {
     const all = await planAll({ etcdInstalled: true, etcdMember: true, etcdPeers: null });
-    for (const { r, step } of all) if (r.kind === 'command') expect(r.unless ?? r.creates, step).toBeTruthy();
+    for (const { r, step } of all) if (r.kind === 'command') expect(Boolean(r.unless || r.creates), `${step}: command without a guard`).toBe(true);
   });
 
   it('secret specs: VRRP at most 8 characters, database passwords long', () => {
