@@ -8,9 +8,10 @@ import { secret } from '../secrets.js';
 import { withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep } from './restart.js';
+import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
-export const PATRONI_CONFIG = '/etc/patroni/config.yml';
+export { PATRONI_CONFIG };
 
 /**
  * `patroni --validate-config` also tries to bind the listen ports; on a running member they are taken by
@@ -156,31 +157,14 @@ const install: Step = {
   },
 };
 
-/**
- * A fresh clone whose first start failed (e.g. its port was taken) is recovered by Patroni 3.0.2 as if it had
- * crashed: it then ends recovery with a checkpoint of its own, and its WAL is ahead of the leader's on the same
- * timeline. Such a replica never streams ("requested start point ... is ahead of the upstream server's flush
- * position"); it holds nothing the leader lacks, so it is cloned again (patronictl reinit).
- */
-export function reinitStuckReplica(ctx: StepContext): Resource {
-  const s = settingsFor(ctx.inventory, ctx.host);
-  return {
-    kind: 'command',
-    label: 'clone this replica again: its WAL is ahead of the leader (a clone whose first start failed)',
-    argv: ['patronictl', '-c', PATRONI_CONFIG, 'reinit', s.scope, ctx.host.name, '--force'],
-    // Only on a replica (standby.signal), and only on the replica's own words or the leader's answer as the
-    // replica's WAL receiver logs it (the leader's walsender logs the same error text: it must not match there).
-    unless: `test ! -f ${shq(`${s.pgDataDir}/standby.signal`)} || ! journalctl -u patroni --since -120s --no-pager 2>/dev/null | ` +
-      `grep -Eq 'requested start point .* is ahead of the upstream server.s flush position|could not receive data from WAL stream: ERROR: +requested starting point .* is ahead of the WAL flush position'`,
-    timeoutMs: 120_000,
-  };
-}
-
 const config: Step = {
   id: 'patroni.config',
   title: 'Configure and start Patroni (one member initializes, the others clone)',
   resources: (ctx) => [patroniConfigFile(ctx), { kind: 'service', name: 'patroni', enabled: true, state: 'started' }, reinitStuckReplica(ctx)],
-  verify: (ctx, t) => verifyMemberRunning(ctx, t, 180_000),
+  async verify(ctx, t) {
+    await verifyMemberRunning(ctx, t, 180_000);
+    await repairIfStuck(ctx, t);
+  },
   verifyGroup: async (ctx) => {
     await verifyPatroniCluster(ctx, 120_000);
   },
