@@ -1,7 +1,9 @@
 // Bounded waits: every check polls with a deadline, never forever.
 
-export interface WaitOptions {
+export interface WaitOptions<T = unknown> {
   timeoutMs: number;
+  /** Give up before the deadline when this says waiting longer cannot help. */
+  stop?: (value: T) => boolean;
   intervalMs?: number;
   /** Shown in the error when the deadline passes. */
   what?: string;
@@ -15,7 +17,7 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
  */
 export async function waitFor<T>(
   fn: () => Promise<{ ok: boolean; value: T }>,
-  opts: WaitOptions,
+  opts: WaitOptions<T>,
 ): Promise<{ ok: boolean; value: T; elapsedMs: number }> {
   const start = Date.now();
   const interval = opts.intervalMs ?? 500;
@@ -27,7 +29,7 @@ export async function waitFor<T>(
       res = { ok: false, value: e as T };
     }
     const elapsedMs = Date.now() - start;
-    if (res.ok || elapsedMs + interval > opts.timeoutMs) return { ...res, elapsedMs };
+    if (res.ok || elapsedMs + interval > opts.timeoutMs || opts.stop?.(res.value)) return { ...res, elapsedMs };
     await sleep(interval);
   }
 }

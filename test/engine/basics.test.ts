@@ -109,3 +109,14 @@ describe('templates', () => {
     expect(() => renderTemplate('bad.hbs', { x: 1 }, [d])).toThrow(/bad\.hbs line \d+/);
   });
 });
+
+describe('bounded waits', () => {
+  it('stops early when waiting longer cannot help', async () => {
+    const { waitFor } = await import('../../src/engine/wait.js');
+    let n = 0;
+    const r = await waitFor(async () => ({ ok: false, value: ++n }), { timeoutMs: 10_000, intervalMs: 10, stop: (v) => v >= 3 });
+    expect(r.ok).toBe(false);
+    expect(r.value).toBe(3);
+    expect(r.elapsedMs).toBeLessThan(1000);
+  });
+});

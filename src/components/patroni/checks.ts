@@ -21,16 +21,22 @@ async function memberLog(t: Transport): Promise<string> {
   return `${logs}\n--- last PostgreSQL errors in that log:\n${errs}`;
 }
 
+/** How long a member may stay in Patroni's `start failed` before the check reports it. */
+export const START_FAILED_PATIENCE_MS = 40_000;
+
 export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = settingsFor(ctx.inventory, ctx.host);
+  // Patroni retries a failed start on its own for a while; a start that keeps failing is reported sooner.
+  let failedSince = 0;
   const res = await waitFor(
     async () => {
       const r = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
       if (r.status === 0) return { ok: false, value: 'REST API does not answer' };
       const st = parsePatroniStatus(r.body);
+      failedSince = st.state === 'start failed' ? failedSince || Date.now() : 0;
       return { ok: st.state === 'running', value: `state ${st.state || '?'}, role ${st.role || '?'}` };
     },
-    { timeoutMs, intervalMs: 2000, what: 'patroni member running' },
+    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && Date.now() - failedSince > START_FAILED_PATIENCE_MS },
   );
   if (!res.ok) {
     throw new CheckError(
