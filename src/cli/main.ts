@@ -1,122 +1,78 @@
 #!/usr/bin/env node
-// pgha: inventory in, verified HA PostgreSQL cluster out.
-import { parseArgs } from 'node:util';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { packageRoot } from '../engine/template.js';
-import { UserError } from '../engine/errors.js';
+// pgha: inventory in, verified HA PostgreSQL cluster out. This file only wires the parsed command line to the
+// commands, prints the result, and maps errors to exit codes: 0 ok, 1 a run or check failed, 2 bad input
+// (and 3 for `plan --exit-code` with changes pending).
 import { mask } from '../engine/mask.js';
-import { errorJson, exitCodeOf, formatError, makeOut, outputMode } from './output.js';
-import { providerCommand, runPlaybookCommand, statusCommand } from './commands.js';
-import type { GlobalOptions } from './session.js';
+import { type EventSink, errorJson, exitCodeOf, formatError, makeOut, outputMode } from './output.js';
+import { commandSpecs, parseArgv, type Invocation } from './program.js';
+import { resolveInventory, type GlobalOptions } from './session.js';
+import { openEventLog } from './logfile.js';
+import { recapOf } from './recap.js';
+import { completion, playbookNames, type Shell } from './commands/completion.js';
+import { up } from './commands/up.js';
+import { plan } from './commands/plan.js';
+import { run } from './commands/run.js';
+import { verify } from './commands/verify.js';
+import { status } from './commands/status.js';
+import { validate } from './commands/validate.js';
+import { destroy } from './commands/destroy.js';
+import { lab } from './commands/lab.js';
 
-const COMMON = `
-Options:
-  -i, --inventory FILE   inventory (default: inventory/lab.yml)
-  -l, --limit HOSTS      only these hosts or groups (comma-separated)
-      --json             one JSON document on stdout (for machines)
-  -v, --verbose          more detail (every remote action, round trips, stack traces)
-  -h, --help             this help
-Exit codes: 0 ok, 1 a run or check failed, 2 bad input.`;
+let sink: EventSink | undefined;
 
-const HELP: Record<string, string> = {
-  '': `pgha: turn an inventory into a verified, highly available PostgreSQL cluster.
-
-Usage: pgha <command> [options]
-
-Commands:
-  up                 create the hosts if needed (lab, Proxmox) and converge the cluster, then verify it
-  plan               show every file, package and service that up would change, on every host (up --check --diff)
-  run PLAYBOOK       run a playbook (a path, or a name from playbooks/)
-  verify             check the running cluster end to end through the VIP
-  status             members, HAProxy backends, VIP holder, etcd health
-  destroy            remove the hosts pgha created (lab machines, Proxmox VMs) and their disks
-  lab up|down        start or stop the local lab machines only
-${COMMON}`,
-  up: `Usage: pgha up [--check] [--diff] [options]\n\nCreates missing hosts through the inventory's provider, converges etcd, PostgreSQL + Patroni, HAProxy and\nkeepalived, and verifies the cluster. A re-run with nothing to change changes nothing.\n      --check            change nothing, report what would change\n      --diff             show unified diffs of changed files (secrets masked)${COMMON}`,
-  plan: `Usage: pgha plan [options]\n\nSame as up --check --diff: every change, on every host, before anything is touched.${COMMON}`,
-  run: `Usage: pgha run PLAYBOOK [--check] [--diff] [options]\n\nRuns a playbook: plays of components, steps or built-in tasks (file, directory, packages, service,\ncommand) on roles, groups or hosts.${COMMON}`,
-  verify: `Usage: pgha verify [options]\n\nWrites through VIP:5001, reads back through VIP:5002 from a replica, and checks that VIP:5010\nreaches more than one member.${COMMON}`,
-  status: `Usage: pgha status [options]\n\nOne table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health.${COMMON}`,
-  destroy: `Usage: pgha destroy [--check] [options]\n\nStops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it).${COMMON}`,
-  lab: `Usage: pgha lab up|down [options]\n\nup: start the lab machines of a lab inventory (built from a cached Debian 12 image).\ndown: stop them and free their network; disks are kept (pgha destroy removes them).${COMMON}`,
-};
-
-/** inventory/lab.yml in the current folder, else the one shipped with pgha. */
-function defaultInventory(): string {
-  return existsSync('inventory/lab.yml') ? 'inventory/lab.yml' : join(packageRoot(), 'inventory', 'lab.yml');
+/** Runs the command; its JSON-able result and exit code. */
+async function dispatch({ command, args, opts }: Invocation): Promise<{ result: unknown; code: number }> {
+  const g: GlobalOptions = { inventory: resolveInventory(opts.inventory, command), limit: opts.limit, json: Boolean(opts.json), verbose: opts.verbose ?? 0 };
+  const out = makeOut(outputMode(g.json), g.verbose, command === 'plan' || Boolean(opts.diff), sink);
+  out.record({ event: 'start', command, args, inventory: g.inventory, limit: g.limit });
+  const ok = async (result: Promise<unknown> | unknown) => ({ result: await result, code: 0 });
+  switch (command) {
+    case 'up': return ok(up(g, out, opts));
+    case 'plan': return plan(g, out, opts);
+    case 'run': return ok(run(g, out, args[0], opts));
+    case 'verify': return ok(verify(g, out));
+    case 'status': return ok(status(g, out));
+    case 'validate': return ok(validate(g, out, opts));
+    case 'destroy': return ok(destroy(g, out, opts));
+    case 'lab up': return ok(lab(g, out, 'up'));
+    case 'lab down': return ok(lab(g, out, 'down'));
+    default: throw new Error(`no handler for ${command}`);
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: false,
-    options: {
-      inventory: { type: 'string', short: 'i' },
-      limit: { type: 'string', short: 'l' },
-      json: { type: 'boolean' },
-      verbose: { type: 'boolean', short: 'v' },
-      help: { type: 'boolean', short: 'h' },
-      check: { type: 'boolean' },
-      diff: { type: 'boolean' },
-    },
-  });
-  const [cmd = '', ...args] = positionals;
-  const known = new Set(['inventory', 'limit', 'json', 'verbose', 'help', 'check', 'diff']);
-  const g: GlobalOptions = {
-    inventory: (values.inventory as string) ?? defaultInventory(),
-    limit: values.limit as string | undefined,
-    json: Boolean(values.json),
-    verbose: Boolean(values.verbose),
-  };
-  const check = Boolean(values.check);
-  const diff = Boolean(values.diff);
-  const out = makeOut(outputMode(g.json), g.verbose, diff || cmd === 'plan');
-  const print = (result: unknown) => {
-    if (g.json) process.stdout.write(mask(JSON.stringify(result, null, 2)) + '\n');
-  };
+  let json = argv.includes('--json');
+  let verbose = 0;
+  const print = (doc: unknown) => process.stdout.write(mask(JSON.stringify(doc, null, 2)) + '\n');
   try {
-    const unknown = Object.keys(values).filter((k) => !known.has(k));
-    if (unknown.length) throw new UserError(`unknown option --${unknown[0]}`, `see pgha ${cmd} --help`);
-    if (values.help || cmd === 'help' || cmd === '') {
-      const topic = cmd === 'help' ? (args[0] ?? '') : cmd;
-      process.stdout.write((HELP[topic] ?? HELP['']) + '\n');
-      return cmd === '' && !values.help ? 2 : 0;
+    const parsed = parseArgv(argv);
+    if (parsed.kind === 'exit') {
+      process.stdout.write(parsed.stdout);
+      return parsed.code;
     }
-    switch (cmd) {
-      case 'up':
-        print(await runPlaybookCommand(g, out, 'cluster', { check, diff }, 'up'));
-        return 0;
-      case 'plan':
-        print(await runPlaybookCommand(g, out, 'cluster', { check: true, diff: true }, 'plan'));
-        return 0;
-      case 'run':
-        if (!args[0]) throw new UserError('pgha run needs a playbook', 'pgha run PLAYBOOK (a path, or a name from playbooks/)');
-        print(await runPlaybookCommand(g, out, args[0], { check, diff }, `run ${args[0]}`));
-        return 0;
-      case 'verify':
-        print(await runPlaybookCommand(g, out, 'verify', { check: false, diff: false }, 'verify'));
-        return 0;
-      case 'status':
-        print(await statusCommand(g, out));
-        return 0;
-      case 'destroy':
-        print(await providerCommand(g, out, 'destroy', check));
-        return 0;
-      case 'lab': {
-        const sub = args[0];
-        if (sub !== 'up' && sub !== 'down') throw new UserError(`pgha lab needs up or down, not ${sub ?? 'nothing'}`, 'pgha lab up | pgha lab down');
-        print(await providerCommand(g, out, sub, check, 'lab'));
-        return 0;
-      }
-      default:
-        throw new UserError(`unknown command ${cmd}`, 'see pgha --help');
+    const inv = parsed.invocation;
+    if (inv.command === 'completion') {
+      process.stdout.write(completion(inv.args[0] as Shell, { specs: commandSpecs(), playbooks: playbookNames() }));
+      return 0;
     }
+    json = Boolean(inv.opts.json);
+    verbose = inv.opts.verbose ?? 0;
+    if (inv.opts.logFile) sink = openEventLog(inv.opts.logFile);
+    const { result, code } = await dispatch(inv);
+    sink?.write({ event: 'result', exitCode: code, result });
+    if (json) print(result);
+    return code;
   } catch (e) {
-    if (g.json) print({ ok: false, error: errorJson(e) });
-    else process.stderr.write(formatError(e, g.verbose) + '\n');
-    return exitCodeOf(e);
+    const code = exitCodeOf(e);
+    const recap = recapOf(e);
+    sink?.write({ event: 'error', exitCode: code, error: errorJson(e), recap });
+    if (json) print({ ok: false, error: errorJson(e), ...(recap ? { recap } : {}) });
+    else {
+      const usage = (e as { usage?: string }).usage;
+      if (usage) process.stderr.write(usage + '\n');
+      process.stderr.write(formatError(e, verbose > 0) + '\n');
+    }
+    return code;
   }
 }
 
@@ -126,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
   process.once(sig, () => {
     process.stderr.write(`\npgha: interrupted (${sig}); the hosts may be partly changed: run it again to converge\n`);
+    sink?.write({ event: 'interrupted', signal: sig, exitCode: code });
     if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, error: { type: 'Interrupted', signal: sig } }) + '\n');
     process.exit(code);
   });

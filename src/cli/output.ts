@@ -16,34 +16,48 @@ export function outputMode(json: boolean): OutputMode {
 
 export interface Out {
   mode: OutputMode;
-  verbose: boolean;
-  /** A line for humans (not in --json). */
+  /** 0, 1 (-v) or 2 (-vv: every remote script too). */
+  verbose: number;
+  /** A line for humans (on stderr with --json, so stdout holds only the JSON document). */
   info(line: string): void;
   events: RunEvents;
+  /** A remote script about to be sent (printed at -vv, logged to --log-file at -vv). */
+  exec(host: string, script: string): void;
+  /** An event for --log-file only. */
+  record(event: Record<string, unknown>): void;
   /** Runs a list of titled jobs (steps) with progress; the job may update its title. */
   jobs(list: { title: string; run: (setTitle: (t: string) => void) => Promise<void> }[]): Promise<void>;
+}
+
+/** Where --log-file events go (nowhere without the option). */
+export interface EventSink {
+  write(event: Record<string, unknown>): void;
 }
 
 function hostLine(r: HostStepResult): string {
   return `${r.host}: ${r.error ? 'FAILED' : r.reason}`;
 }
 
-export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): Out {
-  const write = (l: string) => process.stdout.write(mask(l) + '\n');
+export function makeOut(mode: OutputMode, verbose: number, showDiff: boolean, sink: EventSink = { write: () => undefined }): Out {
+  // With --json, stdout holds only the JSON document: progress goes to stderr, as plain lines.
+  const stream = mode === 'json' ? process.stderr : process.stdout;
+  const write = (l: string) => stream.write(mask(l) + '\n');
+  const plain = mode !== 'tty';
   let taskOutput: ((l: string) => void) | undefined;
   const events: RunEvents = {
     stepStart: (step: Step, hosts: Host[]) => {
-      if (mode === 'plain') write(`== ${step.title} [${hosts.map((h) => h.name).join(', ')}]${step.serial ? ' (one host at a time)' : ''}`);
+      sink.write({ event: 'step-start', step: step.id, title: step.title, hosts: hosts.map((h) => h.name) });
+      if (plain) write(`== ${step.title} [${hosts.map((h) => h.name).join(', ')}]${step.serial ? ' (one host at a time)' : ''}`);
     },
-    hostDone: (_step, r) => {
-      if (mode === 'json') return;
+    hostDone: (step, r) => {
+      sink.write({ event: 'host-done', step: step.id, host: r.host, reason: r.reason, changes: r.changes.map((c) => ({ summary: c.summary, diff: c.diff })), restarted: r.restarted, reloaded: r.reloaded, error: r.error ? errorJson(r.error) : undefined });
       const lines: string[] = [];
       for (const c of r.changes) {
         lines.push(`${r.host}: ${c.summary}`);
         if (showDiff && c.diff) lines.push(...c.diff.trimEnd().split('\n').map((d) => `    ${d}`));
       }
       if (r.changes.length === 0 && !r.error && r.reason.endsWith('nothing to manage here')) return; // a check-only step
-      if (mode === 'plain') {
+      if (plain) {
         lines.filter((l) => !/^ {4}/.test(l) || showDiff).forEach((l) => write(`  ${l}`));
         write(`  ${hostLine(r)}`);
       } else {
@@ -51,10 +65,14 @@ export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): 
         taskOutput?.(hostLine(r));
       }
     },
+    stepDone: (step, results) => {
+      sink.write({ event: 'step-end', step: step.id, hosts: Object.fromEntries(results.map((r) => [r.host, r.error ? 'failed' : r.changes.length ? 'changed' : 'ok'])) });
+    },
     log: (line, host) => {
+      sink.write({ event: 'log', host, line });
       if (mode === 'tty') taskOutput?.(line);
       // Step-level lines (a check's verdict) always; per-host detail with -v.
-      else if (mode === 'plain' && (verbose || !host)) write(`  ${line}`);
+      else if (verbose || !host) write(`  ${line}`);
     },
   };
   return {
@@ -62,8 +80,15 @@ export function makeOut(mode: OutputMode, verbose: boolean, showDiff: boolean): 
     verbose,
     events,
     info: (l) => {
-      if (mode !== 'json') write(l);
+      sink.write({ event: 'info', line: l });
+      write(l);
     },
+    exec: (host, script) => {
+      if (verbose < 2) return;
+      sink.write({ event: 'exec', host, script });
+      process.stderr.write(mask(`[${host}] $ ${script.trimEnd().split('\n').join('\n    ')}`) + '\n');
+    },
+    record: (e) => sink.write(e),
     async jobs(list) {
       if (mode !== 'tty') {
         for (const j of list) await j.run(() => undefined);

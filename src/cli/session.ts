@@ -3,12 +3,15 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import { sidecarPath } from '../inventory/types.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
-import type { Transport } from '../engine/types.js';
+import type { ExecOptions, Transport } from '../engine/types.js';
 import { SshTransport } from '../engine/transport.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
-import { RunError } from '../engine/errors.js';
+import { RunError, UserError } from '../engine/errors.js';
+import { packageRoot } from '../engine/template.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { SECRET_KEYS } from '../components/secrets.js';
 import { providerFor } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
@@ -17,7 +20,38 @@ export interface GlobalOptions {
   inventory: string;
   limit?: string;
   json: boolean;
-  verbose: boolean;
+  /** 0, 1 (-v) or 2 (-vv). */
+  verbose: number;
+}
+
+/**
+ * The inventory a command works on: -i, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder,
+ * else (except for destroy, which must never pick one by itself) the lab inventory shipped with pgha.
+ */
+export function resolveInventory(option: string | undefined, command: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (option) return option;
+  if (env.PGHA_INVENTORY) return env.PGHA_INVENTORY;
+  if (existsSync('inventory/lab.yml')) return 'inventory/lab.yml';
+  if (command === 'destroy') {
+    throw new UserError('pgha destroy needs to be told which inventory: there is no inventory/lab.yml here',
+      'give it with -i FILE (or set PGHA_INVENTORY), or run pgha destroy in the folder that holds inventory/lab.yml');
+  }
+  return join(packageRoot(), 'inventory', 'lab.yml');
+}
+
+/** The same transport, telling `onExec` about every script before it is sent (for -vv and --log-file). */
+export function watchTransport(t: Transport, onExec: (host: string, script: string) => void): Transport {
+  return {
+    host: t.host,
+    get roundTrips() {
+      return t.roundTrips;
+    },
+    exec(script: string, opts?: ExecOptions) {
+      onExec(t.host.name, script);
+      return t.exec(script, opts);
+    },
+    close: () => t.close(),
+  };
 }
 
 export interface Session {
@@ -28,10 +62,12 @@ export interface Session {
   secrets: Record<string, string>;
   knownHosts: KnownHosts;
   transports: Map<string, Transport>;
+  /** Called with every remote script before it is sent. */
+  onExec?: (host: string, script: string) => void;
   close(): Promise<void>;
 }
 
-export async function openSession(g: GlobalOptions, what: string, opts: { check: boolean; lock?: boolean }): Promise<Session> {
+export async function openSession(g: GlobalOptions, what: string, opts: { check: boolean; lock?: boolean; onExec?: (host: string, script: string) => void }): Promise<Session> {
   const inv = await loadInventory(g.inventory);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
@@ -46,6 +82,7 @@ export async function openSession(g: GlobalOptions, what: string, opts: { check:
       secrets,
       knownHosts: new KnownHosts(sidecarPath(inv, 'known_hosts')),
       transports,
+      onExec: opts.onExec,
       async close() {
         await Promise.all([...transports.values()].map((t) => t.close()));
         transports.clear();
@@ -64,7 +101,8 @@ export async function connectAll(s: Session, hosts: Host[]): Promise<void> {
   await Promise.all(
     hosts.filter((h) => !s.transports.has(h.name)).map(async (h) => {
       try {
-        s.transports.set(h.name, await SshTransport.connect(h, s.knownHosts));
+        const t = await SshTransport.connect(h, s.knownHosts);
+        s.transports.set(h.name, s.onExec ? watchTransport(t, s.onExec) : t);
       } catch (e) {
         failures.push({ host: h.name, error: e as Error });
       }

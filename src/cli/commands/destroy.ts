@@ -1,0 +1,8 @@
+// pgha destroy: remove the hosts this inventory created.
+import type { GlobalOptions } from '../session.js';
+import type { Out } from '../output.js';
+import { providerAction } from '../provider-run.js';
+
+export function destroy(g: GlobalOptions, out: Out, o: { check?: boolean }) {
+  return providerAction(g, out, 'destroy', Boolean(o.check));
+}

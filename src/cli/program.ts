@@ -1,0 +1,283 @@
+// The command line: commands, their options, help and version, built with commander. Parsing only: the
+// chosen command comes back as an Invocation and main.ts runs it.
+//
+// Why commander: it is well kept and widely used, has no dependencies of its own, supports subcommands
+// (`pgha lab up`), options per command with strict errors for unknown options and arguments, and generates
+// --help from the same definitions the shell completion is generated from. (Version 14: 15 needs Node 22.)
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Argument, Command, CommanderError } from 'commander';
+import { packageRoot } from '../engine/template.js';
+import { UserError } from '../engine/errors.js';
+
+/** Exit code of `pgha plan --exit-code` when changes are pending (1 and 2 already mean failed / bad input). */
+export const PLAN_CHANGES_EXIT = 3;
+
+export interface CommonOptions {
+  inventory?: string;
+  limit?: string;
+  json?: boolean;
+  verbose: number;
+  logFile?: string;
+}
+
+/** Options of one command or another (commander names them in camelCase). */
+export interface CommandOptions extends CommonOptions {
+  check?: boolean;
+  diff?: boolean;
+  exitCode?: boolean;
+  playbook?: string[];
+}
+
+export interface Invocation {
+  /** Command path: "up", "run", "lab up", ... */
+  command: string;
+  args: string[];
+  opts: CommandOptions;
+}
+
+export type Parsed = { kind: 'run'; invocation: Invocation } | { kind: 'exit'; code: number; stdout: string; stderr: string };
+
+export function pghaVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+const EXIT_CODES = 'Exit codes: 0 ok, 1 a run or check failed, 2 bad input.';
+
+function examples(lines: string[], extra = ''): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n\n${extra ? `${extra}\n` : ''}${EXIT_CODES}`;
+}
+
+const increase = (_: string, n: number) => n + 1;
+const collect = (v: string, list: string[] = []) => [...list, v];
+
+/** The options every command that reads an inventory takes. */
+function common(cmd: Command, what: { limit?: boolean; logFile?: boolean } = {}): Command {
+  cmd.option('-i, --inventory <file>', 'inventory (default: $PGHA_INVENTORY, else inventory/lab.yml)');
+  if (what.limit !== false) cmd.option('-l, --limit <hosts>', 'only these hosts or groups (comma-separated)');
+  cmd.option('--json', 'one JSON document on stdout (progress goes to stderr)');
+  cmd.option('-v, --verbose', 'more detail; -vv also prints every remote script as it is sent (secrets masked)', increase, 0);
+  if (what.logFile !== false) cmd.option('--log-file <file>', 'append every event as JSON lines to FILE (secrets masked)');
+  return cmd;
+}
+
+const CHECK = 'change nothing, report what would change';
+const DIFF = 'show unified diffs of changed files (secrets masked)';
+
+/**
+ * The program. `onAction` receives the chosen command; nothing runs here. Errors and help go through
+ * `exitOverride`, so the caller decides how they are printed and which exit code they get.
+ */
+export function buildProgram(onAction: (inv: Invocation) => void = () => undefined): Command {
+  const program = new Command('pgha')
+    .description('turn an inventory into a verified, highly available PostgreSQL cluster')
+    .usage('<command> [options]')
+    .version(pghaVersion(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'this help')
+    .helpCommand('help [command]', 'help for a command')
+    .showSuggestionAfterError(true)
+    .exitOverride();
+  program.addHelpText('after', examples(['pgha up', 'pgha plan -i inventory/prod.yml', 'pgha run demo --limit pg1', 'pgha lab down'],
+    'The inventory: -i FILE, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder.'));
+
+  const act = (path: string) => (...a: unknown[]) => {
+    const cmd = a[a.length - 1] as Command;
+    onAction({ command: path, args: cmd.args, opts: cmd.opts() as Invocation['opts'] });
+  };
+
+  common(program.command('up'))
+    .summary('create the hosts if needed (lab, Proxmox) and converge the cluster, then verify it')
+    .description('Creates missing hosts through the inventory\'s provider, converges etcd, PostgreSQL + Patroni, HAProxy and ' +
+      'keepalived, and verifies the cluster. A re-run with nothing to change changes nothing.')
+    .option('--check', CHECK)
+    .option('--diff', DIFF)
+    .addHelpText('after', examples(['pgha up', 'pgha up -i inventory/prod.yml --check --diff', 'pgha up --limit pg1,pg2 -v']))
+    .action(act('up'));
+
+  common(program.command('plan'))
+    .summary('show every file, package and service that up would change, on every host (up --check --diff)')
+    .description('Same as up --check --diff: every change, on every host, before anything is touched.')
+    .option('--exit-code', `exit ${PLAN_CHANGES_EXIT} when changes are pending, 0 when there are none (errors keep 1 and 2)`)
+    .addHelpText('after', examples(['pgha plan', 'pgha plan -i inventory/prod.yml --exit-code   # in CI: 0 nothing to do, 3 changes pending'],
+      `With --exit-code: ${PLAN_CHANGES_EXIT} when changes are pending (1 and 2 keep their meaning).`))
+    .action(act('plan'));
+
+  common(program.command('run'))
+    .summary('run a playbook (a path, or a name from playbooks/)')
+    .description('Runs a playbook: plays of components, steps or built-in tasks (file, directory, packages, service, ' +
+      'command) on roles, groups or hosts.')
+    .argument('<playbook>', 'a path to a .yml file, or a name from playbooks/')
+    .option('--check', CHECK)
+    .option('--diff', DIFF)
+    .addHelpText('after', examples(['pgha run demo', 'pgha run ./my-playbook.yml --check --diff', 'pgha run verify --limit lb1']))
+    .action(act('run'));
+
+  common(program.command('verify'))
+    .summary('check the running cluster end to end through the VIP')
+    .description('Writes through VIP:5001, reads back through VIP:5002 from a replica, and checks that VIP:5010 ' +
+      'reaches more than one member.')
+    .addHelpText('after', examples(['pgha verify', 'pgha verify -i inventory/prod.yml --json']))
+    .action(act('verify'));
+
+  common(program.command('status'), { logFile: false })
+    .summary('members, HAProxy backends, VIP holder, etcd health')
+    .description('One table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health.')
+    .addHelpText('after', examples(['pgha status', 'pgha status -i inventory/prod.yml --json']))
+    .action(act('status'));
+
+  common(program.command('validate'), { logFile: false })
+    .summary('check an inventory and its playbooks without contacting anything')
+    .description('Loads the inventory and the playbooks (cluster, verify and demo, or those given with --playbook) and checks ' +
+      'them: no SSH, no provider API, no secrets written, no lock. Prints "valid: ..." or every error with file, ' +
+      'line and field (exit 2).')
+    .option('--playbook <name>', 'a playbook to check (a path or a name from playbooks/); repeatable', collect)
+    .addHelpText('after', examples(['pgha validate', 'pgha validate -i inventory/prod.yml', 'pgha validate --playbook ./my-playbook.yml --playbook demo']))
+    .action(act('validate'));
+
+  common(program.command('destroy'), { limit: false })
+    .summary('remove the hosts pgha created (lab machines, Proxmox VMs) and their disks')
+    .description('Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
+      'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder.')
+    .option('--check', CHECK)
+    .addHelpText('after', examples(['pgha destroy', 'pgha destroy -i inventory/prod.yml --check']))
+    .action(act('destroy'));
+
+  const lab = program.command('lab')
+    .summary('start or stop the local lab machines only')
+    .description('up: start the lab machines of a lab inventory (built from a cached Debian 12 image).\n' +
+      'down: stop them and free their network; disks are kept (pgha destroy removes them).')
+    .usage('up|down [options]')
+    .addHelpText('after', examples(['pgha lab up', 'pgha lab down -i test/e2e/fixtures/foundation.yml']));
+  common(lab.command('up'), { limit: false })
+    .summary('start the lab machines')
+    .description('Starts the lab machines of a lab inventory (built from a cached Debian 12 image).')
+    .addHelpText('after', examples(['pgha lab up', 'pgha lab up -i inventory/lab.yml --json']))
+    .action(act('lab up'));
+  common(lab.command('down'), { limit: false })
+    .summary('stop the lab machines (disks are kept)')
+    .description('Stops the lab machines and frees their network; disks are kept (pgha destroy removes them).')
+    .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml']))
+    .action(act('lab down'));
+
+  program.command('completion')
+    .summary('print a shell completion script (bash, zsh or fish)')
+    .description('Prints a completion script for pgha\'s commands, options, playbook names and files.')
+    .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
+    .addHelpText('after', examples([
+      'source <(pgha completion bash)                                  # bash, this shell',
+      'pgha completion bash > ~/.local/share/bash-completion/completions/pgha',
+      'pgha completion zsh > "${fpath[1]}/_pgha"                         # zsh',
+      'pgha completion fish > ~/.config/fish/completions/pgha.fish     # fish',
+    ]))
+    .action(act('completion'));
+
+  return program;
+}
+
+/** The command path of a commander command ("lab up"). */
+function pathOf(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** The deepest command the words name (for error messages). */
+function commandFor(program: Command, argv: string[]): Command {
+  let cmd = program;
+  for (const w of argv) {
+    if (w.startsWith('-')) continue;
+    const sub = cmd.commands.find((c) => c.name() === w || c.aliases().includes(w));
+    if (!sub) break;
+    cmd = sub;
+  }
+  return cmd;
+}
+
+/** commander's error as pgha's UserError: what was wrong, for which command, and where to look. */
+function userError(err: CommanderError, cmd: Command): UserError {
+  const name = ['pgha', pathOf(cmd)].filter(Boolean).join(' ');
+  const quoted = /'([^']+)'/.exec(err.message)?.[1];
+  const suggestion = /\(Did you mean ([^)]+)\?\)/.exec(err.message)?.[1];
+  const help = `see ${name} --help`;
+  const hint = suggestion ? `did you mean ${suggestion}? ${help}` : help;
+  switch (err.code) {
+    case 'commander.unknownOption':
+      return new UserError(`unknown option ${quoted} for ${name}; ${help}`, suggestion ? `did you mean ${suggestion}?` : undefined);
+    case 'commander.unknownCommand':
+      return new UserError(`unknown command ${quoted}${cmd.parent ? ` for ${name}` : ''}`, hint);
+    case 'commander.missingArgument':
+      return new UserError(`${name} needs ${quoted?.toUpperCase()}`, help);
+    case 'commander.optionMissingArgument':
+      return new UserError(`option ${quoted?.split(/[ ,]/)[0]} of ${name} needs a value`, help);
+    case 'commander.excessArguments':
+      return new UserError(`too many arguments for ${name}: ${cmd.args.slice(cmd.registeredArguments.length).join(' ')}`, help);
+    case 'commander.invalidArgument': {
+      const choices = /Allowed choices are (.*)\.$/.exec(err.message)?.[1];
+      return new UserError(`${name}: ${quoted} is not one of ${choices ?? 'the allowed values'}`, help);
+    }
+    case 'commander.help':
+      return new UserError(cmd.parent ? `${name} needs a subcommand: ${cmd.commands.map((c) => c.name()).join(' or ')}` : 'pgha needs a command', help);
+    default:
+      return new UserError(`${err.message.replace(/^error: /, '')}`, help);
+  }
+}
+
+/**
+ * Parses the arguments (without node and the script). Help and --version come back as text to print with
+ * exit code 0; bad input throws a UserError (exit 2).
+ */
+export function parseArgv(argv: string[]): Parsed {
+  let invocation: Invocation | undefined;
+  const program = buildProgram((i) => (invocation = i));
+  let stdout = '';
+  let stderr = '';
+  const output = { writeOut: (s: string) => (stdout += s), writeErr: (s: string) => (stderr += s), outputError: () => undefined };
+  const configure = (c: Command) => {
+    c.configureOutput(output).exitOverride();
+    c.commands.forEach(configure);
+  };
+  configure(program);
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (e) {
+    if (!(e instanceof CommanderError)) throw e;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) {
+      return { kind: 'exit', code: 0, stdout, stderr: '' };
+    }
+    const err = userError(e, commandFor(program, argv));
+    if (e.code === 'commander.help') (err as UserError & { usage?: string }).usage = stderr; // the help of the bare command
+    throw err;
+  }
+  if (!invocation) throw new UserError('pgha needs a command', 'see pgha --help');
+  return { kind: 'run', invocation };
+}
+
+/** Every command path with its options (for completion scripts and tests). */
+export interface CommandSpec {
+  path: string;
+  summary: string;
+  options: { flags: string[]; description: string; value: boolean }[];
+  args: { name: string; choices?: string[] }[];
+  subcommands: string[];
+}
+
+export function commandSpecs(program: Command = buildProgram()): CommandSpec[] {
+  const out: CommandSpec[] = [];
+  const walk = (c: Command) => {
+    for (const sub of c.commands) {
+      out.push({
+        path: pathOf(sub),
+        summary: sub.summary() || sub.description().split('\n')[0],
+        options: [
+          ...sub.options.map((o) => ({ flags: [o.short, o.long].filter((f): f is string => Boolean(f)), description: o.description, value: o.required || o.optional })),
+          { flags: ['-h', '--help'], description: 'this help', value: false },
+        ],
+        args: sub.registeredArguments.map((a) => ({ name: a.name(), choices: a.argChoices })),
+        subcommands: sub.commands.map((x) => x.name()),
+      });
+      walk(sub);
+    }
+  };
+  walk(program);
+  return out;
+}
