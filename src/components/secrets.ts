@@ -25,7 +25,7 @@ export const SECRET_NAMES: readonly string[] = SECRET_KEYS.map((s) => s.key);
 export function secret(ctx: Pick<StepContext | StepGroupContext, 'secrets'>, key: string): string {
   const v = ctx.secrets[key];
   if (typeof v !== 'string' || v === '') {
-    throw new UserError(`secret ${key} is missing`, 'run pgha apply once to generate the secrets, or set it in the environment');
+    throw new UserError(`secret ${key} is missing`, 'run pgha up once to generate the secrets, or set it in the environment');
   }
   if (key === 'vrrp_password' && v.length > 8) {
     throw new UserError(`secret ${key} is longer than 8 characters`, 'keepalived only uses the first 8 characters of auth_pass');

@@ -18,7 +18,7 @@ const VIP = `${SUBNET}.100`;
 const TAG = 'pgha-e2e-pve';
 const SECRET_ENV = 'PGHA_E2E_PVE_TOKEN_SECRET';
 const NAMES = ['lb1', 'lb2', 'pg1', 'pg2', 'pg3'];
-// The least-privilege role of docs/proxmox.md, granted on /vms, the storage and the SDN zone only (nothing on /).
+// The least-privilege role of README.md (section "Proxmox VE"), granted on /vms, the storage and the SDN zone only (nothing on /).
 const ROLE = [
   'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
   'VM.Config.CPU', 'VM.Config.Memory', 'VM.PowerMgmt', 'VM.GuestAgent.Audit', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use',

@@ -103,7 +103,7 @@ export function tokenSecret(settings: ProxmoxApiSettings): string {
   if (!secret) {
     throw new UserError(`the Proxmox API token secret is not set: environment variable ${env} is empty`,
       `export ${env}=<secret of token ${settings.tokenId}> (the UUID shown once when the token was created with pveum user token add)`,
-      { field: 'provider.proxmox.api.tokenSecretEnv' });
+      { field: 'provider.proxmox.api.token_secret_env' });
   }
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(secret)) {
     throw new UserError(`the value of ${env} is not a Proxmox API token secret (a lowercase UUID)`,
@@ -111,7 +111,7 @@ export function tokenSecret(settings: ProxmoxApiSettings): string {
   }
   if (!/^[^@!]+@[^@!]+![A-Za-z][A-Za-z0-9.\-_]+$/.test(settings.tokenId)) {
     throw new UserError(`the Proxmox token id ${settings.tokenId} is not of the form user@realm!tokenname`,
-      'set provider.proxmox.api.tokenId, e.g. pgha@pve!provision', { field: 'provider.proxmox.api.tokenId' });
+      'set provider.proxmox.api.token_id, e.g. pgha@pve!provision', { field: 'provider.proxmox.api.token_id' });
   }
   addSecret(secret);
   return secret;
@@ -133,8 +133,8 @@ export function createClient(settings: ProxmoxApiSettings, options: ClientOption
       ca = readFileSync(settings.caFile, 'utf8');
     } catch (e) {
       throw new UserError(`cannot read the Proxmox CA file ${settings.caFile}: ${(e as Error).message}`,
-        'copy /etc/pve/pve-root-ca.pem from the Proxmox node and set provider.proxmox.api.caFile to its path',
-        { field: 'provider.proxmox.api.caFile' });
+        'copy /etc/pve/pve-root-ca.pem from the Proxmox node and set provider.proxmox.api.ca_file to its path',
+        { field: 'provider.proxmox.api.ca_file' });
     }
   }
   const connect = settings.verifyTls === false ? { rejectUnauthorized: false } : ca ? { ca } : undefined;

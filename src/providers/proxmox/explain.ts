@@ -27,12 +27,12 @@ export function explain(e: unknown, what: string, s: ProxmoxSettings): Error {
     }
     if (e.status === 401) {
       return new UserError(`${what}: Proxmox rejected the API token ${token} (${e.reason})`,
-        `check provider.proxmox.api.tokenId and the secret in $${s.api.tokenSecretEnv}; list tokens with: pveum user token list ${token.split('!')[0]}`);
+        `check provider.proxmox.api.token_id and the secret in $${s.api.tokenSecretEnv}; list tokens with: pveum user token list ${token.split('!')[0]}`);
     }
     if (e.status === 0) {
       if (/certificate|self[- ]signed|unable to verify/i.test(e.causeText ?? '')) {
         return new UserError(`${what}: the TLS certificate of ${s.api.host}:${s.api.port} is not trusted (${e.causeText})`,
-          'copy /etc/pve/pve-root-ca.pem from the node and set provider.proxmox.api.caFile to it');
+          'copy /etc/pve/pve-root-ca.pem from the node and set provider.proxmox.api.ca_file to it');
       }
       return new ProviderError(`${what}: no answer from the Proxmox API at ${s.api.host}:${s.api.port} (${e.causeText})`,
         'check provider.proxmox.api.host/port and that pveproxy runs (systemctl status pveproxy)');
@@ -58,6 +58,6 @@ export function explain(e: unknown, what: string, s: ProxmoxSettings): Error {
 
 export function templateMissing(s: ProxmoxSettings, elsewhere?: string): UserError {
   return new UserError(`the template VM ${s.template} does not exist on node ${s.api.node}${elsewhere ? ` (it is on node ${elsewhere})` : ''}`,
-    elsewhere ? `set provider.proxmox.api.node: ${elsewhere}, or make a template on ${s.api.node} (see docs/proxmox.md)`
-      : 'make a cloud-init template (see docs/proxmox.md: qm create … && qm template <id>) and set provider.proxmox.template to its id');
+    elsewhere ? `set provider.proxmox.api.node: ${elsewhere}, or make a template on ${s.api.node} (see README.md, section "Proxmox VE", step 1 "Make the cloud-init template")`
+      : 'make a cloud-init template (see README.md, section "Proxmox VE", step 1 "Make the cloud-init template": qm create … && qm template <id>) and set provider.proxmox.template to its id');
 }

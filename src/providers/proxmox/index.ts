@@ -134,7 +134,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     }
     if (Number(cfg['template'] ?? 0) !== 1) {
       throw new UserError(`VM ${s.template} (${String(cfg['name'] ?? '?')}) on ${s.api.node} is not a template`,
-        `turn it into one with: qm template ${s.template} (see docs/proxmox.md), or set provider.proxmox.template`);
+        `turn it into one with: qm template ${s.template} (see README.md, section "Proxmox VE", step 1 "Make the cloud-init template"), or set provider.proxmox.template`);
     }
     if (!Object.values(cfg).some((v) => typeof v === 'string' && /cloudinit/.test(v))) {
       throw new UserError(`the template ${s.template} has no cloud-init drive`, `add one: qm set ${s.template} --ide2 ${s.storage}:cloudinit`);
