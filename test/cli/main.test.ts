@@ -3,7 +3,7 @@
 // Only loopback is contacted.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -109,6 +109,36 @@ describe('pgha CLI: bad input exits 2 and names file, line and field', () => {
   });
 });
 
+describe('pgha CLI: the command line', () => {
+  it('--version, help, a bare pgha, options a command does not take', async () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    const v = await pgha(['--version']);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toBe(`${version}\n`);
+    const help = await pgha(['plan', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Examples:\n {2}pgha plan/);
+    const bare = await pgha([]);
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toMatch(/Usage: pgha <command>[\s\S]*error: pgha needs a command/);
+    const check = await pgha(['status', '--check']);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain('error: unknown option --check for pgha status; see pgha status --help');
+    expect(check.stderr).not.toMatch(STACK);
+    const json = await pgha(['lab', 'up', '--limit', 'pg1', '--json']);
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout).error).toMatchObject({ type: 'UserError', message: 'unknown option --limit for pgha lab up; see pgha lab up --help' });
+  });
+
+  it('completion prints a script for each shell, exit 0', async () => {
+    for (const [shell, first] of [['bash', '# bash completion for pgha'], ['zsh', '#compdef pgha'], ['fish', '# fish completion for pgha']]) {
+      const r = await pgha(['completion', shell]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n')[0]).toContain(first);
+    }
+  });
+});
+
 describe('pgha CLI: failed runs exit 1 naming the host; the lock', () => {
   it('a host that refuses SSH: exit 1, host and what to check; a stale lock of a killed run is taken over', async () => {
     const closed = createServer();
@@ -127,6 +157,14 @@ describe('pgha CLI: failed runs exit 1 naming the host; the lock', () => {
     expect(r.stderr).not.toMatch(STACK);
     expect(r.stderr).not.toMatch(/another pgha run/);
     expect(existsSync(lock)).toBe(false);
+    // The recap says the host was unreachable, in the JSON document too (which alone is on stdout).
+    expect(r.stdout).toMatch(/recap:\n {2}db1 {2}ok=0 {2}changed=0 {2}failed=0 {2}unreachable=1/);
+    const json = await pgha(['up', '-i', f, '--json']);
+    expect(json.code).toBe(1);
+    const doc = JSON.parse(json.stdout);
+    expect(doc.recap).toEqual({ db1: { ok: 0, changed: 0, failed: 0, unreachable: 1 } });
+    expect(doc.error.step).toBe('connect');
+    expect(json.stderr).toContain('unreachable=1');
   });
 
   it('a lock held by a live run is bad input (exit 2) naming the holder', async () => {

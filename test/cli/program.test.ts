@@ -151,7 +151,7 @@ describe('help and version', () => {
 });
 
 describe('the invocations of the end-to-end tests parse as before (global options after the subcommand)', () => {
-  const cases: [string[], Partial<Invocation> & { opts: Record<string, unknown> }][] = [
+  const cases: [string[], { command: string; args: string[]; opts: Record<string, unknown> }][] = [
     [['up', '-i', 'f.yml', '--json'], { command: 'up', args: [], opts: { inventory: 'f.yml', json: true } }],
     [['lab', 'up', '-i', 'f.yml', '--json'], { command: 'lab up', args: [], opts: { inventory: 'f.yml', json: true } }],
     [['lab', 'down', '-i', 'f.yml', '--json'], { command: 'lab down', args: [], opts: { inventory: 'f.yml', json: true } }],
@@ -170,7 +170,7 @@ describe('the invocations of the end-to-end tests parse as before (global option
       const got = invocation(argv);
       expect(got.command).toBe(want.command);
       expect(got.args).toEqual(want.args);
-      expect({ verbose: 0, ...want.opts }).toEqual(got.opts);
+      expect(got.opts).toEqual({ verbose: 0, ...want.opts });
     });
   }
 });
