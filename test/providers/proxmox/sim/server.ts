@@ -1,5 +1,5 @@
 // A Proxmox VE API simulator over HTTPS on 127.0.0.1: auth, permission checks from the schema, validation against
-// apidata.json (invalid requests are answered 400 and recorded), PVE's envelope and reason phrases, fault hooks.
+// the PVE API schema subset (invalid requests are answered 400/501 and recorded), PVE's envelope and reason phrases, fault hooks.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiSchema } from './schema.js';
+import { ApiSchema, SUBSET_PATH } from './schema.js';
 import { handlers, type Hooks, type SimEnv } from './handlers.js';
 import { ClusterState, PveFail } from './state.js';
 
@@ -28,6 +28,8 @@ export interface SimOptions {
   /** New VMs show status "unknown" and no name in /cluster/resources for this long (pvestatd refresh). */
   rrdDelayMs?: number;
   authDelayMs?: number;
+  /** The schema subset to validate against (default: the checked-in apidata-subset.json). */
+  schemaFile?: string;
 }
 
 export interface RequestRecord {
@@ -47,8 +49,13 @@ interface Fault {
   message?: string;
 }
 
-let schemaCache: ApiSchema | undefined;
-export const apiSchema = () => (schemaCache ??= new ApiSchema());
+const schemas = new Map<string, ApiSchema>();
+/** The schema of a subset file, read once; throws at once (with how to restore it) when the file is missing. */
+export function apiSchema(file = SUBSET_PATH): ApiSchema {
+  let s = schemas.get(file);
+  if (!s) schemas.set(file, (s = new ApiSchema(file)));
+  return s;
+}
 
 function makeCert(dir: string): { key: string; cert: string; caFile: string } {
   const key = join(dir, 'key.pem');
@@ -75,6 +82,7 @@ export class PveSim {
   private faults: Fault[] = [];
   private dir = '';
   private readonly authDelayMs: number;
+  private schema?: ApiSchema;
 
   constructor(readonly opts: SimOptions = {}) {
     this.tokenId = opts.tokenId ?? 'pgha@pve!provision';
@@ -90,6 +98,7 @@ export class PveSim {
   }
 
   async start(): Promise<this> {
+    this.schema = apiSchema(this.opts.schemaFile); // before listening: no schema, no simulator
     this.dir = mkdtempSync(join(tmpdir(), 'pvesim-'));
     const { key, cert, caFile } = makeCert(this.dir);
     this.caFile = caFile;
@@ -156,9 +165,9 @@ export class PveSim {
     const eq = auth.lastIndexOf('=');
     if (auth.slice(0, eq) !== this.tokenId || auth.slice(eq + 1) !== this.secret) return this.sendAuthFail(res, rec, 'Authentication failed!');
 
-    const v = apiSchema().validate(method, path, params);
-    const route = v.ok ? v.route : v.route;
     try {
+      const v = this.schema!.validate(method, path, params);
+      const route = v.route;
       if (!route) throw Object.assign(new PveFail(501, `Method '${method} ${path}' not implemented`), { invalid: true });
       const all: Record<string, string> = {};
       for (const [k, val] of Object.entries({ ...params, ...route.pathParams })) all[k] = Array.isArray(val) ? val.join(',') : val;
