@@ -6,7 +6,7 @@ import type { SimVmInfo } from './sim/server.js';
 
 let w: World | undefined;
 afterEach(async () => {
-  // Every request the provider sent must be valid against apidata.json.
+  // Every request the provider sent must be valid against the PVE API schema subset.
   const invalid = w?.sim.invalid ?? [];
   await w?.close();
   w = undefined;

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../../src/providers/proxmox/client.js';
 import { world } from './fixture.js';
 import { handlers } from './sim/handlers.js';
-import { ENDPOINTS, SUBSET_PATH as GENERATED_PATH, extract, stableJson } from './sim/pve-schema.mjs';
+import { ENDPOINTS, extract, stableJson } from './sim/pve-schema.mjs';
 import { ApiSchema, SUBSET_PATH, type MethodInfo, type SchemaSubset } from './sim/schema.js';
 import { PveSim } from './sim/server.js';
 
@@ -19,8 +19,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('schema subset file', () => {
   const schema = new ApiSchema();
 
-  it('is the file the generator writes and holds exactly its endpoint list and the simulator routes', () => {
-    expect(GENERATED_PATH).toBe(SUBSET_PATH);
+  it('holds exactly the generator\'s endpoint list, which is the simulator\'s route table', () => {
     expect(schema.endpoints()).toEqual([...ENDPOINTS].sort());
     expect(Object.keys(handlers).sort()).toEqual(schema.endpoints());
   });

@@ -2,8 +2,7 @@
 // pve-schema.mjs) the way PVE's JSONSchema.pm does, with its texts.
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SUBSET_PATH } from './pve-schema.mjs';
 
 export interface PropSchema {
   type?: string;
@@ -41,8 +40,8 @@ export type Validation =
   | { ok: true; route: Route }
   | { ok: false; status: 400 | 501; reason: string; errors: Record<string, string>; route?: Route };
 
-/** The checked-in schema subset the simulator validates against. */
-export const SUBSET_PATH = join(dirname(fileURLToPath(import.meta.url)), 'apidata-subset.json');
+/** The checked-in schema subset the simulator validates against (written by pve-schema.mjs). */
+export { SUBSET_PATH };
 
 /** Reads a subset file; a missing or unreadable one is an error that says how to get it back. */
 export function loadSubset(file = SUBSET_PATH): SchemaSubset {
