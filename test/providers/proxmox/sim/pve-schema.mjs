@@ -3,7 +3,7 @@
 // converted to JSON) that pgha's Proxmox provider and the simulator use, reduced to what request validation needs.
 //   npm run pve-schema -- PATH/apidata.json           write the subset
 //   npm run pve-schema -- --check PATH/apidata.json   exit 1 if the checked-in subset differs from a fresh one
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -153,7 +153,7 @@ function main(argv) {
   return 0;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathSync(process.argv[1])) {
   try {
     process.exitCode = main(process.argv.slice(2));
   } catch (e) {
