@@ -37,26 +37,33 @@ function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
+/** dpkg's journal of an interrupted run. */
+export const DPKG_UPDATES = '/var/lib/dpkg/updates';
+
 /**
  * A run killed while dpkg worked leaves packages unpacked or half-configured, and apt then refuses every
  * install ("dpkg was interrupted"). Finish that first, waiting while a dpkg of the killed run still holds the lock.
  */
-export const DPKG_RECOVER = [
-  'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then',
-  '  n=0',
-  '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
-  '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
-  '  done',
-  `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
-  'fi',
-].join('\n');
+export function dpkgRecover(updatesDir = DPKG_UPDATES): string {
+  return [
+    `if [ -n "$(ls -A ${shq(updatesDir)} 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then`,
+    '  n=0',
+    '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
+    '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
+    '  done',
+    `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
+    'fi',
+  ].join('\n');
+}
 
-export function packagesScript(names: string[]): string {
+export const DPKG_RECOVER = dpkgRecover();
+
+export function packagesScript(names: string[], updatesDir = DPKG_UPDATES): string {
   const pkgs = names.map(shq).join(' ');
   // Refresh the package lists when they are missing or older than a day, and once more if a package is not found.
   return [
     'set -e',
-    DPKG_RECOVER,
+    dpkgRecover(updatesDir),
     `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then ${APT} update -q; fi`,
     `${APT} install -y -q --no-install-recommends ${pkgs} || { ${APT} update -q && ${APT} install -y -q --no-install-recommends ${pkgs}; }`,
   ].join('\n');
