@@ -24,7 +24,7 @@ export function fakeBin(cmds: Record<string, string>) {
   const fake = mkdtempSync(join(tmpdir(), 'pgha-fakebin-'));
   mkdirSync(join(fake, 'bin'));
   for (const [name, body] of Object.entries(cmds)) {
-    writeFileSync(join(fake, 'bin', name), `#!/bin/sh\necho "${name} $*" >> "$FAKE/calls"\n${body}\n`);
+    writeFileSync(join(fake, 'bin', name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> "$FAKE/calls"\n${body}\n`);
     chmodSync(join(fake, 'bin', name), 0o755);
   }
   const calls = () => (existsSync(join(fake, 'calls')) ? readFileSync(join(fake, 'calls'), 'utf8').trimEnd().split('\n') : []);
