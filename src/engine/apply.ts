@@ -8,7 +8,7 @@ import { PENDING_DIR, recordScript, type Pending } from './pending.js';
 
 export const BACKUP_DIR = '/var/lib/pgha/backup';
 
-function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs'): string {
+function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs', backupDir = BACKUP_DIR): string {
   const p = shq(r.path);
   const owner = shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`);
   const mode = shq(r.mode ?? '0644');
@@ -27,7 +27,7 @@ function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs
     'PGHA_EOF',
     `chown ${owner} "$tmp"; chmod ${mode} "$tmp"`,
     validate.trimEnd(),
-    `if [ -e ${p} ]; then mkdir -p ${shq(BACKUP_DIR)}"$d"; cp -p ${p} ${shq(BACKUP_DIR)}${p}; fi`,
+    `if [ -e ${p} ]; then mkdir -p ${shq(backupDir)}"$d"; cp -p ${p} ${shq(backupDir)}${p}; fi`,
     `mv -f "$tmp" ${p}`,
     'trap - EXIT',
     // A changed unit file is read by systemd before any service action that follows.
@@ -37,36 +37,43 @@ function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs
 
 const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
+/** dpkg's journal of an interrupted run. */
+export const DPKG_UPDATES = '/var/lib/dpkg/updates';
+
 /**
  * A run killed while dpkg worked leaves packages unpacked or half-configured, and apt then refuses every
  * install ("dpkg was interrupted"). Finish that first, waiting while a dpkg of the killed run still holds the lock.
  */
-export const DPKG_RECOVER = [
-  'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then',
-  '  n=0',
-  '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
-  '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
-  '  done',
-  `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
-  'fi',
-].join('\n');
+export function dpkgRecover(updatesDir = DPKG_UPDATES): string {
+  return [
+    `if [ -n "$(ls -A ${shq(updatesDir)} 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then`,
+    '  n=0',
+    '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
+    '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
+    '  done',
+    `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
+    'fi',
+  ].join('\n');
+}
 
-export function packagesScript(names: string[]): string {
+export const DPKG_RECOVER = dpkgRecover();
+
+export function packagesScript(names: string[], updatesDir = DPKG_UPDATES): string {
   const pkgs = names.map(shq).join(' ');
   // Refresh the package lists when they are missing or older than a day, and once more if a package is not found.
   return [
     'set -e',
-    DPKG_RECOVER,
+    dpkgRecover(updatesDir),
     `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then ${APT} update -q; fi`,
     `${APT} install -y -q --no-install-recommends ${pkgs} || { ${APT} update -q && ${APT} install -y -q --no-install-recommends ${pkgs}; }`,
   ].join('\n');
 }
 
-function opScript(r: Resource, op: Op): string {
+function opScript(r: Resource, op: Op, backupDir?: string): string {
   switch (op.op) {
     case 'write':
     case 'attrs':
-      return fileScript(r as Extract<Resource, { kind: 'file' }>, op.op);
+      return fileScript(r as Extract<Resource, { kind: 'file' }>, op.op, backupDir);
     case 'mkdir': {
       const d = r as Extract<Resource, { kind: 'directory' }>;
       return `set -e\nmkdir -p ${shq(d.path)}\nchown ${shq(`${d.owner ?? 'root'}:${d.group ?? 'root'}`)} ${shq(d.path)}\nchmod ${shq(d.mode ?? '0755')} ${shq(d.path)}`;
@@ -108,6 +115,8 @@ export interface ApplyOptions {
   pending?: Pending;
   /** Directory of the notification records on the host (default PENDING_DIR). */
   pendingDir?: string;
+  /** Where the previous version of a replaced file is kept on the host (default BACKUP_DIR). */
+  backupDir?: string;
 }
 
 /** A unit journal tail, for error reports. */
@@ -130,7 +139,7 @@ export async function applyChanges(t: Transport, changes: PlannedChange[], allRe
       const secrets = r.kind === 'command' ? r.secrets : undefined;
       // The wish to restart/reload is recorded before the change it follows from, in the same round trip.
       const record = i === 0 && 'notify' in r && r.notify?.length ? `${recordScript(r.notify, opts.pendingDir ?? PENDING_DIR)}\n` : '';
-      const res = await t.exec(record + opScript(r, op), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
+      const res = await t.exec(record + opScript(r, op, opts.backupDir), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
       if (res.code !== 0) {
         const unit = r.kind === 'service' ? r.name : undefined;
         const logs = unit ? await serviceLog(t, unit) : '';

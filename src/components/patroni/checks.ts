@@ -1,7 +1,7 @@
 // Patroni checks: each member running, then the cluster: one leader, streaming replicas, one timeline.
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../engine/errors.js';
-import { waitFor } from '../../engine/wait.js';
+import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { settingsFor } from '../defaults.js';
 import { errText, httpGet, journal, withRole } from '../common.js';
@@ -33,10 +33,10 @@ export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeou
       const r = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
       if (r.status === 0) return { ok: false, value: 'REST API does not answer' };
       const st = parsePatroniStatus(r.body);
-      failedSince = st.state === 'start failed' ? failedSince || Date.now() : 0;
+      failedSince = st.state === 'start failed' ? failedSince || now() : 0;
       return { ok: st.state === 'running', value: `state ${st.state || '?'}, role ${st.role || '?'}` };
     },
-    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && Date.now() - failedSince > START_FAILED_PATIENCE_MS },
+    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && now() - failedSince > START_FAILED_PATIENCE_MS },
   );
   if (!res.ok) {
     throw new CheckError(

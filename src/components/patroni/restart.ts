@@ -21,8 +21,17 @@ export function noPendingRestartScript(apiPort: number): string {
   return `python3 -c ${shq(py)}`;
 }
 
+export interface RestartTimes {
+  /** How long the member may take to run again (default 120 s). */
+  timeoutSec?: number;
+  /** Pause after the primary runs again, for the replicas to replay its new settings (default 10 s). */
+  settleSec?: number;
+  /** Between two looks at the member (default 1 s). */
+  pollSec?: number;
+}
+
 /** POST /restart with the REST API credentials from stdin, then wait (bounded) until the member runs again. */
-export function restartScript(apiPort: number, timeoutSec = 120): string {
+export function restartScript(apiPort: number, { timeoutSec = 120, settleSec = 10, pollSec = 1 }: RestartTimes = {}): string {
   const py = [
     'import json, sys, time, base64, urllib.request',
     'cred = json.loads(sys.stdin.read())',
@@ -36,11 +45,11 @@ export function restartScript(apiPort: number, timeoutSec = 120): string {
     '        s = json.loads(urllib.request.urlopen(base + "/patroni", timeout=5).read())',
     '        if s.get("state") == "running":',
     // After the primary's restart, give the replicas time to replay its new settings before they are visited again.
-    '            if s.get("role") in ("master", "primary"): time.sleep(10)',
+    `            if s.get("role") in ("master", "primary"): time.sleep(${settleSec})`,
     '            raise SystemExit(0)',
     '    except SystemExit: raise',
     '    except Exception: pass',
-    '    time.sleep(1)',
+    `    time.sleep(${pollSec})`,
     'sys.exit("member did not come back to running in time")',
   ].join('\n');
   return `python3 -c ${shq(py)}`;

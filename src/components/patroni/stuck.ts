@@ -6,7 +6,7 @@
 // check after Patroni started, so a run that starts such a replica also repairs it.
 import type { Resource, StepContext, Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
-import { sleep } from '../../engine/wait.js';
+import { now, sleep } from '../../engine/wait.js';
 import { settingsFor } from '../defaults.js';
 import { verifyMemberRunning } from './checks.js';
 
@@ -59,7 +59,7 @@ export function reinitStuckReplica(ctx: StepContext): Resource {
  */
 export async function repairIfStuck(ctx: StepContext, t: Transport, graceMs = 30_000): Promise<void> {
   if (ctx.check) return;
-  const deadline = Date.now() + graceMs;
+  const deadline = now() + graceMs;
   for (;;) {
     const state = (await t.exec(replicaStateScript(ctx), { timeoutMs: 30_000 })).stdout.trim();
     if (state === 'stuck') {
@@ -69,7 +69,7 @@ export async function repairIfStuck(ctx: StepContext, t: Transport, graceMs = 30
       await verifyMemberRunning(ctx, t, 180_000);
       return;
     }
-    if (state !== 'waiting' || Date.now() > deadline) return; // primary, streaming, or out of patience (the cluster check reports it)
+    if (state !== 'waiting' || now() > deadline) return; // primary, streaming, or out of patience (the cluster check reports it)
     await sleep(5000);
   }
 }
