@@ -5,7 +5,7 @@ import { CheckError, RemoteError } from '../../engine/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { settingsFor } from '../defaults.js';
-import { journal, withRole } from '../common.js';
+import { journal, renderProgram, withRole } from '../common.js';
 import {
   etcdctl,
   parseEndpointHealth,
@@ -34,15 +34,12 @@ export async function probeMember(ctx: StepGroupContext, host: Host): Promise<Me
   if (!t) return { host, hasData: false };
   const s = settingsFor(ctx.inventory, host);
   const ep = [localUrl(ctx, host)];
-  const script = [
-    `if test -d ${shq(`${s.etcdDataDir}/member`)}; then echo yes; else echo no; fi`,
-    `echo ${SPLIT}`,
-    `if command -v etcdctl >/dev/null 2>&1; then`,
-    `  ${etcdctl(ep, ['endpoint', 'status', '-w', 'json'])} 2>/dev/null || true`,
-    `  echo ${SPLIT}`,
-    `  ${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null || true`,
-    `fi`,
-  ].join('\n');
+  const script = renderProgram('etcd/probe-member.sh.hbs', {
+    member_dir: shq(`${s.etcdDataDir}/member`),
+    split: SPLIT,
+    endpoint_status: etcdctl(ep, ['endpoint', 'status', '-w', 'json']),
+    member_list: etcdctl(ep, ['member', 'list', '-w', 'json']),
+  });
   const r = await t.exec(script, { timeoutMs: 30_000 });
   const [data = '', status = '', list = ''] = r.stdout.split(SPLIT);
   const st = parseEndpointStatus(status)[0];

@@ -4,7 +4,7 @@ import { CheckError } from '../../engine/errors.js';
 import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { settingsFor } from '../defaults.js';
-import { errText, httpGet, journal, withRole } from '../common.js';
+import { errText, httpGet, journal, journalCmd, withRole } from '../common.js';
 import { judgeCluster, parseCluster, parsePatroniStatus, type ClusterVerdict, type PatroniCluster } from './facts.js';
 
 /** psql as the postgres OS user over the local socket (peer auth), tuples only. */
@@ -15,7 +15,7 @@ export function localPsql(port: number, sql: string): string {
 /** Patroni's journal tail, plus PostgreSQL's last FATAL/HINT lines when Patroni's chatter pushed them out. */
 async function memberLog(t: Transport): Promise<string> {
   const logs = await journal(t, 'patroni');
-  const r = await t.exec(`journalctl -u patroni -n 500 --no-pager 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
+  const r = await t.exec(`${journalCmd('patroni', { lines: 500 })} 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
   const errs = r?.stdout.trim() ?? '';
   if (!errs || errs.split('\n').every((l) => logs.includes(l))) return logs;
   return `${logs}\n--- last PostgreSQL errors in that log:\n${errs}`;

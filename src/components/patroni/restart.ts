@@ -3,22 +3,21 @@
 // back to `running` before the next. Patroni restarts PostgreSQL in place (POST /restart); no failover.
 import type { Host } from '../../inventory/types.js';
 import type { Step, StepGroupContext } from '../../engine/types.js';
-import { shq } from '../../engine/quote.js';
 import { sleep } from '../../engine/wait.js';
 import { settingsFor } from '../defaults.js';
 import { secret } from '../secrets.js';
-import { withRole } from '../common.js';
+import { python3, renderProgram, withRole } from '../common.js';
 import { fetchCluster, verifyMemberRunning } from './checks.js';
 import { LEADER_ROLES } from './facts.js';
 
 /** Exit 0 when this member has no pending restart (GET /patroni on the member itself). */
 export function noPendingRestartScript(apiPort: number): string {
-  const py = [
-    'import json, urllib.request',
-    `s = json.loads(urllib.request.urlopen("http://127.0.0.1:${apiPort}/patroni", timeout=5).read())`,
-    'raise SystemExit(1 if s.get("pending_restart") else 0)',
-  ].join('\n');
-  return `python3 -c ${shq(py)}`;
+  return python3(renderProgram('patroni/pending-restart.py.hbs', { api_port: apiPort }));
+}
+
+/** The Python lines that read the REST API's Basic auth from stdin into `auth` (shared by the programs that write). */
+export function restAuthLines(): string {
+  return renderProgram('patroni/rest-auth.py.hbs');
 }
 
 export interface RestartTimes {
@@ -32,27 +31,8 @@ export interface RestartTimes {
 
 /** POST /restart with the REST API credentials from stdin, then wait (bounded) until the member runs again. */
 export function restartScript(apiPort: number, { timeoutSec = 120, settleSec = 10, pollSec = 1 }: RestartTimes = {}): string {
-  const py = [
-    'import json, sys, time, base64, urllib.request',
-    'cred = json.loads(sys.stdin.read())',
-    'auth = base64.b64encode((cred["user"] + ":" + cred["password"]).encode()).decode()',
-    `base = "http://127.0.0.1:${apiPort}"`,
-    'req = urllib.request.Request(base + "/restart", data=b"{}", method="POST", headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})',
-    'print(urllib.request.urlopen(req, timeout=90).read().decode())',
-    `deadline = time.time() + ${timeoutSec}`,
-    'while time.time() < deadline:',
-    '    try:',
-    '        s = json.loads(urllib.request.urlopen(base + "/patroni", timeout=5).read())',
-    '        if s.get("state") == "running":',
-    // After the primary's restart, give the replicas time to replay its new settings before they are visited again.
-    `            if s.get("role") in ("master", "primary"): time.sleep(${settleSec})`,
-    '            raise SystemExit(0)',
-    '    except SystemExit: raise',
-    '    except Exception: pass',
-    `    time.sleep(${pollSec})`,
-    'sys.exit("member did not come back to running in time")',
-  ].join('\n');
-  return `python3 -c ${shq(py)}`;
+  const vars = { rest_auth: restAuthLines(), api_port: apiPort, timeout_sec: timeoutSec, settle_sec: settleSec, poll_sec: pollSec };
+  return python3(renderProgram('patroni/restart.py.hbs', vars));
 }
 
 /**

@@ -2,12 +2,11 @@
 // once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
 import { stringify } from 'yaml';
 import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { shq } from '../../engine/quote.js';
 import { settingsFor, type Settings } from '../defaults.js';
 import { secret } from '../secrets.js';
-import { withRole } from '../common.js';
+import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
-import { restartStep } from './restart.js';
+import { restartStep, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
@@ -111,28 +110,8 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
  * `patch` PATCHes them (credentials on stdin, never on a command line).
  */
 export function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
-  const py = [
-    'import json, sys, base64, urllib.request',
-    `want = json.loads(${JSON.stringify(JSON.stringify(desired))})`,
-    'def norm(v):',
-    '    if isinstance(v, dict): return {k: norm(x) for k, x in v.items()}',
-    '    return str(v).lower()',
-    'def sub(w, h):',
-    '    if isinstance(w, dict): return isinstance(h, dict) and all(k in h and sub(x, h[k]) for k, x in w.items())',
-    '    return w == h',
-    `url = "http://127.0.0.1:${apiPort}/config"`,
-    patch
-      ? [
-          'cred = json.loads(sys.stdin.read())',
-          'auth = base64.b64encode((cred["user"] + ":" + cred["password"]).encode()).decode()',
-          'req = urllib.request.Request(url, data=json.dumps(want).encode(), method="PATCH", headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})',
-          'r = urllib.request.urlopen(req, timeout=10)',
-          'have = json.loads(r.read())',
-          'sys.exit(0 if sub(norm(want), norm(have)) else 1)',
-        ].join('\n')
-      : ['have = json.loads(urllib.request.urlopen(url, timeout=5).read())', 'sys.exit(0 if sub(norm(want), norm(have)) else 1)'].join('\n'),
-  ].join('\n');
-  return `python3 -c ${shq(py)}`;
+  const vars = { want: JSON.stringify(desired), api_port: apiPort, patch, rest_auth: patch ? restAuthLines() : '' };
+  return python3(renderProgram('patroni/dcs-config.py.hbs', vars));
 }
 
 const install: Step = {

@@ -8,7 +8,8 @@ import type { Resource, StepContext, Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
 import { now, sleep } from '../../engine/wait.js';
 import { settingsFor } from '../defaults.js';
-import { verifyMemberRunning } from './checks.js';
+import { journalCmd, renderProgram } from '../common.js';
+import { localPsql, verifyMemberRunning } from './checks.js';
 
 /** Patroni's configuration file (Debian's patroni.service reads it). */
 export const PATRONI_CONFIG = '/etc/patroni/config.yml';
@@ -29,13 +30,12 @@ const STUCK_LINES = [
  */
 export function replicaStateScript(ctx: StepContext): string {
   const s = settingsFor(ctx.inventory, ctx.host);
-  const status = `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${s.pgPort} -d postgres -c ${shq('select status from pg_stat_wal_receiver')} 2>/dev/null`;
-  return [
-    `if ! test -f ${shq(`${s.pgDataDir}/standby.signal`)}; then echo primary`,
-    `elif [ "$(${status})" = streaming ]; then echo streaming`,
-    `elif [ "$(journalctl -u patroni --since -120s --no-pager 2>/dev/null | grep -Ec ${shq(STUCK_LINES)})" -ge 3 ]; then echo stuck`,
-    'else echo waiting; fi',
-  ].join('\n');
+  return renderProgram('patroni/replica-state.sh.hbs', {
+    standby_signal: shq(`${s.pgDataDir}/standby.signal`),
+    wal_receiver_status: localPsql(s.pgPort, 'select status from pg_stat_wal_receiver'),
+    recent_log: journalCmd('patroni', { since: '-120s' }),
+    stuck_lines: shq(STUCK_LINES),
+  });
 }
 
 function reinitArgv(ctx: StepContext): string[] {
