@@ -2,7 +2,7 @@
 // such as max_connections or shared_buffers): one member at a time, replicas first, the leader last, each
 // back to `running` before the next. Patroni restarts PostgreSQL in place (POST /restart); no failover.
 import type { Host } from '../../inventory/types.js';
-import type { Step, StepGroupContext } from '../../engine/types.js';
+import type { Step, StepContext, StepGroupContext } from '../../engine/types.js';
 import { sleep } from '../../engine/wait.js';
 import { settingsFor } from '../defaults.js';
 import { secret } from '../secrets.js';
@@ -18,6 +18,12 @@ export function noPendingRestartScript(apiPort: number): string {
 /** The Python lines that read the REST API's Basic auth from stdin into `auth` (shared by the programs that write). */
 export function restAuthLines(): string {
   return renderProgram('patroni/rest-auth.py.hbs');
+}
+
+/** What a command running those programs takes: the REST API credentials as JSON on stdin, masked in its output. */
+export function restAuthInput(ctx: StepContext): { stdin: string; secrets: string[] } {
+  const password = secret(ctx, 'patroni_api_password');
+  return { stdin: JSON.stringify({ user: settingsFor(ctx.inventory, ctx.host).apiUser, password }), secrets: [password] };
 }
 
 export interface RestartTimes {
@@ -61,14 +67,12 @@ export const restartStep: Step = {
   },
   resources(ctx) {
     const s = settingsFor(ctx.inventory, ctx.host);
-    const password = secret(ctx, 'patroni_api_password');
     return [
       {
         kind: 'command',
         label: 'restart PostgreSQL through Patroni (pending restart)',
         script: restartScript(s.apiPort),
-        stdin: JSON.stringify({ user: s.apiUser, password }),
-        secrets: [password],
+        ...restAuthInput(ctx),
         unless: noPendingRestartScript(s.apiPort),
         timeoutMs: 180_000,
       },

@@ -6,7 +6,7 @@ import { settingsFor, type Settings } from '../defaults.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
-import { restartStep, restAuthLines } from './restart.js';
+import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
@@ -158,14 +158,12 @@ const dcs: Step = {
     if (!first || first.name !== ctx.host.name) return [];
     const s = settingsFor(ctx.inventory, ctx.host);
     const desired = dcsConfig(s);
-    const password = secret(ctx, 'patroni_api_password');
     return [
       {
         kind: 'command',
         label: 'PATCH /config with the DCS settings',
         script: configScript(s.apiPort, desired, true),
-        stdin: JSON.stringify({ user: s.apiUser, password }),
-        secrets: [password],
+        ...restAuthInput(ctx),
         unless: configScript(s.apiPort, desired, false),
       },
     ];
