@@ -4,9 +4,10 @@ import type { HostState, Provider, ProviderChange, ProviderContext } from '../ty
 import { RunError, UserError } from '../../engine/errors.js';
 import { createClient, type ClientOptions, type PveClient } from './client.js';
 import { createVm, Slots, type CreateContext } from './create.js';
-import { explain, templateMissing } from './explain.js';
+import { explain } from './explain.js';
+import { preflight } from './preflight.js';
 import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
-import { deleteVm, getConfig, isMissing, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
+import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
 import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
 
 export interface ProxmoxProviderOptions {
@@ -87,15 +88,11 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
           if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
           plan.push({ spec, vm, config });
         } else {
-          const taken = spec.vmid !== undefined ? vms.find((v) => v.vmid === spec.vmid) : undefined;
-          if (taken) {
-            throw new UserError(`${spec.name}: the VM id ${spec.vmid} from the inventory is already used by ${taken.template ? 'template' : 'VM'} '${taken.name ?? '?'}' on ${taken.node}`,
-              `pick a free id for hosts.${spec.name}.proxmox.vmid, or remove it to let pgha allocate one`);
-          }
           changes.push({ host: spec.name, action: 'create', summary: `clone template ${s.template} on ${s.api.node} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${s.storage}, ${spec.ipconfig0}, tag ${spec.tag}` });
           plan.push({ spec });
         }
       }
+      await preflight(c, s, inv, { create: plan.filter((q) => !q.vm).map((q) => q.spec), start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms }, ctx.log);
       if (ctx.check) {
         // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
         for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
@@ -104,7 +101,6 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         }
         return changes;
       }
-      if (plan.some((p) => !p.vm)) await checkTemplate(c, s, vms);
       const x: CreateContext = { c, s, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
       const results = await Promise.allSettled(plan.map(async (p) => {
         let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
@@ -122,23 +118,6 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
       return changes;
     });
-  }
-
-  async function checkTemplate(c: PveClient, s: ProxmoxSettings, vms: VmEntry[]): Promise<void> {
-    let cfg: Record<string, unknown>;
-    try {
-      cfg = await getConfig(c, s.api.node, s.template);
-    } catch (e) {
-      if (isMissing(e)) throw templateMissing(s, vms.find((v) => v.vmid === s.template)?.node);
-      throw e;
-    }
-    if (Number(cfg['template'] ?? 0) !== 1) {
-      throw new UserError(`VM ${s.template} (${String(cfg['name'] ?? '?')}) on ${s.api.node} is not a template`,
-        `turn it into one with: qm template ${s.template} (see docs/proxmox.md), or set provider.proxmox.template`);
-    }
-    if (!Object.values(cfg).some((v) => typeof v === 'string' && /cloudinit/.test(v))) {
-      throw new UserError(`the template ${s.template} has no cloud-init drive`, `add one: qm set ${s.template} --ide2 ${s.storage}:cloudinit`);
-    }
   }
 
   /** The inventory's VMs that carry the inventory tag; untagged VMs with the same names are reported and left alone. */

@@ -188,7 +188,8 @@ describe('proxmox provider: errors a user will hit', () => {
     w.sim.setAcl({ '/': all, '/vms/9000': all.filter((p) => p !== 'VM.Clone') });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toContain('lacks the privilege VM.Clone on /vms/9000');
+    expect(e.message).toContain('lacks VM.Clone on /vms/9000');
+    expect(w.sim.changes()).toEqual([]);
     expect((e as UserError).hint).toContain("pveum acl modify /vms/9000 --tokens 'pgha@pve!provision'");
   });
 
@@ -196,14 +197,15 @@ describe('proxmox provider: errors a user will hit', () => {
     w = await world();
     w.sim.setAcl({ '/': w.sim.st.acl['/']!, '/sdn': [] });
     const e = await fail(w);
-    expect(e.message).toContain('lacks the privilege SDN.Use on /sdn/zones/localnetwork/vmbr0');
+    expect(e.message).toContain('lacks SDN.Use on /sdn/zones/localnetwork/vmbr0');
+    expect(w.sim.changes()).toEqual([]);
   });
 
   it('says the template is missing on that node, and where it is', async () => {
     w = await world({ nodes: ['pve1', 'pve2'], templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toBe('the template VM 9000 does not exist on node pve1 (it is on node pve2)');
+    expect(e.message).toContain('provider.proxmox.template: the template VM 9000 does not exist on node pve1 (it is on node pve2)');
     expect(w.sim.changes()).toEqual([]);
   });
 

@@ -24,6 +24,10 @@ export interface SimEnv {
   /** storage → nodes where it is enabled. */
   storages: Record<string, string[]>;
   nodes: string[];
+  /** storage → its content types and whether it is active (default: images,rootdir and active). */
+  storageInfo: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
+  /** node → its bridges (default: vmbr0). */
+  bridges: Record<string, string[]>;
   cloneMs: number;
   taskMs: number;
   rrdDelayMs: number;
@@ -113,6 +117,25 @@ function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
 
 
 export const handlers: Record<string, Handler> = {
+  'GET /access/permissions': (env, p) => {
+    const paths = p['path'] !== undefined ? [p['path']] : Object.keys(env.st.acl);
+    return Object.fromEntries(paths.map((path) => [path, Object.fromEntries([...env.st.privsAt(path)].map((priv) => [priv, 1]))]));
+  },
+  'GET /nodes/{node}/network': (env, p) => {
+    // Without Sys.Audit on the node, only the bridges the token may use or audit (SDN.Use / SDN.Audit) are listed.
+    const all = env.bridges[p['node']!] ?? ['vmbr0'];
+    const visible = env.st.has(`/nodes/${p['node']}`, 'Sys.Audit') ? all
+      : all.filter((b) => env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Use') || env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Audit'));
+    return visible.map((iface, i) => ({ iface, type: 'bridge', active: 1, autostart: 1, priority: i + 1, families: ['inet'], method: 'manual' }));
+  },
+  'GET /nodes/{node}/storage/{storage}/status': (env, p) => {
+    const id = p['storage']!;
+    if (!env.storages[id]?.includes(p['node']!)) throw new PveFail(400, 'Parameter verification failed.', { storage: 'No such storage.' });
+    const info = env.storageInfo[id] ?? {};
+    const active = info.active ?? true;
+    return { type: 'lvmthin', content: info.content ?? 'images,rootdir', enabled: 1, active: active ? 1 : 0, shared: info.shared ? 1 : 0,
+      ...(active ? { total: 500 * 1024 ** 3, used: 20 * 1024 ** 3, avail: 480 * 1024 ** 3 } : {}) };
+  },
   'GET /cluster/resources': (env, p) => {
     if (p['type'] && p['type'] !== 'vm') return [];
     return [...env.st.vms.values()].filter((vm) => env.st.has(`/vms/${vm.vmid}`, 'VM.Audit')).map((vm) => vmEntry(env, vm));

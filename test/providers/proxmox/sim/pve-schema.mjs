@@ -11,6 +11,7 @@ export const SUBSET_PATH = join(dirname(fileURLToPath(import.meta.url)), 'apidat
 
 /** Every call the provider makes and the simulator answers: "METHOD /path/template". */
 export const ENDPOINTS = [
+  'GET /access/permissions',
   'GET /cluster/resources',
   'GET /cluster/nextid',
   'GET /nodes/{node}/qemu',
@@ -25,6 +26,8 @@ export const ENDPOINTS = [
   'GET /nodes/{node}/qemu/{vmid}/status/current',
   'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces',
   'DELETE /nodes/{node}/qemu/{vmid}',
+  'GET /nodes/{node}/network',
+  'GET /nodes/{node}/storage/{storage}/status',
   'GET /nodes/{node}/tasks/{upid}/status',
   'GET /nodes/{node}/tasks/{upid}/log',
 ];

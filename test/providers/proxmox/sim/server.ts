@@ -20,6 +20,10 @@ export interface SimOptions {
   secret?: string;
   /** storage → nodes where it is enabled */
   storages?: Record<string, string[]>;
+  /** storage → content types / active / shared (default images,rootdir, active, not shared). */
+  storageInfo?: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
+  /** node → bridges (default vmbr0 on every node). */
+  bridges?: Record<string, string[]>;
   templates?: { vmid: number; node: string; name: string; storage: string; diskSize?: string; tags?: string; agent?: boolean; bridge?: string }[];
   /** Multiplies lock timeouts and work times (1 = PVE's real 10 s / 1 s lock timeouts). */
   timeScale?: number;
@@ -91,6 +95,7 @@ export class PveSim {
     this.st = new ClusterState(user, tok, opts.timeScale ?? 1);
     this.env = {
       st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      storageInfo: opts.storageInfo ?? {}, bridges: opts.bridges ?? {},
       cloneMs: opts.cloneMs ?? 300, taskMs: opts.taskMs ?? 50, rrdDelayMs: opts.rrdDelayMs ?? 0,
     };
     for (const t of opts.templates ?? [{ vmid: 9000, node: 'pve1', name: 'debian12-ci', storage: 'local-lvm' }]) this.st.addTemplate(t);
