@@ -1,8 +1,9 @@
 // Creating one VM: allocate an id, full clone of the template, cloud-init + sizing, resize, start.
 import { UserError } from '../../engine/errors.js';
-import type { ProxmoxSettings } from '../../inventory/types.js';
+import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, PveTaskError, isTransient, sleep, type PveClient } from './client.js';
 import { bootDisk, configParams, propertyString, type VmSpec } from './spec.js';
+import { identity, recordVm } from './state.js';
 import { getConfig, isMissing, runTask, startVm, waitUnlocked } from './vm.js';
 
 /** At most n holders at a time. */
@@ -25,6 +26,7 @@ export class Slots {
 export interface CreateContext {
   c: PveClient;
   s: ProxmoxSettings;
+  inv: Inventory;
   /** Ids handed out in this run (nextid reserves nothing, so parallel creates would get the same id). */
   reserved: Set<number>;
   cloneSlots: Slots;
@@ -75,7 +77,9 @@ async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise
   const node = s.api.node;
   for (let attempt = 1; ; attempt++) {
     try {
-      const upid = await x.c.api.nodes.$(node).qemu.$(s.template).clone.$post({ newid, name: spec.name, full: true, storage: s.storage });
+      const upid = await x.c.api.nodes.$(node).qemu.$(s.template).clone.$post({
+        newid, name: spec.name, full: true, storage: s.storage, description: identity(x.inv, spec.name),
+      });
       await c.waitTask(String(upid));
       return await waitUnlocked(c, node, newid, 30 * 60_000);
     } catch (e) {
@@ -105,12 +109,15 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
   let config: Record<string, unknown> = {};
   for (let tries = 0; ; tries++) {
     vmid = spec.vmid ?? (await allocateId(x, exclude));
+    // Recorded before the clone is asked for: whatever happens next, pgha knows this id was meant for this host.
+    recordVm(x.inv, spec.name, { vmid, node, finished: false });
     try {
       x.log(`${spec.name}: full clone of template ${s.template} into VM ${vmid} on ${node} (storage ${s.storage})`);
       config = await x.cloneSlots.run(() => cloneInto(x, spec, vmid));
       break;
     } catch (e) {
       if (!(e instanceof IdTaken)) throw e;
+      recordVm(x.inv, spec.name, undefined); // someone else's VM: not ours to delete
       if (spec.vmid !== undefined) {
         throw new UserError(`${spec.name}: the VM id ${vmid} from the inventory is already used by ${e.by}`,
           `pick a free id for hosts.${spec.name}.proxmox.vmid (pvesh get /cluster/nextid), or remove it to let pgha allocate one`);
@@ -120,6 +127,16 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
       exclude.add(vmid);
     }
   }
+  // The tag first, alone and synchronous, before anything that can fail: a VM pgha made is always recognisable.
+  await c.retry(`tag VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$put({ tags: spec.tag }));
+  config['tags'] = spec.tag;
+  return finishVm(x, spec, vmid, config);
+}
+
+/** Configure (cloud-init, sizing, bridge), grow the disk and start a cloned VM; then record it as finished. */
+export async function finishVm(x: CreateContext, spec: VmSpec, vmid: number, config: Record<string, unknown>): Promise<{ vmid: number; config: Record<string, unknown> }> {
+  const { c, s } = x;
+  const node = s.api.node;
   const params: Record<string, string | number> = configParams(spec);
   const net0 = config['net0'];
   if (typeof net0 === 'string' && propertyString(net0)['bridge'] !== s.bridge) {
@@ -137,5 +154,6 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
   }
   x.log(`${spec.name}: start VM ${vmid}`);
   await startVm(c, node, vmid);
+  recordVm(x.inv, spec.name, { vmid, node, finished: true });
   return { vmid, config: await getConfig(c, node, vmid) };
 }

@@ -3,9 +3,10 @@ import type { Host, Inventory, ProxmoxSettings } from '../../inventory/types.js'
 import type { HostState, Provider, ProviderChange, ProviderContext } from '../types.js';
 import { RunError, UserError } from '../../engine/errors.js';
 import { createClient, type ClientOptions, type PveClient } from './client.js';
-import { createVm, Slots, type CreateContext } from './create.js';
+import { createVm, finishVm, Slots, type CreateContext } from './create.js';
 import { explain } from './explain.js';
 import { preflight } from './preflight.js';
+import { identity, recordedVms, recordVm } from './state.js';
 import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
 import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
 import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
@@ -76,10 +77,16 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       const vms = await listVms(c);
       const named = byName(inv, vms);
       const changes: ProviderChange[] = [];
-      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown> }[] = [];
+      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown>; unfinished?: boolean }[] = [];
+      const records = recordedVms(inv);
       for (const spec of specs) {
         const vm = named.get(spec.name);
-        if (vm) {
+        const rec = records[spec.name];
+        if (vm && rec && rec.vmid === vm.vmid && !rec.finished) {
+          const config = await getConfig(c, vm.node, vm.vmid);
+          changes.push({ host: spec.name, action: 'create', summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start` });
+          plan.push({ spec, vm, config, unfinished: true });
+        } else if (vm) {
           const config = await getConfig(c, vm.node, vm.vmid);
           const d = drift(spec, config);
           if (d.length) {
@@ -101,7 +108,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         }
         return changes;
       }
-      const x: CreateContext = { c, s, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const x: CreateContext = { c, s, inv, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
       const results = await Promise.allSettled(plan.map(async (p) => {
         let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
         let config = p.config ?? {};
@@ -109,6 +116,9 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
           const made = await createVm(x, p.spec);
           vm = { vmid: made.vmid, node: s.api.node };
           config = made.config;
+        } else if (p.unfinished) {
+          ctx.log(`${p.spec.name}: finish VM ${vm.vmid} (left unfinished by an earlier run)`);
+          config = (await finishVm(x, p.spec, vm.vmid, config)).config;
         } else if (p.vm!.status !== 'running') {
           ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
           await startVm(c, vm.node, vm.vmid);
@@ -144,14 +154,63 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     });
   }
 
+  /** What destroy may delete: recorded, finished and tagged VMs; and the unfinished ones (tagged or recorded, never finished). */
+  async function destroyable(c: PveClient, s: ProxmoxSettings, inv: Inventory, log: (l: string) => void) {
+    const records = recordedVms(inv);
+    const vms = await listVms(c);
+    const byId = new Map(vms.map((v) => [v.vmid, v]));
+    const done: { host: string; vm: VmEntry }[] = [];
+    const unfinished: { host: string; vm: VmEntry; why: string }[] = [];
+    const gone: string[] = [];
+    for (const [host, rec] of Object.entries(records)) {
+      const vm = byId.get(rec.vmid);
+      if (!vm) {
+        gone.push(host);
+        continue;
+      }
+      if (vm.template) {
+        log(`${host}: VM ${vm.vmid} recorded for it is now a template: left alone`);
+      } else if (rec.finished && isOurs(vm, s)) {
+        done.push({ host, vm });
+      } else if (!rec.finished) {
+        const cfg = isOurs(vm, s) ? undefined : await getConfig(c, vm.node, vm.vmid).catch(() => undefined);
+        if (isOurs(vm, s) || cfg?.['description'] === identity(inv, host)) unfinished.push({ host, vm, why: 'its creation stopped before it was configured and started' });
+        else log(`${host}: VM ${vm.vmid} on ${vm.node} was recorded but is not the VM pgha cloned (no tag ${s.tag}, other description): left alone`);
+      } else {
+        log(`${host}: VM ${vm.vmid} on ${vm.node} does not carry the tag ${s.tag} (any more): left alone`);
+      }
+    }
+    const known = new Set(Object.values(records).map((r) => r.vmid));
+    for (const vm of vms) {
+      if (vm.template || known.has(vm.vmid) || !isOurs(vm, s)) continue;
+      unfinished.push({ host: vm.name ?? `vm${vm.vmid}`, vm, why: `it carries the tag ${s.tag} but pgha has no record of making it for this inventory` });
+    }
+    for (const h of inv.hosts) {
+      const vm = vms.find((v) => v.name === h.name && !v.template);
+      if (vm && !isOurs(vm, s) && !known.has(vm.vmid)) log(`${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`);
+    }
+    return { done, unfinished, gone };
+  }
+
   async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     return withClient(inv, ctx.log, async (c, s) => {
-      const list = await ours(c, s, inv, ctx.log);
-      const changes = list.map((o) => ({ host: o.host, action: 'delete' as const, summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)` }));
+      const { done, unfinished, gone } = await destroyable(c, s, inv, ctx.log);
+      const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])];
+      const changes: ProviderChange[] = list.map((o) => ({ host: o.host, action: 'delete' as const,
+        summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}` }));
+      if (!ctx.cleanupUnfinished) {
+        for (const u of unfinished) {
+          const summary = `VM ${u.vm.vmid} on ${u.vm.node} left alone: ${u.why}; pgha destroy --cleanup-unfinished deletes it`;
+          ctx.log(`${u.host}: ${summary}`);
+          changes.push({ host: u.host, action: 'drift', summary });
+        }
+      }
       if (ctx.check) return changes;
+      for (const host of gone) recordVm(inv, host, undefined);
       const results = await Promise.allSettled(list.map(async (o) => {
         if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
         await deleteVm(c, o.vm.node, o.vm.vmid);
+        if (recordedVms(inv)[o.host]?.vmid === o.vm.vmid) recordVm(inv, o.host, undefined);
       }));
       rethrow('proxmox destroy', list.map((o) => o.host), results);
       return changes;

@@ -258,14 +258,15 @@ describe('proxmox provider: errors a user will hit', () => {
 });
 
 describe('proxmox provider: down, destroy, status', () => {
-  it('destroys only the VMs this inventory created, with purge', async () => {
+  it('destroys only the VMs this inventory recorded and tagged, with purge', async () => {
     w = await world();
     await w.up();
     vmByName(w, 'pg3')!.config['tags'] = 'someone-else';
     w.sim.st.vms.set(555, { vmid: 555, node: 'pve1', status: 'running', createdAt: 0, config: { name: 'other', tags: 'pgha-demo' } });
     const ctx = { check: true, log: (l: string) => w!.log.push(l) };
     const planned = await w.provider.destroy(w.inv, ctx);
-    expect(planned.map((c) => `${c.host} ${c.action}`)).toEqual(['pg1 delete', 'pg2 delete']);
+    expect(planned.map((c) => `${c.host} ${c.action}`)).toEqual(['pg1 delete', 'pg2 delete', 'other drift']);
+    expect(planned[2]!.summary).toContain('VM 555 on pve1 left alone: it carries the tag pgha-demo but pgha has no record of making it');
     expect(vmByName(w, 'pg1')).toBeDefined();
     const done = await w.provider.destroy(w.inv, { ...ctx, check: false });
     expect(done).toEqual(planned);
@@ -276,8 +277,8 @@ describe('proxmox provider: down, destroy, status', () => {
     const deletes = w.sim.requests.filter((r) => r.method === 'DELETE');
     expect(deletes).toHaveLength(2);
     expect(deletes.every((d) => d.params['purge'] === '1')).toBe(true);
-    expect(w.log.some((l) => /pg3: .*not the tag pgha-demo.*left alone/.test(l))).toBe(true);
-    expect(await w.provider.destroy(w.inv, { ...ctx, check: false })).toEqual([]);
+    expect(w.log.some((l) => /pg3: VM \d+ on pve1 does not carry the tag pgha-demo .*left alone/.test(l))).toBe(true);
+    expect((await w.provider.destroy(w.inv, { ...ctx, check: false })).map((c) => c.action)).toEqual(['drift']);
   });
 
   it('down shuts the VMs down and status reports them', async () => {

@@ -190,6 +190,7 @@ export const handlers: Record<string, Handler> = {
         const cfg = { ...srcVm.config };
         delete cfg['template'];
         cfg['name'] = p['name'] ?? `Copy-of-VM-${srcVm.config['name'] ?? src}`;
+        if (p['description'] !== undefined) cfg['description'] = p['description'];
         cfg['lock'] = 'clone';
         cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
         const vm: SimVm = { vmid: newid, node, config: cfg, status: 'stopped', createdAt: Date.now() };
