@@ -67,6 +67,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const taken = used.get(ipv4ToInt(gw) ?? -1);
       return taken ? `gateway ${gw} is the address of ${taken}` : undefined;
     };
+    if (!px.api.verifyTls) {
+      warn('/provider/proxmox/api/verify_tls', `TLS verification of the Proxmox API at ${px.api.host} is off: anyone on the path can read the API token; set ca_file to the node's pve-root-ca.pem instead`);
+    }
     if (px.defaults.gateway) {
       const problem = gatewayProblem(px.defaults.gateway);
       if (problem) err('/provider/proxmox/defaults/gateway', problem);

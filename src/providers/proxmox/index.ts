@@ -47,8 +47,10 @@ function rethrow(step: string, hosts: string[], results: PromiseSettledResult<un
 export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Provider {
   const waitSsh = options.waitSsh ?? waitForSsh;
 
-  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>): Promise<T> {
+  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>, warned = false): Promise<T> {
     const s = settingsOf(inv);
+    // up and plan print the inventory's warnings (this one included); the other commands say it here.
+    if (!s.api.verifyTls && !warned) log(`warning: TLS verification of the Proxmox API at ${s.api.host} is off (verify_tls: false): set ca_file instead`);
     const c = createClient(s.api, { ...options.client, log });
     try {
       return await fn(c, s);
@@ -127,7 +129,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       }));
       rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
       return changes;
-    });
+    }, true);
   }
 
   /** The inventory's VMs that carry the inventory tag; untagged VMs with the same names are reported and left alone. */
@@ -218,7 +220,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
   }
 
   async function status(inv: Inventory): Promise<HostState[]> {
-    return withClient(inv, () => {}, async (c, s) => {
+    return withClient(inv, (l) => { if (l.startsWith('warning: ')) process.stderr.write(`${l}\n`); }, async (c, s) => {
       const named = byName(inv, await listVms(c));
       return inv.hosts.map((h): HostState => {
         const vm = named.get(h.name);

@@ -1,6 +1,7 @@
 // The Proxmox provider against the HTTPS simulator: create, re-run, drift, retries, lost answers, user errors, destroy.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderError, UserError } from '../../../src/engine/errors.js';
+import { parseInventory } from '../../../src/inventory/load.js';
 import { KEY, world, type World } from './fixture.js';
 import type { SimVmInfo } from './sim/server.js';
 
@@ -87,7 +88,7 @@ describe('proxmox provider: up', () => {
     await w.up();
     const vm = vmByName(w, 'pg2')!;
     vm.config['cores'] = '4';
-    vm.config['scsi0'] = vm.config['scsi0']!.replace('size=20G', 'size=32G');
+    vm.config['scsi0'] = vm.config['scsi0']!.replace('size=20G', 'size=16G');
     vm.config['tags'] = 'other';
     const before = w.sim.requests.length;
     for (const check of [true, false]) {
@@ -95,11 +96,42 @@ describe('proxmox provider: up', () => {
       expect(changes).toHaveLength(1);
       expect(changes[0]).toMatchObject({ host: 'pg2', action: 'drift' });
       expect(changes[0]!.summary).toContain('cores: 4 → 2');
-      expect(changes[0]!.summary).toContain('disk scsi0: 32 GiB → 20 GiB');
+      expect(changes[0]!.summary).toContain('disk scsi0: 16 GiB → 20 GiB');
       expect(changes[0]!.summary).toContain('lacks pgha-demo');
     }
     expect(w.sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(vm.config['cores']).toBe('4');
+  });
+
+  it('a template disk larger than disk is kept, not grown, and never reported as drift', async () => {
+    w = await world({ templates: [{ vmid: 9000, node: 'pve1', name: 'big', storage: 'local-lvm', diskSize: '40G' }] });
+    await w.up();
+    expect(w.sim.requests.filter((r) => r.path.endsWith('/resize'))).toEqual([]);
+    expect(vmByName(w, 'pg1')!.config['scsi0']).toContain('size=40G');
+    expect(w.log.some((l) => /pg1: the template disk \(40 GiB\) is larger than diskGb 20: kept/.test(l))).toBe(true);
+    expect(await w.up(true)).toEqual([]);
+    expect(await w.up()).toEqual([]);
+  });
+
+  it('verify_tls: false works and says on every run that it is off', async () => {
+    w = await world({}, {});
+    const api = w.inv.provider.proxmox!.api;
+    api.verifyTls = false;
+    delete api.caFile;
+    await w.up();
+    const warning = /^warning: TLS verification of the Proxmox API at 127\.0\.0\.1 is off \(verify_tls: false\)/;
+    for (const run of [() => w!.provider.destroy(w!.inv, { check: true, log: (l) => w!.log.push(l) }), () => w!.provider.down(w!.inv, { check: true, log: (l) => w!.log.push(l) })]) {
+      const n = w.log.filter((l) => warning.test(l)).length;
+      await run();
+      expect(w.log.filter((l) => warning.test(l))).toHaveLength(n + 1);
+    }
+    // up and plan show it among the inventory's warnings, which the CLI prints on every run.
+    const inv = parseInventory('/tmp/tls.yml', `cluster: demo
+provider: {type: proxmox, proxmox: {api: {host: pve1.example.net, node: pve1, token_id: 'a@pve!b', verify_tls: false}, template: 9000, storage: local-lvm, bridge: vmbr0}}
+network: {subnet: 10.1.0.0/24}
+hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
+`);
+    expect(inv.warnings).toContainEqual(expect.stringMatching(/^\/tmp\/tls\.yml:2: provider\.proxmox\.api\.verify_tls: TLS verification of the Proxmox API at pve1\.example\.net is off/));
   });
 
   it('starts a stopped VM again', async () => {
