@@ -79,6 +79,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const hp = h.proxmox;
       if (!hp) continue;
       const own = obj(obj(obj(obj(p.data).hosts)[h.name]).proxmox);
+      if (hp.node && !px.nodes.some((n) => n.name === hp.node)) {
+        err(`/hosts/${h.name}/proxmox/node`, `node ${hp.node} is not one of provider.proxmox.nodes (${px.nodes.map((n) => n.name).join(', ')})`);
+      }
       if (hp.vmid !== undefined) {
         if (hp.vmid === px.template) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is the template's vmid`);
         else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);

@@ -5,7 +5,8 @@ import { RunError, UserError } from '../../engine/errors.js';
 import { createClient, type ClientOptions, type PveClient } from './client.js';
 import { createVm, finishVm, Slots, type CreateContext } from './create.js';
 import { explain } from './explain.js';
-import { preflight } from './preflight.js';
+import { nodePlan, place, type NodePlan } from './place.js';
+import { onlineNodes, preflight } from './preflight.js';
 import { identity, recordedVms, recordVm } from './state.js';
 import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
 import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
@@ -78,30 +79,53 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     return withClient(inv, ctx.log, async (c) => {
       const vms = await listVms(c);
       const named = byName(inv, vms);
-      const changes: ProviderChange[] = [];
-      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown>; unfinished?: boolean }[] = [];
+      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown>; unfinished?: boolean; drift?: string[] }[] = [];
       const records = recordedVms(inv);
       for (const spec of specs) {
         const vm = named.get(spec.name);
         const rec = records[spec.name];
-        if (vm && rec && rec.vmid === vm.vmid && !rec.finished) {
+        if (vm) {
+          spec.node = vm.node;
           const config = await getConfig(c, vm.node, vm.vmid);
-          changes.push({ host: spec.name, action: 'create', summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start` });
-          plan.push({ spec, vm, config, unfinished: true });
-        } else if (vm) {
-          const config = await getConfig(c, vm.node, vm.vmid);
-          const d = drift(spec, config);
-          if (d.length) {
-            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${d.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
-          }
-          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
-          plan.push({ spec, vm, config });
+          const unfinished = !!rec && rec.vmid === vm.vmid && !rec.finished;
+          plan.push({ spec, vm, config, unfinished, drift: unfinished ? [] : drift(spec, config) });
         } else {
-          changes.push({ host: spec.name, action: 'create', summary: `clone template ${s.template} on ${s.api.node} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${s.storage}, ${spec.ipconfig0}, tag ${spec.tag}` });
           plan.push({ spec });
         }
       }
-      await preflight(c, s, inv, { create: plan.filter((q) => !q.vm).map((q) => q.spec), start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms }, ctx.log);
+      // Where the new VMs go: the nodes that answer, existing VMs where they are, the rest spread by role.
+      const cluster = await onlineNodes(c);
+      const placing = place(inv, s, new Map(plan.flatMap((q) => (q.vm ? [[q.spec.name, q.vm.node] as [string, string]] : []))), cluster.online);
+      const plans = new Map<string, NodePlan>();
+      for (const q of plan) {
+        const where = placing.placed.get(q.spec.name);
+        if (!q.vm && where) q.spec.node = where.node;
+        const node = q.spec.node ?? s.api.node;
+        if (!plans.has(node)) plans.set(node, nodePlan(s, node, vms));
+      }
+      for (const n of placing.notes) ctx.log(`proxmox: ${n}`);
+      const changes: ProviderChange[] = [];
+      for (const q of plan) {
+        const { spec, vm } = q;
+        if (vm && q.unfinished) {
+          changes.push({ host: spec.name, action: 'create', summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start` });
+        } else if (vm) {
+          if (q.drift!.length) {
+            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${q.drift!.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
+          }
+          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
+        } else {
+          const p = plans.get(spec.node ?? s.api.node)!;
+          const why = placing.placed.get(spec.name)?.why;
+          const from = p.target ? `template ${p.templateRef} on ${p.cloneNode} (shared storage, target ${p.node})` : `template ${p.templateRef} on ${p.node}`;
+          changes.push({ host: spec.name, action: 'create', summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}` });
+        }
+      }
+      const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
+      await preflight(c, s, inv, {
+        create: creating, start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms,
+        plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known,
+      }, ctx.log);
       if (ctx.check) {
         // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
         for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
@@ -110,13 +134,13 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         }
         return changes;
       }
-      const x: CreateContext = { c, s, inv, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const x: CreateContext = { c, s, inv, plans, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
       const results = await Promise.allSettled(plan.map(async (p) => {
         let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
         let config = p.config ?? {};
         if (!vm) {
           const made = await createVm(x, p.spec);
-          vm = { vmid: made.vmid, node: s.api.node };
+          vm = { vmid: made.vmid, node: p.spec.node ?? s.api.node };
           config = made.config;
         } else if (p.unfinished) {
           ctx.log(`${p.spec.name}: finish VM ${vm.vmid} (left unfinished by an earlier run)`);

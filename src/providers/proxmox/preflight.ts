@@ -4,6 +4,7 @@ import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, type PveClient } from './client.js';
 import { privilegeHint } from './explain.js';
 import { locator, Problems, type Locator } from './locate.js';
+import type { NodePlan } from './place.js';
 import { propertyString, type VmSpec } from './spec.js';
 import { parsePublicKey, publicOfPrivate } from './sshkeys.js';
 import { getConfig, isMissing, type VmEntry } from './vm.js';
@@ -14,6 +15,12 @@ export interface PreflightInput {
   start: VmEntry[];
   /** Every VM the token sees. */
   vms: VmEntry[];
+  /** How VMs are made on each node that gets a new VM. */
+  plans: NodePlan[];
+  /** Refusals of the placement (offline nodes). */
+  placement: { pointer: string; message: string; hint: string }[];
+  /** Every node of the Proxmox cluster (undefined: not read). */
+  clusterNodes?: string[];
 }
 
 /** Privileges needed on a path: every entry must hold; an array entry means any one of them. */
@@ -21,26 +28,52 @@ type Need = (string | string[])[];
 
 const T = '/provider/proxmox';
 
+/** The nodes of the Proxmox cluster and which of them are online (GET /nodes, readable by every token). */
+export async function onlineNodes(c: PveClient): Promise<{ online: Set<string>; known: string[] }> {
+  const list = (await c.retry('list nodes', () => c.api.nodes.$get())) as { node?: string; status?: string }[];
+  return { online: new Set(list.filter((n) => n.status === 'online').map((n) => String(n.node))), known: list.map((n) => String(n.node)) };
+}
+
 export async function preflight(c: PveClient, s: ProxmoxSettings, inv: Inventory, input: PreflightInput, log: (l: string) => void): Promise<void> {
   const loc = locator(inv);
   const p = new Problems(loc);
-  const node = s.api.node;
   const needs = new Map<string, Need>();
   const need = (path: string, ...privs: Need) => needs.set(path, [...(needs.get(path) ?? []), ...privs]);
+  for (const x of input.placement) p.add(x.pointer, x.message, x.hint);
+  if (input.clusterNodes) {
+    s.nodes.forEach((n, i) => {
+      if (!input.clusterNodes!.includes(n.name)) {
+        p.add(s.nodes.length > 1 || loc.has(`${T}/nodes`) ? `${T}/nodes/${i}` : `${T}/api/node`, `node ${n.name} is not a node of this Proxmox cluster (nodes: ${input.clusterNodes!.join(', ')})`,
+          'name the nodes as pvecm nodes shows them');
+      }
+    });
+  }
 
-  let templateBridge: string | undefined;
+  const byNode = new Map(input.plans.map((x) => [x.node, x]));
+  const templateBridges = new Map<string, string | undefined>();
   if (input.create.length) {
-    templateBridge = await checkTemplate(c, s, input.vms, p);
-    await checkStorage(c, s, p);
     const nextId = Number(await c.retry('next free VM id', () => c.api.cluster.nextid.$get()));
-    need(`/vms/${s.template}`, 'VM.Clone');
-    need(`/storage/${s.storage}`, 'Datastore.AllocateSpace');
-    for (const b of new Set([s.bridge, templateBridge ?? s.bridge])) need(`/sdn/zones/localnetwork/${b}`, 'SDN.Use');
+    for (const plan of input.plans) {
+      if (plan.template === undefined) {
+        p.add(templateAt(s, plan, loc), `no template named ${plan.templateRef} on node ${plan.node} or elsewhere in the cluster`,
+          'make it (README, Proxmox VE: qm create … && qm template <id>) or name an existing template');
+        continue;
+      }
+      const key = `${plan.cloneNode}/${plan.template}`;
+      if (!templateBridges.has(key)) templateBridges.set(key, await checkTemplate(c, s, plan, input.vms, p, loc));
+      await checkStorage(c, s, plan, p, loc);
+      need(`/vms/${plan.template}`, 'VM.Clone');
+      need(`/storage/${plan.storage}`, 'Datastore.AllocateSpace');
+      const tb = templateBridges.get(key);
+      for (const b of new Set([plan.bridge, tb ?? plan.bridge])) need(`/sdn/zones/localnetwork/${b}`, 'SDN.Use');
+    }
     for (const spec of input.create) {
+      const plan = byNode.get(spec.node ?? s.api.node);
       const path = `/vms/${spec.vmid ?? nextId}`;
       need(path, 'VM.Allocate', 'VM.Audit', 'VM.Config.Options', 'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.Disk', 'VM.PowerMgmt',
         ['VM.Config.Cloudinit', 'VM.Config.Network']);
-      if (templateBridge !== undefined && templateBridge !== s.bridge) need(path, 'VM.Config.Network');
+      const tb = plan ? templateBridges.get(`${plan.cloneNode}/${plan.template}`) : undefined;
+      if (plan && tb !== undefined && tb !== plan.bridge) need(path, 'VM.Config.Network');
       if (spec.dhcp) need(path, ['VM.GuestAgent.Audit', 'VM.GuestAgent.Unrestricted']);
       if (spec.vmid !== undefined) await checkVmidFree(c, spec, input.vms, p, loc);
       checkKeys(s, spec, p, loc, log);
@@ -48,71 +81,99 @@ export async function preflight(c: PveClient, s: ProxmoxSettings, inv: Inventory
   }
   for (const vm of input.start) need(`/vms/${vm.vmid}`, 'VM.PowerMgmt');
   const sdnOk = await checkPrivileges(c, s, needs, p);
-  if (input.create.length) await checkBridge(c, s, sdnOk, p);
-  if (p.list.length) log(`proxmox: ${p.list.length} problem(s) found before any change on node ${node}`);
+  for (const plan of input.plans) await checkBridge(c, s, plan, sdnOk, p, loc);
+  if (p.list.length) log(`proxmox: ${p.list.length} problem(s) found before any change`);
   p.throwIfAny(inv.file);
 }
 
-/** The template exists on the node, is a template and has a cloud-init drive. Returns the bridge of its net0. */
-async function checkTemplate(c: PveClient, s: ProxmoxSettings, vms: VmEntry[], p: Problems): Promise<string | undefined> {
-  const at = `${T}/template`;
+const nodeField = (s: ProxmoxSettings, plan: NodePlan, field: 'template' | 'storage' | 'bridge', loc: Locator) =>
+  loc.first(...(plan.index >= 0 ? [`${T}/nodes/${plan.index}/${field}`] : []), `${T}/${field}`);
+const templateAt = (s: ProxmoxSettings, plan: NodePlan, loc: Locator) => nodeField(s, plan, 'template', loc);
+
+/** The template exists on its node, is a template, has a cloud-init drive, and (cloned to another node) sits on shared storage. Returns its net0 bridge. */
+async function checkTemplate(c: PveClient, s: ProxmoxSettings, plan: NodePlan, vms: VmEntry[], p: Problems, loc: Locator): Promise<string | undefined> {
+  const at = templateAt(s, plan, loc);
+  const tpl = plan.template!;
+  const node = plan.cloneNode;
   let cfg: Record<string, unknown>;
   try {
-    cfg = await getConfig(c, s.api.node, s.template);
+    cfg = await getConfig(c, node, tpl);
   } catch (e) {
     if (isMissing(e)) {
-      const elsewhere = vms.find((v) => v.vmid === s.template)?.node;
-      p.add(at, `the template VM ${s.template} does not exist on node ${s.api.node}${elsewhere ? ` (it is on node ${elsewhere})` : ''}`,
-        elsewhere ? `set provider.proxmox.api.node: ${elsewhere}, or make a template on ${s.api.node}`
+      const elsewhere = vms.find((v) => v.vmid === tpl)?.node;
+      p.add(at, `the template VM ${tpl} does not exist on node ${node}${elsewhere ? ` (it is on node ${elsewhere})` : ''}`,
+        elsewhere ? `set provider.proxmox.api.node: ${elsewhere}, or make a template on ${node}`
           : 'make a cloud-init template (README, Proxmox VE: qm create … && qm template <id>) and set provider.proxmox.template to its id');
       return undefined;
     }
     if (e instanceof PveApiError && e.status === 403) {
-      p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks VM.Audit on /vms/${s.template}: the template cannot be read`,
-        privilegeHint(s.api.tokenId, `/vms/${s.template}`, 'VM.Audit'));
+      p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks VM.Audit on /vms/${tpl}: the template cannot be read`,
+        privilegeHint(s.api.tokenId, `/vms/${tpl}`, 'VM.Audit'));
       return undefined;
     }
     throw e;
   }
   if (Number(cfg['template'] ?? 0) !== 1) {
-    p.add(at, `VM ${s.template} (${String(cfg['name'] ?? '?')}) on ${s.api.node} is not a template`,
-      `turn it into one with: qm template ${s.template}, or set provider.proxmox.template`);
+    p.add(at, `VM ${tpl} (${String(cfg['name'] ?? '?')}) on ${node} is not a template`,
+      `turn it into one with: qm template ${tpl}, or set provider.proxmox.template`);
   }
   if (!Object.values(cfg).some((v) => typeof v === 'string' && /cloudinit/.test(v))) {
-    p.add(at, `the template ${s.template} has no cloud-init drive`, `add one: qm set ${s.template} --ide2 ${s.storage}:cloudinit`);
+    p.add(at, `the template ${tpl} has no cloud-init drive`, `add one: qm set ${tpl} --ide2 ${plan.storage}:cloudinit`);
+  }
+  if (plan.target) {
+    const vols = Object.entries(cfg).filter(([k, v]) => /^(scsi|virtio|sata|ide)\d+$/.test(k) && typeof v === 'string' && (!/media=cdrom/.test(v) || /cloudinit/.test(v)));
+    const local: string[] = [];
+    for (const sid of new Set(vols.map(([, v]) => String(v).split(':')[0]!))) {
+      const st = await storageStatus(c, node, sid).catch(() => undefined);
+      if (!st || !Number(st.shared ?? 0)) local.push(sid);
+    }
+    if (local.length) {
+      p.add(at, `the template ${tpl} on ${node} has disks on storage that is not shared (${local.join(', ')}): it cannot be cloned to node ${plan.target}`,
+        `move the template's disks (cloud-init drive included) to shared storage, or give ${plan.target} a template of its own: nodes: [{name: ${plan.target}, template: <vmid or name>}]`);
+    }
   }
   return propertyString(cfg['net0'])['bridge'];
 }
 
-async function checkStorage(c: PveClient, s: ProxmoxSettings, p: Problems): Promise<void> {
-  const at = `${T}/storage`;
-  const hint = `set provider.proxmox.storage to a storage enabled on node ${s.api.node} that holds disk images (pvesm status --content images)`;
-  let st: { active?: unknown; enabled?: unknown; content?: unknown };
+type StorageStatus = { active?: unknown; enabled?: unknown; content?: unknown; shared?: unknown };
+const storageStatus = (c: PveClient, node: string, sid: string) =>
+  c.retry('storage status', () => c.api.nodes.$(node).storage.$(sid).status.$get()) as Promise<StorageStatus>;
+
+async function checkStorage(c: PveClient, s: ProxmoxSettings, plan: NodePlan, p: Problems, loc: Locator): Promise<void> {
+  const at = nodeField(s, plan, 'storage', loc);
+  const { node, storage } = plan;
+  const hint = `set provider.proxmox.storage (or the node's storage in provider.proxmox.nodes) to a storage enabled on node ${node} that holds disk images (pvesm status --content images)`;
+  let st: StorageStatus;
   try {
-    st = (await c.retry('storage status', () => c.api.nodes.$(s.api.node).storage.$(s.storage).status.$get())) as typeof st;
+    st = await storageStatus(c, node, storage);
   } catch (e) {
     if (e instanceof PveApiError && e.status === 403) {
-      return p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks Datastore.AllocateSpace on /storage/${s.storage}`,
-        privilegeHint(s.api.tokenId, `/storage/${s.storage}`, 'Datastore.AllocateSpace'));
+      return p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks Datastore.AllocateSpace on /storage/${storage}`,
+        privilegeHint(s.api.tokenId, `/storage/${storage}`, 'Datastore.AllocateSpace'));
     }
     if (e instanceof PveApiError && (e.status === 400 || /does not exist|not available/.test(e.all))) {
-      return p.add(at, `storage '${s.storage}' is not available on node '${s.api.node}'`, hint);
+      return p.add(at, `storage '${storage}' is not available on node '${node}'`, hint);
     }
     throw e;
   }
-  if (st.enabled !== undefined && !Number(st.enabled)) p.add(at, `storage '${s.storage}' is disabled`, hint);
-  else if (!Number(st.active ?? 0)) p.add(at, `storage '${s.storage}' is not active on node '${s.api.node}'`, 'check it on the node: pvesm status');
+  if (st.enabled !== undefined && !Number(st.enabled)) p.add(at, `storage '${storage}' is disabled`, hint);
+  else if (!Number(st.active ?? 0)) p.add(at, `storage '${storage}' is not active on node '${node}'`, 'check it on the node: pvesm status');
   const content = String(st.content ?? '').split(',');
-  if (!content.includes('images')) p.add(at, `storage '${s.storage}' does not hold disk images (content: ${content.join(',') || 'none'})`, hint);
+  if (!content.includes('images')) p.add(at, `storage '${storage}' does not hold disk images (content: ${content.join(',') || 'none'})`, hint);
+  if (plan.target && !Number(st.shared ?? 0)) {
+    p.add(at, `storage '${storage}' is not shared: a clone from ${plan.cloneNode} to ${node} needs shared storage`,
+      `use a shared storage for ${node}, or give ${node} a template of its own (provider.proxmox.nodes)`);
+  }
 }
 
-async function checkBridge(c: PveClient, s: ProxmoxSettings, visible: boolean, p: Problems): Promise<void> {
+async function checkBridge(c: PveClient, s: ProxmoxSettings, plan: NodePlan, visible: boolean, p: Problems, loc: Locator): Promise<void> {
   if (!visible) return; // the missing SDN.Use is reported; the bridge list would hide it anyway
-  const list = (await c.retry('list bridges', () => c.api.nodes.$(s.api.node).network.$get({ type: 'any_bridge' }))) as { iface?: string }[];
+  const { node, bridge } = plan;
+  const list = (await c.retry('list bridges', () => c.api.nodes.$(node).network.$get({ type: 'any_bridge' }))) as { iface?: string }[];
   const names = list.map((b) => String(b.iface ?? ''));
-  if (!names.includes(s.bridge)) {
-    p.add(`${T}/bridge`, `bridge ${s.bridge} does not exist on node ${s.api.node}${names.length ? ` (bridges there: ${names.join(', ')})` : ''}`,
-      `set provider.proxmox.bridge to a bridge of node ${s.api.node} (ip -br link show type bridge on the node)`);
+  if (!names.includes(bridge)) {
+    p.add(nodeField(s, plan, 'bridge', loc), `bridge ${bridge} does not exist on node ${node}${names.length ? ` (bridges there: ${names.join(', ')})` : ''}`,
+      `set provider.proxmox.bridge (or the node's bridge in provider.proxmox.nodes) to a bridge of node ${node} (ip -br link show type bridge on the node)`);
   }
 }
 

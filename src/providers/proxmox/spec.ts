@@ -7,6 +7,7 @@ export interface VmSpec {
   host: Host;
   name: string;
   vmid?: number; // fixed id from the inventory
+  node?: string; // where the VM goes (set by the placement)
   cores: number;
   memory: number; // MiB
   diskGb: number;

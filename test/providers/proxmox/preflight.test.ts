@@ -102,10 +102,11 @@ describe('proxmox checks before change: each refusal', () => {
     expect(e.message).toMatch(/found 1 problem /); // the bridge it cannot see is not reported twice
   });
 
-  it('the template is missing on the node (and where it is)', async () => {
-    const { e, file } = await refuse({ nodes: ['pve1', 'pve2'], templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
-    expect(e.message).toContain(`${file}:${lineOf(file, 'template:')}: provider.proxmox.template: the template VM 9000 does not exist on node pve1 (it is on node pve2)`);
-    expect(e.hint).toContain('set provider.proxmox.api.node: pve2');
+  it('the template is on another node, on storage that is not shared', async () => {
+    const { e, file } = await refuse({ nodes: ['pve1', 'pve2'], storages: { 'local-lvm': ['pve1', 'pve2'] }, templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
+    expect(e.message).toContain(`${file}:${lineOf(file, 'template:')}: provider.proxmox.template: the template 9000 on pve2 has disks on storage that is not shared (local-lvm): it cannot be cloned to node pve1`);
+    expect(e.message).toContain(`${file}:${lineOf(file, 'storage:')}: provider.proxmox.storage: storage 'local-lvm' is not shared: a clone from pve2 to pve1 needs shared storage`);
+    expect(e.hint).toContain('give pve1 a template of its own');
   });
 
   it('the template VM is no template and has no cloud-init drive', async () => {

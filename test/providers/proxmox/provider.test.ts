@@ -233,11 +233,11 @@ describe('proxmox provider: errors a user will hit', () => {
     expect(w.sim.changes()).toEqual([]);
   });
 
-  it('says the template is missing on that node, and where it is', async () => {
+  it('says the template lives on another node on storage it cannot be cloned from', async () => {
     w = await world({ nodes: ['pve1', 'pve2'], templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toContain('provider.proxmox.template: the template VM 9000 does not exist on node pve1 (it is on node pve2)');
+    expect(e.message).toContain('provider.proxmox.template: the template 9000 on pve2 has disks on storage that is not shared (local-lvm): it cannot be cloned to node pve1');
     expect(w.sim.changes()).toEqual([]);
   });
 

@@ -24,6 +24,8 @@ export interface SimEnv {
   /** storage → nodes where it is enabled. */
   storages: Record<string, string[]>;
   nodes: string[];
+  /** Nodes that are down: the API answers for them with 595 (pveproxy cannot reach them). */
+  offline: Set<string>;
   /** storage → its content types and whether it is active (default: images,rootdir and active). */
   storageInfo: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
   /** node → its bridges (default: vmbr0). */
@@ -117,6 +119,8 @@ function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
 
 
 export const handlers: Record<string, Handler> = {
+  'GET /nodes': (env) => env.nodes.map((node) => (env.offline.has(node) ? { node, status: 'offline' }
+    : { node, status: 'online', uptime: 86400, maxcpu: 16, maxmem: 64 * 1024 ** 3, level: '' })),
   'GET /access/permissions': (env, p) => {
     const paths = p['path'] !== undefined ? [p['path']] : Object.keys(env.st.acl);
     return Object.fromEntries(paths.map((path) => [path, Object.fromEntries([...env.st.privsAt(path)].map((priv) => [priv, 1]))]));
@@ -177,8 +181,18 @@ export const handlers: Record<string, Handler> = {
     if (!srcVm || srcVm.node !== node) throw new PveFail(500, `unable to find configuration file for VM ${src} on node '${node}'`);
     if (p['storage'] && !full && srcVm.config['template'] === '1') throw new PveFail(500, "parameter 'storage' not allowed for linked clones");
     const storage = p['storage'] ?? /^([^:]+):/.exec(srcVm.config['scsi0'] ?? '')?.[1] ?? 'local-lvm';
+    const target = p['target'] ?? node;
+    if (!env.nodes.includes(target)) throw new PveFail(400, 'Parameter verification failed.', { target: `no such cluster node '${target}'` });
+    if (env.offline.has(target)) throw new PveFail(500, `target node '${target}' is not online`);
     if (!env.storages[storage]) throw new PveFail(500, `storage '${storage}' does not exist`);
-    if (!env.storages[storage]!.includes(node)) throw new PveFail(500, `storage '${storage}' is not available on node '${node}'`);
+    if (target !== node) {
+      // Every source volume, the cloud-init drive included, must be on shared storage; so must a storage given with target.
+      const vols = Object.keys(srcVm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))
+        .filter((k) => !/media=cdrom/.test(srcVm.config[k]!) || /cloudinit/.test(srcVm.config[k]!));
+      if (vols.some((k) => !env.storageInfo[srcVm.config[k]!.split(':')[0]!]?.shared)) throw new PveFail(500, `can't clone VM to node '${target}' (VM uses local storage)`);
+      if (p['storage'] && !env.storageInfo[storage]?.shared) throw new PveFail(500, `can't clone to non-shared storage '${storage}'`);
+    }
+    if (!env.storages[storage]!.includes(target)) throw new PveFail(500, `storage '${storage}' is not available on node '${target}'`);
     st.require(`/storage/${storage}`, ['Datastore.AllocateSpace']);
     const bridge = /bridge=([^,]+)/.exec(srcVm.config['net0'] ?? '')?.[1];
     if (bridge) st.require(`/sdn/zones/localnetwork/${bridge}`, ['SDN.Use']);
@@ -193,7 +207,7 @@ export const handlers: Record<string, Handler> = {
         if (p['description'] !== undefined) cfg['description'] = p['description'];
         cfg['lock'] = 'clone';
         cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
-        const vm: SimVm = { vmid: newid, node, config: cfg, status: 'stopped', createdAt: Date.now() };
+        const vm: SimVm = { vmid: newid, node: target, config: cfg, status: 'stopped', createdAt: Date.now() };
         st.vms.set(newid, vm);
         for (const k of Object.keys(cfg).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) {
           if (/media=cdrom/.test(cfg[k]!) && !/cloudinit/.test(cfg[k]!)) continue;

@@ -14,6 +14,7 @@ export const ENDPOINTS = [
   'GET /access/permissions',
   'GET /cluster/resources',
   'GET /cluster/nextid',
+  'GET /nodes',
   'GET /nodes/{node}/qemu',
   'GET /nodes/{node}/qemu/{vmid}/config',
   'POST /nodes/{node}/qemu/{vmid}/config',
