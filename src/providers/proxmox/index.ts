@@ -124,7 +124,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
       await preflight(c, s, inv, {
         create: creating, start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms,
-        plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known,
+        plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known, online: cluster.online,
       }, ctx.log);
       if (ctx.check) {
         // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.

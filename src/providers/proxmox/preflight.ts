@@ -21,6 +21,8 @@ export interface PreflightInput {
   placement: { pointer: string; message: string; hint: string }[];
   /** Every node of the Proxmox cluster (undefined: not read). */
   clusterNodes?: string[];
+  /** The nodes that answer (undefined: all). */
+  online?: Set<string>;
 }
 
 /** Privileges needed on a path: every entry must hold; an array entry means any one of them. */
@@ -54,6 +56,12 @@ export async function preflight(c: PveClient, s: ProxmoxSettings, inv: Inventory
   if (input.create.length) {
     const nextId = Number(await c.retry('next free VM id', () => c.api.cluster.nextid.$get()));
     for (const plan of input.plans) {
+      if (input.online && !input.online.has(plan.node)) continue; // the placement said why
+      if (input.online && !input.online.has(plan.cloneNode)) {
+        p.add(templateAt(s, plan, loc), `the template ${plan.templateRef} for node ${plan.node} lives on node ${plan.cloneNode}, which is offline`,
+          `bring ${plan.cloneNode} back, or give ${plan.node} a template of its own (provider.proxmox.nodes)`);
+        continue;
+      }
       if (plan.template === undefined) {
         p.add(templateAt(s, plan, loc), `no template named ${plan.templateRef} on node ${plan.node} or elsewhere in the cluster`,
           'make it (README, Proxmox VE: qm create … && qm template <id>) or name an existing template');
@@ -81,7 +89,7 @@ export async function preflight(c: PveClient, s: ProxmoxSettings, inv: Inventory
   }
   for (const vm of input.start) need(`/vms/${vm.vmid}`, 'VM.PowerMgmt');
   const sdnOk = await checkPrivileges(c, s, needs, p);
-  for (const plan of input.plans) await checkBridge(c, s, plan, sdnOk, p, loc);
+  for (const plan of input.plans) if (!input.online || input.online.has(plan.node)) await checkBridge(c, s, plan, sdnOk, p, loc);
   if (p.list.length) log(`proxmox: ${p.list.length} problem(s) found before any change`);
   p.throwIfAny(inv.file);
 }
