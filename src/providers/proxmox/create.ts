@@ -77,9 +77,9 @@ async function ownerOf(x: CreateContext, p: NodePlan, vmid: number): Promise<str
 }
 
 /** The node plan of a placed spec. */
-export function planOf(x: CreateContext, spec: VmSpec): NodePlan {
+export function planOf(x: CreateContext, spec: VmSpec, clone = true): NodePlan {
   const p = x.plans.get(spec.node ?? x.s.api.node);
-  if (!p || p.template === undefined) throw new UserError(`${spec.name}: no template to clone on node ${spec.node ?? x.s.api.node}`);
+  if (!p || (clone && p.template === undefined)) throw new UserError(`${spec.name}: no template to clone on node ${spec.node ?? x.s.api.node}`);
   return p;
 }
 
@@ -150,7 +150,7 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
 /** Configure (cloud-init, sizing, bridge), grow the disk and start a cloned VM; then record it as finished. */
 export async function finishVm(x: CreateContext, spec: VmSpec, vmid: number, config: Record<string, unknown>): Promise<{ vmid: number; config: Record<string, unknown> }> {
   const { c } = x;
-  const p = planOf(x, spec);
+  const p = planOf(x, spec, false);
   const node = p.node;
   const params: Record<string, string | number> = configParams(spec);
   const net0 = config['net0'];
@@ -160,7 +160,7 @@ export async function finishVm(x: CreateContext, spec: VmSpec, vmid: number, con
   x.log(`${spec.name}: set cloud-init (${spec.ciuser}, ${spec.ipconfig0}, ${spec.sshKeys.length} ssh key(s)), ${spec.cores} cores, ${spec.memory} MiB, tag ${spec.tag}`);
   await runTask(c, `configure VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$post(params as never));
   const disk = bootDisk(config);
-  if (!disk) throw new UserError(`${spec.name}: the template ${p.template} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
+  if (!disk) throw new UserError(`${spec.name}: the template ${p.templateRef} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
   if (disk.sizeGb === undefined || disk.sizeGb < spec.diskGb) {
     x.log(`${spec.name}: resize ${disk.key} to ${spec.diskGb} GiB`);
     await runTask(c, `resize disk of VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).resize.$put({ disk: disk.key as never, size: `${spec.diskGb}G` }));

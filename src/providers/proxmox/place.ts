@@ -71,6 +71,9 @@ export function place(inv: Inventory, s: ProxmoxSettings, existing: Map<string, 
       }
     }
   }
+  if (!usable.length && toCreate.some((h) => !placed.has(h.name))) {
+    problems.push({ pointer: '/provider/proxmox/nodes', message: `no node pgha may use is online (${allowed.join(', ')})`, hint: 'bring a node back, or list an online node in provider.proxmox.nodes' });
+  }
   if (offline.length && toCreate.length && !problems.some((p) => p.pointer === '/provider/proxmox/nodes')) {
     notes.push(`node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} offline: skipped (the spread holds on ${usable.join(', ')})`);
   }

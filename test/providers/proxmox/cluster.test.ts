@@ -169,6 +169,11 @@ describe('placement', () => {
     expect(r.placed.get('d')!.why).toMatch(/^more etcd members than nodes: the node with the fewest/);
   });
 
+  it('no usable node at all is refused, even without the spread', () => {
+    const r = place(inv([['pg1', ['etcd']]]), { ...s, spread: false }, new Map(), new Set());
+    expect(r.problems.map((p) => p.message)).toEqual(['no node pgha may use is online (pve1, pve2, pve3)']);
+  });
+
   it('an offline node with nothing left to create is no problem', () => {
     const r = place(inv([['pg1', ['etcd']], ['pg2', ['etcd']], ['pg3', ['etcd']]]), s, new Map([['pg1', 'pve1'], ['pg2', 'pve2'], ['pg3', 'pve3']]), new Set(['pve1', 'pve2']));
     expect(r.problems).toEqual([]);
