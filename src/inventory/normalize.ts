@@ -155,6 +155,7 @@ function proxmoxSettings(o: Raw, cluster: string, dir: string): ProxmoxSettings 
     },
     nodes: proxmoxNodes(o.nodes, str(api.node) ?? ''),
     spread: bool(o.spread) ?? true,
+    ha: bool(o.ha) ?? false,
     template: int(o.template) ?? 0,
     storage: str(o.storage) ?? '',
     bridge: str(o.bridge) ?? '',

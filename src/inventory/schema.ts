@@ -87,6 +87,7 @@ const proxmoxSettings = {
       },
     },
     spread: { type: 'boolean', description: 'Put the members of each role (etcd, postgres, haproxy) on different nodes where there are enough (default true). A node that is offline is skipped when the spread still holds, refused when it does not.' },
+    ha: { type: 'boolean', description: 'Register the VMs as Proxmox HA resources (state started) with a node-affinity rule over nodes and negative resource-affinity rules keeping the members of each role apart (default false). Recovery on another node needs shared storage; the token needs Sys.Audit and Sys.Console on /.' },
     template: { type: 'integer', minimum: 100, description: 'vmid of the cloud-init template to clone.' },
     storage: { type: 'string', minLength: 1, description: 'Storage for the cloned disks, e.g. local-lvm.' },
     bridge: { type: 'string', minLength: 1, description: 'Bridge of the VMs\' network interface, e.g. vmbr0.' },

@@ -33,6 +33,7 @@ export interface ProxmoxSettings {
   api: ProxmoxApiSettings;
   nodes: ProxmoxNode[]; // nodes VMs may go to (default: api.node alone)
   spread: boolean; // members of one role on different nodes (default true)
+  ha: boolean; // register the VMs as Proxmox HA resources (default false)
   template: number; // vmid of the cloud-init template to clone
   storage: string;
   bridge: string;

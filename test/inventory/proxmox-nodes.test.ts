@@ -22,10 +22,12 @@ describe('proxmox nodes in the inventory', () => {
     const px = load(base('')).provider.proxmox!;
     expect(px.nodes).toEqual([{ name: 'pve1' }]);
     expect(px.spread).toBe(true);
+    expect(px.ha).toBe(false);
   });
 
   it('reads names and per-node template (vmid or name), storage and bridge; a host may pin its node', () => {
     const inv = load(base(`    spread: false
+    ha: true
     nodes:
       - pve1
       - {name: pve2, template: 9002, storage: local-lvm}
@@ -33,6 +35,7 @@ describe('proxmox nodes in the inventory', () => {
     const px = inv.provider.proxmox!;
     expect(px.nodes).toEqual([{ name: 'pve1' }, { name: 'pve2', template: 9002, storage: 'local-lvm' }, { name: 'pve3', template: 'debian12-ci', bridge: 'vmbr1' }]);
     expect(px.spread).toBe(false);
+    expect(px.ha).toBe(true);
     expect(inv.hosts[0]!.proxmox!.node).toBe('pve3');
   });
 

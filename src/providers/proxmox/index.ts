@@ -7,8 +7,9 @@ import { createVm, finishVm, Slots, type CreateContext } from './create.js';
 import { explain } from './explain.js';
 import { nodePlan, place, type NodePlan } from './place.js';
 import { onlineNodes, preflight } from './preflight.js';
+import { deleteRules, haPlan, readHa, registerHa, sidOf, unregisterHa } from './ha.js';
 import { identity, recordedVms, recordVm } from './state.js';
-import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
+import { bootDisk, drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
 import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
 import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
 
@@ -118,7 +119,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
           const p = plans.get(spec.node ?? s.api.node)!;
           const why = placing.placed.get(spec.name)?.why;
           const from = p.target ? `template ${p.templateRef} on ${p.cloneNode} (shared storage, target ${p.node})` : `template ${p.templateRef} on ${p.node}`;
-          changes.push({ host: spec.name, action: 'create', summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}` });
+          changes.push({ host: spec.name, action: 'create', summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}${s.ha ? ', then a Proxmox HA resource' : ''}` });
         }
       }
       const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
@@ -126,6 +127,14 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         create: creating, start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms,
         plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known, online: cluster.online,
       }, ctx.log);
+      const ha = s.ha ? await haPlan(c, plan.map((q) => {
+        const node = q.spec.node ?? s.api.node;
+        return { host: q.spec.name, vmid: q.vm?.vmid, node, storage: (q.config && bootDisk(q.config)?.storage) || plans.get(node)!.storage };
+      })) : undefined;
+      if (ha) {
+        changes.push(...ha.changes);
+        for (const n of ha.notes) ctx.log(`proxmox: ${n}`);
+      }
       if (ctx.check) {
         // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
         for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
@@ -135,6 +144,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         return changes;
       }
       const x: CreateContext = { c, s, inv, plans, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const vmids = new Map<string, number>();
       const results = await Promise.allSettled(plan.map(async (p) => {
         let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
         let config = p.config ?? {};
@@ -149,9 +159,11 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
           ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
           await startVm(c, vm.node, vm.vmid);
         }
+        vmids.set(p.spec.name, vm.vmid);
         await reachable(c, s, p.spec, vm, config, ctx.log);
       }));
       rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
+      if (ha) for (const l of await registerHa(c, inv, s, vmids, ha.state, (h) => identity(inv, h))) ctx.log(`proxmox: ${l}`);
       return changes;
     }, true);
   }
@@ -221,6 +233,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
   async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     return withClient(inv, ctx.log, async (c, s) => {
       const { done, unfinished, gone } = await destroyable(c, s, inv, ctx.log);
+      const ha = s.ha ? await readHa(c) : undefined;
       const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])];
       const changes: ProviderChange[] = list.map((o) => ({ host: o.host, action: 'delete' as const,
         summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}` }));
@@ -234,11 +247,13 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       if (ctx.check) return changes;
       for (const host of gone) recordVm(inv, host, undefined);
       const results = await Promise.allSettled(list.map(async (o) => {
+        if (ha?.resources.has(sidOf(o.vm.vmid))) await unregisterHa(c, o.vm.vmid); // else HA would start it again
         if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
         await deleteVm(c, o.vm.node, o.vm.vmid);
         if (recordedVms(inv)[o.host]?.vmid === o.vm.vmid) recordVm(inv, o.host, undefined);
       }));
       rethrow('proxmox destroy', list.map((o) => o.host), results);
+      if (ha && !Object.keys(recordedVms(inv)).length) for (const id of await deleteRules(c, inv)) ctx.log(`proxmox: HA rule ${id} deleted`);
       return changes;
     });
   }

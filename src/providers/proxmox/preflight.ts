@@ -88,6 +88,7 @@ export async function preflight(c: PveClient, s: ProxmoxSettings, inv: Inventory
     }
   }
   for (const vm of input.start) need(`/vms/${vm.vmid}`, 'VM.PowerMgmt');
+  if (s.ha) need('/', 'Sys.Audit', 'Sys.Console'); // HA resources and rules (provider.proxmox.ha)
   const sdnOk = await checkPrivileges(c, s, needs, p);
   for (const plan of input.plans) if (!input.online || input.online.has(plan.node)) await checkBridge(c, s, plan, sdnOk, p, loc);
   if (p.list.length) log(`proxmox: ${p.list.length} problem(s) found before any change`);
@@ -230,8 +231,9 @@ async function checkPrivileges(c: PveClient, s: ProxmoxSettings, needs: Map<stri
     const missing = [...new Set(privs.filter((x) => (Array.isArray(x) ? !x.some((y) => have.has(y)) : !have.has(x))).map((x) => (Array.isArray(x) ? x.join(' or ') : x)))];
     if (!missing.length) continue;
     if (path.startsWith('/sdn/')) sdnOk = false;
-    p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks ${missing.join(', ')} on ${path}`,
-      privilegeHint(s.api.tokenId, path, missing.join(', ')));
+    p.add(`${T}/api/token_id`, `the API token ${s.api.tokenId} lacks ${missing.join(', ')} on ${path}${path === '/' ? ' (provider.proxmox.ha)' : ''}`,
+      path === '/' ? `grant the HA privileges on / (for the token and its user): pveum role add PghaHA --privs "Sys.Audit Sys.Console"; pveum acl modify / --tokens '${s.api.tokenId}' --roles PghaHA; or set provider.proxmox.ha: false`
+        : privilegeHint(s.api.tokenId, path, missing.join(', ')));
   }
   return sdnOk;
 }

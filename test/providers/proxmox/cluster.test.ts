@@ -180,3 +180,56 @@ describe('placement', () => {
     expect(r.notes).toEqual([]);
   });
 });
+
+describe('proxmox HA resources (ha: true)', () => {
+  it('registers every VM with a node-affinity rule and keeps each role apart; says where HA cannot recover; destroy undoes it', async () => {
+    const x = await cluster({ ha: true });
+    const plan = await x.up(true);
+    expect(plan.every((c) => c.summary.endsWith(', then a Proxmox HA resource'))).toBe(true);
+    expect(x.log).toContain('proxmox: HA: storage local-lvm on pve2 is not shared: Proxmox HA can restart lb2, pg3 on pve2 only, not recover them on another node (use shared storage for that)');
+    await x.up();
+    const ids = Object.fromEntries([...x.sim.st.vms.values()].filter((v) => v.config['template'] !== '1').map((v) => [v.config['name'], `vm:${v.vmid}`]));
+    expect([...x.sim.st.ha.resources.keys()].sort()).toEqual(Object.values(ids).sort());
+    expect([...x.sim.st.ha.resources.values()].every((r) => r.state === 'started' && /^pgha: host \w+ of cluster demo/.test(r.comment ?? ''))).toBe(true);
+    const rules = Object.fromEntries([...x.sim.st.ha.rules].map(([id, r]) => [id, { ...r, resources: r['resources']!.split(',').sort().join(',') }]));
+    const sorted = (names: string[]) => names.map((n) => ids[n]).sort().join(',');
+    expect(rules).toEqual({
+      pgha_demo_nodes: { type: 'node-affinity', nodes: 'pve1,pve2,pve3', strict: '0', resources: sorted(['lb1', 'lb2', 'pg1', 'pg2', 'pg3']) },
+      pgha_demo_etcd: { type: 'resource-affinity', affinity: 'negative', resources: sorted(['pg1', 'pg2', 'pg3']) },
+      pgha_demo_haproxy: { type: 'resource-affinity', affinity: 'negative', resources: sorted(['lb1', 'lb2']) },
+    });
+    const before = x.sim.requests.length;
+    expect(await x.up()).toEqual([]);
+    expect(x.sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
+
+    await x.provider.destroy(x.inv, { check: false, log: (l) => x.log.push(l) });
+    expect(x.sim.st.ha.resources.size).toBe(0);
+    expect(x.sim.st.ha.rules.size).toBe(0);
+    // Each VM left HA before it was stopped (an HA-managed VM would be started again).
+    for (const sid of Object.values(ids)) {
+      const i = x.sim.requests.findIndex((r) => r.method === 'DELETE' && r.path === `/cluster/ha/resources/${sid}`);
+      const stop = x.sim.requests.findIndex((r) => r.path.endsWith(`/qemu/${sid.slice(3)}/status/stop`));
+      expect(i).toBeGreaterThan(-1);
+      expect(i).toBeLessThan(stop);
+    }
+  });
+
+  it('registers an existing VM that is not yet an HA resource', async () => {
+    const x = await cluster({}, [['pg1', ['etcd', 'postgres']]]);
+    await x.up();
+    x.inv.provider.proxmox!.ha = true;
+    const vmid = [...x.sim.st.vms.values()].find((v) => v.config['name'] === 'pg1')!.vmid;
+    expect(await x.up(true)).toEqual([{ host: 'pg1', action: 'change', summary: `register VM ${vmid} on pve1 as a Proxmox HA resource (state started)` }]);
+    await x.up();
+    expect([...x.sim.st.ha.resources.keys()]).toEqual([`vm:${vmid}`]);
+  });
+
+  it('refuses before any change when the token may not manage HA', async () => {
+    const x = await cluster({ ha: true }, FIVE, (s) => s.setAcl({ '/': s.st.acl['/']!.filter((p) => p !== 'Sys.Console'), '/vms': s.st.acl['/']!, '/storage': s.st.acl['/']!, '/sdn': s.st.acl['/']! }));
+    const e = await x.up().then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(UserError);
+    expect((e as UserError).message).toContain('lacks Sys.Console on / (provider.proxmox.ha)');
+    expect((e as UserError).hint).toContain('pveum role add PghaHA --privs "Sys.Audit Sys.Console"');
+    expect(x.sim.changes()).toEqual([]);
+  });
+});

@@ -26,7 +26,7 @@ export async function sshListener(address: string): Promise<{ port: number; serv
 export function settings(sim: PveSim, over: Partial<ProxmoxSettings> = {}): ProxmoxSettings {
   return {
     api: { host: '127.0.0.1', port: sim.port, node: 'pve1', tokenId: sim.tokenId, tokenSecretEnv: 'PGHA_TEST_PVE_SECRET', verifyTls: true, caFile: sim.caFile },
-    nodes: [{ name: 'pve1' }], spread: true, template: 9000, storage: 'local-lvm', bridge: 'vmbr0', nameserver: '10.77.0.1', tag: 'pgha-demo', maxParallelClones: 2, sshTimeoutSec: 5,
+    nodes: [{ name: 'pve1' }], spread: true, ha: false, template: 9000, storage: 'local-lvm', bridge: 'vmbr0', nameserver: '10.77.0.1', tag: 'pgha-demo', maxParallelClones: 2, sshTimeoutSec: 5,
     defaults: { cores: 2, memory: 2048, diskGb: 20, user: 'debian', sshPublicKey: KEY },
     ...over,
   };

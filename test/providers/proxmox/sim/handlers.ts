@@ -119,6 +119,30 @@ function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
 
 
 export const handlers: Record<string, Handler> = {
+  'GET /cluster/ha/resources': (env) => [...env.st.ha.resources].map(([sid, r]) => ({ sid, type: 'vm', state: r.state, ...(r.comment ? { comment: r.comment } : {}) })),
+  'POST /cluster/ha/resources': (env, p) => {
+    const sid = /^\d+$/.test(p['sid']!) ? `vm:${p['sid']}` : p['sid']!;
+    if (env.st.ha.resources.has(sid)) throw new PveFail(500, `resource ID '${sid}' already defined`);
+    if (!env.st.vms.has(Number(sid.split(':')[1]))) throw new PveFail(500, `unable to find VM '${sid.split(':')[1]}'`);
+    env.st.ha.resources.set(sid, { state: p['state'] ?? 'started', comment: p['comment'] });
+    return null;
+  },
+  'DELETE /cluster/ha/resources/{sid}': (env, p) => {
+    const sid = /^\d+$/.test(p['sid']!) ? `vm:${p['sid']}` : p['sid']!;
+    if (!env.st.ha.resources.delete(sid)) throw new PveFail(500, `no such resource '${sid}'`);
+    return null;
+  },
+  'GET /cluster/ha/rules': (env) => [...env.st.ha.rules].map(([rule, r]) => ({ rule, ...r })),
+  'POST /cluster/ha/rules': (env, p) => {
+    if (env.st.ha.rules.has(p['rule']!)) throw new PveFail(500, `rule '${p['rule']}' already defined`);
+    const { rule, ...rest } = p;
+    env.st.ha.rules.set(rule!, rest);
+    return null;
+  },
+  'DELETE /cluster/ha/rules/{rule}': (env, p) => {
+    if (!env.st.ha.rules.delete(p['rule']!)) throw new PveFail(500, `no such rule '${p['rule']}'`);
+    return null;
+  },
   'GET /nodes': (env) => env.nodes.map((node) => (env.offline.has(node) ? { node, status: 'offline' }
     : { node, status: 'online', uptime: 86400, maxcpu: 16, maxmem: 64 * 1024 ** 3, level: '' })),
   'GET /access/permissions': (env, p) => {
@@ -271,6 +295,8 @@ export const handlers: Record<string, Handler> = {
   'DELETE /nodes/{node}/qemu/{vmid}': (env, p) => {
     const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
     if (vm.status === 'running') throw new PveFail(500, `VM ${vm.vmid} is running - destroy failed`);
+    const sid = `vm:${vm.vmid}`;
+    if (env.st.ha.resources.has(sid) && p['purge'] !== '1') throw new PveFail(500, `unable to remove VM ${vm.vmid} - used in HA resources and purge parameter not set.`);
     return env.st.startTask(vm.node, 'qmdestroy', String(vm.vmid), async (log) => {
       await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
         if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
@@ -278,7 +304,15 @@ export const handlers: Record<string, Handler> = {
         for (const k of Object.keys(vm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) log(`Removing image: ${vm.config[k]!.split(',')[0]}`);
         await env.st.work(env.taskMs);
         env.st.vms.delete(vm.vmid);
-        if (p['purge'] === '1') log(`purging VM ${vm.vmid} from related configurations..`);
+        if (p['purge'] === '1') {
+          log(`purging VM ${vm.vmid} from related configurations..`);
+          env.st.ha.resources.delete(sid);
+          for (const [id, r] of env.st.ha.rules) {
+            const left = (r['resources'] ?? '').split(',').filter((x) => x && x !== sid);
+            if (left.length) r['resources'] = left.join(',');
+            else env.st.ha.rules.delete(id);
+          }
+        }
         await env.hooks.onDelete?.(infoOf(vm));
       });
     });
