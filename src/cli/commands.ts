@@ -111,13 +111,14 @@ export async function statusCommand(g: GlobalOptions, out: Out) {
   }
 }
 
-export async function providerCommand(g: GlobalOptions, out: Out, action: 'up' | 'down' | 'destroy', check: boolean, only?: 'lab') {
+export async function providerCommand(g: GlobalOptions, out: Out, action: 'up' | 'down' | 'destroy', check: boolean, only?: 'lab',
+  extra: { cleanupUnfinished?: boolean } = {}) {
   const s = await openSession(g, `provider ${action}`, { check });
   try {
     if (only && s.inv.provider.type !== only) {
       throw new UserError(`${s.inv.file} uses provider ${s.inv.provider.type}, not ${only}`, `pgha lab works on lab inventories; use pgha up / destroy for this one`);
     }
-    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l) });
+    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...extra });
     // Destroyed hosts come back with new host keys: forget the old ones.
     if (action === 'destroy' && !check) s.knownHosts.forget(s.inv.hosts.map((h) => hostPattern(h.address, h.ssh.port)));
     providerLines(out, changes, check);

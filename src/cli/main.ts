@@ -38,7 +38,7 @@ ${COMMON}`,
   run: `Usage: pgha run PLAYBOOK [--check] [--diff] [options]\n\nRuns a playbook: plays of components, steps or built-in tasks (file, directory, packages, service,\ncommand) on roles, groups or hosts.${COMMON}`,
   verify: `Usage: pgha verify [options]\n\nWrites through VIP:5001, reads back through VIP:5002 from a replica, and checks that VIP:5010\nreaches more than one member.${COMMON}`,
   status: `Usage: pgha status [options]\n\nOne table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health.${COMMON}`,
-  destroy: `Usage: pgha destroy [--check] [options]\n\nStops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it).${COMMON}`,
+  destroy: `Usage: pgha destroy [--check] [options]\n\nStops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it).\n      --cleanup-unfinished  also delete Proxmox VMs carrying the inventory's tag that were never finished${COMMON}`,
   lab: `Usage: pgha lab up|down [options]\n\nup: start the lab machines of a lab inventory (built from a cached Debian 12 image).\ndown: stop them and free their network; disks are kept (pgha destroy removes them).${COMMON}`,
 };
 
@@ -60,10 +60,11 @@ async function main(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h' },
       check: { type: 'boolean' },
       diff: { type: 'boolean' },
+      'cleanup-unfinished': { type: 'boolean' },
     },
   });
   const [cmd = '', ...args] = positionals;
-  const known = new Set(['inventory', 'limit', 'json', 'verbose', 'help', 'check', 'diff']);
+  const known = new Set(['inventory', 'limit', 'json', 'verbose', 'help', 'check', 'diff', 'cleanup-unfinished']);
   const g: GlobalOptions = {
     inventory: (values.inventory as string) ?? defaultInventory(),
     limit: values.limit as string | undefined,
@@ -102,7 +103,7 @@ async function main(argv: string[]): Promise<number> {
         print(await statusCommand(g, out));
         return 0;
       case 'destroy':
-        print(await providerCommand(g, out, 'destroy', check));
+        print(await providerCommand(g, out, 'destroy', check, undefined, { cleanupUnfinished: Boolean(values['cleanup-unfinished']) }));
         return 0;
       case 'lab': {
         const sub = args[0];

@@ -67,6 +67,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const taken = used.get(ipv4ToInt(gw) ?? -1);
       return taken ? `gateway ${gw} is the address of ${taken}` : undefined;
     };
+    if (!px.api.verifyTls) {
+      warn('/provider/proxmox/api/verify_tls', `TLS verification of the Proxmox API at ${px.api.host} is off: anyone on the path can read the API token; set ca_file to the node's pve-root-ca.pem instead`);
+    }
     if (px.defaults.gateway) {
       const problem = gatewayProblem(px.defaults.gateway);
       if (problem) err('/provider/proxmox/defaults/gateway', problem);
@@ -76,6 +79,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const hp = h.proxmox;
       if (!hp) continue;
       const own = obj(obj(obj(obj(p.data).hosts)[h.name]).proxmox);
+      if (hp.node && !px.nodes.some((n) => n.name === hp.node)) {
+        err(`/hosts/${h.name}/proxmox/node`, `node ${hp.node} is not one of provider.proxmox.nodes (${px.nodes.map((n) => n.name).join(', ')})`);
+      }
       if (hp.vmid !== undefined) {
         if (hp.vmid === px.template) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is the template's vmid`);
         else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);

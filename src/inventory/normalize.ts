@@ -15,6 +15,7 @@ import {
   type LabSettings,
   type ProviderSettings,
   type ProxmoxHostSettings,
+  type ProxmoxNode,
   type ProxmoxSettings,
   type Role,
   type SshSettings,
@@ -152,6 +153,9 @@ function proxmoxSettings(o: Raw, cluster: string, dir: string): ProxmoxSettings 
       verifyTls: bool(api.verify_tls) ?? true,
       ...(caFile ? { caFile: resolvePath(dir, caFile) } : {}),
     },
+    nodes: proxmoxNodes(o.nodes, str(api.node) ?? ''),
+    spread: bool(o.spread) ?? true,
+    ha: bool(o.ha) ?? false,
     template: int(o.template) ?? 0,
     storage: str(o.storage) ?? '',
     bridge: str(o.bridge) ?? '',
@@ -171,12 +175,23 @@ function proxmoxSettings(o: Raw, cluster: string, dir: string): ProxmoxSettings 
   };
 }
 
+function proxmoxNodes(raw: unknown, apiNode: string): ProxmoxNode[] {
+  if (!Array.isArray(raw) || !raw.length) return [{ name: apiNode }];
+  return raw.flatMap((n): ProxmoxNode[] => {
+    if (typeof n === 'string') return n ? [{ name: n }] : [];
+    const o = obj(n);
+    const template = int(o.template) ?? str(o.template);
+    return str(o.name) ? [{ name: str(o.name)!, ...(template !== undefined ? { template } : {}), ...(str(o.storage) ? { storage: str(o.storage) } : {}), ...(str(o.bridge) ? { bridge: str(o.bridge) } : {}) }] : [];
+  });
+}
+
 function proxmoxHost(s: ProxmoxSettings, h: Raw): ProxmoxHostSettings {
   const d = s.defaults;
   const key = str(h.ssh_public_key)?.trim() ?? d.sshPublicKey;
   const gateway = str(h.gateway) ?? d.gateway;
   return {
     ...(int(h.vmid) !== undefined ? { vmid: int(h.vmid) } : {}),
+    ...(str(h.node) ? { node: str(h.node) } : {}),
     cores: int(h.cores) ?? d.cores,
     memory: int(h.memory) ?? d.memory,
     diskGb: int(h.disk) ?? d.diskGb,

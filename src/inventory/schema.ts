@@ -69,6 +69,25 @@ const proxmoxSettings = {
         ca_file: nullable({ type: 'string', minLength: 1, description: 'PEM file to trust for the API certificate (self-signed PVE), relative to the inventory file.' }),
       },
     },
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      description: 'Nodes of the Proxmox cluster pgha may put VMs on (default: api.node alone). A name, or a map with name and what differs on that node: template (vmid or name of a template on that node), storage, bridge.',
+      items: {
+        type: ['string', 'object'],
+        minLength: 1,
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', minLength: 1, description: 'Node name.' },
+          template: { type: ['integer', 'string'], minimum: 100, minLength: 1, description: 'Template to clone for VMs on this node: vmid or VM name (default: provider.proxmox.template, cloned with a target node when it lives elsewhere on shared storage).' },
+          storage: { type: 'string', minLength: 1, description: 'Storage for the disks on this node (default: provider.proxmox.storage).' },
+          bridge: { type: 'string', minLength: 1, description: 'Bridge on this node (default: provider.proxmox.bridge).' },
+        },
+      },
+    },
+    spread: { type: 'boolean', description: 'Put the members of each role (etcd, postgres, haproxy) on different nodes where there are enough (default true). A node that is offline is skipped when the spread still holds, refused when it does not.' },
+    ha: { type: 'boolean', description: 'Register the VMs as Proxmox HA resources (state started) with a node-affinity rule over nodes and negative resource-affinity rules keeping the members of each role apart (default false). Recovery on another node needs shared storage; the token needs Sys.Audit and Sys.Console on /.' },
     template: { type: 'integer', minimum: 100, description: 'vmid of the cloud-init template to clone.' },
     storage: { type: 'string', minLength: 1, description: 'Storage for the cloned disks, e.g. local-lvm.' },
     bridge: { type: 'string', minLength: 1, description: 'Bridge of the VMs\' network interface, e.g. vmbr0.' },
@@ -124,7 +143,11 @@ const host = {
       type: 'object',
       additionalProperties: false,
       description: 'VM settings for this host (provider proxmox), over provider.proxmox.defaults.',
-      properties: { vmid: { type: 'integer', minimum: 100, description: 'vmid to use (default: the next free one).' }, ...proxmoxVmSettings },
+      properties: {
+        vmid: { type: 'integer', minimum: 100, description: 'vmid to use (default: the next free one).' },
+        node: { type: 'string', minLength: 1, description: 'Node this VM goes to (one of provider.proxmox.nodes); default: chosen by the spread.' },
+        ...proxmoxVmSettings,
+      },
     },
   },
 };

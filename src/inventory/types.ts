@@ -21,8 +21,19 @@ export interface ProxmoxApiSettings {
   caFile?: string; // absolute path to a PEM file to trust
 }
 
+/** A Proxmox node pgha may place VMs on, with what differs there. */
+export interface ProxmoxNode {
+  name: string;
+  template?: number | string; // vmid or name of the template to clone for this node (default: ProxmoxSettings.template)
+  storage?: string; // default: ProxmoxSettings.storage
+  bridge?: string; // default: ProxmoxSettings.bridge
+}
+
 export interface ProxmoxSettings {
   api: ProxmoxApiSettings;
+  nodes: ProxmoxNode[]; // nodes VMs may go to (default: api.node alone)
+  spread: boolean; // members of one role on different nodes (default true)
+  ha: boolean; // register the VMs as Proxmox HA resources (default false)
   template: number; // vmid of the cloud-init template to clone
   storage: string;
   bridge: string;
@@ -35,6 +46,7 @@ export interface ProxmoxSettings {
 
 export interface ProxmoxHostSettings {
   vmid?: number;
+  node?: string; // pinned node
   cores: number;
   memory: number; // MiB
   diskGb: number;

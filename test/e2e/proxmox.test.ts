@@ -24,10 +24,19 @@ const ROLE = [
   'VM.Config.CPU', 'VM.Config.Memory', 'VM.PowerMgmt', 'VM.GuestAgent.Audit', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use',
 ];
 
+// Three nodes: the template 9000 lives on pve1 on shared storage (ceph; pve3's VMs are cloned from it with a target
+// node), pve2 has a template of its own on its local storage.
+const NODES = ['pve1', 'pve2', 'pve3'];
 const sim = new PveSim({
   cloneMs: 2000,
   rrdDelayMs: 10_000, // fresh VMs show up nameless in /cluster/resources for a while, as before pvestatd's refresh
-  templates: [{ vmid: 9000, node: 'pve1', name: 'debian12-cloudinit', storage: 'local-lvm', diskSize: '2G' }],
+  nodes: NODES,
+  storages: { 'local-lvm': NODES, ceph: NODES },
+  storageInfo: { ceph: { shared: true } },
+  templates: [
+    { vmid: 9000, node: 'pve1', name: 'debian12-cloudinit', storage: 'ceph', diskSize: '2G' },
+    { vmid: 9001, node: 'pve2', name: 'debian12-cloudinit-pve2', storage: 'local-lvm', diskSize: '2G' },
+  ],
 });
 let file = '';
 let dir = '';
@@ -81,7 +90,7 @@ beforeAll(async () => {
   ensurePsql();
   await sim.start();
   // A token with the documented minimal role, on the paths the docs grant it.
-  sim.setAcl({ '/vms': ROLE, '/storage/local-lvm': ROLE, '/sdn/zones/localnetwork': ROLE });
+  sim.setAcl({ '/vms': ROLE, '/storage/local-lvm': ROLE, '/storage/ceph': ROLE, '/sdn/zones/localnetwork': ROLE });
   file = tempInventory('proxmox.yml');
   dir = dirname(file);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgha-e2e-pve', '-f', join(dir, 'id_ed25519')]);
@@ -128,11 +137,19 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
       expect(vm.config['ciuser']).toBe('root');
       expect(vm.config['ipconfig0']).toBe(`ip=${h.address}/24,gw=${GATEWAY}`);
       expect(vm.config['cores']).toBe(h.roles.includes('haproxy') ? '1' : '2');
-      expect(vm.config['scsi0']).toMatch(new RegExp(`^local-lvm:vm-${vm.vmid}-disk-0,.*size=8G`));
+      expect(vm.config['scsi0']).toMatch(new RegExp(`^${vm.node === 'pve2' ? 'local-lvm' : 'ceph'}:vm-${vm.vmid}-disk-0,.*size=8G`));
       expect(vm.config['lock']).toBeUndefined();
     }
     // Clone, configure, resize and start once per VM; each started VM booted one lab machine with the cloud-init key.
-    expect(requestsOf('POST', /\/qemu\/9000\/clone$/)).toHaveLength(5);
+    // Spread over the three nodes: the etcd/Patroni members on three different nodes, the balancers on two.
+    const nodeOf = (n: string) => vms.find((v) => v.config['name'] === n)!.node;
+    expect(new Set(['pg1', 'pg2', 'pg3'].map(nodeOf)).size).toBe(3);
+    expect(nodeOf('lb1')).not.toBe(nodeOf('lb2'));
+    expect(r.json.provider.every((c: { summary: string }) => /^on node pve\d \(no other /.test(c.summary))).toBe(true);
+    const clonesFrom = (tpl: number) => requestsOf('POST', new RegExp(`/qemu/${tpl}/clone$`));
+    expect(clonesFrom(9000).length + clonesFrom(9001).length).toBe(5);
+    expect(clonesFrom(9001).map((q) => q.path)).toEqual(clonesFrom(9001).map(() => '/nodes/pve2/qemu/9001/clone'));
+    expect(clonesFrom(9000).filter((q) => q.params['target'] === 'pve3').map((q) => q.params['name'])).toEqual(vms.filter((v) => v.node === 'pve3').map((v) => v.config['name']));
     expect(requestsOf('POST', /\/qemu\/\d+\/config$/)).toHaveLength(5);
     expect(requestsOf('PUT', /\/qemu\/\d+\/resize$/)).toHaveLength(5);
     expect(requestsOf('POST', /\/qemu\/\d+\/status\/start$/)).toHaveLength(5);
@@ -189,7 +206,7 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     expectOk(r, 'pgha destroy (proxmox)');
     expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} delete`));
     expect(guests()).toEqual([]);
-    expect(sim.st.vms.has(9000)).toBe(true); // the template stays
+    expect(sim.st.vms.has(9000) && sim.st.vms.has(9001)).toBe(true); // the templates stay
     const deletes = requestsOf('DELETE', /\/qemu\/\d+$/, from);
     expect(deletes).toHaveLength(5);
     for (const d of deletes) expect(d.params['purge']).toBe('1');

@@ -11,8 +11,16 @@ export const SUBSET_PATH = join(dirname(fileURLToPath(import.meta.url)), 'apidat
 
 /** Every call the provider makes and the simulator answers: "METHOD /path/template". */
 export const ENDPOINTS = [
+  'GET /access/permissions',
   'GET /cluster/resources',
   'GET /cluster/nextid',
+  'GET /cluster/ha/resources',
+  'POST /cluster/ha/resources',
+  'DELETE /cluster/ha/resources/{sid}',
+  'GET /cluster/ha/rules',
+  'POST /cluster/ha/rules',
+  'DELETE /cluster/ha/rules/{rule}',
+  'GET /nodes',
   'GET /nodes/{node}/qemu',
   'GET /nodes/{node}/qemu/{vmid}/config',
   'POST /nodes/{node}/qemu/{vmid}/config',
@@ -25,6 +33,8 @@ export const ENDPOINTS = [
   'GET /nodes/{node}/qemu/{vmid}/status/current',
   'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces',
   'DELETE /nodes/{node}/qemu/{vmid}',
+  'GET /nodes/{node}/network',
+  'GET /nodes/{node}/storage/{storage}/status',
   'GET /nodes/{node}/tasks/{upid}/status',
   'GET /nodes/{node}/tasks/{upid}/log',
 ];

@@ -20,6 +20,10 @@ export interface SimOptions {
   secret?: string;
   /** storage → nodes where it is enabled */
   storages?: Record<string, string[]>;
+  /** storage → content types / active / shared (default images,rootdir, active, not shared). */
+  storageInfo?: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
+  /** node → bridges (default vmbr0 on every node). */
+  bridges?: Record<string, string[]>;
   templates?: { vmid: number; node: string; name: string; storage: string; diskSize?: string; tags?: string; agent?: boolean; bridge?: string }[];
   /** Multiplies lock timeouts and work times (1 = PVE's real 10 s / 1 s lock timeouts). */
   timeScale?: number;
@@ -90,7 +94,8 @@ export class PveSim {
     const [user, tok] = this.tokenId.split('!') as [string, string];
     this.st = new ClusterState(user, tok, opts.timeScale ?? 1);
     this.env = {
-      st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], offline: new Set(), storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      storageInfo: opts.storageInfo ?? {}, bridges: opts.bridges ?? {},
       cloneMs: opts.cloneMs ?? 300, taskMs: opts.taskMs ?? 50, rrdDelayMs: opts.rrdDelayMs ?? 0,
     };
     for (const t of opts.templates ?? [{ vmid: 9000, node: 'pve1', name: 'debian12-ci', storage: 'local-lvm' }]) this.st.addTemplate(t);
@@ -121,6 +126,11 @@ export class PveSim {
   /** The next matching request is performed, then its connection is closed without an answer. */
   dropResponseOnce(method: string, path: RegExp): void {
     this.faults.push({ method, path, kind: 'drop' });
+  }
+  /** Take a node down (its API calls answer 595) or bring it back. */
+  setOnline(node: string, online: boolean): void {
+    if (online) this.env.offline.delete(node);
+    else this.env.offline.add(node);
   }
   /** Replace the token's ACL (path → privileges). */
   setAcl(acl: Record<string, string[]>): void {
@@ -173,6 +183,8 @@ export class PveSim {
       for (const [k, val] of Object.entries({ ...params, ...route.pathParams })) all[k] = Array.isArray(val) ? val.join(',') : val;
       this.checkPerm(route.info.permissions?.check, all);
       if (!v.ok) throw Object.assign(new PveFail(v.status, v.reason, v.errors), { invalid: true });
+      const node = route.pathParams['node'];
+      if (node !== undefined && this.env.offline.has(node)) throw new PveFail(595, 'Connection refused');
       this.onRequest?.(rec);
       const fault = this.faults.find((f) => f.method === method && f.path.test(path));
       if (fault) this.faults.splice(this.faults.indexOf(fault), 1);
