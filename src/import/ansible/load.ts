@@ -91,6 +91,7 @@ function depths(groups: Map<string, RawGroup>, file: string): Map<string, number
     for (const c of groups.get(g)?.children ?? []) visit(c, d + 1, [...path, g]);
   };
   visit('all', 0, []);
+  for (const g of groups.keys()) if (!depth.has(g)) visit(g, 1, []);
   return depth;
 }
 
