@@ -10,6 +10,7 @@ import { reasonFor, showValue } from './reasons.js';
 import { DECISION_VARS, Settings, decision, type Unmapped } from './settings.js';
 import { resolveTemplates, toBool, toInt } from './values.js';
 import type { Sourced } from './types.js';
+import { DEFAULTS } from '../../components/defaults.js';
 
 export interface MapOptions {
   provider?: 'static' | 'lab';
@@ -117,6 +118,7 @@ export function mapAnsible(a: AnsibleInventory, opts: MapOptions): Mapped {
   }
   const postgres = hosts.filter((h) => h.roles.includes('postgres'));
   const vars = st.consolidate(postgres.length);
+  patroniTiming(vars, st);
 
   // Cluster name.
   const pcn = decision(decisions.get('patroni_cluster_name'));
@@ -208,6 +210,18 @@ export function mapAnsible(a: AnsibleInventory, opts: MapOptions): Mapped {
   }
 
   return { cluster, provider, subnet, vip, ssh: commonSsh(hosts), vars, groups, hosts, notes, unmapped: st.unmapped };
+}
+
+/** Patroni's rule loop_wait + 2 * retry_timeout <= ttl (pgha's defaults for what is not set); else the three are reported. */
+function patroniTiming(vars: Record<string, unknown>, st: Settings): void {
+  const keys = ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'] as const;
+  const [ttl, lw, rt] = keys.map((k) => (typeof vars[k] === 'number' ? (vars[k] as number) : DEFAULTS[k]));
+  if (lw + 2 * rt <= ttl) return;
+  for (const k of keys) {
+    if (!(k in vars)) continue;
+    st.report(k, { value: vars[k], where: st.values.get(k)![0].where }, `patroni_loop_wait + 2 * patroni_retry_timeout (${lw} + 2 * ${rt}) exceeds patroni_ttl (${ttl}); pgha's defaults 8/2/3 are used`);
+    delete vars[k];
+  }
 }
 
 function whereOfHost(a: AnsibleInventory, name: string): string {
