@@ -2,6 +2,7 @@
 // (all: {hosts, vars, children: {group: {...}}}), each value with the file and line it came from.
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { UserError } from '../../engine/errors.js';
+import { expandHostPattern } from './ini.js';
 import { addHost, rawGroup, VAULT, type RawInventory, type VarMap } from './types.js';
 
 const TAGS = [
@@ -79,7 +80,13 @@ export function parseYamlInventory(text: string, name: string): RawInventory {
           const hempty = hv === null || (isScalar(hv) && hv.value === null);
           if (!hempty && !isMap(hv)) fail(hl, `host ${keyText(hp)} must have a map of variables (or nothing)`);
           const vars = hempty ? {} : mapVars(hv as YAMLMap, doc, lines, name);
-          addHost(inv, gname, keyText(hp), vars, hl ? `${name}:${hl}` : name);
+          let names: string[];
+          try {
+            names = expandHostPattern(keyText(hp));
+          } catch (e) {
+            return fail(hl, (e as Error).message);
+          }
+          for (const h of names) addHost(inv, gname, h, vars, hl ? `${name}:${hl}` : name);
         }
       } else if (k === 'vars') {
         if (empty) continue;

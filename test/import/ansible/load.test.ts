@@ -74,6 +74,12 @@ describe('Ansible layout and precedence', () => {
     expect(h.vars.hostname.value).toBe('pg3');
   });
 
+  it('expands host ranges in a YAML inventory too', () => {
+    const dir = layout({ 'inventory.yaml': 'all:\n  children:\n    etcd_cluster:\n      hosts:\n        etcd[1:3]: {ansible_port: 2200}\n' });
+    const inv = loadAnsible(join(dir, 'inventory.yaml'));
+    expect(inv.hosts.map((h) => `${h.name}:${h.vars.ansible_port.value}`)).toEqual(['etcd1:2200', 'etcd2:2200', 'etcd3:2200']);
+  });
+
   it('the same cluster as INI and as YAML gives the same pgha inventory', () => {
     const ini = layout({ inventory: AUTOBASE_INI, 'group_vars/all.yml': ALL_VARS, 'host_vars/10.231.120.13.yml': 'patroni_tags: x\n' });
     const yml = layout({ 'inventory.yml': AUTOBASE_YAML, 'group_vars/all.yml': ALL_VARS, 'host_vars/10.231.120.13.yml': 'patroni_tags: x\n' });
