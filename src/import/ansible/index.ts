@@ -4,9 +4,6 @@ import { loadAnsible } from './load.js';
 import { mapAnsible } from './map.js';
 import { emitInventory } from './emit.js';
 
-export { loadAnsible } from './load.js';
-export { parseIni } from './ini.js';
-
 export interface ImportOptions {
   /** static (default): the Ansible hosts as they are, reached with their SSH settings; lab: the same layout as a local lab. */
   provider?: 'static' | 'lab';
