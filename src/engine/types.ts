@@ -35,7 +35,7 @@ export interface FactSpec<T = unknown> {
 export type Facts = Record<string, unknown>;
 
 /** The fact specs of a step whose facts have the types F: one spec per fact, its parser giving that type. */
-export type FactSpecs<F extends Facts> = { [K in keyof F]: FactSpec<F[K]> };
+export type FactSpecs<F extends object> = { [K in keyof F]: FactSpec<F[K]> };
 
 /** Service to restart or reload when a resource changed in this run (decided at apply time). */
 export interface Notify {
@@ -91,7 +91,7 @@ export interface StepGroupContext {
 }
 
 /** A step; F: the types of its facts (see defineStep in ./step.ts). */
-export interface Step<F extends Facts = Facts> {
+export interface Step<F extends object = Facts> {
   /** Stable id, e.g. "etcd.install". */
   id: string;
   title: string;
