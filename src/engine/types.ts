@@ -99,7 +99,7 @@ export interface Step<F extends object = Facts> {
   serial?: boolean;
   /** Host order for a rolling step (e.g. Patroni replicas first, leader last). */
   order?(ctx: StepGroupContext): Promise<Host[]>;
-  /** Facts to read from each host before planning, gathered in one remote script (the resource probes follow in a second one). */
+  /** Facts to read from each host before planning, gathered in one remote script with the probes of the guessed resources. */
   facts?(ctx: StepContext): FactSpecs<F>;
   /**
    * Desired state on one host, given its facts. Also called once before the facts are read, with none of them,
