@@ -1,6 +1,7 @@
 // keepalived on role haproxy: one VRRP instance carrying the inventory's VIP. The first haproxy host has the
 // highest priority; a track script puts a balancer whose HAProxy is gone into FAULT, so the VIP moves.
-import type { Component, Facts, Resource, Step, StepContext } from '../../engine/types.js';
+import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
+import { defineStep } from '../../engine/step.js';
 import { UserError } from '../../engine/errors.js';
 import { settingsFor } from '../defaults.js';
 import { secret } from '../secrets.js';
@@ -16,12 +17,17 @@ export function priorityFor(index: number): number {
   return index === 0 ? 150 : Math.max(1, 101 - index);
 }
 
-export function keepalivedResources(ctx: StepContext, facts: Facts): Resource[] {
+/** What the config step reads on a balancer: its IPv4 addresses, by interface. */
+export interface AddressFacts {
+  addresses: AddrEntry[];
+}
+
+export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFacts>): Resource[] {
   const s = settingsFor(ctx.inventory, ctx.host);
   const vip = requireVip(ctx.inventory.vip, ctx.inventory.file);
   const balancers = withRole(ctx.hosts, 'haproxy');
   const index = balancers.findIndex((h) => h.name === ctx.host.name);
-  const iface = s.kaInterface || interfaceFor(ctx.host.address, (facts.addresses ?? []) as AddrEntry[]);
+  const iface = s.kaInterface || interfaceFor(ctx.host.address, facts.addresses ?? []);
   if (!iface) {
     throw new UserError(
       `no interface on ${ctx.host.name} carries its address ${ctx.host.address}`,
@@ -64,13 +70,13 @@ const install: Step = {
   resources: () => [{ kind: 'packages', names: ['keepalived'] }],
 };
 
-const config: Step = {
+const config = defineStep({
   id: 'keepalived.config',
   title: 'Configure keepalived (VRRP instance for the VIP, HAProxy track script)',
   facts: () => ({ addresses: addrFact }),
   resources: keepalivedResources,
   verifyGroup: (ctx) => verifyKeepalived(ctx, 20_000),
-};
+});
 
 export const keepalivedSteps: Step[] = [install, config];
 
