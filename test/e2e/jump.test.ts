@@ -3,6 +3,8 @@
 // (ssh.jump) or as ProxyJump in an ssh config file; unreachable hops are named in the errors.
 import { afterAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -161,6 +163,47 @@ describe('hosts behind a jump host', () => {
     const without = await pgha(['run', 'demo', '-i', file], { env: { PGHA_SSH_CONFIG: join(dir, 'empty'), SSH_AUTH_SOCK: '' } });
     expect(without.code).toBe(2);
     expect(without.json.error.message).toMatch(/PGHA_SSH_CONFIG.*does not exist/);
+  });
+
+  it('a key with a passphrase works through ssh-agent (also for the jump host), and without an agent is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-e2e-agent-'));
+    // A new key protected by a passphrase, authorized on the three hosts over the lab key.
+    const pass = randomBytes(12).toString('hex');
+    const pair = createRequire(import.meta.url)('ssh2').utils.generateKeyPairSync('ed25519', { passphrase: pass, cipher: 'aes256-ctr', rounds: 16, comment: 'pgha-e2e-agent' });
+    const key = join(dir, 'id_encrypted');
+    writeFileSync(key, pair.private, { mode: 0o600 });
+    const setup = staticInventory({ ssh: `{key_file: ${await labKey()}, jump: lb1}`, greeting: 'bonjour' });
+    const setupInv = await inventory(setup);
+    const plans = planConnections(setupInv, setupInv.hosts);
+    const kh = new KnownHosts(sidecarPath(setupInv, 'known_hosts'));
+    for (const h of setupInv.hosts) {
+      const t = await connectPlanned(plans.get(h.name)!, kh);
+      await sh(t, `echo '${pair.public}' >> /root/.ssh/authorized_keys`);
+      await t.close();
+    }
+    const file = staticInventory({ ssh: `{key_file: ${key}, jump: lb1}`, greeting: 'bonjour' });
+    const refused = await pgha(['run', 'demo', '-i', file], { env: { SSH_AUTH_SOCK: '' } });
+    expect(refused.code).toBe(2);
+    const messages = refused.json.error.failures.map((f: { message: string }) => f.message);
+    expect(messages).toContain(`lb1: SSH key file ${key} is protected by a passphrase and no ssh-agent is available (SSH_AUTH_SOCK is not set)`);
+    expect(refused.stdout).not.toContain(pass);
+
+    // An agent of this test, the key loaded through an askpass program (the passphrase is never an argument).
+    const sock = join(dir, 'agent.sock');
+    const agentOut = execFileSync('ssh-agent', ['-s', '-a', sock], { encoding: 'utf8' });
+    const agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(agentOut)![1]);
+    try {
+      const askpass = join(dir, 'askpass');
+      writeFileSync(join(dir, 'pass'), pass, { mode: 0o600 });
+      writeFileSync(askpass, `#!/bin/sh\ncat '${join(dir, 'pass')}'\n`, { mode: 0o700 });
+      execFileSync('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      const r = await pgha(['run', 'demo', '-i', file], { env: { SSH_AUTH_SOCK: sock } });
+      expectOk(r, 'pgha run demo (encrypted key in the agent)');
+      expect(r.json.totals.changes).toBe(0);
+      expect(Object.keys(r.json.roundTrips).sort()).toEqual(['lb1', 'pg1', 'pg2']);
+    } finally {
+      process.kill(agentPid, 'SIGTERM');
+    }
   });
 
   it('errors name the hop that failed: the jump host itself, or the target from the jump host', async () => {
