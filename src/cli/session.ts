@@ -4,7 +4,8 @@ import type { Host, Inventory } from '../inventory/types.js';
 import { sidecarPath } from '../inventory/types.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
 import type { Transport } from '../engine/types.js';
-import { SshTransport } from '../engine/transport.js';
+import { connectPlanned } from '../engine/jump.js';
+import { planConnections } from '../engine/sshplan.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
@@ -61,10 +62,11 @@ export async function openSession(g: GlobalOptions, what: string, opts: { check:
 /** Connect to every given host in parallel; all failures are reported together. */
 export async function connectAll(s: Session, hosts: Host[]): Promise<void> {
   const failures: { host: string; error: Error }[] = [];
+  const plans = planConnections(s.inv, hosts);
   await Promise.all(
     hosts.filter((h) => !s.transports.has(h.name)).map(async (h) => {
       try {
-        s.transports.set(h.name, await SshTransport.connect(h, s.knownHosts));
+        s.transports.set(h.name, await connectPlanned(plans.get(h.name)!, s.knownHosts));
       } catch (e) {
         failures.push({ host: h.name, error: e as Error });
       }

@@ -7,6 +7,8 @@ import { hostAddressProblem, ipv4ToInt } from './net.js';
 import { KNOWN_VARS } from './vars.js';
 import { obj } from './normalize.js';
 import { DEFAULTS } from '../components/defaults.js';
+import { parseJump } from '../engine/sshconfig.js';
+import { JUMP_PATTERN } from './schema.js';
 
 export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; warnings: Located[] } {
   const errors: Located[] = [];
@@ -53,6 +55,8 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
     if (names('postgres').length === 1) warn('/hosts', `one postgres host (${list('postgres')}): there is no replica to fail over to`, true);
     if (names('haproxy').length === 1) warn('/hosts', `one haproxy host (${list('haproxy')}): the VIP has nowhere to move`, true);
   }
+
+  checkJumps(p, inv, err);
 
   // Provider sections that do not match the provider type.
   const prov = obj(obj(p.data).provider);
@@ -132,4 +136,27 @@ function timingPointer(data: unknown, host: string, groups: string[]): string {
     if (k) return `${ptr}/${k}`;
   }
   return '/vars';
+}
+
+/** ssh.jump values: a port in range; a plain name that is no inventory host is refused in a lab (it has no other hosts). */
+function checkJumps(p: ParsedYaml, inv: Built['inv'], err: (ptr: string, message: string) => void): void {
+  const data = obj(p.data);
+  const layers: [string, unknown][] = [['/ssh', data.ssh]];
+  for (const [g, spec] of Object.entries(obj(data.groups))) layers.push([`/groups/${g}/ssh`, obj(spec).ssh]);
+  for (const [h, spec] of Object.entries(obj(data.hosts))) layers.push([`/hosts/${h}/ssh`, obj(spec).ssh]);
+  const names = inv.hosts.map((h) => h.name);
+  for (const [ptr, ssh] of layers) {
+    const jump = obj(ssh).jump;
+    if (typeof jump !== 'string' || jump === 'none' || !new RegExp(JUMP_PATTERN).test(jump)) continue; // the schema reports the form
+    const spec = parseJump(jump);
+    if (!spec) {
+      err(`${ptr}/jump`, `'${jump}': the port must be between 1 and 65535`);
+      continue;
+    }
+    const plain = !spec.user && !spec.port && !spec.host.includes('.');
+    if (plain && !names.includes(spec.host) && inv.provider.type === 'lab') {
+      const near = nearest(spec.host, names);
+      err(`${ptr}/jump`, `'${jump}' is not a host of this inventory${near ? `: did you mean '${near}'?` : ` (hosts: ${names.join(', ')})`}`);
+    }
+  }
 }

@@ -18,6 +18,7 @@ import {
   type ProxmoxNode,
   type ProxmoxSettings,
   type Role,
+  type SshField,
   type SshSettings,
 } from './types.js';
 
@@ -103,7 +104,7 @@ export function buildInventory(p: ParsedYaml): Built {
       address: str(h.address) ?? '',
       roles: ROLES.filter((r) => roles.includes(r)),
       groups,
-      ssh: sshSettings(sshAll, obj(h.ssh), provider, pve, dir, file),
+      ssh: sshSettings([sshAll, ...groups.map((g) => obj(obj(groupDefs[g]).ssh)), obj(h.ssh)], provider, pve, dir, file),
       vars: hostVars(obj(data.vars), groups.map((g) => obj(obj(groupDefs[g]).vars)), obj(h.vars)),
       ...(pve ? { proxmox: pve } : {}),
     };
@@ -202,14 +203,24 @@ function proxmoxHost(s: ProxmoxSettings, h: Raw): ProxmoxHostSettings {
   };
 }
 
-function sshSettings(all: Raw, own: Raw, provider: ProviderSettings, pve: ProxmoxHostSettings | undefined, dir: string, file: string): SshSettings {
-  const user = str(own.user) ?? str(all.user) ?? pve?.user ?? 'root';
-  const key = own.key_file !== undefined ? str(own.key_file) : str(all.key_file);
+/** SSH settings from the layers that set them, lowest first (inventory-wide, groups in order, the host). */
+function sshSettings(layers: Raw[], provider: ProviderSettings, pve: ProxmoxHostSettings | undefined, dir: string, file: string): SshSettings {
+  const top = <T>(key: string, read: (v: unknown) => T | undefined): T | undefined => {
+    for (const l of [...layers].reverse()) if (l[key] !== undefined) return read(l[key]);
+    return undefined;
+  };
+  const explicit: SshField[] = [];
+  const mark = <T>(field: SshField, v: T | undefined): T | undefined => (v !== undefined && explicit.push(field), v);
+  const user = mark('user', top('user', str) ?? pve?.user) ?? 'root';
+  const key = mark('keyFile', top('key_file', (v) => (v === null ? null : str(v))));
   const keyFile = key ? resolvePath(dir, key) : provider.type === 'lab' ? sidecarPath({ file }, 'id_ed25519') : undefined;
+  const jump = mark('jump', top('jump', (v) => (v === null ? 'none' : str(v))));
   return {
     user,
-    port: int(own.port) ?? int(all.port) ?? 22,
+    port: mark('port', top('port', int)) ?? 22,
     ...(keyFile ? { keyFile } : {}),
-    become: bool(own.become) ?? bool(all.become) ?? user !== 'root',
+    become: mark('become', top('become', bool)) ?? user !== 'root',
+    ...(jump ? { jump } : {}),
+    explicit,
   };
 }

@@ -4,7 +4,7 @@ import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Docume
 import { fieldName, lineOf, locateAjvErrors, makeAjv, nearest, type Located } from '../engine/yamlfile.js';
 import { UserError } from '../engine/errors.js';
 import addFormatsModule from 'ajv-formats';
-import { CLUSTER_PATTERN, HOSTNAME_PATTERN, inventorySchema } from './schema.js';
+import { CLUSTER_PATTERN, HOSTNAME_PATTERN, JUMP_PATTERN, inventorySchema } from './schema.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule.default;
@@ -110,7 +110,8 @@ export function schemaErrors(p: ParsedYaml): Located[] {
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${String(value)}' is not an IPv4 address (expected a dotted quad like 10.77.0.11)` });
     } else if (e.keyword === 'pattern') {
       const pat = (e.params as { pattern: string }).pattern;
-      const rule = pat === HOSTNAME_PATTERN || pat === CLUSTER_PATTERN ? `use ${NAME_RULE}${pat === CLUSTER_PATTERN ? ', at most 32 characters' : ''}` : (desc ?? `must match ${pat}`);
+      const rule = pat === JUMP_PATTERN ? 'use the name of an inventory host, [user@]host[:port] of a bastion, or none'
+        : pat === HOSTNAME_PATTERN || pat === CLUSTER_PATTERN ? `use ${NAME_RULE}${pat === CLUSTER_PATTERN ? ', at most 32 characters' : ''}` : (desc ?? `must match ${pat}`);
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${String(value)}' is not valid: ${rule}` });
     } else if (e.keyword === 'enum' && typeof value === 'string') {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);

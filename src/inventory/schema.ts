@@ -3,6 +3,8 @@ import { KNOWN_VARS, VARS_DESCRIPTION } from './vars.js';
 
 export const HOSTNAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const CLUSTER_PATTERN = '^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$';
+/** ssh.jump: none, or [user@]host[:port] (host: a name or an IPv4 address). */
+export const JUMP_PATTERN = '^(none|([a-z_][a-z0-9_.-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)$';
 const IPV4 = { type: 'string', format: 'ipv4' };
 const nullable = (s: Record<string, unknown>) => ({ ...s, type: [s.type as string, 'null'] });
 
@@ -22,6 +24,11 @@ const ssh = (where: string) => ({
     port: { type: 'integer', minimum: 1, maximum: 65535, description: 'SSH port (default 22).' },
     key_file: nullable({ type: 'string', minLength: 1, description: 'Private key file, relative to the inventory file (or absolute, or ~/...). Default: none (ssh-agent) for static and proxmox; the generated key .pgha/<inventory>/id_ed25519 for provider lab.' }),
     become: { type: 'boolean', description: 'Run remote commands through `sudo -n` (default: true when user is not root, false for root).' },
+    jump: nullable({
+      type: 'string',
+      pattern: JUMP_PATTERN,
+      description: 'Jump host (bastion) to reach the hosts through: the name of an inventory host (connected to directly), or [user@]host[:port] of an external one; none (or null) to connect directly. Default: ProxyJump from ~/.ssh/config (provider static and proxmox), else direct.',
+    }),
   },
 });
 
@@ -183,6 +190,7 @@ export const inventorySchema = {
         properties: {
           description: { type: 'string', description: 'What the group is for.' },
           vars: vars('Group vars (over cluster vars, under host vars).'),
+          ssh: ssh('for the hosts of this group, over the inventory-wide ones and under the host\'s own (a later group of a host wins)'),
         },
       },
     },

@@ -9,7 +9,15 @@ export interface SshSettings {
   port: number; // default 22
   keyFile?: string; // absolute path; the lab provider sets its generated key
   become: boolean; // run remote scripts through `sudo -n` when the user is not root
+  /** Jump host: an inventory host name, or [user@]host[:port] of an external bastion; 'none' to go direct. Unset: ssh config's ProxyJump, else direct. */
+  jump?: string;
+  /** Address to connect to when ssh config gives a HostName (the cluster still uses `address`). */
+  hostName?: string;
+  /** The settings the inventory wrote (host, group or inventory-wide); the others may come from ssh config. Unset: all of them. */
+  explicit?: SshField[];
 }
+
+export type SshField = 'user' | 'port' | 'keyFile' | 'become' | 'jump';
 
 export interface ProxmoxApiSettings {
   host: string;

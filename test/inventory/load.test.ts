@@ -27,7 +27,7 @@ describe('shipped inventories', () => {
       lab: { bridge: 'pgha-lab', bridgeAddress: '10.77.0.1', cachePort: 3142, stateDir: '/var/lib/pgha/labs/pgha-lab' },
     });
     for (const h of inv.hosts) {
-      expect(h.ssh).toEqual({ user: 'root', port: 22, become: false, keyFile: sidecarPath(inv, 'id_ed25519') });
+      expect(h.ssh).toEqual({ user: 'root', port: 22, become: false, keyFile: sidecarPath(inv, 'id_ed25519'), explicit: ['user'] });
     }
     expect(inv.hosts[0].ssh.keyFile).toBe(join(ROOT, 'inventory/.pgha/lab/id_ed25519'));
     expect(inv.warnings).toEqual([]);
@@ -38,7 +38,7 @@ describe('shipped inventories', () => {
     const inv = loadInventory(join(ROOT, 'inventory/example-static.yml'));
     expect(inv.provider).toEqual({ type: 'static' });
     const db3 = inv.hosts.find((h) => h.name === 'db3')!;
-    expect(db3.ssh).toEqual({ user: 'deploy', port: 2222, become: true, keyFile: join(homedir(), '.ssh/id_ed25519') });
+    expect(db3.ssh).toEqual({ user: 'deploy', port: 2222, become: true, keyFile: join(homedir(), '.ssh/id_ed25519'), explicit: ['user', 'keyFile', 'port', 'become'] });
     expect(inv.hosts.find((h) => h.name === 'db1')!.ssh.port).toBe(22);
     expect(inv.groups['rack-b']).toEqual(['lb2', 'db2', 'db3']);
     // rack-b's postgres_parameters merge over the cluster's, key by key
@@ -61,7 +61,7 @@ describe('shipped inventories', () => {
     expect(lb1.proxmox).toMatchObject({ vmid: 621, cores: 1, memory: 1024, diskGb: 10, ip: 'static', gateway: '198.51.100.1', user: 'debian' });
     expect(db1.proxmox).toMatchObject({ vmid: 611, cores: 2, memory: 4096, diskGb: 32, ip: 'static', user: 'debian' });
     expect(db1.proxmox!.sshPublicKey).toMatch(/^ssh-ed25519 /);
-    expect(db1.ssh).toEqual({ user: 'debian', port: 22, become: true, keyFile: join(homedir(), '.ssh/id_ed25519') });
+    expect(db1.ssh).toEqual({ user: 'debian', port: 22, become: true, keyFile: join(homedir(), '.ssh/id_ed25519'), explicit: ['user', 'keyFile'] });
     expect(inv.warnings).toEqual([]);
   });
 });
@@ -81,7 +81,7 @@ describe('defaults', () => {
 
   it('static hosts without key_file use no key file (ssh-agent); root does not become', () => {
     const inv = load(BASE.replace('provider: lab', 'provider: static'));
-    expect(inv.hosts[0].ssh).toEqual({ user: 'root', port: 22, become: false });
+    expect(inv.hosts[0].ssh).toEqual({ user: 'root', port: 22, become: false, explicit: [] });
   });
 
   it('YAML anchors and merge keys work in host specs', () => {
