@@ -5,7 +5,7 @@
 // start already reads /etc/default/etcd. pgha also uses its own data dir (not /var/lib/etcd/default), so a
 // member the package did start elsewhere can never be taken for a member of this cluster.
 import type { Component, Facts, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { settingsFor } from '../defaults.js';
+import { etcdSettings } from './settings.js';
 import { withRole } from '../common.js';
 import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
 import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
@@ -23,12 +23,12 @@ function members(ctx: StepContext) {
 
 /** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
 export function etcdConfigFile(ctx: StepContext, facts: Facts, restartOnChange: boolean): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = etcdSettings(ctx.inventory, ctx.host);
   const formed = facts.etcdMember === true;
   const peers = (facts.etcdPeers ?? null) as EtcdMemberList | null;
   const clusterAnswers = peers !== null && peers.members.length > 0;
   const initialCluster = members(ctx)
-    .map((h) => `${h.name}=http://${h.address}:${settingsFor(ctx.inventory, h).etcdPeerPort}`)
+    .map((h) => `${h.name}=http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`)
     .join(',');
   const content = ctx.render('etcd/etcd.default.hbs', {
     name: ctx.host.name,
@@ -50,8 +50,8 @@ export function etcdConfigFile(ctx: StepContext, facts: Facts, restartOnChange: 
 }
 
 function configFacts(ctx: StepContext) {
-  const urls = members(ctx).map((h) => clientUrl(h.address, settingsFor(ctx.inventory, h).etcdClientPort));
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const urls = members(ctx).map((h) => clientUrl(h.address, etcdSettings(ctx.inventory, h).etcdClientPort));
+  const s = etcdSettings(ctx.inventory, ctx.host);
   return { etcdMember: memberDataFact(s.etcdDataDir), etcdPeers: peersFact(urls) };
 }
 
@@ -60,7 +60,7 @@ const install: Step = {
   title: 'Install etcd without letting the package start it',
   facts: (ctx) => ({ etcdInstalled: installedFact('etcd-server') }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const out: Resource[] = [];
     if (facts.etcdInstalled !== true) {
       out.push({ kind: 'file', path: POLICY_RC_D, content: ctx.render('etcd/policy-rc.d.hbs', {}), mode: '0755' });
@@ -85,7 +85,7 @@ const config: Step = {
   ],
   async verify(ctx, t) {
     // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
     if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
   },
@@ -94,9 +94,9 @@ const config: Step = {
 const start: Step = {
   id: 'etcd.start',
   title: 'Start etcd on every member together',
-  facts: (ctx) => ({ etcdMember: memberDataFact(settingsFor(ctx.inventory, ctx.host).etcdDataDir) }),
+  facts: (ctx) => ({ etcdMember: memberDataFact(etcdSettings(ctx.inventory, ctx.host).etcdDataDir) }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     if (facts.etcdMember === true) return [{ kind: 'service', name: 'etcd', enabled: true, state: 'started' }];
     // Not formed here yet: (re)start without waiting, on every member at once. With Type=notify a blocking
     // start would wait for a quorum that only the other members' starts can bring.
