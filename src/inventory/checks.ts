@@ -1,6 +1,6 @@
 // Checks across fields: addresses against the subnet and each other, roles that need other roles, member counts,
 // Proxmox settings, and variables. Errors stop the load; warnings are kept in inventory.warnings.
-import { fieldName, lineOf, nearest, type Located } from '../engine/yamlfile.js';
+import { fieldName, lineOf, type Located } from '../engine/yamlfile.js';
 import type { ParsedYaml } from './parse.js';
 import type { Built } from './normalize.js';
 import { hostAddressProblem, ipv4ToInt } from './net.js';
