@@ -10,7 +10,7 @@ import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
 import { RunError } from '../engine/errors.js';
-import { SECRET_KEYS } from '../components/secrets.js';
+import { catalog, SECRET_KEYS } from '../components/index.js';
 import { providerFor } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
 
@@ -33,7 +33,7 @@ export interface Session {
 }
 
 export async function openSession(g: GlobalOptions, what: string, opts: { check: boolean; lock?: boolean }): Promise<Session> {
-  const inv = await loadInventory(g.inventory);
+  const inv = await loadInventory(g.inventory, catalog);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
   try {

@@ -7,8 +7,8 @@ import { fieldName, lineOf, nearest, type Located } from '../engine/yamlfile.js'
 import type { ParsedYaml } from './parse.js';
 import { firstHostAddress, parseSubnet, type Subnet } from './net.js';
 import { hostVars } from './vars.js';
+import { roleNames, type Catalog } from './catalog.js';
 import {
-  ROLES,
   sidecarPath,
   type Host,
   type Inventory,
@@ -50,7 +50,8 @@ export interface Built {
   errors: Located[];
 }
 
-export function buildInventory(p: ParsedYaml): Built {
+export function buildInventory(p: ParsedYaml, catalog: Catalog): Built {
+  const ROLES = roleNames(catalog);
   const data = obj(p.data);
   const file = resolve(p.file);
   const dir = dirname(file);
@@ -86,7 +87,7 @@ export function buildInventory(p: ParsedYaml): Built {
   for (const [name, spec] of Object.entries(obj(data.hosts))) {
     const h = obj(spec);
     const ptr = `/hosts/${name}`;
-    const roles = (Array.isArray(h.roles) ? h.roles : []).filter((r): r is Role => ROLES.includes(r as Role));
+    const roles = (Array.isArray(h.roles) ? h.roles : []).filter((r): r is Role => typeof r === 'string' && ROLES.includes(r));
     const groups = (Array.isArray(h.groups) ? h.groups : []).filter((g): g is string => typeof g === 'string');
     groups.forEach((g, i) => {
       if (!(g in groupDefs)) {
@@ -114,7 +115,7 @@ export function buildInventory(p: ParsedYaml): Built {
   // Groups: roles, user groups, all. Inventory order inside each group.
   for (const r of ROLES) inv.groups[r] = inv.hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
   for (const g of Object.keys(groupDefs)) {
-    if ((ROLES as readonly string[]).includes(g) || g === 'all' || g in obj(data.hosts)) {
+    if (ROLES.includes(g) || g === 'all' || g in obj(data.hosts)) {
       const why = g === 'all' ? 'the group of every host' : g in obj(data.hosts) ? 'a host name' : 'a role (hosts join it through roles)';
       errors.push({ line: at(`/groups/${g}`, true), field: `groups.${g}`, message: `group name '${g}' is ${why}: choose another name` });
       continue;

@@ -1,5 +1,7 @@
 // JSON Schema of inventory files (inventory/*.yml). Every field is documented here; keys are snake_case.
-import { KNOWN_VARS, VARS_DESCRIPTION } from './vars.js';
+// The variables and the roles come from the components' declarations (a Catalog).
+import { knownVars, varsDescription } from './vars.js';
+import { roleNames, type Catalog } from './catalog.js';
 
 export const HOSTNAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const CLUSTER_PATTERN = '^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$';
@@ -8,11 +10,11 @@ export const JUMP_PATTERN = '^(none|([a-z_][a-z0-9_.-]*@)?[A-Za-z0-9]([A-Za-z0-9
 const IPV4 = { type: 'string', format: 'ipv4' };
 const nullable = (s: Record<string, unknown>) => ({ ...s, type: [s.type as string, 'null'] });
 
-const vars = (where: string) => ({
+const vars = (c: Catalog, where: string) => ({
   type: ['object', 'null'],
-  properties: KNOWN_VARS,
+  properties: knownVars(c),
   additionalProperties: true,
-  description: `${where} ${VARS_DESCRIPTION}`,
+  description: `${where} ${varsDescription(c)}`,
 });
 
 const ssh = (where: string) => ({
@@ -129,7 +131,7 @@ const provider = {
   },
 };
 
-const host = {
+const host = (c: Catalog) => ({
   type: 'object',
   additionalProperties: false,
   required: ['address', 'roles'],
@@ -140,11 +142,11 @@ const host = {
       type: 'array',
       minItems: 1,
       uniqueItems: true,
-      items: { enum: ['etcd', 'postgres', 'haproxy'] },
-      description: 'What runs here: etcd (DCS member), postgres (PostgreSQL 15 + Patroni), haproxy (HAProxy and keepalived holding the VIP). Each role is also a group.',
+      items: { enum: roleNames(c) },
+      description: `What runs here: ${c.roles.map((r) => `${r.name} (${r.doc})`).join(', ')}. Each role is also a group.`,
     },
     groups: { type: 'array', uniqueItems: true, items: { type: 'string' }, description: 'Groups (declared under groups) this host belongs to, in precedence order: a later group\'s vars win.' },
-    vars: vars('Host vars (highest precedence).'),
+    vars: vars(c, 'Host vars (highest precedence).'),
     ssh: ssh('for this host, over the inventory-wide ssh settings'),
     proxmox: {
       type: 'object',
@@ -157,9 +159,10 @@ const host = {
       },
     },
   },
-};
+});
 
-export const inventorySchema = {
+/** The inventory schema for the roles and variables the components declare. */
+export const inventorySchema = (c: Catalog) => ({
   $id: 'https://pgha.dev/schema/inventory.json',
   title: 'pgha inventory',
   type: 'object',
@@ -179,17 +182,17 @@ export const inventorySchema = {
       },
     },
     ssh: ssh('for every host'),
-    vars: vars('Cluster vars (lowest precedence).'),
+    vars: vars(c, 'Cluster vars (lowest precedence).'),
     groups: {
       type: 'object',
       propertyNames: { pattern: HOSTNAME_PATTERN },
-      description: 'User groups (name -> settings). A host joins through its groups list. Names may not be a role (etcd, postgres, haproxy), all, or a host name.',
+      description: `User groups (name -> settings). A host joins through its groups list. Names may not be a role (${roleNames(c).join(', ')}), all, or a host name.`,
       additionalProperties: {
         type: ['object', 'null'],
         additionalProperties: false,
         properties: {
           description: { type: 'string', description: 'What the group is for.' },
-          vars: vars('Group vars (over cluster vars, under host vars).'),
+          vars: vars(c, 'Group vars (over cluster vars, under host vars).'),
           ssh: ssh('for the hosts of this group, over the inventory-wide ones and under the host\'s own (a later group of a host wins)'),
         },
       },
@@ -199,7 +202,7 @@ export const inventorySchema = {
       minProperties: 1,
       propertyNames: { pattern: HOSTNAME_PATTERN },
       description: 'The machines, by host name (lowercase letters, digits and dashes, starting with a letter). The name is also the machine\'s hostname and its Patroni and etcd member name.',
-      additionalProperties: host,
+      additionalProperties: host(c),
     },
   },
-};
+});

@@ -1,8 +1,8 @@
 // The normalized inventory: what every other part reads. The YAML form and its schema live beside this file
 // (schema.ts documents every YAML field; load.ts reads and checks a file).
 
-export type Role = 'etcd' | 'postgres' | 'haproxy';
-export const ROLES: readonly Role[] = ['etcd', 'postgres', 'haproxy'];
+/** A role name; the components declare the roles (etcd, postgres, haproxy) and the loader gets them in a Catalog. */
+export type Role = string;
 
 export interface SshSettings {
   user: string; // default root
@@ -80,7 +80,7 @@ export interface ProviderSettings {
 export interface Host {
   name: string;
   address: string;
-  roles: Role[]; // in ROLES order
+  roles: Role[]; // in the catalog's order
   groups: string[]; // user groups as listed on the host (their vars apply in this order); roles are in `roles`
   ssh: SshSettings;
   vars: Record<string, unknown>; // merged: cluster vars < group vars (in group order) < host vars
@@ -115,4 +115,9 @@ export function sidecarDir(inv: Pick<Inventory, 'file'>): string {
 
 export function sidecarPath(inv: Pick<Inventory, 'file'>, file: SidecarFile): string {
   return `${sidecarDir(inv)}/${file}`;
+}
+
+/** The roles the inventory's hosts carry, in the order they first appear (hosts list their roles in catalog order). */
+export function rolesOf(inv: Pick<Inventory, 'hosts'>): string[] {
+  return [...new Set(inv.hosts.flatMap((h) => h.roles))];
 }

@@ -4,7 +4,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FileResource, Resource } from '../../src/engine/types.js';
 import { components } from '../../src/components/index.js';
-import { SECRET_KEYS } from '../../src/components/secrets.js';
+import { SECRET_KEYS } from '../../src/components/index.js';
 import { httpGetScript, parseHttpResponse, parseJsonBig } from '../../src/components/common.js';
 import { formatStatus, type ClusterStatus } from '../../src/components/status/index.js';
 import { parseIpAddr } from '../../src/components/keepalived/facts.js';

@@ -3,7 +3,7 @@ import type { FileResource } from '../../src/engine/types.js';
 import { CHECK_SCRIPT, KEEPALIVED_CONFIG, keepalivedSteps, priorityFor } from '../../src/components/keepalived/steps.js';
 import { interfaceFor, parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { verifyKeepalived } from '../../src/components/keepalived/checks.js';
-import { routerIdFor } from '../../src/components/defaults.js';
+import { routerIdFor } from '../../src/components/keepalived/settings.js';
 import { CheckError, UserError } from '../../src/engine/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { useFakeClock } from '../engine/fake-clock.js';

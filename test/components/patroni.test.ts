@@ -6,7 +6,7 @@ import { parse } from 'yaml';
 import type { CommandResource, FileResource } from '../../src/engine/types.js';
 import { CREATECLUSTER_DROPIN, PATRONI_CONFIG, patroniSteps } from '../../src/components/patroni/steps.js';
 import { judgeCluster, parseCluster, parsePatroniStatus } from '../../src/components/patroni/facts.js';
-import { settingsFor } from '../../src/components/defaults.js';
+import { patroniSettings } from '../../src/components/patroni/settings.js';
 import { UserError } from '../../src/engine/errors.js';
 import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
@@ -112,7 +112,7 @@ describe('patroni config', () => {
 
   it('rejects timings that break loop_wait + 2*retry_timeout <= ttl', () => {
     const inv = makeInventory({ patroni_ttl: 6 });
-    expect(() => settingsFor(inv, inv.hosts[0]!)).toThrow(UserError);
+    expect(() => patroniSettings(inv, inv.hosts[0]!)).toThrow(UserError);
   });
 
   it('renders the same bytes twice (no timestamps, stable order)', async () => {

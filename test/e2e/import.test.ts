@@ -8,6 +8,7 @@ import { importAnsible } from '../../src/import/ansible/index.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { labResourcesLeft } from '../../src/providers/lab/index.js';
 import { ROOT, expectOk, pgha } from './helpers.js';
+import { catalog } from '../../src/components/index.js';
 
 const file = join(mkdtempSync(join(tmpdir(), 'pgha-import-e2e-')), 'imported.yml');
 let created = false;
@@ -16,7 +17,7 @@ afterAll(async () => {
   if (!created) return;
   const r = await pgha(['destroy', '-i', file]);
   expectOk(r, 'pgha destroy');
-  expect(await labResourcesLeft(loadInventory(file))).toEqual([]);
+  expect(await labResourcesLeft(loadInventory(file, catalog))).toEqual([]);
 }, 600_000);
 
 describe('import ansible (real lab)', () => {
@@ -24,7 +25,7 @@ describe('import ansible (real lab)', () => {
     const r = importAnsible(join(ROOT, 'inventory', 'ansible-example', 'inventory'), { provider: 'lab', cluster: 'ansible-import' });
     writeFileSync(file, r.text);
     created = true;
-    const inv = loadInventory(file);
+    const inv = loadInventory(file, catalog);
     expect(inv.cluster).toBe('ansible-import');
     expect(inv.provider.type).toBe('lab');
     expect(inv.vip).toBe('10.231.120.100');

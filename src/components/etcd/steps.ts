@@ -6,7 +6,7 @@
 // member the package did start elsewhere can never be taken for a member of this cluster.
 import type { Component, FactSpecs, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
 import { defineStep } from '../../engine/step.js';
-import { settingsFor } from '../defaults.js';
+import { etcdSettings } from './settings.js';
 import { withRole } from '../common.js';
 import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
 import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
@@ -30,12 +30,12 @@ export interface ConfigFacts {
 
 /** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
 export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, restartOnChange: boolean): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = etcdSettings(ctx.inventory, ctx.host);
   const formed = facts.etcdMember === true;
   const peers = facts.etcdPeers ?? null;
   const clusterAnswers = peers !== null && peers.members.length > 0;
   const initialCluster = members(ctx)
-    .map((h) => `${h.name}=http://${h.address}:${settingsFor(ctx.inventory, h).etcdPeerPort}`)
+    .map((h) => `${h.name}=http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`)
     .join(',');
   const content = ctx.render('etcd/etcd.default.hbs', {
     name: ctx.host.name,
@@ -57,8 +57,8 @@ export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, re
 }
 
 function configFacts(ctx: StepContext): FactSpecs<ConfigFacts> {
-  const urls = members(ctx).map((h) => clientUrl(h.address, settingsFor(ctx.inventory, h).etcdClientPort));
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const urls = members(ctx).map((h) => clientUrl(h.address, etcdSettings(ctx.inventory, h).etcdClientPort));
+  const s = etcdSettings(ctx.inventory, ctx.host);
   return { etcdMember: memberDataFact(s.etcdDataDir), etcdPeers: peersFact(urls) };
 }
 
@@ -67,7 +67,7 @@ const install = defineStep({
   title: 'Install etcd without letting the package start it',
   facts: () => ({ etcdInstalled: installedFact('etcd-server') }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const out: Resource[] = [];
     if (facts.etcdInstalled !== true) {
       out.push({ kind: 'file', path: POLICY_RC_D, content: ctx.render('etcd/policy-rc.d.hbs', {}), mode: '0755' });
@@ -92,7 +92,7 @@ const config = defineStep({
   ],
   async verify(ctx, t) {
     // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
     if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
   },
@@ -101,9 +101,9 @@ const config = defineStep({
 const start = defineStep({
   id: 'etcd.start',
   title: 'Start etcd on every member together',
-  facts: (ctx) => ({ etcdMember: memberDataFact(settingsFor(ctx.inventory, ctx.host).etcdDataDir) }),
+  facts: (ctx) => ({ etcdMember: memberDataFact(etcdSettings(ctx.inventory, ctx.host).etcdDataDir) }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     if (facts.etcdMember === true) return [{ kind: 'service', name: 'etcd', enabled: true, state: 'started' }];
     // Not formed here yet: (re)start without waiting, on every member at once. With Type=notify a blocking
     // start would wait for a quorum that only the other members' starts can bring.

@@ -3,8 +3,7 @@
 import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
 import { defineStep } from '../../engine/step.js';
 import { UserError } from '../../engine/errors.js';
-import { settingsFor } from '../defaults.js';
-import { secret } from '../secrets.js';
+import { keepalivedSettings, vrrpPassword } from './settings.js';
 import { requireVip, withRole } from '../common.js';
 import { addrFact, interfaceFor, type AddrEntry } from './facts.js';
 import { verifyKeepalived } from './checks.js';
@@ -23,7 +22,7 @@ export interface AddressFacts {
 }
 
 export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFacts>): Resource[] {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = keepalivedSettings(ctx.inventory, ctx.host);
   const vip = requireVip(ctx.inventory.vip, ctx.inventory.file);
   const balancers = withRole(ctx.hosts, 'haproxy');
   const index = balancers.findIndex((h) => h.name === ctx.host.name);
@@ -41,7 +40,7 @@ export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFact
     interface: iface,
     virtual_router_id: s.routerId,
     priority: priorityFor(Math.max(0, index)),
-    auth_pass: secret(ctx, 'vrrp_password'),
+    auth_pass: vrrpPassword(ctx),
     unicast: s.unicast,
     address: ctx.host.address,
     peers: balancers.filter((h) => h.name !== ctx.host.name).map((h) => h.address),

@@ -4,7 +4,7 @@
 import type { Host } from '../../inventory/types.js';
 import type { Step, StepContext, StepGroupContext } from '../../engine/types.js';
 import { sleep } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
+import { patroniSettings } from './settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { fetchCluster, verifyMemberRunning } from './checks.js';
@@ -23,7 +23,7 @@ export function restAuthLines(): string {
 /** What a command running those programs takes: the REST API credentials as JSON on stdin, masked in its output. */
 export function restAuthInput(ctx: StepContext): { stdin: string; secrets: string[] } {
   const password = secret(ctx, 'patroni_api_password');
-  return { stdin: JSON.stringify({ user: settingsFor(ctx.inventory, ctx.host).apiUser, password }), secrets: [password] };
+  return { stdin: JSON.stringify({ user: patroniSettings(ctx.inventory, ctx.host).apiUser, password }), secrets: [password] };
 }
 
 export interface RestartTimes {
@@ -62,11 +62,11 @@ export const restartStep: Step = {
   async before(ctx) {
     // A parameter change made earlier in this run reaches each member on its next HA loop: give it that long.
     if (ctx.check || (ctx.changedInRun('patroni.dcs').length === 0 && ctx.changedInRun('patroni.config').length === 0)) return;
-    const loopWait = Math.max(...withRole(ctx.hosts, 'postgres').map((h) => settingsFor(ctx.inventory, h).loopWait));
+    const loopWait = Math.max(...withRole(ctx.hosts, 'postgres').map((h) => patroniSettings(ctx.inventory, h).loopWait));
     await sleep((2 * loopWait + 1) * 1000);
   },
   resources(ctx) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = patroniSettings(ctx.inventory, ctx.host);
     return [
       {
         kind: 'command',

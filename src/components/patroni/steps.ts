@@ -2,7 +2,8 @@
 // once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
 import { stringify } from 'yaml';
 import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { settingsFor, type Settings } from '../defaults.js';
+import { patroniSettings, type PatroniSettings } from './settings.js';
+import { etcdSettings } from '../etcd/settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
@@ -21,7 +22,7 @@ export const PATRONI_VALIDATE =
   `rest=$(echo "$out" | grep -v "is already in use"); if [ -n "$rest" ]; then echo "$rest"; exit 1; fi' pgha-validate %s`;
 
 /** The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. */
-export function dcsConfig(s: Settings): Record<string, unknown> {
+export function dcsConfig(s: PatroniSettings): Record<string, unknown> {
   return {
     ttl: s.ttl,
     loop_wait: s.loopWait,
@@ -38,7 +39,7 @@ export function dcsConfig(s: Settings): Record<string, unknown> {
 }
 
 /** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
-export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: Settings): string[] {
+export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniSettings): string[] {
   const members = withRole(ctx.hosts, 'postgres');
   const balancers = withRole(ctx.hosts, 'haproxy');
   const m = 'scram-sha-256';
@@ -66,9 +67,9 @@ function indent(text: string, spaces: number): string {
 }
 
 export function patroniConfigFile(ctx: StepContext): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = patroniSettings(ctx.inventory, ctx.host);
   const q = (v: string) => JSON.stringify(v);
-  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${settingsFor(ctx.inventory, h).etcdClientPort}`);
+  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`);
   const content = ctx.render('patroni/config.yml.hbs', {
     scope: q(s.scope),
     namespace: q(s.namespace),
@@ -118,7 +119,7 @@ const install: Step = {
   id: 'patroni.install',
   title: 'Install PostgreSQL and Patroni (no distro "main" cluster)',
   resources(ctx) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = patroniSettings(ctx.inventory, ctx.host);
     const v = s.pgVersion;
     const mainConf = `/etc/postgresql/${v}/main/postgresql.conf`;
     return [
@@ -156,7 +157,7 @@ const dcs: Step = {
     // Cluster-wide: one member applies it (the first postgres host of the inventory).
     const first = withRole(ctx.hosts, 'postgres')[0];
     if (!first || first.name !== ctx.host.name) return [];
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = patroniSettings(ctx.inventory, ctx.host);
     const desired = dcsConfig(s);
     return [
       {

@@ -7,7 +7,7 @@
 import type { Resource, StepContext, Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
 import { now, sleep } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
+import { patroniSettings } from './settings.js';
 import { journalCmd, renderProgram } from '../common.js';
 import { localPsql, verifyMemberRunning } from './checks.js';
 
@@ -29,7 +29,7 @@ const STUCK_LINES = [
  * of local WAL before streaming starts), or `waiting` (a replica not streaming yet).
  */
 export function replicaStateScript(ctx: StepContext): string {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = patroniSettings(ctx.inventory, ctx.host);
   return renderProgram('patroni/replica-state.sh.hbs', {
     standby_signal: shq(`${s.pgDataDir}/standby.signal`),
     wal_receiver_status: localPsql(s.pgPort, 'select status from pg_stat_wal_receiver'),
@@ -39,7 +39,7 @@ export function replicaStateScript(ctx: StepContext): string {
 }
 
 function reinitArgv(ctx: StepContext): string[] {
-  return ['patronictl', '-c', PATRONI_CONFIG, 'reinit', settingsFor(ctx.inventory, ctx.host).scope, ctx.host.name, '--force'];
+  return ['patronictl', '-c', PATRONI_CONFIG, 'reinit', patroniSettings(ctx.inventory, ctx.host).scope, ctx.host.name, '--force'];
 }
 
 /** The repair as a guarded resource (a run that finds the replica stuck from an earlier run). */

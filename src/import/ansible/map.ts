@@ -10,7 +10,10 @@ import { reasonFor, showValue } from './reasons.js';
 import { DECISION_VARS, Settings, decision, type Unmapped } from './settings.js';
 import { resolveTemplates, toBool, toInt } from './values.js';
 import type { Sourced } from './types.js';
-import { DEFAULTS } from '../../components/defaults.js';
+import { catalog } from '../../components/index.js';
+
+/** pgha's default of a declared variable. */
+const defaultOf = (name: string) => catalog.settings.find((d) => d.name === name)?.default as number;
 
 export interface MapOptions {
   provider?: 'static' | 'lab';
@@ -215,7 +218,7 @@ export function mapAnsible(a: AnsibleInventory, opts: MapOptions): Mapped {
 /** Patroni's rule loop_wait + 2 * retry_timeout <= ttl (pgha's defaults for what is not set); else the three are reported. */
 function patroniTiming(vars: Record<string, unknown>, st: Settings): void {
   const keys = ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'] as const;
-  const [ttl, lw, rt] = keys.map((k) => (typeof vars[k] === 'number' ? (vars[k] as number) : DEFAULTS[k]));
+  const [ttl, lw, rt] = keys.map((k) => (typeof vars[k] === 'number' ? (vars[k] as number) : defaultOf(k)));
   if (lw + 2 * rt <= ttl) return;
   for (const k of keys) {
     if (!(k in vars)) continue;

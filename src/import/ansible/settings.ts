@@ -1,7 +1,10 @@
 // Cluster settings from the hosts' Ansible variables: which autobase variable becomes which pgha variable,
 // values gathered from every host and kept only when the hosts agree (pgha sets them for the whole cluster).
 import { isDeepStrictEqual } from 'node:util';
-import { KNOWN_VARS } from '../../inventory/vars.js';
+import { knownVars } from '../../inventory/vars.js';
+import { catalog } from '../../components/index.js';
+
+const KNOWN_VARS = knownVars(catalog);
 import { isSecret, reasonFor, showValue } from './reasons.js';
 import { checkKnown, hasTemplate, parameterItems } from './values.js';
 import type { Sourced } from './types.js';

@@ -1,6 +1,9 @@
 // Values from Ansible into pgha's types: booleans and numbers as Ansible's filters read them, simple
 // {{ var }} references, autobase's PostgreSQL parameter lists, and the checks of pgha's known variables.
-import { KNOWN_VARS } from '../../inventory/vars.js';
+import { knownVars } from '../../inventory/vars.js';
+import { catalog } from '../../components/index.js';
+
+const KNOWN_VARS = knownVars(catalog);
 import { showValue } from './reasons.js';
 import type { VarMap } from './types.js';
 

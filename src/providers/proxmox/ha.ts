@@ -1,7 +1,6 @@
 // Optional Proxmox HA (provider.proxmox.ha): every VM becomes an HA resource (state started), with a node-affinity
 // rule over the inventory's nodes and negative resource-affinity rules keeping the members of each role apart.
-import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
-import { ROLES } from '../../inventory/types.js';
+import { rolesOf, type Inventory, type ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, type PveClient } from './client.js';
 
 export interface HaRule {
@@ -22,7 +21,7 @@ export function wantedRules(inv: Inventory, s: ProxmoxSettings, vmids: Map<strin
   if (!all.length) return [];
   const rules: HaRule[] = [{ rule: ruleId(inv, 'nodes'), type: 'node-affinity', resources: all.join(','), nodes: s.nodes.map((n) => n.name).join(',') }];
   const seen = new Set<string>();
-  for (const r of ROLES) {
+  for (const r of rolesOf(inv)) {
     const sids = inv.hosts.filter((h) => h.roles.includes(r) && vmids.has(h.name)).map((h) => sidOf(vmids.get(h.name)!));
     const key = sids.join(',');
     // Apart only where there are nodes enough for them; members of two roles at once get one rule.
@@ -78,7 +77,7 @@ export async function unregisterHa(c: PveClient, vmid: number): Promise<void> {
 /** Delete the inventory's rules that are left (after its VMs are gone; removing a resource may already have dropped them). */
 export async function deleteRules(c: PveClient, inv: Inventory): Promise<string[]> {
   const have = await readHa(c);
-  const ids = [...have.rules.keys()].filter((id) => id === ruleId(inv, 'nodes') || ROLES.some((r) => id === ruleId(inv, r)));
+  const ids = [...have.rules.keys()].filter((id) => id === ruleId(inv, 'nodes') || rolesOf(inv).some((r: string) => id === ruleId(inv, r)));
   const rulesApi = (c.api.cluster.ha as never as { rules: { $(id: string): { $delete(): Promise<unknown> } } }).rules;
   const done: string[] = [];
   for (const id of ids) {

@@ -2,8 +2,7 @@
 // are spread so that the members of one role (etcd, postgres, haproxy) sit on different nodes. Then how a VM is made
 // on a node: which template, cloned on which node (with a target node when the template lives elsewhere on shared
 // storage), on which storage and bridge.
-import type { Inventory, ProxmoxSettings, Role } from '../../inventory/types.js';
-import { ROLES } from '../../inventory/types.js';
+import { rolesOf, type Inventory, type ProxmoxSettings, type Role } from '../../inventory/types.js';
 import type { VmEntry } from './vm.js';
 
 export interface Placement {
@@ -61,7 +60,7 @@ export function place(inv: Inventory, s: ProxmoxSettings, existing: Map<string, 
   // A role whose members cannot be apart any more because a node is down: refuse rather than stack them.
   const toCreate = inv.hosts.filter((h) => !existing.has(h.name));
   if (s.spread && offline.length) {
-    for (const r of ROLES) {
+    for (const r of rolesOf(inv)) {
       const members = inv.hosts.filter((h) => h.roles.includes(r));
       const want = Math.min(members.length, allowed.length);
       const can = Math.min(members.length, usable.length);

@@ -6,6 +6,7 @@ import { importAnsible } from '../../../src/import/ansible/index.js';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { UserError } from '../../../src/engine/errors.js';
 import { ALL_VARS, AUTOBASE_INI, layout } from './layout.js';
+import { catalog } from '../../../src/components/index.js';
 
 /** Import a layout, write the text beside it and load it with pgha's own loader. */
 function run(files: Record<string, string>, opts: { provider?: 'static' | 'lab'; cluster?: string } = {}) {
@@ -13,7 +14,7 @@ function run(files: Record<string, string>, opts: { provider?: 'static' | 'lab';
   const r = importAnsible(join(dir, 'inventory'), opts);
   const file = join(dir, 'imported.yml');
   writeFileSync(file, r.text);
-  return { ...r, inv: loadInventory(file), data: parse(r.text) as Record<string, any> };
+  return { ...r, inv: loadInventory(file, catalog), data: parse(r.text) as Record<string, any> };
 }
 
 const why = (r: { unmapped: { name: string; where: string; why: string }[] }, name: string) => r.unmapped.filter((u) => u.name === name);
@@ -216,7 +217,7 @@ postgresql_parameters:
     const r = importAnsible('inventory/ansible-example/inventory', {});
     const dir = layout({});
     writeFileSync(join(dir, 'x.yml'), r.text);
-    const inv = loadInventory(join(dir, 'x.yml'));
+    const inv = loadInventory(join(dir, 'x.yml'), catalog);
     expect(inv.hosts).toHaveLength(5);
     expect(inv.vars.patroni_ttl).toBe(30);
     expect(why(r, 'pgbouncer_install')).toHaveLength(1);

@@ -10,6 +10,7 @@ import { loadInventory } from '../../../src/inventory/load.js';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.js';
 import { parsePublicKey, publicOfPrivate } from '../../../src/providers/proxmox/sshkeys.js';
 import { PveSim, type SimOptions } from './sim/server.js';
+import { catalog } from '../../../src/components/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'pgha-preflight-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -69,7 +70,7 @@ async function refuse(simOpts: SimOptions, o: Parameters<typeof inventoryText>[1
   setup?.(sim);
   const file = join(tmp, `inv-${Math.random().toString(36).slice(2)}.yml`);
   writeFileSync(file, inventoryText(sim, o));
-  const inv = loadInventory(file);
+  const inv = loadInventory(file, catalog);
   const provider = createProxmoxProvider({ client: { backoffMs: 5, pollMs: 5 }, waitSsh: async () => undefined });
   const e = await provider.up(inv, { check: false, log: () => undefined }).then(() => { throw new Error('up succeeded'); }, (x: unknown) => x);
   expect(e).toBeInstanceOf(UserError);

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderError, UserError } from '../../../src/engine/errors.js';
 import { parseInventory } from '../../../src/inventory/load.js';
+import { catalog } from '../../../src/components/index.js';
 import { KEY, world, type World } from './fixture.js';
 import type { SimVmInfo } from './sim/server.js';
 
@@ -130,7 +131,7 @@ describe('proxmox provider: up', () => {
 provider: {type: proxmox, proxmox: {api: {host: pve1.example.net, node: pve1, token_id: 'a@pve!b', verify_tls: false}, template: 9000, storage: local-lvm, bridge: vmbr0}}
 network: {subnet: 10.1.0.0/24}
 hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
-`);
+`, catalog);
     expect(inv.warnings).toContainEqual(expect.stringMatching(/^\/tmp\/tls\.yml:2: provider\.proxmox\.api\.verify_tls: TLS verification of the Proxmox API at pve1\.example\.net is off/));
   });
 
