@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { loadInventory } from '../src/inventory/load.js';
+import { catalog } from '../src/components/index.js';
 import { sidecarPath } from '../src/inventory/types.js';
 import { hardKillHost } from '../src/providers/lab/index.js';
 import { packageRoot } from '../src/engine/template.js';
@@ -14,7 +15,7 @@ import { SshTransport } from '../src/engine/transport.js';
 import { KnownHosts } from '../src/engine/knownhosts.js';
 
 const { values } = parseArgs({ options: { inventory: { type: 'string', short: 'i', default: 'inventory/lab.yml' }, rounds: { type: 'string', default: '3' } } });
-const inv = loadInventory(values.inventory as string);
+const inv = loadInventory(values.inventory as string, catalog);
 const vip = inv.vip!;
 const password = (parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>).postgres_superuser_password;
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');

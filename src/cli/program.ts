@@ -27,6 +27,7 @@ export interface CommandOptions extends CommonOptions {
   diff?: boolean;
   exitCode?: boolean;
   playbook?: string[];
+  cleanupUnfinished?: boolean;
 }
 
 export interface Invocation {
@@ -139,7 +140,8 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .description('Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
       'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder.')
     .option('--check', CHECK)
-    .addHelpText('after', examples(['pgha destroy', 'pgha destroy -i inventory/prod.yml --check']))
+    .option('--cleanup-unfinished', 'also delete Proxmox VMs carrying the inventory\'s tag that were never finished')
+    .addHelpText('after', examples(['pgha destroy', 'pgha destroy -i inventory/prod.yml --check', 'pgha destroy -i inventory/example-proxmox.yml --cleanup-unfinished']))
     .action(act('destroy'));
 
   const lab = program.command('lab')

@@ -5,13 +5,14 @@ import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';
 
-export async function providerAction(g: GlobalOptions, out: Out, action: 'up' | 'down' | 'destroy', check: boolean, only?: 'lab') {
+export async function providerAction(g: GlobalOptions, out: Out, action: 'up' | 'down' | 'destroy', check: boolean, only?: 'lab',
+  extra: { cleanupUnfinished?: boolean } = {}) {
   const s = await openSession(g, `provider ${action}`, { check });
   try {
     if (only && s.inv.provider.type !== only) {
       throw new UserError(`${s.inv.file} uses provider ${s.inv.provider.type}, not ${only}`, `pgha lab works on lab inventories; use pgha up / destroy for this one`);
     }
-    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l) });
+    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...extra });
     // Destroyed hosts come back with new host keys: forget the old ones.
     if (action === 'destroy' && !check) s.knownHosts.forget(s.inv.hosts.map((h) => hostPattern(h.address, h.ssh.port)));
     providerLines(out, changes, check);

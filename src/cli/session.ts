@@ -4,7 +4,8 @@ import type { Host, Inventory } from '../inventory/types.js';
 import { sidecarPath } from '../inventory/types.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
 import type { ExecOptions, Transport } from '../engine/types.js';
-import { SshTransport } from '../engine/transport.js';
+import { connectPlanned } from '../engine/jump.js';
+import { planConnections } from '../engine/sshplan.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
@@ -12,7 +13,7 @@ import { RunError, UserError } from '../engine/errors.js';
 import { packageRoot } from '../engine/template.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { SECRET_KEYS } from '../components/secrets.js';
+import { catalog, SECRET_KEYS } from '../components/index.js';
 import { providerFor } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
 
@@ -68,7 +69,7 @@ export interface Session {
 }
 
 export async function openSession(g: GlobalOptions, what: string, opts: { check: boolean; lock?: boolean; onExec?: (host: string, script: string) => void }): Promise<Session> {
-  const inv = await loadInventory(g.inventory);
+  const inv = await loadInventory(g.inventory, catalog);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
   try {
@@ -98,10 +99,11 @@ export async function openSession(g: GlobalOptions, what: string, opts: { check:
 /** Connect to every given host in parallel; all failures are reported together. */
 export async function connectAll(s: Session, hosts: Host[]): Promise<void> {
   const failures: { host: string; error: Error }[] = [];
+  const plans = planConnections(s.inv, hosts);
   await Promise.all(
     hosts.filter((h) => !s.transports.has(h.name)).map(async (h) => {
       try {
-        const t = await SshTransport.connect(h, s.knownHosts);
+        const t = await connectPlanned(plans.get(h.name)!, s.knownHosts);
         s.transports.set(h.name, s.onExec ? watchTransport(t, s.onExec) : t);
       } catch (e) {
         failures.push({ host: h.name, error: e as Error });

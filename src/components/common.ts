@@ -1,35 +1,37 @@
-// Helpers shared by the components: role lookups, remote reads for checks, HTTP over bash, JSON with uint64.
+// Helpers shared by the components: role lookups, programs from templates/, journal tails, HTTP over bash,
+// JSON with uint64.
 import type { Host, Role } from '../inventory/types.js';
-import type { ExecOptions, StepGroupContext, Transport } from '../engine/types.js';
+import type { Transport } from '../engine/types.js';
 import { RemoteError, UserError } from '../engine/errors.js';
 import { shq } from '../engine/quote.js';
 import { mask } from '../engine/mask.js';
+import { renderTemplate } from '../engine/template.js';
 
 export function withRole(hosts: Host[], role: Role): Host[] {
   return hosts.filter((h) => h.roles.includes(role));
 }
 
-/** Transport of a host from the run's connections, or a RemoteError when it is not connected. */
-export function transportOf(ctx: StepGroupContext, host: Host): Transport {
-  const t = ctx.transports.get(host.name);
-  if (!t) throw new RemoteError(host.name, 'not connected', undefined, 'check that the host is up and answers on SSH');
-  return t;
+/** A program kept under templates/, rendered strictly, without the file's final newline. */
+export function renderProgram(name: string, vars: Record<string, unknown> = {}): string {
+  return renderTemplate(name, vars).replace(/\n$/, '');
 }
 
-/** Run a read-only script; non-zero exit becomes a RemoteError with the (masked) stderr. */
-export async function run(t: Transport, script: string, opts?: ExecOptions): Promise<string> {
-  const r = await t.exec(script, opts);
-  if (r.code !== 0) {
-    throw new RemoteError(t.host.name, `command failed (exit ${r.code})`, mask((r.stderr || r.stdout).trim().slice(-2000)));
-  }
-  return r.stdout;
+/** `python3 -c PROGRAM`: the program travels quoted in the script, its secrets (if any) on stdin. */
+export function python3(program: string): string {
+  return `python3 -c ${shq(program)}`;
+}
+
+/** The journalctl command printing a unit's log: its last `lines` lines, or those `since` (journalctl's syntax). */
+export function journalCmd(unit: string, o: { lines?: number; since?: string }): string {
+  const range = o.since !== undefined ? `--since ${shq(o.since)}` : `-n ${o.lines ?? 30}`;
+  return `journalctl -u ${shq(unit)} ${range} --no-pager`;
 }
 
 /** Last lines of a unit's journal, for CheckError logs (never throws). */
 export async function journal(t: Transport | undefined, unit: string, lines = 30): Promise<string> {
   if (!t) return '';
   try {
-    const r = await t.exec(`journalctl -u ${shq(unit)} -n ${lines} --no-pager 2>&1 || true`, { timeoutMs: 15_000 });
+    const r = await t.exec(`${journalCmd(unit, { lines })} 2>&1 || true`, { timeoutMs: 15_000 });
     return mask(r.stdout.trim());
   } catch {
     return '';
@@ -42,7 +44,7 @@ export async function journal(t: Transport | undefined, unit: string, lines = 30
  */
 export function httpGetScript(host: string, port: number, path: string, timeoutSec = 4): string {
   const req = `GET ${path} HTTP/1.0\\r\\nHost: ${host}\\r\\nConnection: close\\r\\n\\r\\n`;
-  const inner = `exec 3<>/dev/tcp/${host}/${port} && printf ${shq(req)} >&3 && cat <&3`;
+  const inner = renderProgram('common/http-get.sh.hbs', { host, port, request: shq(req) });
   return `timeout ${timeoutSec} bash -c ${shq(inner)}`;
 }
 
@@ -86,6 +88,11 @@ export async function httpGet(t: Transport, host: string, port: number, path: st
     throw new RemoteError(t.host.name, `GET http://${host}:${port}${path} failed`, mask(r.stderr.trim()));
   }
   return parseHttpResponse(r.stdout);
+}
+
+/** The value when it is a plain JSON object, else an empty one (for parsers of JSON from other programs). */
+export function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 /**
@@ -140,11 +147,6 @@ export function requireVip(inventoryVip: string | undefined, file: string): stri
     });
   }
   return inventoryVip;
-}
-
-/** Last `n` non-empty lines of a text. */
-export function tail(text: string, n: number): string {
-  return text.trim().split('\n').slice(-n).join('\n');
 }
 
 /** Text of a waitFor value that may be an error thrown inside the poll. */

@@ -1,11 +1,20 @@
-// The registry the playbook loader resolves `component:` names against.
+// The registry: one entry per component. The playbook loader resolves `component:` names against it, the
+// inventory loader checks roles and variables against its catalog, and the secrets file holds its secrets.
 import type { Component } from '../engine/types.js';
-import { etcd } from './etcd/steps.js';
-import { patroni } from './patroni/steps.js';
-import { haproxy } from './haproxy/steps.js';
-import { keepalived } from './keepalived/steps.js';
+import type { SecretSpec } from '../engine/secrets.js';
+import type { Catalog } from '../inventory/catalog.js';
+import { catalogOf, type ComponentEntry } from './entry.js';
+import { etcdEntry } from './etcd/index.js';
+import { patroniEntry } from './patroni/index.js';
+import { haproxyEntry } from './haproxy/index.js';
+import { keepalivedEntry } from './keepalived/index.js';
 import { verify } from './verify/index.js';
 
-export const components: Record<string, Component> = { etcd, patroni, haproxy, keepalived, verify };
+export const ENTRIES: readonly ComponentEntry[] = [etcdEntry, patroniEntry, haproxyEntry, keepalivedEntry, { component: verify }];
 
-export { SECRET_KEYS } from './secrets.js';
+export const components: Record<string, Component> = Object.fromEntries(ENTRIES.map((e) => [e.component.name, e.component]));
+
+/** What loadInventory checks an inventory against. */
+export const catalog: Catalog = catalogOf(ENTRIES);
+
+export const SECRET_KEYS: readonly SecretSpec[] = ENTRIES.flatMap((e) => e.secrets ?? []);

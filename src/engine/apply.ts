@@ -1,99 +1,14 @@
 // Apply planned changes on one host, in order, then run the restarts/reloads they call for.
 import type { Notify, Resource, Transport } from './types.js';
-import type { Op, PlannedChange } from './plan.js';
+import type { PlannedChange } from './plan.js';
 import { RemoteError } from './errors.js';
 import { mask } from './mask.js';
-import { argvToShell, shq } from './quote.js';
+import { shq } from './quote.js';
 import { PENDING_DIR, recordScript, type Pending } from './pending.js';
+import { kindOf } from './kinds/index.js';
 
-export const BACKUP_DIR = '/var/lib/pgha/backup';
-
-function fileScript(r: Extract<Resource, { kind: 'file' }>, op: 'write' | 'attrs'): string {
-  const p = shq(r.path);
-  const owner = shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`);
-  const mode = shq(r.mode ?? '0644');
-  if (op === 'attrs') return `set -e\nchown ${owner} ${p}\nchmod ${mode} ${p}`;
-  const tmp = `"$d/.pgha-$(basename ${p}).$$"`;
-  const validate = r.validate
-    ? `if ! out=$(${r.validate.split('%s').join('"$tmp"')} 2>&1); then echo "$out" >&2; rm -f "$tmp"; echo "validation failed: ${r.validate.replace(/["$`\\]/g, '\\$&')}" >&2; exit 3; fi\n`
-    : '';
-  // The content travels base64-encoded inside the script (one round trip, no quoting issues).
-  return [
-    'set -e',
-    `d=$(dirname ${p}); mkdir -p "$d"; tmp=${tmp}`,
-    `trap 'rm -f "$tmp"' EXIT`,
-    `base64 -d > "$tmp" <<'PGHA_EOF'`,
-    Buffer.from(r.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(),
-    'PGHA_EOF',
-    `chown ${owner} "$tmp"; chmod ${mode} "$tmp"`,
-    validate.trimEnd(),
-    `if [ -e ${p} ]; then mkdir -p ${shq(BACKUP_DIR)}"$d"; cp -p ${p} ${shq(BACKUP_DIR)}${p}; fi`,
-    `mv -f "$tmp" ${p}`,
-    'trap - EXIT',
-    // A changed unit file is read by systemd before any service action that follows.
-    /^\/(etc|lib|usr\/lib)\/systemd\/system\//.test(r.path) ? 'systemctl daemon-reload' : '',
-  ].filter(Boolean).join('\n');
-}
-
-const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
-
-/**
- * A run killed while dpkg worked leaves packages unpacked or half-configured, and apt then refuses every
- * install ("dpkg was interrupted"). Finish that first, waiting while a dpkg of the killed run still holds the lock.
- */
-export const DPKG_RECOVER = [
-  'if [ -n "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" ] || [ -n "$(dpkg --audit 2>/dev/null)" ]; then',
-  '  n=0',
-  '  until out=$(DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a 2>&1); do',
-  '    case "$out" in *lock*) n=$((n+1)); if [ $n -ge 600 ]; then echo "$out" >&2; exit 1; fi; sleep 1;; *) echo "$out" >&2; exit 1;; esac',
-  '  done',
-  `  if [ -n "$(dpkg --audit 2>/dev/null)" ]; then ${APT} install -f -y -q; fi`,
-  'fi',
-].join('\n');
-
-export function packagesScript(names: string[]): string {
-  const pkgs = names.map(shq).join(' ');
-  // Refresh the package lists when they are missing or older than a day, and once more if a package is not found.
-  return [
-    'set -e',
-    DPKG_RECOVER,
-    `if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then ${APT} update -q; fi`,
-    `${APT} install -y -q --no-install-recommends ${pkgs} || { ${APT} update -q && ${APT} install -y -q --no-install-recommends ${pkgs}; }`,
-  ].join('\n');
-}
-
-function opScript(r: Resource, op: Op): string {
-  switch (op.op) {
-    case 'write':
-    case 'attrs':
-      return fileScript(r as Extract<Resource, { kind: 'file' }>, op.op);
-    case 'mkdir': {
-      const d = r as Extract<Resource, { kind: 'directory' }>;
-      return `set -e\nmkdir -p ${shq(d.path)}\nchown ${shq(`${d.owner ?? 'root'}:${d.group ?? 'root'}`)} ${shq(d.path)}\nchmod ${shq(d.mode ?? '0755')} ${shq(d.path)}`;
-    }
-    case 'install':
-      return packagesScript(op.names);
-    case 'enable':
-    case 'disable':
-      return `systemctl ${op.op} ${shq((r as { name: string }).name)}`;
-    case 'start': {
-      const n = shq((r as { name: string }).name);
-      return `systemctl reset-failed ${n} 2>/dev/null || :\nsystemctl start ${n}`;
-    }
-    case 'stop':
-      return `systemctl stop ${shq((r as { name: string }).name)}`;
-    case 'run': {
-      const c = r as Extract<Resource, { kind: 'command' }>;
-      return c.argv ? argvToShell(c.argv) : (c.script as string);
-    }
-  }
-}
-
-function opTimeout(op: Op, r: Resource): number {
-  if (op.op === 'install') return 1_200_000;
-  if (r.kind === 'command' && r.timeoutMs) return r.timeoutMs;
-  return 300_000;
-}
+export { BACKUP_DIR } from './kinds/file.js';
+export { DPKG_RECOVER, DPKG_UPDATES, dpkgRecover, packagesScript } from './kinds/packages.js';
 
 export interface AppliedHost {
   applied: PlannedChange[];
@@ -108,6 +23,8 @@ export interface ApplyOptions {
   pending?: Pending;
   /** Directory of the notification records on the host (default PENDING_DIR). */
   pendingDir?: string;
+  /** Where the previous version of a replaced file is kept on the host (default BACKUP_DIR). */
+  backupDir?: string;
 }
 
 /** A unit journal tail, for error reports. */
@@ -126,19 +43,20 @@ export async function applyChanges(t: Transport, changes: PlannedChange[], allRe
   const startedNow = new Set<string>();
   for (const c of changes) {
     const r = c.resource;
+    const kind = kindOf(r);
     for (const [i, op] of c.ops.entries()) {
-      const secrets = r.kind === 'command' ? r.secrets : undefined;
+      const how = kind.exec?.(r, op) ?? {};
       // The wish to restart/reload is recorded before the change it follows from, in the same round trip.
       const record = i === 0 && 'notify' in r && r.notify?.length ? `${recordScript(r.notify, opts.pendingDir ?? PENDING_DIR)}\n` : '';
-      const res = await t.exec(record + opScript(r, op), { timeoutMs: opTimeout(op, r), secrets, stdin: r.kind === 'command' ? r.stdin : undefined });
+      const res = await t.exec(record + kind.script(r, op, { backupDir: opts.backupDir }), { timeoutMs: how.timeoutMs ?? 300_000, secrets: how.secrets, stdin: how.stdin });
       if (res.code !== 0) {
-        const unit = r.kind === 'service' ? r.name : undefined;
+        const { unit, hint } = kind.failure?.(r) ?? {};
         const logs = unit ? await serviceLog(t, unit) : '';
         const out = mask(`${res.stderr}\n${res.stdout}`.trim()).split('\n').slice(-25).join('\n');
-        throw new RemoteError(t.host.name, `${c.summary} failed (exit ${res.code})`, [out, logs && `--- journalctl -u ${unit}\n${logs}`].filter(Boolean).join('\n'),
-          r.kind === 'file' && r.validate ? `the new ${r.path} did not pass "${r.validate}"; the old file is untouched` : undefined);
+        throw new RemoteError(t.host.name, `${c.summary} failed (exit ${res.code})`, [out, logs && `--- journalctl -u ${unit}\n${logs}`].filter(Boolean).join('\n'), hint);
       }
-      if (op.op === 'start' && r.kind === 'service') startedNow.add(r.name);
+      const started = kind.started?.(r, op);
+      if (started) startedNow.add(started);
     }
     applied.push(c);
     log(`${t.host.name}: ${mask(c.summary)}`);

@@ -1,14 +1,13 @@
 // Facts and resource probes: each batch is one remote script, one SSH round trip.
 // A probe reads the current state of every resource a step wants; compare() turns it into changes.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { FactSpec, Facts, Resource, Transport } from './types.js';
 import { RemoteError } from './errors.js';
 import { mask } from './mask.js';
 import { shq } from './quote.js';
+import { PROBE_TAGS, kindOf, type KindName, type ProbedOf } from './kinds/index.js';
 
-export function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
+export { sha256 } from './kinds/file.js';
 
 function sections(stdout: string, boundary: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -57,83 +56,29 @@ export async function factsAndProbe(t: Transport, specs: Record<string, FactSpec
 }
 
 /** What a probe of this resource depends on (and nothing else: content, owner and mode are compared locally). */
-export function probeIdentity(r: Resource, withContent: boolean): string {
-  switch (r.kind) {
-    case 'file': return `file ${r.path}`;
-    case 'directory': return `dir ${r.path}`;
-    case 'packages': return `pkg ${[...r.names].sort().join(' ')}`;
-    case 'service': return `svc ${r.name}`;
-    case 'command': return `cmd ${r.creates ?? ''}\0${r.unless ?? ''}`;
-  }
+export function probeIdentity(r: Resource): string {
+  return kindOf(r).identity(r);
 }
 
-export interface FileState { exists: boolean; sha?: string; owner?: string; group?: string; mode?: string; content?: string }
-export interface DirState { exists: boolean; owner?: string; group?: string; mode?: string }
-export interface ServiceState { enabled: string; active: string }
-export type ProbeResult =
-  | { kind: 'file'; state: FileState }
-  | { kind: 'directory'; state: DirState }
-  | { kind: 'packages'; installed: Set<string> }
-  | { kind: 'service'; state: ServiceState }
-  | { kind: 'command'; run: boolean };
-
-const MAX_DIFF_BYTES = 256 * 1024;
-
-function probeSnippet(r: Resource, i: number, withContent: boolean): string {
-  switch (r.kind) {
-    case 'file': {
-      const p = shq(r.path);
-      const content = withContent
-        ? `; if [ "$(stat -c %s ${p})" -le ${MAX_DIFF_BYTES} ]; then echo "X ${i} $(base64 -w0 < ${p})"; fi`
-        : '';
-      return `if [ -f ${p} ]; then echo "F ${i} $(sha256sum < ${p} | cut -d' ' -f1) $(stat -c '%U %G %a' ${p})"${content}; else echo "F ${i} -"; fi`;
-    }
-    case 'directory': {
-      const p = shq(r.path);
-      return `if [ -d ${p} ]; then echo "D ${i} $(stat -c '%U %G %a' ${p})"; else echo "D ${i} -"; fi`;
-    }
-    case 'packages':
-      return `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' ${r.names.map(shq).join(' ')} 2>/dev/null | sed 's/^/P ${i} /'`;
-    case 'service': {
-      const n = shq(r.name);
-      return `echo "S ${i} $(systemctl is-enabled ${n} 2>/dev/null | head -1 || :) $(systemctl is-active ${n} 2>/dev/null | head -1 || :)"`;
-    }
-    case 'command': {
-      const tests: string[] = [];
-      if (r.creates) tests.push(`[ -e ${shq(r.creates)} ]`);
-      if (r.unless) tests.push(`( ${r.unless}\n) >/dev/null 2>&1`);
-      if (tests.length === 0) return `echo "C ${i} run"`;
-      return `if ${tests.join(' || ')}; then echo "C ${i} skip"; else echo "C ${i} run"; fi`;
-    }
-  }
-}
+/** The probed state of one resource, of the resource's kind. */
+export type ProbeResult = ProbedOf<KindName>;
 
 export function probeScript(resources: Resource[], withContent: boolean): string {
-  return resources.map((r, i) => probeSnippet(r, i, withContent)).join('\n');
+  return resources.map((r, i) => kindOf(r).probe(r, i, withContent)).join('\n');
 }
 
+const PROBE_LINE = new RegExp(`^([${PROBE_TAGS}]) (\\d+) ?(.*)$`);
+
 export function parseProbe(resources: Resource[], stdout: string): ProbeResult[] {
-  const results: ProbeResult[] = resources.map((r): ProbeResult => {
-    switch (r.kind) {
-      case 'file': return { kind: 'file', state: { exists: false } };
-      case 'directory': return { kind: 'directory', state: { exists: false } };
-      case 'packages': return { kind: 'packages', installed: new Set() };
-      case 'service': return { kind: 'service', state: { enabled: 'unknown', active: 'unknown' } };
-      case 'command': return { kind: 'command', run: true };
-    }
-  });
+  const results = resources.map((r) => kindOf(r).unprobed());
   for (const line of stdout.split('\n')) {
-    const m = /^([FDPSCX]) (\d+) ?(.*)$/.exec(line);
+    const m = PROBE_LINE.exec(line);
     if (!m) continue;
-    const res = results[Number(m[2])];
-    if (!res) continue;
-    const f = m[3].split(' ');
-    if (m[1] === 'F' && res.kind === 'file' && f[0] !== '-') res.state = { exists: true, sha: f[0], owner: f[1], group: f[2], mode: f[3] };
-    else if (m[1] === 'X' && res.kind === 'file') res.state.content = Buffer.from(m[3], 'base64').toString('utf8');
-    else if (m[1] === 'D' && res.kind === 'directory' && f[0] !== '-') res.state = { exists: true, owner: f[0], group: f[1], mode: f[2] };
-    else if (m[1] === 'P' && res.kind === 'packages' && f[1] === 'installed') res.installed.add(f[0].replace(/:.*$/, ''));
-    else if (m[1] === 'S' && res.kind === 'service') res.state = { enabled: f[0] || 'unknown', active: f[1] || 'unknown' };
-    else if (m[1] === 'C' && res.kind === 'command') res.run = f[0] === 'run';
+    const i = Number(m[2]);
+    const r = resources[i];
+    const res = results[i];
+    if (!r || !res) continue;
+    kindOf(r).read(res, m[1]!, m[3]!);
   }
   return results;
 }

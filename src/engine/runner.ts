@@ -141,11 +141,11 @@ export class Runner {
     const pending = all.facts[PENDING_FACT] as Pending;
     const first = { facts: Object.fromEntries(Object.entries(all.facts).filter(([k]) => k !== PENDING_FACT)), probes: all.probes };
     const resources = await step.resources(ctx, first.facts);
-    const known = new Map(guess.map((r, i) => [probeIdentity(r, this.s.diff), first.probes[i]]));
-    const missing = resources.filter((r) => !known.has(probeIdentity(r, this.s.diff)));
+    const known = new Map(guess.map((r, i) => [probeIdentity(r), first.probes[i]]));
+    const missing = resources.filter((r) => !known.has(probeIdentity(r)));
     const extra = missing.length ? await probe(t, missing, this.s.diff) : [];
-    missing.forEach((r, i) => known.set(probeIdentity(r, this.s.diff), extra[i]));
-    return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r, this.s.diff))!), pending };
+    missing.forEach((r, i) => known.set(probeIdentity(r), extra[i]));
+    return { facts: first.facts, resources, probes: resources.map((r) => known.get(probeIdentity(r))!), pending };
   }
 
   /** Wall time of each step, in run order. */

@@ -6,6 +6,17 @@ import { RemoteError, UserError } from './errors.js';
 import { KnownHosts, hostPattern } from './knownhosts.js';
 import { addSecret, mask } from './mask.js';
 import { shq } from './quote.js';
+import { keyAuth } from './sshkey.js';
+import { forwardOut } from './forward.js';
+import type { Duplex } from 'node:stream';
+
+export interface ConnectOptions {
+  timeoutMs?: number;
+  /** A stream to run SSH over instead of a TCP connection (from a jump host). */
+  sock?: Duplex;
+  /** The jump host's name, for messages. */
+  via?: string;
+}
 
 /** Linux refuses a single argument over 128 KiB; longer scripts go through stdin. */
 const MAX_ARG = 100_000;
@@ -19,18 +30,21 @@ export class SshTransport implements Transport {
     return this.trips;
   }
 
-  static async connect(host: Host, knownHosts: KnownHosts, opts: { timeoutMs?: number } = {}): Promise<SshTransport> {
+  static async connect(host: Host, knownHosts: KnownHosts, opts: ConnectOptions = {}): Promise<SshTransport> {
     const t = new SshTransport(host);
-    const pattern = hostPattern(host.address, host.ssh.port);
+    const address = host.ssh.hostName ?? host.address;
+    const pattern = hostPattern(address, host.ssh.port);
     let changed = false;
-    const where = `${host.ssh.user}@${host.address}:${host.ssh.port}`;
+    const where = `${host.ssh.user}@${address}:${host.ssh.port}${opts.via ? ` through the jump host ${opts.via}` : ''}`;
+    const auth = keyAuth(host.name, host.ssh.keyFile);
     try {
       await t.ssh.connect({
-        host: host.address,
+        host: address,
         port: host.ssh.port,
+        ...(opts.sock ? { sock: opts.sock } : {}),
         username: host.ssh.user,
-        privateKeyPath: host.ssh.keyFile,
-        agent: host.ssh.keyFile ? undefined : process.env.SSH_AUTH_SOCK,
+        ...(auth.privateKey ? { privateKey: auth.privateKey } : {}),
+        agent: auth.agent,
         readyTimeout: opts.timeoutMs ?? 15_000,
         keepaliveInterval: 10_000,
         hostVerifier: (key: Buffer) => {
@@ -44,15 +58,15 @@ export class SshTransport implements Transport {
       if (changed)
         throw new UserError(
           `${host.name}: the SSH host key of ${pattern} has CHANGED since it was recorded`,
-          `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${host.address}`,
+          `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${address}`,
         );
       if (/authentication methods failed|auth/i.test(msg))
-        throw new RemoteError(host.name, `SSH login as ${where} was refused (${msg})`, undefined,
-          `check ssh.user and ssh.key_file in the inventory, and that the key is in ~${host.ssh.user}/.ssh/authorized_keys on the host`);
-      if (/ENOENT|no such file/i.test(msg) && host.ssh.keyFile)
-        throw new UserError(`${host.name}: SSH key file ${host.ssh.keyFile} does not exist`, 'fix ssh.key_file in the inventory');
-      throw new RemoteError(host.name, `cannot reach ${where} over SSH (${msg})`, undefined,
-        `check that the host is up, that ${host.address} is right in the inventory and that sshd listens on port ${host.ssh.port}`);
+        throw new RemoteError(host.name, `SSH login as ${where} was refused (${msg})`, undefined, auth.encrypted
+          ? `the key ${host.ssh.keyFile} has a passphrase: load it into the agent (ssh-add ${host.ssh.keyFile}); check that it is in ~${host.ssh.user}/.ssh/authorized_keys on the host`
+          : `check ssh.user and ssh.key_file in the inventory, and that the key is in ~${host.ssh.user}/.ssh/authorized_keys on the host`);
+      throw new RemoteError(host.name, `cannot reach ${where} over SSH (${msg})`, undefined, opts.via
+        ? `the jump host ${opts.via} answered but the SSH session to ${address} did not come up: check that sshd on ${host.name} listens on port ${host.ssh.port}`
+        : `check that the host is up, that ${address} is right in the inventory and that sshd listens on port ${host.ssh.port}`);
     }
     return t;
   }
@@ -96,5 +110,10 @@ export class SshTransport implements Transport {
 
   async close(): Promise<void> {
     this.ssh.dispose();
+  }
+
+  /** A TCP stream to address:port opened by the remote host (this host as a jump host). */
+  forward(address: string, port: number, timeoutMs = 15_000): Promise<Duplex> {
+    return forwardOut(this.ssh, address, port, timeoutMs);
   }
 }

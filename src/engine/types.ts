@@ -2,6 +2,7 @@
 // the engine probes those resources (one batched remote script per step and host), turns the
 // differences into actions, and applies them. Plan and apply run the same code.
 import type { Host, Inventory } from '../inventory/types.js';
+import type { KindName, ResourceOf } from './kinds/index.js';
 
 export interface ExecOptions {
   stdin?: string;
@@ -33,65 +34,24 @@ export interface FactSpec<T = unknown> {
 
 export type Facts = Record<string, unknown>;
 
+/** The fact specs of a step whose facts have the types F: one spec per fact, its parser giving that type. */
+export type FactSpecs<F extends object> = { [K in keyof F]: FactSpec<F[K]> };
+
 /** Service to restart or reload when a resource changed in this run (decided at apply time). */
 export interface Notify {
   service: string;
   action: 'restart' | 'reload';
 }
 
-export interface FileResource {
-  kind: 'file';
-  path: string;
-  content: string;
-  owner?: string; // default root
-  group?: string; // default root
-  mode?: string; // octal, default '0644'
-  /** Shell command run against the new file before it replaces the old one; `%s` is the temp file's path. */
-  validate?: string;
-  /** Content holds secrets: never shown in a diff. */
-  secret?: boolean;
-  notify?: Notify[];
-}
+// Each kind of resource is one module under ./kinds (its identity, probe, planner and apply script).
+export type { FileResource } from './kinds/file.js';
+export type { DirectoryResource } from './kinds/directory.js';
+export type { PackagesResource } from './kinds/packages.js';
+export type { ServiceResource } from './kinds/service.js';
+export type { CommandResource } from './kinds/command.js';
 
-export interface DirectoryResource {
-  kind: 'directory';
-  path: string;
-  owner?: string;
-  group?: string;
-  mode?: string; // default '0755'
-}
-
-export interface PackagesResource {
-  kind: 'packages';
-  names: string[];
-}
-
-export interface ServiceResource {
-  kind: 'service';
-  name: string; // systemd unit name without .service
-  enabled?: boolean;
-  state?: 'started' | 'stopped';
-}
-
-export interface CommandResource {
-  kind: 'command';
-  /** What the command is for, shown in plan and logs. */
-  label: string;
-  /** argv (POSIX-quoted by the engine) or a shell script; exactly one. */
-  argv?: string[];
-  script?: string;
-  /** Skip when this read-only shell test succeeds (exit 0) on the host. */
-  unless?: string;
-  /** Skip when this path exists on the host. */
-  creates?: string;
-  /** Values masked wherever the command or its output is shown. */
-  secrets?: string[];
-  notify?: Notify[];
-  stdin?: string;
-  timeoutMs?: number;
-}
-
-export type Resource = FileResource | DirectoryResource | PackagesResource | ServiceResource | CommandResource;
+/** Any resource a step may return: one of the kinds of the registry (./kinds/index.ts). */
+export type Resource = ResourceOf<KindName>;
 
 /** A change the engine found for one resource on one host. Plan prints these; apply performs them. */
 export interface Change {
@@ -130,7 +90,8 @@ export interface StepGroupContext {
   changedInRun(stepId: string): string[];
 }
 
-export interface Step {
+/** A step; F: the types of its facts (see defineStep in ./step.ts). */
+export interface Step<F extends object = Facts> {
   /** Stable id, e.g. "etcd.install". */
   id: string;
   title: string;
@@ -138,10 +99,13 @@ export interface Step {
   serial?: boolean;
   /** Host order for a rolling step (e.g. Patroni replicas first, leader last). */
   order?(ctx: StepGroupContext): Promise<Host[]>;
-  /** Facts to read from each host before planning, gathered in one remote script (the resource probes follow in a second one). */
-  facts?(ctx: StepContext): Record<string, FactSpec>;
-  /** Desired state on one host, given its facts. */
-  resources(ctx: StepContext, facts: Facts): Resource[] | Promise<Resource[]>;
+  /** Facts to read from each host before planning, gathered in one remote script with the probes of the guessed resources. */
+  facts?(ctx: StepContext): FactSpecs<F>;
+  /**
+   * Desired state on one host, given its facts. Also called once before the facts are read, with none of them,
+   * to guess what to probe in the same round trip: a step plans what it can without them, or throws.
+   */
+  resources(ctx: StepContext, facts: Partial<F>): Resource[] | Promise<Resource[]>;
   /** Runs once before the hosts are planned/applied (e.g. etcd member add on a running member). Must not change anything when ctx.check. */
   before?(ctx: StepGroupContext): Promise<void>;
   /** Verify on one host after apply (also after a no-op); throw CheckError on failure. Bounded waits only. */

@@ -9,7 +9,28 @@ export interface WaitOptions<T = unknown> {
   what?: string;
 }
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Time as the waits see it: the real clock, or one a test controls. */
+export interface Clock {
+  now(): number;
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
+};
+
+let clock: Clock = realClock;
+
+/** Replaces the clock every wait uses; returns the one it replaced (so it can be put back). */
+export function setClock(c: Clock): Clock {
+  const prev = clock;
+  clock = c;
+  return prev;
+}
+
+export const now = () => clock.now();
+export const sleep = (ms: number) => clock.sleep(ms);
 
 /**
  * Polls fn until it returns { ok: true }. Returns the last result either way; the caller turns a
@@ -19,7 +40,7 @@ export async function waitFor<T>(
   fn: () => Promise<{ ok: boolean; value: T }>,
   opts: WaitOptions<T>,
 ): Promise<{ ok: boolean; value: T; elapsedMs: number }> {
-  const start = Date.now();
+  const start = now();
   const interval = opts.intervalMs ?? 500;
   for (;;) {
     let res: { ok: boolean; value: T };
@@ -28,7 +49,7 @@ export async function waitFor<T>(
     } catch (e) {
       res = { ok: false, value: e as T };
     }
-    const elapsedMs = Date.now() - start;
+    const elapsedMs = now() - start;
     if (res.ok || elapsedMs + interval > opts.timeoutMs || opts.stop?.(res.value)) return { ...res, elapsedMs };
     await sleep(interval);
   }

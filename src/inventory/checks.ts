@@ -1,14 +1,17 @@
 // Checks across fields: addresses against the subnet and each other, roles that need other roles, member counts,
 // Proxmox settings, and variables. Errors stop the load; warnings are kept in inventory.warnings.
-import { fieldName, lineOf, nearest, type Located } from '../engine/yamlfile.js';
+import { fieldName, lineOf, type Located } from '../engine/yamlfile.js';
 import type { ParsedYaml } from './parse.js';
 import type { Built } from './normalize.js';
 import { hostAddressProblem, ipv4ToInt } from './net.js';
-import { KNOWN_VARS } from './vars.js';
+import { misspelledVar } from './vars.js';
 import { obj } from './normalize.js';
-import { DEFAULTS } from '../components/defaults.js';
+import type { Catalog } from './catalog.js';
+import { parseJump } from '../engine/sshconfig.js';
+import { nearest } from '../engine/yamlfile.js';
+import { JUMP_PATTERN } from './schema.js';
 
-export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; warnings: Located[] } {
+export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { errors: Located[]; warnings: Located[] } {
   const errors: Located[] = [];
   const warnings: Located[] = [];
   const at = (ptr: string, key = false) => lineOf(p.doc, p.lines, ptr, key);
@@ -54,6 +57,8 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
     if (names('haproxy').length === 1) warn('/hosts', `one haproxy host (${list('haproxy')}): the VIP has nowhere to move`, true);
   }
 
+  checkJumps(p, inv, err);
+
   // Provider sections that do not match the provider type.
   const prov = obj(obj(p.data).provider);
   if (prov.lab !== undefined && inv.provider.type !== 'lab') err('/provider/lab', `lab settings are only used with provider lab (type is ${inv.provider.type})`, true);
@@ -67,6 +72,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const taken = used.get(ipv4ToInt(gw) ?? -1);
       return taken ? `gateway ${gw} is the address of ${taken}` : undefined;
     };
+    if (!px.api.verifyTls) {
+      warn('/provider/proxmox/api/verify_tls', `TLS verification of the Proxmox API at ${px.api.host} is off: anyone on the path can read the API token; set ca_file to the node's pve-root-ca.pem instead`);
+    }
     if (px.defaults.gateway) {
       const problem = gatewayProblem(px.defaults.gateway);
       if (problem) err('/provider/proxmox/defaults/gateway', problem);
@@ -76,6 +84,9 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
       const hp = h.proxmox;
       if (!hp) continue;
       const own = obj(obj(obj(obj(p.data).hosts)[h.name]).proxmox);
+      if (hp.node && !px.nodes.some((n) => n.name === hp.node)) {
+        err(`/hosts/${h.name}/proxmox/node`, `node ${hp.node} is not one of provider.proxmox.nodes (${px.nodes.map((n) => n.name).join(', ')})`);
+      }
       if (hp.vmid !== undefined) {
         if (hp.vmid === px.template) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is the template's vmid`);
         else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);
@@ -90,35 +101,34 @@ export function checkInventory(p: ParsedYaml, b: Built): { errors: Located[]; wa
     }
   }
 
-  // Variables: names close to a known one are probably typos; Patroni's timing rule.
+  // Variables: a name that looks like a component's but is not declared is a typo; the components' rules.
   const varLayers: [string, unknown][] = [['/vars', obj(p.data).vars]];
   for (const [g, spec] of Object.entries(obj(obj(p.data).groups))) varLayers.push([`/groups/${g}/vars`, obj(spec).vars]);
   for (const [h, spec] of Object.entries(obj(obj(p.data).hosts))) varLayers.push([`/hosts/${h}/vars`, obj(spec).vars]);
   for (const [ptr, vars] of varLayers) {
     for (const k of Object.keys(obj(vars))) {
-      if (k in KNOWN_VARS) continue;
-      const near = nearest(k, Object.keys(KNOWN_VARS));
-      if (near) warn(`${ptr}/${k}`, `variable '${k}' is not read by pgha: did you mean '${near}'?`, true);
+      const near = misspelledVar(k, catalog);
+      if (near) err(`${ptr}/${k}`, `variable '${k}' is not read by pgha: did you mean '${near}'?`, true);
     }
   }
-  // Patroni's timing rule, with the components' defaults for what is not set (they refuse it too, without a line).
-  const timing = new Map<string, { ptr: string; hosts: string[] }>();
-  for (const h of inv.hosts.filter((x) => x.roles.includes('postgres'))) {
-    const get = (k: 'patroni_ttl' | 'patroni_loop_wait' | 'patroni_retry_timeout') => (typeof h.vars[k] === 'number' ? (h.vars[k] as number) : DEFAULTS[k]);
-    const [ttl, lw, rt] = [get('patroni_ttl'), get('patroni_loop_wait'), get('patroni_retry_timeout')];
-    if (lw + 2 * rt <= ttl) continue;
-    const msg = `patroni_loop_wait + 2 * patroni_retry_timeout (${lw} + 2 * ${rt}) must not exceed patroni_ttl (${ttl}): the leader would lose its lock on a short etcd delay; raise patroni_ttl or lower the others`;
-    const t = timing.get(msg) ?? { ptr: timingPointer(p.data, h.name, h.groups), hosts: [] };
-    timing.set(msg, { ...t, hosts: [...t.hosts, h.name] });
+  // Rules across variables, with the declared defaults for what is not set; one error per message, at the
+  // variable set last for the first host that breaks it.
+  for (const rule of catalog.rules) {
+    const broken = new Map<string, { ptr: string; hosts: string[] }>();
+    for (const h of inv.hosts.filter((x) => !rule.roles || x.roles.some((r) => rule.roles!.includes(r)))) {
+      const msg = rule.check(h.vars);
+      if (!msg) continue;
+      const t = broken.get(msg) ?? { ptr: rulePointer(p.data, rule.vars, h.name, h.groups), hosts: [] };
+      broken.set(msg, { ...t, hosts: [...t.hosts, h.name] });
+    }
+    for (const [msg, t] of broken) err(t.ptr, `${msg} (hosts ${t.hosts.join(', ')})`, true);
   }
-  for (const [msg, t] of timing) err(t.ptr, `${msg} (hosts ${t.hosts.join(', ')})`, true);
 
   return { errors, warnings };
 }
 
-/** Where the timing vars of a host are set last: host vars, then its groups from the last, then cluster vars. */
-function timingPointer(data: unknown, host: string, groups: string[]): string {
-  const keys = ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'];
+/** Where a rule's vars are set last for a host: host vars, then its groups from the last, then cluster vars. */
+function rulePointer(data: unknown, keys: readonly string[], host: string, groups: string[]): string {
   const layers = [`/hosts/${host}/vars`, ...[...groups].reverse().map((g) => `/groups/${g}/vars`), '/vars'];
   for (const ptr of layers) {
     const v = obj(ptr.split('/').slice(1).reduce<unknown>((o, k) => obj(o)[k], data));
@@ -126,4 +136,27 @@ function timingPointer(data: unknown, host: string, groups: string[]): string {
     if (k) return `${ptr}/${k}`;
   }
   return '/vars';
+}
+
+/** ssh.jump values: a port in range; a plain name that is no inventory host is refused in a lab (it has no other hosts). */
+function checkJumps(p: ParsedYaml, inv: Built['inv'], err: (ptr: string, message: string) => void): void {
+  const data = obj(p.data);
+  const layers: [string, unknown][] = [['/ssh', data.ssh]];
+  for (const [g, spec] of Object.entries(obj(data.groups))) layers.push([`/groups/${g}/ssh`, obj(spec).ssh]);
+  for (const [h, spec] of Object.entries(obj(data.hosts))) layers.push([`/hosts/${h}/ssh`, obj(spec).ssh]);
+  const names = inv.hosts.map((h) => h.name);
+  for (const [ptr, ssh] of layers) {
+    const jump = obj(ssh).jump;
+    if (typeof jump !== 'string' || jump === 'none' || !new RegExp(JUMP_PATTERN).test(jump)) continue; // the schema reports the form
+    const spec = parseJump(jump);
+    if (!spec) {
+      err(`${ptr}/jump`, `'${jump}': the port must be between 1 and 65535`);
+      continue;
+    }
+    const plain = !spec.user && !spec.port && !spec.host.includes('.');
+    if (plain && !names.includes(spec.host) && inv.provider.type === 'lab') {
+      const near = nearest(spec.host, names);
+      err(`${ptr}/jump`, `'${jump}' is not a host of this inventory${near ? `: did you mean '${near}'?` : ` (hosts: ${names.join(', ')})`}`);
+    }
+  }
 }

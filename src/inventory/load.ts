@@ -8,6 +8,7 @@ import { buildInventory } from './normalize.js';
 import { checkInventory } from './checks.js';
 import { resolveLimit } from './limit.js';
 import type { Inventory } from './types.js';
+import type { Catalog } from './catalog.js';
 
 export { resolveLimit };
 
@@ -16,7 +17,8 @@ export interface LoadOptions {
   limit?: string;
 }
 
-export function loadInventory(file: string, opts: LoadOptions = {}): Inventory {
+/** Read and check an inventory against the roles and variables the components declare (`catalog`). */
+export function loadInventory(file: string, catalog: Catalog, opts: LoadOptions = {}): Inventory {
   const path = resolve(file);
   let text: string;
   try {
@@ -26,11 +28,11 @@ export function loadInventory(file: string, opts: LoadOptions = {}): Inventory {
     throw new UserError(`cannot read inventory ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`,
       'give the path of an inventory YAML file (default inventory/lab.yml)', { file: path });
   }
-  return parseInventory(path, text, opts);
+  return parseInventory(path, text, catalog, opts);
 }
 
 /** The same from text already read (the file name is used for messages and relative paths). */
-export function parseInventory(file: string, text: string, opts: LoadOptions = {}): Inventory {
+export function parseInventory(file: string, text: string, catalog: Catalog, opts: LoadOptions = {}): Inventory {
   const path = resolve(file);
   const parsed = parseYamlText(path, text);
   if (parsed.data === null || parsed.data === undefined) {
@@ -40,9 +42,9 @@ export function parseInventory(file: string, text: string, opts: LoadOptions = {
     throw new UserError(`inventory ${path} must be a map (cluster, network, hosts, ...), got ${Array.isArray(parsed.data) ? 'a list' : typeof parsed.data}`,
       'start from inventory/lab.yml', { file: path, line: 1 });
   }
-  const built = buildInventory(parsed);
-  const checked = checkInventory(parsed, built);
-  const errors = dedupe([...parsed.errors, ...schemaErrors(parsed), ...built.errors, ...checked.errors]);
+  const built = buildInventory(parsed, catalog);
+  const checked = checkInventory(parsed, built, catalog);
+  const errors = dedupe([...parsed.errors, ...schemaErrors(parsed, catalog), ...built.errors, ...checked.errors]);
   if (errors.length) throwLocated(path, 'inventory', errors, 'fix the lines above; every field is described in src/inventory/schema.ts');
   const inv = built.inv;
   inv.warnings = checked.warnings.map((w) => `${path}:${w.line ?? '?'}: ${w.field}: ${w.message}`);

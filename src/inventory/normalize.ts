@@ -7,16 +7,18 @@ import { fieldName, lineOf, nearest, type Located } from '../engine/yamlfile.js'
 import type { ParsedYaml } from './parse.js';
 import { firstHostAddress, parseSubnet, type Subnet } from './net.js';
 import { hostVars } from './vars.js';
+import { roleNames, type Catalog } from './catalog.js';
 import {
-  ROLES,
   sidecarPath,
   type Host,
   type Inventory,
   type LabSettings,
   type ProviderSettings,
   type ProxmoxHostSettings,
+  type ProxmoxNode,
   type ProxmoxSettings,
   type Role,
+  type SshField,
   type SshSettings,
 } from './types.js';
 
@@ -48,7 +50,8 @@ export interface Built {
   errors: Located[];
 }
 
-export function buildInventory(p: ParsedYaml): Built {
+export function buildInventory(p: ParsedYaml, catalog: Catalog): Built {
+  const ROLES = roleNames(catalog);
   const data = obj(p.data);
   const file = resolve(p.file);
   const dir = dirname(file);
@@ -84,7 +87,7 @@ export function buildInventory(p: ParsedYaml): Built {
   for (const [name, spec] of Object.entries(obj(data.hosts))) {
     const h = obj(spec);
     const ptr = `/hosts/${name}`;
-    const roles = (Array.isArray(h.roles) ? h.roles : []).filter((r): r is Role => ROLES.includes(r as Role));
+    const roles = (Array.isArray(h.roles) ? h.roles : []).filter((r): r is Role => typeof r === 'string' && ROLES.includes(r));
     const groups = (Array.isArray(h.groups) ? h.groups : []).filter((g): g is string => typeof g === 'string');
     groups.forEach((g, i) => {
       if (!(g in groupDefs)) {
@@ -102,7 +105,7 @@ export function buildInventory(p: ParsedYaml): Built {
       address: str(h.address) ?? '',
       roles: ROLES.filter((r) => roles.includes(r)),
       groups,
-      ssh: sshSettings(sshAll, obj(h.ssh), provider, pve, dir, file),
+      ssh: sshSettings([sshAll, ...groups.map((g) => obj(obj(groupDefs[g]).ssh)), obj(h.ssh)], provider, pve, dir, file),
       vars: hostVars(obj(data.vars), groups.map((g) => obj(obj(groupDefs[g]).vars)), obj(h.vars)),
       ...(pve ? { proxmox: pve } : {}),
     };
@@ -112,7 +115,7 @@ export function buildInventory(p: ParsedYaml): Built {
   // Groups: roles, user groups, all. Inventory order inside each group.
   for (const r of ROLES) inv.groups[r] = inv.hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
   for (const g of Object.keys(groupDefs)) {
-    if ((ROLES as readonly string[]).includes(g) || g === 'all' || g in obj(data.hosts)) {
+    if (ROLES.includes(g) || g === 'all' || g in obj(data.hosts)) {
       const why = g === 'all' ? 'the group of every host' : g in obj(data.hosts) ? 'a host name' : 'a role (hosts join it through roles)';
       errors.push({ line: at(`/groups/${g}`, true), field: `groups.${g}`, message: `group name '${g}' is ${why}: choose another name` });
       continue;
@@ -152,6 +155,9 @@ function proxmoxSettings(o: Raw, cluster: string, dir: string): ProxmoxSettings 
       verifyTls: bool(api.verify_tls) ?? true,
       ...(caFile ? { caFile: resolvePath(dir, caFile) } : {}),
     },
+    nodes: proxmoxNodes(o.nodes, str(api.node) ?? ''),
+    spread: bool(o.spread) ?? true,
+    ha: bool(o.ha) ?? false,
     template: int(o.template) ?? 0,
     storage: str(o.storage) ?? '',
     bridge: str(o.bridge) ?? '',
@@ -171,12 +177,23 @@ function proxmoxSettings(o: Raw, cluster: string, dir: string): ProxmoxSettings 
   };
 }
 
+function proxmoxNodes(raw: unknown, apiNode: string): ProxmoxNode[] {
+  if (!Array.isArray(raw) || !raw.length) return [{ name: apiNode }];
+  return raw.flatMap((n): ProxmoxNode[] => {
+    if (typeof n === 'string') return n ? [{ name: n }] : [];
+    const o = obj(n);
+    const template = int(o.template) ?? str(o.template);
+    return str(o.name) ? [{ name: str(o.name)!, ...(template !== undefined ? { template } : {}), ...(str(o.storage) ? { storage: str(o.storage) } : {}), ...(str(o.bridge) ? { bridge: str(o.bridge) } : {}) }] : [];
+  });
+}
+
 function proxmoxHost(s: ProxmoxSettings, h: Raw): ProxmoxHostSettings {
   const d = s.defaults;
   const key = str(h.ssh_public_key)?.trim() ?? d.sshPublicKey;
   const gateway = str(h.gateway) ?? d.gateway;
   return {
     ...(int(h.vmid) !== undefined ? { vmid: int(h.vmid) } : {}),
+    ...(str(h.node) ? { node: str(h.node) } : {}),
     cores: int(h.cores) ?? d.cores,
     memory: int(h.memory) ?? d.memory,
     diskGb: int(h.disk) ?? d.diskGb,
@@ -187,14 +204,24 @@ function proxmoxHost(s: ProxmoxSettings, h: Raw): ProxmoxHostSettings {
   };
 }
 
-function sshSettings(all: Raw, own: Raw, provider: ProviderSettings, pve: ProxmoxHostSettings | undefined, dir: string, file: string): SshSettings {
-  const user = str(own.user) ?? str(all.user) ?? pve?.user ?? 'root';
-  const key = own.key_file !== undefined ? str(own.key_file) : str(all.key_file);
+/** SSH settings from the layers that set them, lowest first (inventory-wide, groups in order, the host). */
+function sshSettings(layers: Raw[], provider: ProviderSettings, pve: ProxmoxHostSettings | undefined, dir: string, file: string): SshSettings {
+  const top = <T>(key: string, read: (v: unknown) => T | undefined): T | undefined => {
+    for (const l of [...layers].reverse()) if (l[key] !== undefined) return read(l[key]);
+    return undefined;
+  };
+  const explicit: SshField[] = [];
+  const mark = <T>(field: SshField, v: T | undefined): T | undefined => (v !== undefined && explicit.push(field), v);
+  const user = mark('user', top('user', str) ?? pve?.user) ?? 'root';
+  const key = mark('keyFile', top('key_file', (v) => (v === null ? null : str(v))));
   const keyFile = key ? resolvePath(dir, key) : provider.type === 'lab' ? sidecarPath({ file }, 'id_ed25519') : undefined;
+  const jump = mark('jump', top('jump', (v) => (v === null ? 'none' : str(v))));
   return {
     user,
-    port: int(own.port) ?? int(all.port) ?? 22,
+    port: mark('port', top('port', int)) ?? 22,
     ...(keyFile ? { keyFile } : {}),
-    become: bool(own.become) ?? bool(all.become) ?? user !== 'root',
+    become: mark('become', top('become', bool)) ?? user !== 'root',
+    ...(jump ? { jump } : {}),
+    explicit,
   };
 }

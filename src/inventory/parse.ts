@@ -1,10 +1,11 @@
 // Reading an inventory file: YAML with positions, duplicate keys found (not fatal), schema errors located and worded.
-import type { ErrorObject } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { fieldName, lineOf, locateAjvErrors, makeAjv, nearest, type Located } from '../engine/yamlfile.js';
 import { UserError } from '../engine/errors.js';
 import addFormatsModule from 'ajv-formats';
-import { CLUSTER_PATTERN, HOSTNAME_PATTERN, inventorySchema } from './schema.js';
+import { CLUSTER_PATTERN, HOSTNAME_PATTERN, JUMP_PATTERN, inventorySchema } from './schema.js';
+import { roleNames, type Catalog } from './catalog.js';
 
 // ajv-formats is CommonJS; under NodeNext its default export is the module object.
 const addFormats = addFormatsModule.default;
@@ -66,7 +67,14 @@ function keyText(k: unknown): string {
 
 const ajv = makeAjv();
 addFormats(ajv, ['ipv4']);
-const validate = ajv.compile(inventorySchema);
+const compiled = new WeakMap<Catalog, ValidateFunction>();
+
+/** The schema validator for a catalog (compiled once per catalog). */
+function validatorFor(c: Catalog): ValidateFunction {
+  let v = compiled.get(c);
+  if (!v) compiled.set(c, (v = ajv.compile(inventorySchema(c))));
+  return v;
+}
 
 function valueAt(data: unknown, pointer: string): unknown {
   let cur = data;
@@ -87,7 +95,8 @@ function show(v: unknown): string {
 const NAME_RULE = 'lowercase letters, digits and dashes, starting with a letter';
 
 /** Schema errors, worded for people; unknown keys and enum values get a "did you mean". */
-export function schemaErrors(p: ParsedYaml): Located[] {
+export function schemaErrors(p: ParsedYaml, c: Catalog): Located[] {
+  const validate = validatorFor(c);
   if (validate(p.data)) return [];
   const rest: ErrorObject[] = [];
   const out: Located[] = [];
@@ -110,7 +119,8 @@ export function schemaErrors(p: ParsedYaml): Located[] {
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${String(value)}' is not an IPv4 address (expected a dotted quad like 10.77.0.11)` });
     } else if (e.keyword === 'pattern') {
       const pat = (e.params as { pattern: string }).pattern;
-      const rule = pat === HOSTNAME_PATTERN || pat === CLUSTER_PATTERN ? `use ${NAME_RULE}${pat === CLUSTER_PATTERN ? ', at most 32 characters' : ''}` : (desc ?? `must match ${pat}`);
+      const rule = pat === JUMP_PATTERN ? 'use the name of an inventory host, [user@]host[:port] of a bastion, or none'
+        : pat === HOSTNAME_PATTERN || pat === CLUSTER_PATTERN ? `use ${NAME_RULE}${pat === CLUSTER_PATTERN ? ', at most 32 characters' : ''}` : (desc ?? `must match ${pat}`);
       out.push({ line: at(ptr), field: fieldName(ptr), message: `'${String(value)}' is not valid: ${rule}` });
     } else if (e.keyword === 'enum' && typeof value === 'string') {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map(String);
@@ -130,7 +140,7 @@ export function schemaErrors(p: ParsedYaml): Located[] {
       const { i, j } = e.params as { i: number; j: number };
       out.push({ line: at(`${ptr}/${i}`), field: fieldName(ptr), message: `'${String((value as unknown[])[i])}' is listed twice (items ${j + 1} and ${i + 1})` });
     } else if (e.keyword === 'minItems' && ptr.endsWith('/roles')) {
-      out.push({ line: at(ptr), field: fieldName(ptr), message: 'a host needs at least one role (etcd, postgres, haproxy)' });
+      out.push({ line: at(ptr), field: fieldName(ptr), message: `a host needs at least one role (${roleNames(c).join(', ')})` });
     } else if (['minimum', 'maximum', 'minLength', 'maxLength'].includes(e.keyword)) {
       out.push({ line: at(ptr), field: fieldName(ptr), message: `${JSON.stringify(value)}: ${e.message}${desc ? ` (${desc})` : ''}` });
     } else rest.push(e);

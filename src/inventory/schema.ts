@@ -1,16 +1,20 @@
 // JSON Schema of inventory files (inventory/*.yml). Every field is documented here; keys are snake_case.
-import { KNOWN_VARS, VARS_DESCRIPTION } from './vars.js';
+// The variables and the roles come from the components' declarations (a Catalog).
+import { knownVars, varsDescription } from './vars.js';
+import { roleNames, type Catalog } from './catalog.js';
 
 export const HOSTNAME_PATTERN = '^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$';
 export const CLUSTER_PATTERN = '^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$';
+/** ssh.jump: none, or [user@]host[:port] (host: a name or an IPv4 address). */
+export const JUMP_PATTERN = '^(none|([a-z_][a-z0-9_.-]*@)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?)$';
 const IPV4 = { type: 'string', format: 'ipv4' };
 const nullable = (s: Record<string, unknown>) => ({ ...s, type: [s.type as string, 'null'] });
 
-const vars = (where: string) => ({
+const vars = (c: Catalog, where: string) => ({
   type: ['object', 'null'],
-  properties: KNOWN_VARS,
+  properties: knownVars(c),
   additionalProperties: true,
-  description: `${where} ${VARS_DESCRIPTION}`,
+  description: `${where} ${varsDescription(c)}`,
 });
 
 const ssh = (where: string) => ({
@@ -22,6 +26,11 @@ const ssh = (where: string) => ({
     port: { type: 'integer', minimum: 1, maximum: 65535, description: 'SSH port (default 22).' },
     key_file: nullable({ type: 'string', minLength: 1, description: 'Private key file, relative to the inventory file (or absolute, or ~/...). Default: none (ssh-agent) for static and proxmox; the generated key .pgha/<inventory>/id_ed25519 for provider lab.' }),
     become: { type: 'boolean', description: 'Run remote commands through `sudo -n` (default: true when user is not root, false for root).' },
+    jump: nullable({
+      type: 'string',
+      pattern: JUMP_PATTERN,
+      description: 'Jump host (bastion) to reach the hosts through: the name of an inventory host (connected to directly), or [user@]host[:port] of an external one; none (or null) to connect directly. Default: ProxyJump from ~/.ssh/config (provider static and proxmox), else direct.',
+    }),
   },
 });
 
@@ -69,6 +78,25 @@ const proxmoxSettings = {
         ca_file: nullable({ type: 'string', minLength: 1, description: 'PEM file to trust for the API certificate (self-signed PVE), relative to the inventory file.' }),
       },
     },
+    nodes: {
+      type: 'array',
+      minItems: 1,
+      description: 'Nodes of the Proxmox cluster pgha may put VMs on (default: api.node alone). A name, or a map with name and what differs on that node: template (vmid or name of a template on that node), storage, bridge.',
+      items: {
+        type: ['string', 'object'],
+        minLength: 1,
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name: { type: 'string', minLength: 1, description: 'Node name.' },
+          template: { type: ['integer', 'string'], minimum: 100, minLength: 1, description: 'Template to clone for VMs on this node: vmid or VM name (default: provider.proxmox.template, cloned with a target node when it lives elsewhere on shared storage).' },
+          storage: { type: 'string', minLength: 1, description: 'Storage for the disks on this node (default: provider.proxmox.storage).' },
+          bridge: { type: 'string', minLength: 1, description: 'Bridge on this node (default: provider.proxmox.bridge).' },
+        },
+      },
+    },
+    spread: { type: 'boolean', description: 'Put the members of each role (etcd, postgres, haproxy) on different nodes where there are enough (default true). A node that is offline is skipped when the spread still holds, refused when it does not.' },
+    ha: { type: 'boolean', description: 'Register the VMs as Proxmox HA resources (state started) with a node-affinity rule over nodes and negative resource-affinity rules keeping the members of each role apart (default false). Recovery on another node needs shared storage; the token needs Sys.Audit and Sys.Console on /.' },
     template: { type: 'integer', minimum: 100, description: 'vmid of the cloud-init template to clone.' },
     storage: { type: 'string', minLength: 1, description: 'Storage for the cloned disks, e.g. local-lvm.' },
     bridge: { type: 'string', minLength: 1, description: 'Bridge of the VMs\' network interface, e.g. vmbr0.' },
@@ -103,7 +131,7 @@ const provider = {
   },
 };
 
-const host = {
+const host = (c: Catalog) => ({
   type: 'object',
   additionalProperties: false,
   required: ['address', 'roles'],
@@ -114,22 +142,27 @@ const host = {
       type: 'array',
       minItems: 1,
       uniqueItems: true,
-      items: { enum: ['etcd', 'postgres', 'haproxy'] },
-      description: 'What runs here: etcd (DCS member), postgres (PostgreSQL 15 + Patroni), haproxy (HAProxy and keepalived holding the VIP). Each role is also a group.',
+      items: { enum: roleNames(c) },
+      description: `What runs here: ${c.roles.map((r) => `${r.name} (${r.doc})`).join(', ')}. Each role is also a group.`,
     },
     groups: { type: 'array', uniqueItems: true, items: { type: 'string' }, description: 'Groups (declared under groups) this host belongs to, in precedence order: a later group\'s vars win.' },
-    vars: vars('Host vars (highest precedence).'),
+    vars: vars(c, 'Host vars (highest precedence).'),
     ssh: ssh('for this host, over the inventory-wide ssh settings'),
     proxmox: {
       type: 'object',
       additionalProperties: false,
       description: 'VM settings for this host (provider proxmox), over provider.proxmox.defaults.',
-      properties: { vmid: { type: 'integer', minimum: 100, description: 'vmid to use (default: the next free one).' }, ...proxmoxVmSettings },
+      properties: {
+        vmid: { type: 'integer', minimum: 100, description: 'vmid to use (default: the next free one).' },
+        node: { type: 'string', minLength: 1, description: 'Node this VM goes to (one of provider.proxmox.nodes); default: chosen by the spread.' },
+        ...proxmoxVmSettings,
+      },
     },
   },
-};
+});
 
-export const inventorySchema = {
+/** The inventory schema for the roles and variables the components declare. */
+export const inventorySchema = (c: Catalog) => ({
   $id: 'https://pgha.dev/schema/inventory.json',
   title: 'pgha inventory',
   type: 'object',
@@ -149,17 +182,18 @@ export const inventorySchema = {
       },
     },
     ssh: ssh('for every host'),
-    vars: vars('Cluster vars (lowest precedence).'),
+    vars: vars(c, 'Cluster vars (lowest precedence).'),
     groups: {
       type: 'object',
       propertyNames: { pattern: HOSTNAME_PATTERN },
-      description: 'User groups (name -> settings). A host joins through its groups list. Names may not be a role (etcd, postgres, haproxy), all, or a host name.',
+      description: `User groups (name -> settings). A host joins through its groups list. Names may not be a role (${roleNames(c).join(', ')}), all, or a host name.`,
       additionalProperties: {
         type: ['object', 'null'],
         additionalProperties: false,
         properties: {
           description: { type: 'string', description: 'What the group is for.' },
-          vars: vars('Group vars (over cluster vars, under host vars).'),
+          vars: vars(c, 'Group vars (over cluster vars, under host vars).'),
+          ssh: ssh('for the hosts of this group, over the inventory-wide ones and under the host\'s own (a later group of a host wins)'),
         },
       },
     },
@@ -168,7 +202,7 @@ export const inventorySchema = {
       minProperties: 1,
       propertyNames: { pattern: HOSTNAME_PATTERN },
       description: 'The machines, by host name (lowercase letters, digits and dashes, starting with a letter). The name is also the machine\'s hostname and its Patroni and etcd member name.',
-      additionalProperties: host,
+      additionalProperties: host(c),
     },
   },
-};
+});

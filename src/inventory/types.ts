@@ -1,15 +1,23 @@
 // The normalized inventory: what every other part reads. The YAML form and its schema live beside this file
 // (schema.ts documents every YAML field; load.ts reads and checks a file).
 
-export type Role = 'etcd' | 'postgres' | 'haproxy';
-export const ROLES: readonly Role[] = ['etcd', 'postgres', 'haproxy'];
+/** A role name; the components declare the roles (etcd, postgres, haproxy) and the loader gets them in a Catalog. */
+export type Role = string;
 
 export interface SshSettings {
   user: string; // default root
   port: number; // default 22
   keyFile?: string; // absolute path; the lab provider sets its generated key
   become: boolean; // run remote scripts through `sudo -n` when the user is not root
+  /** Jump host: an inventory host name, or [user@]host[:port] of an external bastion; 'none' to go direct. Unset: ssh config's ProxyJump, else direct. */
+  jump?: string;
+  /** Address to connect to when ssh config gives a HostName (the cluster still uses `address`). */
+  hostName?: string;
+  /** The settings the inventory wrote (host, group or inventory-wide); the others may come from ssh config. Unset: all of them. */
+  explicit?: SshField[];
 }
+
+export type SshField = 'user' | 'port' | 'keyFile' | 'become' | 'jump';
 
 export interface ProxmoxApiSettings {
   host: string;
@@ -21,8 +29,19 @@ export interface ProxmoxApiSettings {
   caFile?: string; // absolute path to a PEM file to trust
 }
 
+/** A Proxmox node pgha may place VMs on, with what differs there. */
+export interface ProxmoxNode {
+  name: string;
+  template?: number | string; // vmid or name of the template to clone for this node (default: ProxmoxSettings.template)
+  storage?: string; // default: ProxmoxSettings.storage
+  bridge?: string; // default: ProxmoxSettings.bridge
+}
+
 export interface ProxmoxSettings {
   api: ProxmoxApiSettings;
+  nodes: ProxmoxNode[]; // nodes VMs may go to (default: api.node alone)
+  spread: boolean; // members of one role on different nodes (default true)
+  ha: boolean; // register the VMs as Proxmox HA resources (default false)
   template: number; // vmid of the cloud-init template to clone
   storage: string;
   bridge: string;
@@ -35,6 +54,7 @@ export interface ProxmoxSettings {
 
 export interface ProxmoxHostSettings {
   vmid?: number;
+  node?: string; // pinned node
   cores: number;
   memory: number; // MiB
   diskGb: number;
@@ -60,7 +80,7 @@ export interface ProviderSettings {
 export interface Host {
   name: string;
   address: string;
-  roles: Role[]; // in ROLES order
+  roles: Role[]; // in the catalog's order
   groups: string[]; // user groups as listed on the host (their vars apply in this order); roles are in `roles`
   ssh: SshSettings;
   vars: Record<string, unknown>; // merged: cluster vars < group vars (in group order) < host vars
@@ -95,4 +115,9 @@ export function sidecarDir(inv: Pick<Inventory, 'file'>): string {
 
 export function sidecarPath(inv: Pick<Inventory, 'file'>, file: SidecarFile): string {
   return `${sidecarDir(inv)}/${file}`;
+}
+
+/** The roles the inventory's hosts carry, in the order they first appear (hosts list their roles in catalog order). */
+export function rolesOf(inv: Pick<Inventory, 'hosts'>): string[] {
+  return [...new Set(inv.hosts.flatMap((h) => h.roles))];
 }

@@ -5,6 +5,8 @@ export interface ProviderContext {
   /** Plan only: report what would be created/changed/deleted, touch nothing. */
   check: boolean;
   log(line: string): void;
+  /** destroy: also delete VMs that carry the inventory's tag but were never finished (or not recorded). Proxmox only. */
+  cleanupUnfinished?: boolean;
 }
 
 export interface ProviderChange {

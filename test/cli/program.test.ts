@@ -34,7 +34,7 @@ const ACCEPTS: Record<string, string[]> = {
   verify: [...COMMON, '-l', '--limit', '--log-file'],
   status: [...COMMON, '-l', '--limit'],
   validate: [...COMMON, '-l', '--limit', '--playbook'],
-  destroy: [...COMMON, '--log-file', '--check'],
+  destroy: [...COMMON, '--log-file', '--check', '--cleanup-unfinished'],
   'lab up': [...COMMON, '--log-file'],
   'lab down': [...COMMON, '--log-file'],
   completion: [],

@@ -4,11 +4,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FileResource, Resource } from '../../src/engine/types.js';
 import { components } from '../../src/components/index.js';
-import { SECRET_KEYS } from '../../src/components/secrets.js';
+import { SECRET_KEYS } from '../../src/components/index.js';
 import { httpGetScript, parseHttpResponse, parseJsonBig } from '../../src/components/common.js';
 import { formatStatus, type ClusterStatus } from '../../src/components/status/index.js';
 import { parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { ctxFor, makeInventory, SECRETS } from './helpers.js';
+import { findPlaybook, loadPlaybook, PLAYBOOKS_DIR } from '../../src/playbook/load.js';
+import { join } from 'node:path';
 
 async function planAll(facts: Record<string, unknown>): Promise<{ host: string; step: string; r: Resource }[]> {
   const inv = makeInventory();
@@ -25,7 +27,12 @@ async function planAll(facts: Record<string, unknown>): Promise<{ host: string; 
 
 describe('the cluster playbook components', () => {
   it('registry has every component of playbooks/cluster.yml', () => {
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
+    const pb = loadPlaybook(findPlaybook('cluster'), components); // throws on a component or step the registry lacks
+    expect(pb.file).toBe(join(PLAYBOOKS_DIR, 'cluster.yml'));
+    const owner = (stepId: string) => Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
+    const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
+    expect(used).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
+    expect(Object.keys(components)).toEqual(used); // and nothing the playbook does not use
   });
 
   it('secrets appear only in files marked secret (0600)', async () => {
@@ -43,7 +50,10 @@ describe('the cluster playbook components', () => {
 
   it('no command runs without a guard (second runs change nothing)', async () => {
     const all = await planAll({ etcdInstalled: true, etcdMember: true, etcdPeers: null });
-    for (const { r, step } of all) if (r.kind === 'command') expect(Boolean(r.unless || r.creates), `${step}: command without a guard`).toBe(true);
+    const commands = all.filter((x) => x.r.kind === 'command');
+    expect(new Set(commands.map((c) => c.step)).size).toBeGreaterThanOrEqual(3); // etcd, patroni and haproxy have commands
+    const unguarded = commands.filter(({ r }) => r.kind === 'command' && !r.unless && !r.creates).map(({ step, host }) => `${host} ${step}`);
+    expect(unguarded).toEqual([]);
   });
 
   it('secret specs: VRRP at most 8 characters, database passwords long', () => {

@@ -10,6 +10,9 @@ import { parseCluster } from '../../src/components/patroni/facts.js';
 import { parseHttpResponse } from '../../src/components/common.js';
 import { CheckError } from '../../src/engine/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, stepById } from './helpers.js';
+import { useFakeClock } from '../engine/fake-clock.js';
+
+useFakeClock(); // the checks' bounded waits pass without real waiting
 
 // Recorded from Debian's haproxy 2.6.12 running the rendered config against three fake Patroni health ports
 // (pg1 primary, pg2/pg3 replicas), fetched with the same bash /dev/tcp request the checks use.

@@ -3,9 +3,12 @@ import type { FileResource } from '../../src/engine/types.js';
 import { CHECK_SCRIPT, KEEPALIVED_CONFIG, keepalivedSteps, priorityFor } from '../../src/components/keepalived/steps.js';
 import { interfaceFor, parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { verifyKeepalived } from '../../src/components/keepalived/checks.js';
-import { routerIdFor } from '../../src/components/defaults.js';
+import { routerIdFor } from '../../src/components/keepalived/settings.js';
 import { CheckError, UserError } from '../../src/engine/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, SECRETS, stepById } from './helpers.js';
+import { useFakeClock } from '../engine/fake-clock.js';
+
+useFakeClock(); // the checks' bounded waits pass without real waiting
 
 const IP_LB1 = `1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
 2: host0@if7    inet 10.77.0.21/24 brd 10.77.0.255 scope global host0\\       valid_lft forever preferred_lft forever`;
@@ -68,8 +71,12 @@ describe('keepalived config', () => {
     expect((await files('lb1', { keepalived_interface: 'eth1' }, IP_VM)).conf.content).toContain('dev eth1');
   });
 
-  it('router id is stable and in 1..255', () => {
-    expect(routerIdFor('demo')).toBe(routerIdFor('demo'));
+  it('router id is stable and in 1..255', async () => {
+    // Both balancers render the same id, and it is the cluster name's FNV-1a hash mod 255, plus 1: a change of the
+    // formula would move the VRRP router of every running cluster on upgrade.
+    const ids = await Promise.all(['lb1', 'lb2'].map(async (h) => /virtual_router_id (\d+)/.exec((await files(h, {}, IP_LB1.replace('10.77.0.21', h === 'lb1' ? '10.77.0.21' : '10.77.0.22'))).conf.content)![1]));
+    expect(ids).toEqual(['25', '25']);
+    expect(['demo', 'prod', 'a', 'b', 'lab'].map(routerIdFor)).toEqual([25, 210, 71, 8, 75]);
     for (const n of ['a', 'b', 'prod', 'x'.repeat(40)]) {
       expect(routerIdFor(n)).toBeGreaterThanOrEqual(1);
       expect(routerIdFor(n)).toBeLessThanOrEqual(255);

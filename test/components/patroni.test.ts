@@ -4,11 +4,14 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse } from 'yaml';
 import type { CommandResource, FileResource } from '../../src/engine/types.js';
-import { CREATECLUSTER_DROPIN, PATRONI_CONFIG, PATRONI_VALIDATE, patroniSteps } from '../../src/components/patroni/steps.js';
+import { CREATECLUSTER_DROPIN, PATRONI_CONFIG, patroniSteps } from '../../src/components/patroni/steps.js';
 import { judgeCluster, parseCluster, parsePatroniStatus } from '../../src/components/patroni/facts.js';
-import { settingsFor } from '../../src/components/defaults.js';
+import { patroniSettings } from '../../src/components/patroni/settings.js';
 import { UserError } from '../../src/engine/errors.js';
 import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
+import { fakeBin } from '../engine/fake-bin.js';
+import { shq } from '../../src/engine/quote.js';
+import { join } from 'node:path';
 
 describe('patroni install', () => {
   it('writes create_main_cluster = false before postgresql is installed, and drops a leftover main', async () => {
@@ -37,9 +40,25 @@ describe('patroni config', () => {
     const { f, res } = await cfgOf();
     expect(f.path).toBe(PATRONI_CONFIG);
     expect(f).toMatchObject({ owner: 'postgres', group: 'postgres', mode: '0600', secret: true });
-    expect(f.validate).toBe(PATRONI_VALIDATE);
-    expect(f.validate).toContain('patroni --validate-config');
     expect(f.validate!.split('%s')).toHaveLength(2); // exactly one placeholder
+    // Run as apply runs it (the new file in place of %s) against a fake patroni that answers like 3.0.2.
+    const validate = async (out: string, code: number) => {
+      const { fake, t, calls } = fakeBin({ patroni: `cat <<'EOF'\n${out}\nEOF\nexit ${code}` });
+      const r = await t.exec(f.validate!.split('%s').join(shq(join(fake, 'new config.yml'))));
+      return { ...r, calls: calls(), file: join(fake, 'new config.yml') };
+    };
+    const ok = await validate('', 0);
+    expect(ok.code).toBe(0);
+    expect(ok.calls).toEqual([`patroni --validate-config ${ok.file}`]);
+    const bad = await validate('/etc/patroni/config.yml postgresql.authentication.superuser.password None is not a string', 1);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toContain('password None is not a string');
+    // On a running member its own ports are taken: that alone is no reason to refuse the file.
+    const busy = 'restapi.listen 0.0.0.0:8008 Port 8008 is already in use.\npostgresql.listen 0.0.0.0:5432 Port 5432 is already in use.';
+    expect((await validate(busy, 1)).code).toBe(0);
+    const both = await validate(`${busy}\nbootstrap.dcs.ttl abc is not an integer`, 1);
+    expect(both.code).toBe(1);
+    expect(both.stdout.trim()).toBe('bootstrap.dcs.ttl abc is not an integer');
     expect(f.notify).toEqual([{ service: 'patroni', action: 'reload' }]);
     expect(res).toContainEqual({ kind: 'service', name: 'patroni', enabled: true, state: 'started' });
   });
@@ -93,7 +112,7 @@ describe('patroni config', () => {
 
   it('rejects timings that break loop_wait + 2*retry_timeout <= ttl', () => {
     const inv = makeInventory({ patroni_ttl: 6 });
-    expect(() => settingsFor(inv, inv.hosts[0]!)).toThrow(UserError);
+    expect(() => patroniSettings(inv, inv.hosts[0]!)).toThrow(UserError);
   });
 
   it('renders the same bytes twice (no timestamps, stable order)', async () => {

@@ -5,6 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { verifyCluster } from '../../src/components/verify/index.js';
 import { CheckError } from '../../src/engine/errors.js';
 import { fakeTransport, groupCtx, makeInventory, SECRETS } from './helpers.js';
+import { useFakeClock } from '../engine/fake-clock.js';
+
+const clock = useFakeClock();
 
 const fx = (f: string) => readFileSync(join(fileURLToPath(new URL('./fixtures', import.meta.url)), f), 'utf8');
 const pgNames = (s: string) => s.replaceAll('"name":"e', '"name":"pg');
@@ -64,7 +67,10 @@ describe('verifyCluster', () => {
     expect(err.check).toContain(':5002');
     expect(err.actual).toContain('in recovery = false');
     expect(err.logs).toContain('journal of');
-  }, 30_000);
+    // It gave replication its bounded time before failing: 15 s of polls every 500 ms.
+    expect(clock.current().slept()).toBeGreaterThanOrEqual(14_000);
+    expect(clock.current().sleeps.every((ms) => ms === 500)).toBe(true);
+  });
 
   it('fails when only one member answers on 5010', async () => {
     const { inv, transports } = cluster((port) =>

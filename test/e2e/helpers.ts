@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadInventory } from '../../src/inventory/load.js';
+import { catalog } from '../../src/components/index.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { sidecarPath } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/engine/transport.js';
@@ -54,7 +55,7 @@ export function tempInventory(fixture: string, edit?: (text: string) => string):
 }
 
 export async function inventory(file: string): Promise<Inventory> {
-  return loadInventory(file);
+  return loadInventory(file, catalog);
 }
 
 /** Open SSH to every host of an inventory (as pgha does, with its key and known_hosts). */

@@ -1,16 +1,20 @@
 // The Proxmox provider end to end: `pgha up` with provider proxmox against the API simulator, whose started VMs are
-// real lab machines (booted with the address and the SSH keys from their cloud-init settings). The provider clones,
-// configures, resizes and starts the VMs through the API, then the whole cluster playbook converges on them over SSH.
+// real lab machines (booted with the address, the user and the SSH keys from their cloud-init settings). The provider
+// clones, configures, resizes and starts the VMs through the API, then the whole cluster playbook converges on them
+// over SSH as the cloud-init user `debian`, through sudo (as on Debian cloud images, root has no key).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
-import { expectOk, inventory, pgha, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
 import { ensurePsql, psql } from './psql.js';
 import { PveSim, type SimVmInfo } from '../providers/proxmox/sim/server.js';
 import { labProvider, labResourcesLeft, removeHost, startHost, stopHost } from '../../src/providers/lab/index.js';
 import { sidecarPath, type Host, type Inventory } from '../../src/inventory/types.js';
+import { hostPaths } from '../../src/providers/lab/render.js';
+import { SshTransport } from '../../src/engine/transport.js';
+import { KnownHosts } from '../../src/engine/knownhosts.js';
 
 const SUBNET = '10.231.90';
 const GATEWAY = `${SUBNET}.1`;
@@ -18,16 +22,26 @@ const VIP = `${SUBNET}.100`;
 const TAG = 'pgha-e2e-pve';
 const SECRET_ENV = 'PGHA_E2E_PVE_TOKEN_SECRET';
 const NAMES = ['lb1', 'lb2', 'pg1', 'pg2', 'pg3'];
+const CIUSER = 'debian';
 // The least-privilege role of README.md (section "Proxmox VE"), granted on /vms, the storage and the SDN zone only (nothing on /).
 const ROLE = [
   'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
   'VM.Config.CPU', 'VM.Config.Memory', 'VM.PowerMgmt', 'VM.GuestAgent.Audit', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use',
 ];
 
+// Three nodes: the template 9000 lives on pve1 on shared storage (ceph; pve3's VMs are cloned from it with a target
+// node), pve2 has a template of its own on its local storage.
+const NODES = ['pve1', 'pve2', 'pve3'];
 const sim = new PveSim({
   cloneMs: 2000,
   rrdDelayMs: 10_000, // fresh VMs show up nameless in /cluster/resources for a while, as before pvestatd's refresh
-  templates: [{ vmid: 9000, node: 'pve1', name: 'debian12-cloudinit', storage: 'local-lvm', diskSize: '2G' }],
+  nodes: NODES,
+  storages: { 'local-lvm': NODES, ceph: NODES },
+  storageInfo: { ceph: { shared: true } },
+  templates: [
+    { vmid: 9000, node: 'pve1', name: 'debian12-cloudinit', storage: 'ceph', diskSize: '2G' },
+    { vmid: 9001, node: 'pve2', name: 'debian12-cloudinit-pve2', storage: 'local-lvm', diskSize: '2G' },
+  ],
 });
 let file = '';
 let dir = '';
@@ -45,8 +59,8 @@ function labHostFor(vm: SimVmInfo): Host {
   const m = /^ip=(\d+\.\d+\.\d+\.\d+)\/(\d+),gw=(\d+\.\d+\.\d+\.\d+)$/.exec(vm.cloudInit.ipconfig0 ?? '');
   if (!m) throw new Error(`VM ${vm.vmid} (${vm.name}): ipconfig0 "${vm.cloudInit.ipconfig0}" is no static address with a gateway`);
   if (m[3] !== GATEWAY || m[2] !== '24') throw new Error(`VM ${vm.vmid} (${vm.name}): gateway ${m[3]}/${m[2]} is not the lab bridge ${GATEWAY}/24`);
-  if (vm.cloudInit.ciuser !== 'root') throw new Error(`VM ${vm.vmid} (${vm.name}): cloud-init user ${vm.cloudInit.ciuser}: this lab only gives keys to root`);
-  return { name: vm.name, address: m[1]!, roles: [], groups: [], vars: {}, ssh: { user: 'root', port: 22, become: false } };
+  const user = vm.cloudInit.ciuser ?? 'root';
+  return { name: vm.name, address: m[1]!, roles: [], groups: [], vars: {}, ssh: { user, port: 22, become: user !== 'root' } };
 }
 
 /** The lab inventory seen by one VM: only that host, so its /etc/hosts knows itself alone (as a cloud-init VM). */
@@ -60,7 +74,7 @@ function wireHypervisor(): void {
     const t0 = Date.now();
     const host = labHostFor(vm);
     hv.hosts = [...hv.hosts.filter((h) => h.name !== host.name), host];
-    await startHost(only(vm.name), vm.name, { authorizedKeys: vm.cloudInit.sshkeys });
+    await startHost(only(vm.name), vm.name, { authorizedKeys: vm.cloudInit.sshkeys, user: host.ssh.user });
     booted.push({ vm, seconds: (Date.now() - t0) / 1000, at: Date.now() });
   };
   sim.hooks.onStop = async (vm) => {
@@ -81,7 +95,7 @@ beforeAll(async () => {
   ensurePsql();
   await sim.start();
   // A token with the documented minimal role, on the paths the docs grant it.
-  sim.setAcl({ '/vms': ROLE, '/storage/local-lvm': ROLE, '/sdn/zones/localnetwork': ROLE });
+  sim.setAcl({ '/vms': ROLE, '/storage/local-lvm': ROLE, '/storage/ceph': ROLE, '/sdn/zones/localnetwork': ROLE });
   file = tempInventory('proxmox.yml');
   dir = dirname(file);
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgha-e2e-pve', '-f', join(dir, 'id_ed25519')]);
@@ -125,19 +139,57 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
       const h = inv.hosts.find((x) => x.name === vm.config['name'])!;
       expect(vm.status).toBe('running');
       expect(vm.config['tags']).toBe(TAG);
-      expect(vm.config['ciuser']).toBe('root');
+      expect(vm.config['ciuser']).toBe(CIUSER);
+      expect(h.ssh).toMatchObject({ user: CIUSER, become: true }); // from provider.proxmox.defaults.user
       expect(vm.config['ipconfig0']).toBe(`ip=${h.address}/24,gw=${GATEWAY}`);
       expect(vm.config['cores']).toBe(h.roles.includes('haproxy') ? '1' : '2');
-      expect(vm.config['scsi0']).toMatch(new RegExp(`^local-lvm:vm-${vm.vmid}-disk-0,.*size=8G`));
+      expect(vm.config['scsi0']).toMatch(new RegExp(`^${vm.node === 'pve2' ? 'local-lvm' : 'ceph'}:vm-${vm.vmid}-disk-0,.*size=8G`));
       expect(vm.config['lock']).toBeUndefined();
     }
     // Clone, configure, resize and start once per VM; each started VM booted one lab machine with the cloud-init key.
-    expect(requestsOf('POST', /\/qemu\/9000\/clone$/)).toHaveLength(5);
+    // Spread over the three nodes: the etcd/Patroni members on three different nodes, the balancers on two.
+    const nodeOf = (n: string) => vms.find((v) => v.config['name'] === n)!.node;
+    expect(new Set(['pg1', 'pg2', 'pg3'].map(nodeOf)).size).toBe(3);
+    expect(nodeOf('lb1')).not.toBe(nodeOf('lb2'));
+    expect(r.json.provider.every((c: { summary: string }) => /^on node pve\d \(no other /.test(c.summary))).toBe(true);
+    const clonesFrom = (tpl: number) => requestsOf('POST', new RegExp(`/qemu/${tpl}/clone$`));
+    expect(clonesFrom(9000).length + clonesFrom(9001).length).toBe(5);
+    expect(clonesFrom(9001).map((q) => q.path)).toEqual(clonesFrom(9001).map(() => '/nodes/pve2/qemu/9001/clone'));
+    expect(clonesFrom(9000).filter((q) => q.params['target'] === 'pve3').map((q) => q.params['name'])).toEqual(vms.filter((v) => v.node === 'pve3').map((v) => v.config['name']));
     expect(requestsOf('POST', /\/qemu\/\d+\/config$/)).toHaveLength(5);
     expect(requestsOf('PUT', /\/qemu\/\d+\/resize$/)).toHaveLength(5);
     expect(requestsOf('POST', /\/qemu\/\d+\/status\/start$/)).toHaveLength(5);
     expect(booted.map((b) => b.vm.name).sort()).toEqual(NAMES);
     for (const b of booted) expect(b.vm.cloudInit.sshkeys).toEqual([publicKey]);
+    // As cloud-init leaves a Debian cloud image: the key is the user's (0700/0600, its own), root has none, sudo without
+    // a password; root cannot log in with the key, the user can and becomes root through sudo -n.
+    for (const name of NAMES) {
+      const root = hostPaths(join(dir, 'hypervisor'), name).root;
+      expect(readFileSync(`${root}/root/.ssh/authorized_keys`, 'utf8').trim()).toBe('');
+      const account = readFileSync(`${root}/etc/passwd`, 'utf8').split('\n').find((l) => l.startsWith(`${CIUSER}:`))!.split(':');
+      expect(account[6]).toBe('/bin/bash');
+      const ak = `${root}${account[5]}/.ssh/authorized_keys`;
+      expect(readFileSync(ak, 'utf8')).toContain(publicKey);
+      for (const [p, mode] of [[ak, 0o600], [dirname(ak), 0o700]] as const) {
+        const st = statSync(p);
+        expect([p, st.mode & 0o777, st.uid, st.gid]).toEqual([p, mode, Number(account[2]), Number(account[3])]);
+      }
+      const sudoers = statSync(`${root}/etc/sudoers.d/90-cloud-init-users`);
+      expect(sudoers.mode & 0o777).toBe(0o440);
+      expect(readFileSync(`${root}/etc/sudoers.d/90-cloud-init-users`, 'utf8')).toContain(`${CIUSER} ALL=(ALL) NOPASSWD:ALL`);
+    }
+    const kh0 = new KnownHosts(sidecarPath(inv, 'known_hosts'));
+    const asRoot = { ...inv.hosts[0]!, ssh: { ...inv.hosts[0]!.ssh, user: 'root', become: false } };
+    await expect(SshTransport.connect(asRoot, kh0)).rejects.toThrow(/refused/);
+    const conns = await connect(inv);
+    try {
+      for (const [name, t] of conns) {
+        const [who, via, groups] = (await sh(t, 'id -un; echo "$SUDO_USER"; id -nG "$SUDO_USER"')).split('\n');
+        expect([name, who, via, groups!.split(' ').includes('sudo')]).toEqual([name, 'root', CIUSER, true]);
+      }
+    } finally {
+      for (const t of conns.values()) await t.close();
+    }
     // pgha logged in with the inventory's key: the host keys it recorded are those of the lab machines.
     const kh = readFileSync(sidecarPath(inv, 'known_hosts'), 'utf8');
     for (const h of inv.hosts) expect(kh).toContain(`${h.address} ssh-ed25519 `);
@@ -189,7 +241,7 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     expectOk(r, 'pgha destroy (proxmox)');
     expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} delete`));
     expect(guests()).toEqual([]);
-    expect(sim.st.vms.has(9000)).toBe(true); // the template stays
+    expect(sim.st.vms.has(9000) && sim.st.vms.has(9001)).toBe(true); // the templates stay
     const deletes = requestsOf('DELETE', /\/qemu\/\d+$/, from);
     expect(deletes).toHaveLength(5);
     for (const d of deletes) expect(d.params['purge']).toBe('1');

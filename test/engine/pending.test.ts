@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
 import { RunError } from '../../src/engine/errors.js';
 import { pendingFact, recordScript } from '../../src/engine/pending.js';
-import { DPKG_RECOVER, packagesScript } from '../../src/engine/apply.js';
+import { DPKG_RECOVER, dpkgRecover, packagesScript } from '../../src/engine/apply.js';
 import type { Step, Transport } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { LocalTransport, fakeHost } from './local-transport.js';
+import { fakeBin } from './fake-bin.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-pending-'));
@@ -92,20 +93,81 @@ describe('pending notifications', () => {
   });
 });
 
-describe('packages after an interrupted dpkg', () => {
-  it('finishes what dpkg left (configure -a, waiting for a lock of the killed run) before installing', () => {
-    const s = packagesScript(['haproxy']);
-    expect(s.indexOf(DPKG_RECOVER)).toBeGreaterThan(0);
-    expect(s.indexOf(DPKG_RECOVER)).toBeLessThan(s.indexOf('install -y'));
-    expect(DPKG_RECOVER).toContain('dpkg --force-confdef --force-confold --configure -a');
-    expect(DPKG_RECOVER).toMatch(/\*lock\*\).*sleep 1/);
+// dpkg as a killed run leaves it: $FAKE/audit lists half-configured packages (cleared by a successful
+// configure -a unless $FAKE/audit-stays exists); $FAKE/configure holds one outcome per call (ok, lock, fail).
+const DPKG = `case "$*" in
+  --audit) cat "$FAKE/audit" 2>/dev/null ;;
+  *--configure*)
+    n=$(($(cat "$FAKE/cn" 2>/dev/null || echo 0) + 1)); echo $n > "$FAKE/cn"
+    case "$(sed -n "\${n}p" "$FAKE/configure" 2>/dev/null)" in
+      lock) echo "dpkg: error: dpkg frontend lock was locked by another process with pid 4242" >&2; exit 2 ;;
+      fail) echo "dpkg: error processing package haproxy (--configure):" >&2; exit 1 ;;
+    esac
+    [ -e "$FAKE/audit-stays" ] || rm -f "$FAKE/audit" ;;
+esac`;
+
+function dpkgHost(o: { updates?: boolean; audit?: string; configure?: string[]; auditStays?: boolean } = {}) {
+  const f = fakeBin({ dpkg: DPKG, 'apt-get': 'exit 0', sleep: 'exit 0' });
+  const updates = join(f.fake, 'updates');
+  mkdirSync(updates);
+  if (o.updates) writeFileSync(join(updates, '0001'), '');
+  if (o.audit) writeFileSync(join(f.fake, 'audit'), o.audit);
+  if (o.auditStays) writeFileSync(join(f.fake, 'audit-stays'), '');
+  writeFileSync(join(f.fake, 'configure'), (o.configure ?? []).join('\n') + '\n');
+  return { ...f, updates };
+}
+const CONFIGURE = 'dpkg --force-confdef --force-confold --configure -a';
+const HALF = 'The following packages are only half configured, probably due to problems\nconfiguring them the first time.\n haproxy\n';
+
+describe('packages after an interrupted dpkg (fake dpkg and apt-get on PATH)', () => {
+  it('does nothing when dpkg has nothing pending', async () => {
+    const h = dpkgHost();
+    const r = await h.t.exec(`set -e\n${dpkgRecover(h.updates)}\necho ok`);
+    expect(r).toMatchObject({ code: 0, stdout: 'ok\n' });
+    expect(h.calls()).toEqual(['dpkg --audit']);
   });
 
-  it('does nothing when dpkg has nothing pending', async () => {
-    const t = new LocalTransport(fakeHost());
-    // On this machine dpkg is consistent: the recovery block must be a no-op that succeeds.
-    const r = await t.exec(`set -e\n${DPKG_RECOVER.replace(/dpkg --force-confdef[^)]*--configure -a/, 'echo WOULD-CONFIGURE')}\necho ok`);
+  it('finishes an interrupted run (journal in dpkg/updates) with configure -a', async () => {
+    const h = dpkgHost({ updates: true });
+    const r = await h.t.exec(`set -e\n${dpkgRecover(h.updates)}`);
     expect(r.code).toBe(0);
-    expect(r.stdout).not.toContain('WOULD-CONFIGURE');
+    expect(h.calls()).toEqual([CONFIGURE, 'dpkg --audit']);
+  });
+
+  it('waits while the killed run still holds the lock, then configures', async () => {
+    const h = dpkgHost({ audit: HALF, configure: ['lock', 'lock', 'ok'] });
+    const r = await h.t.exec(`set -e\n${dpkgRecover(h.updates)}`);
+    expect(r.code).toBe(0);
+    expect(h.calls()).toEqual(['dpkg --audit', CONFIGURE, 'sleep 1', CONFIGURE, 'sleep 1', CONFIGURE, 'dpkg --audit']);
+  });
+
+  it('stops with dpkg\'s message on an error other than the lock', async () => {
+    const h = dpkgHost({ updates: true, configure: ['fail'] });
+    const r = await h.t.exec(`set -e\n${dpkgRecover(h.updates)}\necho after`);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain('dpkg: error processing package haproxy (--configure):');
+    expect(h.calls()).toEqual([CONFIGURE]);
+  });
+
+  it('lets apt fix what configure -a left broken', async () => {
+    const h = dpkgHost({ audit: HALF, auditStays: true });
+    expect((await h.t.exec(`set -e\n${dpkgRecover(h.updates)}`)).code).toBe(0);
+    expect(h.calls()).toEqual(['dpkg --audit', CONFIGURE, 'dpkg --audit', expect.stringMatching(/^apt-get .* install -f -y -q$/)]);
+  });
+
+  it('recovers before installing', async () => {
+    const h = dpkgHost({ updates: true });
+    const r = await h.t.exec(packagesScript(['haproxy'], h.updates));
+    expect(r.code).toBe(0);
+    const calls = h.calls();
+    expect(calls[0]).toBe(CONFIGURE);
+    expect(calls.at(-1)).toMatch(/^apt-get .* install -y -q --no-install-recommends haproxy$/);
+  });
+
+  it('on a host, looks at dpkg\'s own journal directory', () => {
+    expect(DPKG_RECOVER).toBe(dpkgRecover('/var/lib/dpkg/updates'));
+    expect(DPKG_RECOVER).toContain('ls -A /var/lib/dpkg/updates ');
+    expect(packagesScript(['haproxy'])).toContain(DPKG_RECOVER);
   });
 });

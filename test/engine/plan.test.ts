@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseProbe, probeScript, sha256 } from '../../src/engine/probe.js';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseProbe, probe, probeScript, sha256 } from '../../src/engine/probe.js';
+import { fakeBin } from './fake-bin.js';
 import { planChanges } from '../../src/engine/plan.js';
 import type { Resource } from '../../src/engine/types.js';
 
@@ -56,9 +59,33 @@ describe('planning from recorded probe output (no SSH)', () => {
     expect(s.diff).not.toContain('hunter22');
   });
 
-  it('batches every probe into one script, quoting paths', () => {
-    const script = probeScript([{ kind: 'file', path: "/tmp/it's here", content: '' }, ...resources], false);
-    expect(script.split('\n').length).toBeGreaterThanOrEqual(6);
-    expect(script).toContain(`'/tmp/it'\\''s here'`);
+  it('batches every probe into one script, quoting paths (run with sh, fake dpkg-query and systemctl)', async () => {
+    const { fake, t, calls } = fakeBin({
+      'dpkg-query': 'printf "haproxy installed\\nkeepalived not-installed\\n"',
+      systemctl: 'case "$1" in is-enabled) echo enabled ;; is-active) echo active ;; esac',
+    });
+    const quoted = join(fake, "it's here");
+    writeFileSync(quoted, 'q\n');
+    chmodSync(quoted, 0o640);
+    mkdirSync(join(fake, 'app'), { mode: 0o750 });
+    writeFileSync(join(fake, 'ok'), '');
+    const rs: Resource[] = [
+      { kind: 'file', path: quoted, content: 'q\n' },
+      { kind: 'directory', path: join(fake, 'app') },
+      { kind: 'packages', names: ['haproxy', 'keepalived'] },
+      { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
+      { kind: 'command', label: 'init', argv: ['app', 'init'], creates: join(fake, 'ok') },
+      { kind: 'file', path: join(fake, 'missing.conf'), content: '' },
+    ];
+    const got = await probe(t, rs, false);
+    expect(t.roundTrips).toBe(1);
+    expect(got[0]).toMatchObject({ kind: 'file', state: { exists: true, sha: sha256('q\n'), mode: '640' } });
+    expect(got[1]).toMatchObject({ kind: 'directory', state: { exists: true, mode: '750' } });
+    expect(got[2]).toEqual({ kind: 'packages', installed: new Set(['haproxy']) });
+    expect(got[3]).toEqual({ kind: 'service', state: { enabled: 'enabled', active: 'active' } });
+    expect(got[4]).toEqual({ kind: 'command', run: false });
+    expect(got[5]).toEqual({ kind: 'file', state: { exists: false } });
+    expect(calls()).toEqual(['dpkg-query -W -f=${Package} ${db:Status-Status}\\n haproxy keepalived', 'systemctl is-enabled haproxy', 'systemctl is-active haproxy']);
+    expect(probeScript(rs, false)).toContain(`'${fake}/it'\\''s here'`);
   });
 });

@@ -29,7 +29,7 @@ describe('runner', () => {
       facts: () => ({ word: { script: 'echo hello', parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => [{ kind: 'file', path: f, content: `${facts.word ?? 'x'}\n` }],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
     const [first] = await r.runStep(step, hosts);
     expect(readFileSync(f, 'utf8')).toBe('hello\n');
     expect(first.changes.map((c) => c.summary)).toEqual([`create ${f}`]);
@@ -46,7 +46,7 @@ describe('runner', () => {
       facts: () => ({ path: { script: `echo ${join(dir, 'two.txt')}`, parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => (facts.path ? [{ kind: 'file', path: facts.path as string, content: 'x\n' }] : []),
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
     await r.runStep(step, hosts);
     const [again] = await r.runStep(step, hosts);
     expect(again.changes).toEqual([]);
@@ -63,7 +63,7 @@ describe('runner', () => {
       order: async (g) => [...g.hosts].reverse(),
       resources: (ctx) => [{ kind: 'command', label: `mark ${ctx.host.name}`, script: ctx.host.name === 'b' ? 'echo boom >&2; exit 4' : `echo ${ctx.host.name} >> ${log}` }],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
     const err = await r.runStep(step, hosts).catch((e) => e);
     expect(err).toBeInstanceOf(RunError);
     expect((err as RunError).failures.map((f) => f.host)).toEqual(['b']);
@@ -78,7 +78,7 @@ describe('runner', () => {
       title: 'parallel',
       resources: (ctx) => [{ kind: 'command', label: 'work', script: ctx.host.name === 'a' ? 'exit 0' : `exit 7` }],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {} });
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
     const err = (await r.runStep(step, hosts).catch((e) => e)) as RunError;
     expect(err.failures.map((f) => f.host).sort()).toEqual(['b', 'c']);
     expect(r.results.find((x) => x.host === 'a')?.error).toBeUndefined();
@@ -88,7 +88,7 @@ describe('runner', () => {
     const { hosts, inv, transports } = setup(['a']);
     const f = join(dir, 'never.txt');
     const step: Step = { id: 's.chk', title: 'check', resources: () => [{ kind: 'file', path: f, content: 'x' }] };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: true, diff: true, events: {} });
+    const r = new Runner({ inventory: inv, secrets: {}, transports, check: true, diff: true, events: {}, pendingDir: join(dir, 'notify') });
     const [res] = await r.runStep(step, hosts);
     expect(res.changes[0].summary).toBe(`create ${f}`);
     expect(res.changes[0].diff).toContain('+x');

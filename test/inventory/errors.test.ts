@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadInventory } from '../../src/inventory/load.js';
-import { BASE, errorLines, loadError } from './helpers.js';
+import { catalog } from '../../src/components/index.js';
+import { BASE, errorLines, load, loadError } from './helpers.js';
 
 describe('bad inventories: one UserError naming file, line and field', () => {
   it('malformed YAML names the line', () => {
@@ -162,6 +163,27 @@ describe('bad inventories: one UserError naming file, line and field', () => {
     expect(errorLines(e)).toEqual([{ line: 6, field: 'vars.patroni_ttl', message: expect.stringMatching(/\(2 \+ 2 \* 3\) must not exceed patroni_ttl \(5\).*\(hosts pg1, pg2, pg3\)$/) }]);
   });
 
+  it('a variable that looks like a component\'s but is not declared is an error at its line, with the name meant', () => {
+    const e = loadError(BASE.replace('hosts:', 'vars:\n  patroni_tll: 10\n  synchronous_mode: true\n  haproxy_stat_page: 8405\n  demo_greeting: hello\ngroups:\n  dc1: {vars: {etcd_heartbeat: 50}}\nhosts:')
+      .replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres, etcd], groups: [dc1], vars: {keepalived_unicst: true, pg_hba: [x]}}'));
+    expect(errorLines(e)).toEqual([
+      { line: 7, field: 'vars.patroni_tll', message: "variable 'patroni_tll' is not read by pgha: did you mean 'patroni_ttl'?" },
+      { line: 8, field: 'vars.synchronous_mode', message: "variable 'synchronous_mode' is not read by pgha: did you mean 'patroni_synchronous_mode'?" },
+      { line: 9, field: 'vars.haproxy_stat_page', message: "variable 'haproxy_stat_page' is not read by pgha: did you mean 'haproxy_stats_port'?" },
+      { line: 12, field: 'groups.dc1.vars.etcd_heartbeat', message: "variable 'etcd_heartbeat' is not read by pgha: did you mean 'etcd_heartbeat_interval'?" },
+      { line: 18, field: 'hosts.pg3.vars.keepalived_unicst', message: "variable 'keepalived_unicst' is not read by pgha: did you mean 'keepalived_unicast'?" },
+    ]);
+  });
+
+  it('an undeclared name with a component prefix is an error even far from every declared one; free-form names pass', () => {
+    const e = loadError(BASE.replace('hosts:', 'vars:\n  postgres_shared_buffers: 1GB\n  patroni_failsafe_mode: true\n  level: fast\n  greeting_text: hi\nhosts:'));
+    expect(errorLines(e)).toEqual([
+      { line: 7, field: 'vars.postgres_shared_buffers', message: expect.stringMatching(/^variable 'postgres_shared_buffers' is not read by pgha: did you mean 'postgres_[a-z_]+'\?$/) },
+      { line: 8, field: 'vars.patroni_failsafe_mode', message: expect.stringMatching(/^variable 'patroni_failsafe_mode' is not read by pgha: did you mean 'patroni_[a-z_]+'\?$/) },
+    ]);
+    expect(load(BASE.replace('hosts:', 'vars:\n  level: fast\n  greeting_text: hi\nhosts:')).vars).toEqual({ level: 'fast', greeting_text: 'hi' });
+  });
+
   it('every error is listed, not only the first, in line order', () => {
     const e = loadError(`cluster: Demo
 network: {subnet: 10.77.0.0/24, vip: 10.77.0.11}
@@ -183,7 +205,7 @@ hosts:
 
   it('an empty file, a file that is not a map, and a missing file', () => {
     expect(loadError('').message).toMatch(/is empty/);
-    expect(() => loadInventory('/nonexistent/pgha/inv.yml')).toThrow(/cannot read inventory \/nonexistent\/pgha\/inv.yml: no such file/);
+    expect(() => loadInventory('/nonexistent/pgha/inv.yml', catalog)).toThrow(/cannot read inventory \/nonexistent\/pgha\/inv.yml: no such file/);
     expect(loadError('- a\n- b\n').message).toMatch(/must be a map .* got a list/);
     expect(errorLines(loadError('cluster: demo\n'))).toEqual([
       { line: 1, field: 'network', message: "'network' is required" },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { expect } from 'vitest';
 import { UserError } from '../../src/engine/errors.js';
 import { loadInventory, type LoadOptions } from '../../src/inventory/load.js';
+import { catalog } from '../../src/components/index.js';
 import type { Inventory } from '../../src/inventory/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-inv-'));
@@ -19,14 +20,14 @@ export function writeInventory(text: string, name = `inv${++n}.yml`): string {
 }
 
 export function load(text: string, opts?: LoadOptions): Inventory {
-  return loadInventory(writeInventory(text), opts);
+  return loadInventory(writeInventory(text), catalog, opts);
 }
 
 /** Load text that must fail; returns the UserError. */
 export function loadError(text: string, opts?: LoadOptions): UserError & { file: string } {
   const file = writeInventory(text);
   try {
-    loadInventory(file, opts);
+    loadInventory(file, catalog, opts);
   } catch (e) {
     expect(e).toBeInstanceOf(UserError);
     expect((e as UserError).exitCode).toBe(2);

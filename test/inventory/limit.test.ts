@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { UserError } from '../../src/engine/errors.js';
 import { loadInventory, resolveLimit } from '../../src/inventory/load.js';
+import { catalog } from '../../src/components/index.js';
 
-const inv = loadInventory(join(import.meta.dirname, '..', '..', 'inventory', 'lab.yml'));
+const inv = loadInventory(join(import.meta.dirname, '..', '..', 'inventory', 'lab.yml'), catalog);
 const names = (expr: string) => resolveLimit(inv, expr).map((h) => h.name);
 
 describe('--limit', () => {
@@ -42,7 +43,7 @@ describe('--limit', () => {
 
   it('loadInventory validates the limit and keeps the chosen names', () => {
     const file = join(import.meta.dirname, '..', '..', 'inventory', 'lab.yml');
-    expect(loadInventory(file, { limit: 'pg1,haproxy' }).limit).toEqual(['lb1', 'lb2', 'pg1']);
-    expect(() => loadInventory(file, { limit: 'pg9' })).toThrow(/did you mean 'pg1'\?/);
+    expect(loadInventory(file, catalog, { limit: 'pg1,haproxy' }).limit).toEqual(['lb1', 'lb2', 'pg1']);
+    expect(() => loadInventory(file, catalog, { limit: 'pg9' })).toThrow(/did you mean 'pg1'\?/);
   });
 });

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BASE, load } from './helpers.js';
 import { inventorySchema } from '../../src/inventory/schema.js';
-import { KNOWN_VARS } from '../../src/inventory/vars.js';
-import { DEFAULTS } from '../../src/components/defaults.js';
+import { catalog } from '../../src/components/index.js';
 import { parseSubnet, hostAddressProblem, firstHostAddress, ipv4ToInt } from '../../src/inventory/net.js';
 
 /** Every property of every object schema, with its path. */
@@ -19,24 +18,29 @@ function properties(schema: unknown, path = ''): { path: string; schema: Record<
   return out;
 }
 
+const schema = inventorySchema(catalog);
+const DEFAULTS = Object.fromEntries(catalog.settings.map((d) => [d.name, d.default]));
+
 describe('inventory schema', () => {
   it('documents every field', () => {
-    const props = properties(inventorySchema);
+    const props = properties(schema);
     expect(props.length).toBeGreaterThan(60);
     const undocumented = props.filter((p) => typeof p.schema.description !== 'string' || (p.schema.description as string).length < 10).map((p) => p.path);
     expect(undocumented).toEqual([]);
   });
 
   it('types and documents exactly the variables the components read, and accepts their defaults', () => {
-    expect(Object.keys(KNOWN_VARS).sort()).toEqual(Object.keys(DEFAULTS).sort());
+    const known = schema.properties.vars.properties;
+    expect(Object.keys(known)).toEqual(catalog.settings.map((d) => d.name));
+    expect(Object.keys(known)).toContain('patroni_ttl');
     // The defaults themselves must pass the schema (catches a schema stricter than the components).
     const inv = load(BASE.replace('hosts:', `vars: ${JSON.stringify(DEFAULTS)}\nhosts:`));
     expect(inv.vars).toEqual(JSON.parse(JSON.stringify(DEFAULTS)));
   });
 
   it('the vars description names every variable the components read', () => {
-    const varsDoc = (inventorySchema.properties.vars as { description: string }).description;
-    for (const k of Object.keys(KNOWN_VARS)) expect(varsDoc).toContain(k);
+    const varsDoc = schema.properties.vars.description;
+    for (const d of catalog.settings) expect(varsDoc).toContain(d.name);
     expect(varsDoc).toMatch(/host vars, then the host's groups in the order listed on the host .* then cluster vars/);
   });
 });

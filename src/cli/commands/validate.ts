@@ -1,16 +1,16 @@
 // pgha validate: load an inventory and its playbooks and check them, contacting nothing (no SSH, no provider
 // API, no secrets written, no lock). Errors are the ones every other command reports, with file, line and field.
-import { components } from '../../components/index.js';
+import { catalog, components } from '../../components/index.js';
 import { findPlaybook, loadPlaybook, resolvePlays } from '../../playbook/load.js';
 import { loadInventory, resolveLimit } from '../../inventory/load.js';
-import { ROLES } from '../../inventory/types.js';
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
 
 export const DEFAULT_PLAYBOOKS = ['cluster', 'verify', 'demo'];
 
 export function validate(g: GlobalOptions, out: Out, o: { playbook?: string[] }) {
-  const inv = loadInventory(g.inventory);
+  const inv = loadInventory(g.inventory, catalog);
+  const ROLES = catalog.roles.map((r) => r.name);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const playbooks = (o.playbook?.length ? o.playbook : DEFAULT_PLAYBOOKS).map((name) => {
     const pb = loadPlaybook(findPlaybook(name), components);

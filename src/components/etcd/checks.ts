@@ -4,8 +4,8 @@ import type { StepContext, StepGroupContext, Transport } from '../../engine/type
 import { CheckError, RemoteError } from '../../engine/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
-import { settingsFor } from '../defaults.js';
-import { journal, withRole } from '../common.js';
+import { etcdSettings } from './settings.js';
+import { journal, renderProgram, withRole } from '../common.js';
 import {
   etcdctl,
   parseEndpointHealth,
@@ -25,24 +25,21 @@ export interface MemberProbe {
 const SPLIT = '---pgha-split---';
 
 function localUrl(ctx: { inventory: StepGroupContext['inventory'] }, host: Host): string {
-  return `http://127.0.0.1:${settingsFor(ctx.inventory, host).etcdClientPort}`;
+  return `http://127.0.0.1:${etcdSettings(ctx.inventory, host).etcdClientPort}`;
 }
 
 /** Read-only look at one member: pgha data present, and what its local endpoint says. */
 export async function probeMember(ctx: StepGroupContext, host: Host): Promise<MemberProbe> {
   const t = ctx.transports.get(host.name);
   if (!t) return { host, hasData: false };
-  const s = settingsFor(ctx.inventory, host);
+  const s = etcdSettings(ctx.inventory, host);
   const ep = [localUrl(ctx, host)];
-  const script = [
-    `if test -d ${shq(`${s.etcdDataDir}/member`)}; then echo yes; else echo no; fi`,
-    `echo ${SPLIT}`,
-    `if command -v etcdctl >/dev/null 2>&1; then`,
-    `  ${etcdctl(ep, ['endpoint', 'status', '-w', 'json'])} 2>/dev/null || true`,
-    `  echo ${SPLIT}`,
-    `  ${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null || true`,
-    `fi`,
-  ].join('\n');
+  const script = renderProgram('etcd/probe-member.sh.hbs', {
+    member_dir: shq(`${s.etcdDataDir}/member`),
+    split: SPLIT,
+    endpoint_status: etcdctl(ep, ['endpoint', 'status', '-w', 'json']),
+    member_list: etcdctl(ep, ['member', 'list', '-w', 'json']),
+  });
   const r = await t.exec(script, { timeoutMs: 30_000 });
   const [data = '', status = '', list = ''] = r.stdout.split(SPLIT);
   const st = parseEndpointStatus(status)[0];
@@ -74,7 +71,7 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
       `cluster id ${majorityId} (as on ${majority.map((p) => p.host.name).join(', ')})`,
       `cluster id ${otherId}: its data dir belongs to another cluster`,
       await journal(ctx.transports.get(odd.host.name), 'etcd'),
-      `stop etcd on ${odd.host.name}, remove ${settingsFor(ctx.inventory, odd.host).etcdDataDir}/member there, and run apply again (it rejoins)`,
+      `stop etcd on ${odd.host.name}, remove ${etcdSettings(ctx.inventory, odd.host).etcdDataDir}/member there, and run apply again (it rejoins)`,
     );
   }
 
@@ -95,7 +92,7 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
   let leaderProbe = running.find((p) => p.status!.memberId === p.status!.leader) ?? running[0]!;
   const t = ctx.transports.get(leaderProbe.host.name)!;
   for (const p of fresh) {
-    const s = settingsFor(ctx.inventory, p.host);
+    const s = etcdSettings(ctx.inventory, p.host);
     const peerUrl = `http://${p.host.address}:${s.etcdPeerPort}`;
     const list = leaderProbe.list!;
     const entry = list.members.find((m) => m.peerURLs.includes(peerUrl));

@@ -1,7 +1,7 @@
 // etcd facts and parsers for etcdctl's JSON output (3.4: ids are uint64 JSON numbers; zero fields omitted).
 import type { FactSpec } from '../../engine/types.js';
 import { argvToShell, shq } from '../../engine/quote.js';
-import { parseJsonBig, toHexId } from '../common.js';
+import { obj, parseJsonBig, toHexId } from '../common.js';
 
 export interface EtcdMember {
   id: string; // hex
@@ -39,9 +39,6 @@ export function etcdctl(endpoints: string[], args: string[]): string {
   return `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints.join(','))} --dial-timeout=2s --command-timeout=4s ${argvToShell(args)}`;
 }
 
-function obj(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-}
 function strs(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }

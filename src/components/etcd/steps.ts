@@ -4,8 +4,9 @@
 // localhost. Blocking that start (only for etcd, only while etcd-server is not installed yet) means the first
 // start already reads /etc/default/etcd. pgha also uses its own data dir (not /var/lib/etcd/default), so a
 // member the package did start elsewhere can never be taken for a member of this cluster.
-import type { Component, Facts, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { settingsFor } from '../defaults.js';
+import type { Component, FactSpecs, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
+import { defineStep } from '../../engine/step.js';
+import { etcdSettings } from './settings.js';
 import { withRole } from '../common.js';
 import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
 import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
@@ -21,14 +22,20 @@ function members(ctx: StepContext) {
   return withRole(ctx.hosts, 'etcd');
 }
 
+/** What the config steps read on a member: its own data, and the member list of any cluster that answers. */
+export interface ConfigFacts {
+  etcdMember: boolean;
+  etcdPeers: EtcdMemberList | null;
+}
+
 /** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
-export function etcdConfigFile(ctx: StepContext, facts: Facts, restartOnChange: boolean): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, restartOnChange: boolean): FileResource {
+  const s = etcdSettings(ctx.inventory, ctx.host);
   const formed = facts.etcdMember === true;
-  const peers = (facts.etcdPeers ?? null) as EtcdMemberList | null;
+  const peers = facts.etcdPeers ?? null;
   const clusterAnswers = peers !== null && peers.members.length > 0;
   const initialCluster = members(ctx)
-    .map((h) => `${h.name}=http://${h.address}:${settingsFor(ctx.inventory, h).etcdPeerPort}`)
+    .map((h) => `${h.name}=http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`)
     .join(',');
   const content = ctx.render('etcd/etcd.default.hbs', {
     name: ctx.host.name,
@@ -49,18 +56,18 @@ export function etcdConfigFile(ctx: StepContext, facts: Facts, restartOnChange: 
   return file;
 }
 
-function configFacts(ctx: StepContext) {
-  const urls = members(ctx).map((h) => clientUrl(h.address, settingsFor(ctx.inventory, h).etcdClientPort));
-  const s = settingsFor(ctx.inventory, ctx.host);
+function configFacts(ctx: StepContext): FactSpecs<ConfigFacts> {
+  const urls = members(ctx).map((h) => clientUrl(h.address, etcdSettings(ctx.inventory, h).etcdClientPort));
+  const s = etcdSettings(ctx.inventory, ctx.host);
   return { etcdMember: memberDataFact(s.etcdDataDir), etcdPeers: peersFact(urls) };
 }
 
-const install: Step = {
+const install = defineStep({
   id: 'etcd.install',
   title: 'Install etcd without letting the package start it',
-  facts: (ctx) => ({ etcdInstalled: installedFact('etcd-server') }),
+  facts: () => ({ etcdInstalled: installedFact('etcd-server') }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const out: Resource[] = [];
     if (facts.etcdInstalled !== true) {
       out.push({ kind: 'file', path: POLICY_RC_D, content: ctx.render('etcd/policy-rc.d.hbs', {}), mode: '0755' });
@@ -69,13 +76,13 @@ const install: Step = {
     out.push({ kind: 'directory', path: s.etcdDataDir, owner: 'etcd', group: 'etcd', mode: '0700' });
     return out;
   },
-};
+});
 
-const config: Step = {
+const config = defineStep({
   id: 'etcd.config',
   title: 'Configure etcd members (rolling restart of formed members on change)',
   serial: true,
-  facts: (ctx) => configFacts(ctx),
+  facts: configFacts,
   before: reconcileMembers,
   resources: (ctx, facts) => [
     // Here, not in the install step: guards are probed before a step applies, so the install step would
@@ -85,18 +92,18 @@ const config: Step = {
   ],
   async verify(ctx, t) {
     // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
     if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
   },
-};
+});
 
-const start: Step = {
+const start = defineStep({
   id: 'etcd.start',
   title: 'Start etcd on every member together',
-  facts: (ctx) => ({ etcdMember: memberDataFact(settingsFor(ctx.inventory, ctx.host).etcdDataDir) }),
+  facts: (ctx) => ({ etcdMember: memberDataFact(etcdSettings(ctx.inventory, ctx.host).etcdDataDir) }),
   resources(ctx, facts) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = etcdSettings(ctx.inventory, ctx.host);
     if (facts.etcdMember === true) return [{ kind: 'service', name: 'etcd', enabled: true, state: 'started' }];
     // Not formed here yet: (re)start without waiting, on every member at once. With Type=notify a blocking
     // start would wait for a quorum that only the other members' starts can bring.
@@ -112,14 +119,14 @@ const start: Step = {
   },
   verify: (ctx, t) => verifyLocalMember(ctx, t, 120_000),
   verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
-};
+});
 
-const finalize: Step = {
+const finalize = defineStep({
   id: 'etcd.finalize',
   title: 'Mark formed members as existing (no restart)',
-  facts: (ctx) => configFacts(ctx),
+  facts: configFacts,
   resources: (ctx, facts) => [etcdConfigFile(ctx, facts, false)],
-};
+});
 
 export const etcdSteps: Step[] = [install, config, start, finalize];
 

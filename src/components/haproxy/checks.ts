@@ -3,7 +3,8 @@ import type { Host } from '../../inventory/types.js';
 import type { StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../engine/errors.js';
 import { waitFor } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
+import { haproxySettings } from './settings.js';
+import { patroniSettings } from '../patroni/settings.js';
 import { errText, httpGet, journal, withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import { LEADER_ROLES, type PatroniCluster } from '../patroni/facts.js';
@@ -26,7 +27,7 @@ export function expectedBackends(c: PatroniCluster, maxLag: number): Record<stri
 
 /** UP servers per proxy as this balancer sees them (stats CSV fetched on the host itself). */
 export async function backendsOn(ctx: StepGroupContext, h: Host, t: Transport): Promise<Record<string, string[]>> {
-  const r = await httpGet(t, '127.0.0.1', settingsFor(ctx.inventory, h).statsPort, '/;csv');
+  const r = await httpGet(t, '127.0.0.1', haproxySettings(ctx.inventory, h).statsPort, '/;csv');
   if (r.status !== 200) throw new Error(`stats page answered ${r.status || 'nothing'}`);
   return upServers(parseStatCsv(r.body));
 }
@@ -44,7 +45,7 @@ export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): P
   for (const h of withRole(ctx.hosts, 'haproxy')) {
     const t = ctx.transports.get(h.name);
     if (!t) throw new CheckError(h.name, 'haproxy backends', 'connected host', 'not connected');
-    const maxLag = settingsFor(ctx.inventory, h).replicaMaxLag;
+    const maxLag = patroniSettings(ctx.inventory, h).replicaMaxLag;
     let want: Record<string, string[]> = {};
     const res = await waitFor(
       async () => {

@@ -1,14 +1,15 @@
 // HAProxy on role haproxy: 5001 primary, 5002 replicas, 5010 all members, stats on 8404; health from
 // Patroni's REST API. Config changes are validated first and applied with a reload (never a restart).
 import type { Component, FileResource, Step, StepContext } from '../../engine/types.js';
-import { settingsFor } from '../defaults.js';
+import { haproxySettings } from './settings.js';
+import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
 import { verifyHaproxy } from './checks.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 
 export function haproxyConfigFile(ctx: StepContext): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
   const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,

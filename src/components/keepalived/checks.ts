@@ -2,7 +2,7 @@
 import type { StepGroupContext } from '../../engine/types.js';
 import { CheckError } from '../../engine/errors.js';
 import { waitFor } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
+import { haproxySettings } from '../haproxy/settings.js';
 import { httpGet, journal, requireVip, withRole } from '../common.js';
 import { holdsVip, parseIpAddr } from './facts.js';
 
@@ -26,7 +26,7 @@ export async function vipState(ctx: StepGroupContext): Promise<VipState> {
   const t = ctx.transports.get(h.name)!;
   const active = (await t.exec('systemctl is-active haproxy', { timeoutMs: 10_000 })).stdout.trim();
   if (active !== 'active') return { holders, healthy: false, detail: `haproxy on ${h.name} is ${active}` };
-  const stats = await httpGet(t, '127.0.0.1', settingsFor(ctx.inventory, h).statsPort, '/;csv');
+  const stats = await httpGet(t, '127.0.0.1', haproxySettings(ctx.inventory, h).statsPort, '/;csv');
   if (stats.status !== 200) return { holders, healthy: false, detail: `haproxy stats on ${h.name} answered ${stats.status || 'nothing'}` };
   return { holders, healthy: true, detail: `VIP ${vip} on ${h.name}` };
 }

@@ -1,9 +1,9 @@
 // keepalived on role haproxy: one VRRP instance carrying the inventory's VIP. The first haproxy host has the
 // highest priority; a track script puts a balancer whose HAProxy is gone into FAULT, so the VIP moves.
-import type { Component, Facts, Resource, Step, StepContext } from '../../engine/types.js';
+import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
+import { defineStep } from '../../engine/step.js';
 import { UserError } from '../../engine/errors.js';
-import { settingsFor } from '../defaults.js';
-import { secret } from '../secrets.js';
+import { keepalivedSettings, vrrpPassword } from './settings.js';
 import { requireVip, withRole } from '../common.js';
 import { addrFact, interfaceFor, type AddrEntry } from './facts.js';
 import { verifyKeepalived } from './checks.js';
@@ -16,12 +16,17 @@ export function priorityFor(index: number): number {
   return index === 0 ? 150 : Math.max(1, 101 - index);
 }
 
-export function keepalivedResources(ctx: StepContext, facts: Facts): Resource[] {
-  const s = settingsFor(ctx.inventory, ctx.host);
+/** What the config step reads on a balancer: its IPv4 addresses, by interface. */
+export interface AddressFacts {
+  addresses: AddrEntry[];
+}
+
+export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFacts>): Resource[] {
+  const s = keepalivedSettings(ctx.inventory, ctx.host);
   const vip = requireVip(ctx.inventory.vip, ctx.inventory.file);
   const balancers = withRole(ctx.hosts, 'haproxy');
   const index = balancers.findIndex((h) => h.name === ctx.host.name);
-  const iface = s.kaInterface || interfaceFor(ctx.host.address, (facts.addresses ?? []) as AddrEntry[]);
+  const iface = s.kaInterface || interfaceFor(ctx.host.address, facts.addresses ?? []);
   if (!iface) {
     throw new UserError(
       `no interface on ${ctx.host.name} carries its address ${ctx.host.address}`,
@@ -35,7 +40,7 @@ export function keepalivedResources(ctx: StepContext, facts: Facts): Resource[] 
     interface: iface,
     virtual_router_id: s.routerId,
     priority: priorityFor(Math.max(0, index)),
-    auth_pass: secret(ctx, 'vrrp_password'),
+    auth_pass: vrrpPassword(ctx),
     unicast: s.unicast,
     address: ctx.host.address,
     peers: balancers.filter((h) => h.name !== ctx.host.name).map((h) => h.address),
@@ -64,13 +69,13 @@ const install: Step = {
   resources: () => [{ kind: 'packages', names: ['keepalived'] }],
 };
 
-const config: Step = {
+const config = defineStep({
   id: 'keepalived.config',
   title: 'Configure keepalived (VRRP instance for the VIP, HAProxy track script)',
   facts: () => ({ addresses: addrFact }),
   resources: keepalivedResources,
   verifyGroup: (ctx) => verifyKeepalived(ctx, 20_000),
-};
+});
 
 export const keepalivedSteps: Step[] = [install, config];
 

@@ -1,10 +1,10 @@
 // Patroni checks: each member running, then the cluster: one leader, streaming replicas, one timeline.
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../engine/errors.js';
-import { waitFor } from '../../engine/wait.js';
+import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
-import { settingsFor } from '../defaults.js';
-import { errText, httpGet, journal, withRole } from '../common.js';
+import { patroniSettings } from './settings.js';
+import { errText, httpGet, journal, journalCmd, withRole } from '../common.js';
 import { judgeCluster, parseCluster, parsePatroniStatus, type ClusterVerdict, type PatroniCluster } from './facts.js';
 
 /** psql as the postgres OS user over the local socket (peer auth), tuples only. */
@@ -15,7 +15,7 @@ export function localPsql(port: number, sql: string): string {
 /** Patroni's journal tail, plus PostgreSQL's last FATAL/HINT lines when Patroni's chatter pushed them out. */
 async function memberLog(t: Transport): Promise<string> {
   const logs = await journal(t, 'patroni');
-  const r = await t.exec(`journalctl -u patroni -n 500 --no-pager 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
+  const r = await t.exec(`${journalCmd('patroni', { lines: 500 })} 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
   const errs = r?.stdout.trim() ?? '';
   if (!errs || errs.split('\n').every((l) => logs.includes(l))) return logs;
   return `${logs}\n--- last PostgreSQL errors in that log:\n${errs}`;
@@ -25,7 +25,7 @@ async function memberLog(t: Transport): Promise<string> {
 export const START_FAILED_PATIENCE_MS = 40_000;
 
 export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = patroniSettings(ctx.inventory, ctx.host);
   // Patroni retries a failed start on its own for a while; a start that keeps failing is reported sooner.
   let failedSince = 0;
   const res = await waitFor(
@@ -33,10 +33,10 @@ export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeou
       const r = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
       if (r.status === 0) return { ok: false, value: 'REST API does not answer' };
       const st = parsePatroniStatus(r.body);
-      failedSince = st.state === 'start failed' ? failedSince || Date.now() : 0;
+      failedSince = st.state === 'start failed' ? failedSince || now() : 0;
       return { ok: st.state === 'running', value: `state ${st.state || '?'}, role ${st.role || '?'}` };
     },
-    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && Date.now() - failedSince > START_FAILED_PATIENCE_MS },
+    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && now() - failedSince > START_FAILED_PATIENCE_MS },
   );
   if (!res.ok) {
     throw new CheckError(
@@ -56,7 +56,7 @@ export async function fetchCluster(ctx: StepGroupContext): Promise<{ cluster: Pa
     const t = ctx.transports.get(h.name);
     if (!t) continue;
     try {
-      const r = await httpGet(t, '127.0.0.1', settingsFor(ctx.inventory, h).apiPort, '/cluster');
+      const r = await httpGet(t, '127.0.0.1', patroniSettings(ctx.inventory, h).apiPort, '/cluster');
       if (r.status === 200) return { cluster: parseCluster(r.body), from: h.name };
     } catch {
       /* try the next member */
@@ -73,7 +73,7 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
   const leaderHost = ctx.inventory.hosts.find((h) => h.name === v.leader!.name);
   const lt = leaderHost && ctx.transports.get(leaderHost.name);
   if (!leaderHost || !lt) return { ...v, ok: false, problem: `leader ${v.leader!.name} is not connected` };
-  const port = settingsFor(ctx.inventory, leaderHost).pgPort;
+  const port = patroniSettings(ctx.inventory, leaderHost).pgPort;
   const r = await lt.exec(localPsql(port, "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'"));
   const [count = '', list = ''] = r.stdout.trim().split('|');
   const n = Number(count);
@@ -93,7 +93,7 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
     const h = ctx.inventory.hosts.find((x) => x.name === m.name);
     const t = h && ctx.transports.get(h.name);
     if (!h || !t) return { ...v, ok: false, problem: `replica ${m.name} is not connected` };
-    const rr = await t.exec(localPsql(settingsFor(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'));
+    const rr = await t.exec(localPsql(patroniSettings(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'));
     if (rr.stdout.trim() !== 'streaming') {
       return { ...v, ok: false, host: h.name, problem: `replica ${m.name} wal receiver: ${rr.stdout.trim() || rr.stderr.trim() || 'none'}` };
     }
@@ -103,7 +103,7 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
 
 export async function verifyPatroniCluster(ctx: StepGroupContext, timeoutMs: number): Promise<ClusterVerdict> {
   const members = withRole(ctx.inventory.hosts, 'postgres');
-  const s = settingsFor(ctx.inventory, members[0]!);
+  const s = patroniSettings(ctx.inventory, members[0]!);
   const expected = members.map((h) => h.name);
   const res = await waitFor<StreamVerdict>(
     async () => {

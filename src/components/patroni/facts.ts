@@ -1,4 +1,5 @@
 // Parsers for Patroni 3.0.2's REST API (GET /cluster, GET /patroni) and the cluster rules pgha checks.
+import { obj } from '../common.js';
 
 export interface PatroniMember {
   name: string;
@@ -15,10 +16,6 @@ export interface PatroniMember {
 export interface PatroniCluster {
   members: PatroniMember[];
   pause: boolean;
-}
-
-function obj(v: unknown): Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 export function parseCluster(text: string): PatroniCluster {

@@ -2,12 +2,12 @@
 // once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
 import { stringify } from 'yaml';
 import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { shq } from '../../engine/quote.js';
-import { settingsFor, type Settings } from '../defaults.js';
+import { patroniSettings, type PatroniSettings } from './settings.js';
+import { etcdSettings } from '../etcd/settings.js';
 import { secret } from '../secrets.js';
-import { withRole } from '../common.js';
+import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
-import { restartStep } from './restart.js';
+import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
@@ -22,7 +22,7 @@ export const PATRONI_VALIDATE =
   `rest=$(echo "$out" | grep -v "is already in use"); if [ -n "$rest" ]; then echo "$rest"; exit 1; fi' pgha-validate %s`;
 
 /** The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. */
-export function dcsConfig(s: Settings): Record<string, unknown> {
+export function dcsConfig(s: PatroniSettings): Record<string, unknown> {
   return {
     ttl: s.ttl,
     loop_wait: s.loopWait,
@@ -39,7 +39,7 @@ export function dcsConfig(s: Settings): Record<string, unknown> {
 }
 
 /** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
-export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: Settings): string[] {
+export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniSettings): string[] {
   const members = withRole(ctx.hosts, 'postgres');
   const balancers = withRole(ctx.hosts, 'haproxy');
   const m = 'scram-sha-256';
@@ -67,9 +67,9 @@ function indent(text: string, spaces: number): string {
 }
 
 export function patroniConfigFile(ctx: StepContext): FileResource {
-  const s = settingsFor(ctx.inventory, ctx.host);
+  const s = patroniSettings(ctx.inventory, ctx.host);
   const q = (v: string) => JSON.stringify(v);
-  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${settingsFor(ctx.inventory, h).etcdClientPort}`);
+  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`);
   const content = ctx.render('patroni/config.yml.hbs', {
     scope: q(s.scope),
     namespace: q(s.namespace),
@@ -111,35 +111,15 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
  * `patch` PATCHes them (credentials on stdin, never on a command line).
  */
 export function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
-  const py = [
-    'import json, sys, base64, urllib.request',
-    `want = json.loads(${JSON.stringify(JSON.stringify(desired))})`,
-    'def norm(v):',
-    '    if isinstance(v, dict): return {k: norm(x) for k, x in v.items()}',
-    '    return str(v).lower()',
-    'def sub(w, h):',
-    '    if isinstance(w, dict): return isinstance(h, dict) and all(k in h and sub(x, h[k]) for k, x in w.items())',
-    '    return w == h',
-    `url = "http://127.0.0.1:${apiPort}/config"`,
-    patch
-      ? [
-          'cred = json.loads(sys.stdin.read())',
-          'auth = base64.b64encode((cred["user"] + ":" + cred["password"]).encode()).decode()',
-          'req = urllib.request.Request(url, data=json.dumps(want).encode(), method="PATCH", headers={"Content-Type": "application/json", "Authorization": "Basic " + auth})',
-          'r = urllib.request.urlopen(req, timeout=10)',
-          'have = json.loads(r.read())',
-          'sys.exit(0 if sub(norm(want), norm(have)) else 1)',
-        ].join('\n')
-      : ['have = json.loads(urllib.request.urlopen(url, timeout=5).read())', 'sys.exit(0 if sub(norm(want), norm(have)) else 1)'].join('\n'),
-  ].join('\n');
-  return `python3 -c ${shq(py)}`;
+  const vars = { want: JSON.stringify(desired), api_port: apiPort, patch, rest_auth: patch ? restAuthLines() : '' };
+  return python3(renderProgram('patroni/dcs-config.py.hbs', vars));
 }
 
 const install: Step = {
   id: 'patroni.install',
   title: 'Install PostgreSQL and Patroni (no distro "main" cluster)',
   resources(ctx) {
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = patroniSettings(ctx.inventory, ctx.host);
     const v = s.pgVersion;
     const mainConf = `/etc/postgresql/${v}/main/postgresql.conf`;
     return [
@@ -177,16 +157,14 @@ const dcs: Step = {
     // Cluster-wide: one member applies it (the first postgres host of the inventory).
     const first = withRole(ctx.hosts, 'postgres')[0];
     if (!first || first.name !== ctx.host.name) return [];
-    const s = settingsFor(ctx.inventory, ctx.host);
+    const s = patroniSettings(ctx.inventory, ctx.host);
     const desired = dcsConfig(s);
-    const password = secret(ctx, 'patroni_api_password');
     return [
       {
         kind: 'command',
         label: 'PATCH /config with the DCS settings',
         script: configScript(s.apiPort, desired, true),
-        stdin: JSON.stringify({ user: s.apiUser, password }),
-        secrets: [password],
+        ...restAuthInput(ctx),
         unless: configScript(s.apiPort, desired, false),
       },
     ];

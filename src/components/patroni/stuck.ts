@@ -6,9 +6,10 @@
 // check after Patroni started, so a run that starts such a replica also repairs it.
 import type { Resource, StepContext, Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
-import { sleep } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
-import { verifyMemberRunning } from './checks.js';
+import { now, sleep } from '../../engine/wait.js';
+import { patroniSettings } from './settings.js';
+import { journalCmd, renderProgram } from '../common.js';
+import { localPsql, verifyMemberRunning } from './checks.js';
 
 /** Patroni's configuration file (Debian's patroni.service reads it). */
 export const PATRONI_CONFIG = '/etc/patroni/config.yml';
@@ -28,18 +29,17 @@ const STUCK_LINES = [
  * of local WAL before streaming starts), or `waiting` (a replica not streaming yet).
  */
 export function replicaStateScript(ctx: StepContext): string {
-  const s = settingsFor(ctx.inventory, ctx.host);
-  const status = `runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${s.pgPort} -d postgres -c ${shq('select status from pg_stat_wal_receiver')} 2>/dev/null`;
-  return [
-    `if ! test -f ${shq(`${s.pgDataDir}/standby.signal`)}; then echo primary`,
-    `elif [ "$(${status})" = streaming ]; then echo streaming`,
-    `elif [ "$(journalctl -u patroni --since -120s --no-pager 2>/dev/null | grep -Ec ${shq(STUCK_LINES)})" -ge 3 ]; then echo stuck`,
-    'else echo waiting; fi',
-  ].join('\n');
+  const s = patroniSettings(ctx.inventory, ctx.host);
+  return renderProgram('patroni/replica-state.sh.hbs', {
+    standby_signal: shq(`${s.pgDataDir}/standby.signal`),
+    wal_receiver_status: localPsql(s.pgPort, 'select status from pg_stat_wal_receiver'),
+    recent_log: journalCmd('patroni', { since: '-120s' }),
+    stuck_lines: shq(STUCK_LINES),
+  });
 }
 
 function reinitArgv(ctx: StepContext): string[] {
-  return ['patronictl', '-c', PATRONI_CONFIG, 'reinit', settingsFor(ctx.inventory, ctx.host).scope, ctx.host.name, '--force'];
+  return ['patronictl', '-c', PATRONI_CONFIG, 'reinit', patroniSettings(ctx.inventory, ctx.host).scope, ctx.host.name, '--force'];
 }
 
 /** The repair as a guarded resource (a run that finds the replica stuck from an earlier run). */
@@ -59,7 +59,7 @@ export function reinitStuckReplica(ctx: StepContext): Resource {
  */
 export async function repairIfStuck(ctx: StepContext, t: Transport, graceMs = 30_000): Promise<void> {
   if (ctx.check) return;
-  const deadline = Date.now() + graceMs;
+  const deadline = now() + graceMs;
   for (;;) {
     const state = (await t.exec(replicaStateScript(ctx), { timeoutMs: 30_000 })).stdout.trim();
     if (state === 'stuck') {
@@ -69,7 +69,7 @@ export async function repairIfStuck(ctx: StepContext, t: Transport, graceMs = 30
       await verifyMemberRunning(ctx, t, 180_000);
       return;
     }
-    if (state !== 'waiting' || Date.now() > deadline) return; // primary, streaming, or out of patience (the cluster check reports it)
+    if (state !== 'waiting' || now() > deadline) return; // primary, streaming, or out of patience (the cluster check reports it)
     await sleep(5000);
   }
 }

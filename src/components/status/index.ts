@@ -1,7 +1,8 @@
 // `pgha status`: Patroni members (like `patronictl list`), the HAProxy backends each member is UP in, the VIP
 // holder and etcd health, read-only, in one table.
 import type { StepGroupContext } from '../../engine/types.js';
-import { settingsFor } from '../defaults.js';
+import { etcdSettings } from '../etcd/settings.js';
+import { haproxySettings } from '../haproxy/settings.js';
 import { errText, withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import { backendsOn, PROXIES } from '../haproxy/checks.js';
@@ -47,7 +48,7 @@ async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
   for (const h of withRole(ctx.inventory.hosts, 'etcd')) {
     const t = ctx.transports.get(h.name);
     if (!t) continue;
-    const ep = [`http://127.0.0.1:${settingsFor(ctx.inventory, h).etcdClientPort}`];
+    const ep = [`http://127.0.0.1:${etcdSettings(ctx.inventory, h).etcdClientPort}`];
     const r = await t.exec(
       `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ---pgha-split---; ` +
         `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; echo ---pgha-split---; ` +
@@ -75,7 +76,7 @@ async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
 export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatus> {
   const inv = ctx.inventory;
   const first = withRole(inv.hosts, 'postgres')[0] ?? inv.hosts[0];
-  const s = first ? settingsFor(inv, first) : undefined;
+  const s = first ? haproxySettings(inv, first) : undefined;
   const got = await fetchCluster(ctx).catch(() => undefined);
   const members: MemberStatus[] = (got?.cluster.members ?? []).map((m) => ({
     name: m.name,

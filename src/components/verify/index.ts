@@ -7,7 +7,8 @@ import type { Host } from '../../inventory/types.js';
 import { CheckError, UserError } from '../../engine/errors.js';
 import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
-import { settingsFor } from '../defaults.js';
+import { patroniSettings } from '../patroni/settings.js';
+import { haproxySettings } from '../haproxy/settings.js';
 import { secret } from '../secrets.js';
 import { errText, journal, requireVip, withRole } from '../common.js';
 import { verifyEtcdCluster } from '../etcd/checks.js';
@@ -38,7 +39,7 @@ interface Psql {
 
 function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
   const t = ctx.transports.get(host.name)!;
-  const s = settingsFor(ctx.inventory, host);
+  const s = patroniSettings(ctx.inventory, host);
   const password = secret(ctx, 'postgres_superuser_password');
   return {
     t,
@@ -79,7 +80,7 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const vip = requireVip(inv.vip, inv.file);
   const client = withRole(inv.hosts, 'postgres').find((h) => ctx.transports.has(h.name));
   if (!client) throw new UserError('no postgres host is connected to run psql from', 'check that the postgres hosts are up');
-  const s = settingsFor(inv, client);
+  const s = haproxySettings(inv, client);
   if (ctx.check) throw new UserError('verify writes a row through the VIP and cannot run in check mode');
   const verdict = await verifyPatroniCluster(ctx, 30_000);
   const holder = (await vipState(ctx)).holders[0];

@@ -207,17 +207,18 @@ export async function hardKillHost(inv: Inventory, hostName: string): Promise<nu
 
 /**
  * Start one stopped (or crashed) host again, or boot a new one; the lab's bridge, cache and base image must be up
- * (they are after `up`, also an `up` of the inventory without hosts). `authorizedKeys` are given to root besides the
- * lab's own key (e.g. the keys a VM gets from cloud-init); they are written before the boot.
+ * (they are after `up`, also an `up` of the inventory without hosts). `authorizedKeys` are given besides the lab's
+ * own key (e.g. the keys a VM gets from cloud-init) to `user`: root by default; any other user is made as cloud-init
+ * makes it (home, /bin/bash, group sudo, passwordless sudo) and gets all the keys, root none. Written before the boot.
  */
-export async function startHost(inv: Inventory, hostName: string, opts: { authorizedKeys?: string[] } = {}): Promise<void> {
+export async function startHost(inv: Inventory, hostName: string, opts: { authorizedKeys?: string[]; user?: string } = {}): Promise<void> {
   const host = inv.hosts.find((h) => h.name === hostName);
   const h = known(inv, hostName);
   if ((await machineState(h)).state === 'running' && (await machineInit(h))) return;
   await teardown(h); // leftovers of a crash: nspawn, mount, links
   const mirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
-  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, opts.authorizedKeys);
+  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, { extraKeys: opts.authorizedKeys, user: opts.user });
 }
 
 /** Clean shutdown of one host (its disk is kept). */

@@ -2,7 +2,7 @@
 // network namespace, detached from pgha (setsid), tracked by a pid file in the lab's state dir.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
 import type { Host, Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
@@ -15,6 +15,7 @@ import {
 } from './render.js';
 import type { DebianMirror } from './sources.js';
 import { alive, findProcesses, livePid, mountsUnder, run, signal, tryRun, unmountAll, waitGone } from './sys.js';
+import { cloudUserFiles, ensureHome, readAccountFiles } from './users.js';
 
 export interface LabHost {
   name: string;
@@ -99,8 +100,11 @@ export interface HostFile {
   path: string;
   content: string;
   mode: number;
+  owner?: { uid: number; gid: number }; // root's when unset; also the owner of its directory when dirMode is set
+  dirMode?: number; // the mode of its directory (made if missing)
 }
 
+/** The host's own files; `publicKey` (one key a line, or nothing) is what root's authorized_keys holds. */
 export function hostFiles(inv: Inventory, host: Host, mirror: DebianMirror, publicKey: string): HostFile[] {
   const lab = labSettings(inv);
   return [
@@ -109,7 +113,7 @@ export function hostFiles(inv: Inventory, host: Host, mirror: DebianMirror, publ
     { path: '/etc/resolv.conf', content: renderResolvConf(), mode: 0o644 },
     { path: '/etc/apt/apt.conf.d/01pgha-proxy', content: renderAptProxy(lab.bridgeAddress, lab.cachePort), mode: 0o644 },
     { path: '/etc/apt/sources.list', content: renderSourcesList(mirror), mode: 0o644 },
-    { path: '/root/.ssh/authorized_keys', content: publicKey.trim() + '\n', mode: 0o600 },
+    { path: '/root/.ssh/authorized_keys', content: publicKey.trim() ? publicKey.trim() + '\n' : '', mode: 0o600 },
   ];
 }
 
@@ -124,13 +128,20 @@ export function syncFiles(root: string, files: HostFile[]): string[] {
     } catch {
       current = undefined;
     }
-    if (current === f.content) continue;
     const dir = p.slice(0, p.lastIndexOf('/'));
-    mkdirSync(dir, { recursive: true, mode: f.path.startsWith('/root/.ssh') ? 0o700 : 0o755 });
-    rmSync(p, { force: true });
-    writeFileSync(p, f.content, { mode: f.mode });
-    chmodSync(p, f.mode);
-    changed.push(f.path);
+    if (f.dirMode !== undefined) {
+      mkdirSync(dir, { recursive: true, mode: f.dirMode });
+      chmodSync(dir, f.dirMode);
+      if (f.owner) chownSync(dir, f.owner.uid, f.owner.gid);
+    }
+    if (current !== f.content) {
+      mkdirSync(dir, { recursive: true, mode: f.path.startsWith('/root/.ssh') ? 0o700 : 0o755 });
+      rmSync(p, { force: true });
+      writeFileSync(p, f.content, { mode: f.mode });
+      chmodSync(p, f.mode);
+      changed.push(f.path);
+    }
+    if (f.owner) chownSync(p, f.owner.uid, f.owner.gid);
   }
   if (existsSync(`${root}/root/.ssh`)) chmodSync(`${root}/root/.ssh`, 0o700);
   return changed;
@@ -181,16 +192,16 @@ export function boot(h: LabHost, hostname: string): number {
   return child.pid;
 }
 
-export function sshArgs(inv: Inventory, h: LabHost, key: string): string[] {
+export function sshArgs(inv: Inventory, h: LabHost, key: string, user = 'root'): string[] {
   return [
     '-F', '/dev/null', '-i', key, '-p', String(h.port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes',
     '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${sidecarPath(inv, 'known_hosts')}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', `root@${h.address}`,
+    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', `${user}@${h.address}`,
   ];
 }
 
-/** Waits (bounded) until sshd answers with the lab key and the recorded host key. */
-export async function waitSsh(inv: Inventory, h: LabHost, key: string, timeoutMs: number, pid?: number): Promise<number> {
+/** Waits (bounded) until sshd answers `user` with the lab key and the recorded host key. */
+export async function waitSsh(inv: Inventory, h: LabHost, key: string, timeoutMs: number, pid?: number, user = 'root'): Promise<number> {
   const start = Date.now();
   let last = '';
   while (Date.now() - start < timeoutMs) {
@@ -198,7 +209,7 @@ export async function waitSsh(inv: Inventory, h: LabHost, key: string, timeoutMs
       const tail = existsSync(h.paths.logFile) ? readFileSync(h.paths.logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
       throw new ProviderError(`lab host ${h.name}: systemd-nspawn exited during boot`, `see ${h.paths.logFile}`, tail);
     }
-    const r = await tryRun`ssh ${sshArgs(inv, h, key)} true`;
+    const r = await tryRun`ssh ${sshArgs(inv, h, key, user)} true`;
     if (r.code === 0) return Date.now() - start;
     last = r.stderr.trim();
     await sleep(500);
@@ -252,9 +263,15 @@ export async function teardown(h: LabHost, timeoutMs?: number): Promise<boolean>
   return stopped || mounted;
 }
 
+/** Who gets the SSH keys on a fresh host: root (the default), or a cloud-init user with sudo (then root gets none). */
+export interface LoginUser {
+  user?: string;
+  extraKeys?: string[];
+}
+
 export async function prepareAndBoot(
   inv: Inventory, host: Host, h: LabHost, lower: string, mirror: DebianMirror, key: string, bootTimeoutMs: number,
-  extraKeys: string[] = [],
+  login: LoginUser = {},
 ): Promise<number> {
   const lab = labSettings(inv);
   mkdirSync(h.paths.dir, { recursive: true });
@@ -262,10 +279,17 @@ export async function prepareAndBoot(
   if (!existsSync(h.paths.lowerFile)) writeFileSync(h.paths.lowerFile, lower + '\n');
   await ensureHostLink(h.machine, h.veth, lab.bridge, host.address, inv.prefix, lab.bridgeAddress);
   await ensureMount(h, lower);
-  const keys = [readFileSync(`${key}.pub`, 'utf8').trim(), ...extraKeys.map((k) => k.trim()).filter(Boolean)];
-  syncFiles(h.paths.root, hostFiles(inv, host, mirror, keys.join('\n')));
+  const keys = [readFileSync(`${key}.pub`, 'utf8').trim(), ...(login.extraKeys ?? []).map((k) => k.trim()).filter(Boolean)].join('\n');
+  const user = login.user ?? 'root';
+  if (user === 'root') {
+    syncFiles(h.paths.root, hostFiles(inv, host, mirror, keys));
+  } else {
+    const cu = cloudUserFiles(readAccountFiles(h.paths.root), user, keys + '\n');
+    ensureHome(h.paths.root, cu.account);
+    syncFiles(h.paths.root, [...hostFiles(inv, host, mirror, ''), ...cu.files]);
+  }
   await ensureIdentity(h.paths.root);
   recordHostKeys(inv, h);
   const pid = boot(h, host.name);
-  return waitSsh(inv, h, key, bootTimeoutMs, pid);
+  return waitSsh(inv, h, key, bootTimeoutMs, pid, user);
 }

@@ -1,8 +1,10 @@
 // Creating one VM: allocate an id, full clone of the template, cloud-init + sizing, resize, start.
 import { UserError } from '../../engine/errors.js';
-import type { ProxmoxSettings } from '../../inventory/types.js';
+import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, PveTaskError, isTransient, sleep, type PveClient } from './client.js';
 import { bootDisk, configParams, propertyString, type VmSpec } from './spec.js';
+import type { NodePlan } from './place.js';
+import { identity, recordVm } from './state.js';
 import { getConfig, isMissing, runTask, startVm, waitUnlocked } from './vm.js';
 
 /** At most n holders at a time. */
@@ -25,6 +27,9 @@ export class Slots {
 export interface CreateContext {
   c: PveClient;
   s: ProxmoxSettings;
+  inv: Inventory;
+  /** How VMs are made on each node (see place.ts). */
+  plans: Map<string, NodePlan>;
   /** Ids handed out in this run (nextid reserves nothing, so parallel creates would get the same id). */
   reserved: Set<number>;
   cloneSlots: Slots;
@@ -58,29 +63,41 @@ export async function allocateId(x: CreateContext, exclude: Set<number>): Promis
   }
 }
 
-/** Who owns `vmid` on our node: its name, or undefined when there is no such VM there. */
-async function ownerOf(x: CreateContext, vmid: number): Promise<string | undefined> {
-  try {
-    const cfg = await getConfig(x.c, x.s.api.node, vmid);
-    return String(cfg['name'] ?? `VM ${vmid}`);
-  } catch (e) {
-    if (isMissing(e)) return undefined;
-    throw e;
+/** Who owns `vmid` on the nodes a clone touches: its name, or undefined when there is no such VM there. */
+async function ownerOf(x: CreateContext, p: NodePlan, vmid: number): Promise<string | undefined> {
+  for (const node of new Set([p.node, p.cloneNode])) {
+    try {
+      const cfg = await getConfig(x.c, node, vmid);
+      return String(cfg['name'] ?? `VM ${vmid}`);
+    } catch (e) {
+      if (!isMissing(e)) throw e;
+    }
   }
+  return undefined;
+}
+
+/** The node plan of a placed spec. */
+export function planOf(x: CreateContext, spec: VmSpec, clone = true): NodePlan {
+  const p = x.plans.get(spec.node ?? x.s.api.node);
+  if (!p || (clone && p.template === undefined)) throw new UserError(`${spec.name}: no template to clone on node ${spec.node ?? x.s.api.node}`);
+  return p;
 }
 
 /** Full clone into newid. Idempotent: a clone that was performed although its answer was lost (and re-sent) counts as done. */
 async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise<Record<string, unknown>> {
-  const { c, s } = x;
-  const node = s.api.node;
+  const { c } = x;
+  const p = planOf(x, spec);
+  const node = p.node;
   for (let attempt = 1; ; attempt++) {
     try {
-      const upid = await x.c.api.nodes.$(node).qemu.$(s.template).clone.$post({ newid, name: spec.name, full: true, storage: s.storage });
+      const upid = await x.c.api.nodes.$(p.cloneNode).qemu.$(p.template!).clone.$post({
+        newid, name: spec.name, full: true, storage: p.storage, description: identity(x.inv, spec.name), ...(p.target ? { target: p.target } : {}),
+      });
       await c.waitTask(String(upid));
       return await waitUnlocked(c, node, newid, 30 * 60_000);
     } catch (e) {
       const text = textOf(e);
-      const owner = await ownerOf(x, newid);
+      const owner = await ownerOf(x, p, newid);
       if (owner === spec.name) {
         x.log(`${spec.name}: VM ${newid} exists with our name after "${text}": the clone went through, waiting for it to finish`);
         return await waitUnlocked(c, node, newid, 30 * 60_000);
@@ -98,19 +115,23 @@ async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise
 
 /** Create, configure and start the VM for spec. Returns its id and final config. */
 export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: number; config: Record<string, unknown> }> {
-  const { c, s } = x;
-  const node = s.api.node;
+  const { c } = x;
+  const p = planOf(x, spec);
+  const node = p.node;
   const exclude = new Set<number>();
   let vmid = 0;
   let config: Record<string, unknown> = {};
   for (let tries = 0; ; tries++) {
     vmid = spec.vmid ?? (await allocateId(x, exclude));
+    // Recorded before the clone is asked for: whatever happens next, pgha knows this id was meant for this host.
+    recordVm(x.inv, spec.name, { vmid, node, finished: false });
     try {
-      x.log(`${spec.name}: full clone of template ${s.template} into VM ${vmid} on ${node} (storage ${s.storage})`);
+      x.log(`${spec.name}: full clone of template ${p.template} on ${p.cloneNode} into VM ${vmid}${p.target ? ` on ${p.target}` : ''} (storage ${p.storage})`);
       config = await x.cloneSlots.run(() => cloneInto(x, spec, vmid));
       break;
     } catch (e) {
       if (!(e instanceof IdTaken)) throw e;
+      recordVm(x.inv, spec.name, undefined); // someone else's VM: not ours to delete
       if (spec.vmid !== undefined) {
         throw new UserError(`${spec.name}: the VM id ${vmid} from the inventory is already used by ${e.by}`,
           `pick a free id for hosts.${spec.name}.proxmox.vmid (pvesh get /cluster/nextid), or remove it to let pgha allocate one`);
@@ -120,15 +141,26 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
       exclude.add(vmid);
     }
   }
+  // The tag first, alone and synchronous, before anything that can fail: a VM pgha made is always recognisable.
+  await c.retry(`tag VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$put({ tags: spec.tag }));
+  config['tags'] = spec.tag;
+  return finishVm(x, spec, vmid, config);
+}
+
+/** Configure (cloud-init, sizing, bridge), grow the disk and start a cloned VM; then record it as finished. */
+export async function finishVm(x: CreateContext, spec: VmSpec, vmid: number, config: Record<string, unknown>): Promise<{ vmid: number; config: Record<string, unknown> }> {
+  const { c } = x;
+  const p = planOf(x, spec, false);
+  const node = p.node;
   const params: Record<string, string | number> = configParams(spec);
   const net0 = config['net0'];
-  if (typeof net0 === 'string' && propertyString(net0)['bridge'] !== s.bridge) {
-    params['net0'] = /bridge=[^,]*/.test(net0) ? net0.replace(/bridge=[^,]*/, `bridge=${s.bridge}`) : `${net0},bridge=${s.bridge}`;
+  if (typeof net0 === 'string' && propertyString(net0)['bridge'] !== p.bridge) {
+    params['net0'] = /bridge=[^,]*/.test(net0) ? net0.replace(/bridge=[^,]*/, `bridge=${p.bridge}`) : `${net0},bridge=${p.bridge}`;
   }
   x.log(`${spec.name}: set cloud-init (${spec.ciuser}, ${spec.ipconfig0}, ${spec.sshKeys.length} ssh key(s)), ${spec.cores} cores, ${spec.memory} MiB, tag ${spec.tag}`);
   await runTask(c, `configure VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$post(params as never));
   const disk = bootDisk(config);
-  if (!disk) throw new UserError(`${spec.name}: the template ${s.template} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
+  if (!disk) throw new UserError(`${spec.name}: the template ${p.templateRef} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
   if (disk.sizeGb === undefined || disk.sizeGb < spec.diskGb) {
     x.log(`${spec.name}: resize ${disk.key} to ${spec.diskGb} GiB`);
     await runTask(c, `resize disk of VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).resize.$put({ disk: disk.key as never, size: `${spec.diskGb}G` }));
@@ -137,5 +169,6 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
   }
   x.log(`${spec.name}: start VM ${vmid}`);
   await startVm(c, node, vmid);
+  recordVm(x.inv, spec.name, { vmid, node, finished: true });
   return { vmid, config: await getConfig(c, node, vmid) };
 }

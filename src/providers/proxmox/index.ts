@@ -3,10 +3,14 @@ import type { Host, Inventory, ProxmoxSettings } from '../../inventory/types.js'
 import type { HostState, Provider, ProviderChange, ProviderContext } from '../types.js';
 import { RunError, UserError } from '../../engine/errors.js';
 import { createClient, type ClientOptions, type PveClient } from './client.js';
-import { createVm, Slots, type CreateContext } from './create.js';
-import { explain, templateMissing } from './explain.js';
-import { drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
-import { deleteVm, getConfig, isMissing, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
+import { createVm, finishVm, Slots, type CreateContext } from './create.js';
+import { explain } from './explain.js';
+import { nodePlan, place, type NodePlan } from './place.js';
+import { onlineNodes, preflight } from './preflight.js';
+import { deleteRules, haPlan, readHa, registerHa, sidOf, unregisterHa } from './ha.js';
+import { identity, recordedVms, recordVm } from './state.js';
+import { bootDisk, drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
+import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
 import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
 
 export interface ProxmoxProviderOptions {
@@ -45,8 +49,10 @@ function rethrow(step: string, hosts: string[], results: PromiseSettledResult<un
 export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Provider {
   const waitSsh = options.waitSsh ?? waitForSsh;
 
-  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>): Promise<T> {
+  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>, warned = false): Promise<T> {
     const s = settingsOf(inv);
+    // up and plan print the inventory's warnings (this one included); the other commands say it here.
+    if (!s.api.verifyTls && !warned) log(`warning: TLS verification of the Proxmox API at ${s.api.host} is off (verify_tls: false): set ca_file instead`);
     const c = createClient(s.api, { ...options.client, log });
     try {
       return await fn(c, s);
@@ -74,27 +80,60 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     return withClient(inv, ctx.log, async (c) => {
       const vms = await listVms(c);
       const named = byName(inv, vms);
-      const changes: ProviderChange[] = [];
-      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown> }[] = [];
+      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown>; unfinished?: boolean; drift?: string[] }[] = [];
+      const records = recordedVms(inv);
       for (const spec of specs) {
         const vm = named.get(spec.name);
+        const rec = records[spec.name];
         if (vm) {
+          spec.node = vm.node;
           const config = await getConfig(c, vm.node, vm.vmid);
-          const d = drift(spec, config);
-          if (d.length) {
-            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${d.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
-          }
-          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
-          plan.push({ spec, vm, config });
+          const unfinished = !!rec && rec.vmid === vm.vmid && !rec.finished;
+          plan.push({ spec, vm, config, unfinished, drift: unfinished ? [] : drift(spec, config) });
         } else {
-          const taken = spec.vmid !== undefined ? vms.find((v) => v.vmid === spec.vmid) : undefined;
-          if (taken) {
-            throw new UserError(`${spec.name}: the VM id ${spec.vmid} from the inventory is already used by ${taken.template ? 'template' : 'VM'} '${taken.name ?? '?'}' on ${taken.node}`,
-              `pick a free id for hosts.${spec.name}.proxmox.vmid, or remove it to let pgha allocate one`);
-          }
-          changes.push({ host: spec.name, action: 'create', summary: `clone template ${s.template} on ${s.api.node} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${s.storage}, ${spec.ipconfig0}, tag ${spec.tag}` });
           plan.push({ spec });
         }
+      }
+      // Where the new VMs go: the nodes that answer, existing VMs where they are, the rest spread by role.
+      const cluster = await onlineNodes(c);
+      const placing = place(inv, s, new Map(plan.flatMap((q) => (q.vm ? [[q.spec.name, q.vm.node] as [string, string]] : []))), cluster.online);
+      const plans = new Map<string, NodePlan>();
+      for (const q of plan) {
+        const where = placing.placed.get(q.spec.name);
+        if (!q.vm && where) q.spec.node = where.node;
+        const node = q.spec.node ?? s.api.node;
+        if (!plans.has(node)) plans.set(node, nodePlan(s, node, vms));
+      }
+      for (const n of placing.notes) ctx.log(`proxmox: ${n}`);
+      const changes: ProviderChange[] = [];
+      for (const q of plan) {
+        const { spec, vm } = q;
+        if (vm && q.unfinished) {
+          changes.push({ host: spec.name, action: 'create', summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start` });
+        } else if (vm) {
+          if (q.drift!.length) {
+            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${q.drift!.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
+          }
+          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
+        } else {
+          const p = plans.get(spec.node ?? s.api.node)!;
+          const why = placing.placed.get(spec.name)?.why;
+          const from = p.target ? `template ${p.templateRef} on ${p.cloneNode} (shared storage, target ${p.node})` : `template ${p.templateRef} on ${p.node}`;
+          changes.push({ host: spec.name, action: 'create', summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}${s.ha ? ', then a Proxmox HA resource' : ''}` });
+        }
+      }
+      const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
+      await preflight(c, s, inv, {
+        create: creating, start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms,
+        plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known, online: cluster.online,
+      }, ctx.log);
+      const ha = s.ha ? await haPlan(c, plan.map((q) => {
+        const node = q.spec.node ?? s.api.node;
+        return { host: q.spec.name, vmid: q.vm?.vmid, node, storage: (q.config && bootDisk(q.config)?.storage) || plans.get(node)!.storage };
+      })) : undefined;
+      if (ha) {
+        changes.push(...ha.changes);
+        for (const n of ha.notes) ctx.log(`proxmox: ${n}`);
       }
       if (ctx.check) {
         // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
@@ -104,41 +143,29 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         }
         return changes;
       }
-      if (plan.some((p) => !p.vm)) await checkTemplate(c, s, vms);
-      const x: CreateContext = { c, s, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const x: CreateContext = { c, s, inv, plans, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
+      const vmids = new Map<string, number>();
       const results = await Promise.allSettled(plan.map(async (p) => {
         let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
         let config = p.config ?? {};
         if (!vm) {
           const made = await createVm(x, p.spec);
-          vm = { vmid: made.vmid, node: s.api.node };
+          vm = { vmid: made.vmid, node: p.spec.node ?? s.api.node };
           config = made.config;
+        } else if (p.unfinished) {
+          ctx.log(`${p.spec.name}: finish VM ${vm.vmid} (left unfinished by an earlier run)`);
+          config = (await finishVm(x, p.spec, vm.vmid, config)).config;
         } else if (p.vm!.status !== 'running') {
           ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
           await startVm(c, vm.node, vm.vmid);
         }
+        vmids.set(p.spec.name, vm.vmid);
         await reachable(c, s, p.spec, vm, config, ctx.log);
       }));
       rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
+      if (ha) for (const l of await registerHa(c, inv, s, vmids, ha.state, (h) => identity(inv, h))) ctx.log(`proxmox: ${l}`);
       return changes;
-    });
-  }
-
-  async function checkTemplate(c: PveClient, s: ProxmoxSettings, vms: VmEntry[]): Promise<void> {
-    let cfg: Record<string, unknown>;
-    try {
-      cfg = await getConfig(c, s.api.node, s.template);
-    } catch (e) {
-      if (isMissing(e)) throw templateMissing(s, vms.find((v) => v.vmid === s.template)?.node);
-      throw e;
-    }
-    if (Number(cfg['template'] ?? 0) !== 1) {
-      throw new UserError(`VM ${s.template} (${String(cfg['name'] ?? '?')}) on ${s.api.node} is not a template`,
-        `turn it into one with: qm template ${s.template} (see README.md, section "Proxmox VE", step 1 "Make the cloud-init template"), or set provider.proxmox.template`);
-    }
-    if (!Object.values(cfg).some((v) => typeof v === 'string' && /cloudinit/.test(v))) {
-      throw new UserError(`the template ${s.template} has no cloud-init drive`, `add one: qm set ${s.template} --ide2 ${s.storage}:cloudinit`);
-    }
+    }, true);
   }
 
   /** The inventory's VMs that carry the inventory tag; untagged VMs with the same names are reported and left alone. */
@@ -165,22 +192,74 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     });
   }
 
+  /** What destroy may delete: recorded, finished and tagged VMs; and the unfinished ones (tagged or recorded, never finished). */
+  async function destroyable(c: PveClient, s: ProxmoxSettings, inv: Inventory, log: (l: string) => void) {
+    const records = recordedVms(inv);
+    const vms = await listVms(c);
+    const byId = new Map(vms.map((v) => [v.vmid, v]));
+    const done: { host: string; vm: VmEntry }[] = [];
+    const unfinished: { host: string; vm: VmEntry; why: string }[] = [];
+    const gone: string[] = [];
+    for (const [host, rec] of Object.entries(records)) {
+      const vm = byId.get(rec.vmid);
+      if (!vm) {
+        gone.push(host);
+        continue;
+      }
+      if (vm.template) {
+        log(`${host}: VM ${vm.vmid} recorded for it is now a template: left alone`);
+      } else if (rec.finished && isOurs(vm, s)) {
+        done.push({ host, vm });
+      } else if (!rec.finished) {
+        const cfg = isOurs(vm, s) ? undefined : await getConfig(c, vm.node, vm.vmid).catch(() => undefined);
+        if (isOurs(vm, s) || cfg?.['description'] === identity(inv, host)) unfinished.push({ host, vm, why: 'its creation stopped before it was configured and started' });
+        else log(`${host}: VM ${vm.vmid} on ${vm.node} was recorded but is not the VM pgha cloned (no tag ${s.tag}, other description): left alone`);
+      } else {
+        log(`${host}: VM ${vm.vmid} on ${vm.node} does not carry the tag ${s.tag} (any more): left alone`);
+      }
+    }
+    const known = new Set(Object.values(records).map((r) => r.vmid));
+    for (const vm of vms) {
+      if (vm.template || known.has(vm.vmid) || !isOurs(vm, s)) continue;
+      unfinished.push({ host: vm.name ?? `vm${vm.vmid}`, vm, why: `it carries the tag ${s.tag} but pgha has no record of making it for this inventory` });
+    }
+    for (const h of inv.hosts) {
+      const vm = vms.find((v) => v.name === h.name && !v.template);
+      if (vm && !isOurs(vm, s) && !known.has(vm.vmid)) log(`${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`);
+    }
+    return { done, unfinished, gone };
+  }
+
   async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     return withClient(inv, ctx.log, async (c, s) => {
-      const list = await ours(c, s, inv, ctx.log);
-      const changes = list.map((o) => ({ host: o.host, action: 'delete' as const, summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)` }));
+      const { done, unfinished, gone } = await destroyable(c, s, inv, ctx.log);
+      const ha = s.ha ? await readHa(c) : undefined;
+      const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])];
+      const changes: ProviderChange[] = list.map((o) => ({ host: o.host, action: 'delete' as const,
+        summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}` }));
+      if (!ctx.cleanupUnfinished) {
+        for (const u of unfinished) {
+          const summary = `VM ${u.vm.vmid} on ${u.vm.node} left alone: ${u.why}; pgha destroy --cleanup-unfinished deletes it`;
+          ctx.log(`${u.host}: ${summary}`);
+          changes.push({ host: u.host, action: 'drift', summary });
+        }
+      }
       if (ctx.check) return changes;
+      for (const host of gone) recordVm(inv, host, undefined);
       const results = await Promise.allSettled(list.map(async (o) => {
+        if (ha?.resources.has(sidOf(o.vm.vmid))) await unregisterHa(c, o.vm.vmid); // else HA would start it again
         if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
         await deleteVm(c, o.vm.node, o.vm.vmid);
+        if (recordedVms(inv)[o.host]?.vmid === o.vm.vmid) recordVm(inv, o.host, undefined);
       }));
       rethrow('proxmox destroy', list.map((o) => o.host), results);
+      if (ha && !Object.keys(recordedVms(inv)).length) for (const id of await deleteRules(c, inv)) ctx.log(`proxmox: HA rule ${id} deleted`);
       return changes;
     });
   }
 
   async function status(inv: Inventory): Promise<HostState[]> {
-    return withClient(inv, () => {}, async (c, s) => {
+    return withClient(inv, (l) => { if (l.startsWith('warning: ')) process.stderr.write(`${l}\n`); }, async (c, s) => {
       const named = byName(inv, await listVms(c));
       return inv.hosts.map((h): HostState => {
         const vm = named.get(h.name);

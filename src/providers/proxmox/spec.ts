@@ -7,6 +7,7 @@ export interface VmSpec {
   host: Host;
   name: string;
   vmid?: number; // fixed id from the inventory
+  node?: string; // where the VM goes (set by the placement)
   cores: number;
   memory: number; // MiB
   diskGb: number;
@@ -124,7 +125,8 @@ export function drift(spec: VmSpec, config: Record<string, unknown>): string[] {
   if (mem !== spec.memory) out.push(`memory: ${mem} MiB → ${spec.memory} MiB`);
   const disk = bootDisk(config);
   if (!disk) out.push('disk: no boot disk found');
-  else if (disk.sizeGb !== undefined && Math.abs(disk.sizeGb - spec.diskGb) > 0.01) out.push(`disk ${disk.key}: ${+disk.sizeGb.toFixed(2)} GiB → ${spec.diskGb} GiB`);
+  // Smaller than wanted is drift; larger is not (a template disk above `disk` is kept: disks are never shrunk).
+  else if (disk.sizeGb !== undefined && disk.sizeGb < spec.diskGb - 0.01) out.push(`disk ${disk.key}: ${+disk.sizeGb.toFixed(2)} GiB → ${spec.diskGb} GiB`);
   if (normIp(config['ipconfig0']) !== normIp(spec.ipconfig0)) out.push(`ipconfig0: ${String(config['ipconfig0'] ?? '(unset)')} → ${spec.ipconfig0}`);
   if ((config['ciuser'] ?? '') !== spec.ciuser) out.push(`ciuser: ${String(config['ciuser'] ?? '(unset)')} → ${spec.ciuser}`);
   if (spec.sshKeys.length) {

@@ -1,5 +1,8 @@
 // Shared setup for the Proxmox provider tests: a simulator, loopback SSH listeners, an inventory pointing at both.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Host, Inventory, ProxmoxSettings } from '../../../src/inventory/types.js';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.js';
 import type { ProviderChange } from '../../../src/providers/types.js';
@@ -23,7 +26,7 @@ export async function sshListener(address: string): Promise<{ port: number; serv
 export function settings(sim: PveSim, over: Partial<ProxmoxSettings> = {}): ProxmoxSettings {
   return {
     api: { host: '127.0.0.1', port: sim.port, node: 'pve1', tokenId: sim.tokenId, tokenSecretEnv: 'PGHA_TEST_PVE_SECRET', verifyTls: true, caFile: sim.caFile },
-    template: 9000, storage: 'local-lvm', bridge: 'vmbr0', nameserver: '10.77.0.1', tag: 'pgha-demo', maxParallelClones: 2, sshTimeoutSec: 5,
+    nodes: [{ name: 'pve1' }], spread: true, ha: false, template: 9000, storage: 'local-lvm', bridge: 'vmbr0', nameserver: '10.77.0.1', tag: 'pgha-demo', maxParallelClones: 2, sshTimeoutSec: 5,
     defaults: { cores: 2, memory: 2048, diskGb: 20, user: 'debian', sshPublicKey: KEY },
     ...over,
   };
@@ -37,9 +40,11 @@ export function host(name: string, address: string, sshPort: number, over: Parti
   };
 }
 
+/** An inventory in a folder of its own (its state file lives beside it, in .pgha/demo/). */
 export function inventory(s: ProxmoxSettings, hosts: Host[]): Inventory {
+  const dir = mkdtempSync(join(tmpdir(), 'pgha-proxmox-test-'));
   return {
-    file: '/tmp/pgha-proxmox-test/demo.yml', dir: '/tmp/pgha-proxmox-test', cluster: 'demo', subnet: '127.0.0.0/8', prefix: 8,
+    file: join(dir, 'demo.yml'), dir, cluster: 'demo', subnet: '127.0.0.0/8', prefix: 8,
     provider: { type: 'proxmox', proxmox: s }, hosts, groups: { all: hosts.map((h) => h.name) }, vars: {}, warnings: [],
   };
 }
@@ -68,6 +73,7 @@ export async function world(simOpts: SimOptions = {}, over: Partial<ProxmoxSetti
     up: (check = false) => provider.up(inv, { check, log: (l) => log.push(l) }),
     close: async () => {
       await sim.close();
+      rmSync(inv.dir, { recursive: true, force: true });
       for (const l of listeners) l.server.close();
     },
   };

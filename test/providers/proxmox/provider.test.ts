@@ -1,12 +1,14 @@
 // The Proxmox provider against the HTTPS simulator: create, re-run, drift, retries, lost answers, user errors, destroy.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderError, UserError } from '../../../src/engine/errors.js';
+import { parseInventory } from '../../../src/inventory/load.js';
+import { catalog } from '../../../src/components/index.js';
 import { KEY, world, type World } from './fixture.js';
 import type { SimVmInfo } from './sim/server.js';
 
 let w: World | undefined;
 afterEach(async () => {
-  // Every request the provider sent must be valid against apidata.json.
+  // Every request the provider sent must be valid against the PVE API schema subset.
   const invalid = w?.sim.invalid ?? [];
   await w?.close();
   w = undefined;
@@ -87,7 +89,7 @@ describe('proxmox provider: up', () => {
     await w.up();
     const vm = vmByName(w, 'pg2')!;
     vm.config['cores'] = '4';
-    vm.config['scsi0'] = vm.config['scsi0']!.replace('size=20G', 'size=32G');
+    vm.config['scsi0'] = vm.config['scsi0']!.replace('size=20G', 'size=16G');
     vm.config['tags'] = 'other';
     const before = w.sim.requests.length;
     for (const check of [true, false]) {
@@ -95,11 +97,42 @@ describe('proxmox provider: up', () => {
       expect(changes).toHaveLength(1);
       expect(changes[0]).toMatchObject({ host: 'pg2', action: 'drift' });
       expect(changes[0]!.summary).toContain('cores: 4 → 2');
-      expect(changes[0]!.summary).toContain('disk scsi0: 32 GiB → 20 GiB');
+      expect(changes[0]!.summary).toContain('disk scsi0: 16 GiB → 20 GiB');
       expect(changes[0]!.summary).toContain('lacks pgha-demo');
     }
     expect(w.sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(vm.config['cores']).toBe('4');
+  });
+
+  it('a template disk larger than disk is kept, not grown, and never reported as drift', async () => {
+    w = await world({ templates: [{ vmid: 9000, node: 'pve1', name: 'big', storage: 'local-lvm', diskSize: '40G' }] });
+    await w.up();
+    expect(w.sim.requests.filter((r) => r.path.endsWith('/resize'))).toEqual([]);
+    expect(vmByName(w, 'pg1')!.config['scsi0']).toContain('size=40G');
+    expect(w.log.some((l) => /pg1: the template disk \(40 GiB\) is larger than diskGb 20: kept/.test(l))).toBe(true);
+    expect(await w.up(true)).toEqual([]);
+    expect(await w.up()).toEqual([]);
+  });
+
+  it('verify_tls: false works and says on every run that it is off', async () => {
+    w = await world({}, {});
+    const api = w.inv.provider.proxmox!.api;
+    api.verifyTls = false;
+    delete api.caFile;
+    await w.up();
+    const warning = /^warning: TLS verification of the Proxmox API at 127\.0\.0\.1 is off \(verify_tls: false\)/;
+    for (const run of [() => w!.provider.destroy(w!.inv, { check: true, log: (l) => w!.log.push(l) }), () => w!.provider.down(w!.inv, { check: true, log: (l) => w!.log.push(l) })]) {
+      const n = w.log.filter((l) => warning.test(l)).length;
+      await run();
+      expect(w.log.filter((l) => warning.test(l))).toHaveLength(n + 1);
+    }
+    // up and plan show it among the inventory's warnings, which the CLI prints on every run.
+    const inv = parseInventory('/tmp/tls.yml', `cluster: demo
+provider: {type: proxmox, proxmox: {api: {host: pve1.example.net, node: pve1, token_id: 'a@pve!b', verify_tls: false}, template: 9000, storage: local-lvm, bridge: vmbr0}}
+network: {subnet: 10.1.0.0/24}
+hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
+`, catalog);
+    expect(inv.warnings).toContainEqual(expect.stringMatching(/^\/tmp\/tls\.yml:2: provider\.proxmox\.api\.verify_tls: TLS verification of the Proxmox API at pve1\.example\.net is off/));
   });
 
   it('starts a stopped VM again', async () => {
@@ -188,7 +221,8 @@ describe('proxmox provider: errors a user will hit', () => {
     w.sim.setAcl({ '/': all, '/vms/9000': all.filter((p) => p !== 'VM.Clone') });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toContain('lacks the privilege VM.Clone on /vms/9000');
+    expect(e.message).toContain('lacks VM.Clone on /vms/9000');
+    expect(w.sim.changes()).toEqual([]);
     expect((e as UserError).hint).toContain("pveum acl modify /vms/9000 --tokens 'pgha@pve!provision'");
   });
 
@@ -196,14 +230,15 @@ describe('proxmox provider: errors a user will hit', () => {
     w = await world();
     w.sim.setAcl({ '/': w.sim.st.acl['/']!, '/sdn': [] });
     const e = await fail(w);
-    expect(e.message).toContain('lacks the privilege SDN.Use on /sdn/zones/localnetwork/vmbr0');
+    expect(e.message).toContain('lacks SDN.Use on /sdn/zones/localnetwork/vmbr0');
+    expect(w.sim.changes()).toEqual([]);
   });
 
-  it('says the template is missing on that node, and where it is', async () => {
+  it('says the template lives on another node on storage it cannot be cloned from', async () => {
     w = await world({ nodes: ['pve1', 'pve2'], templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toBe('the template VM 9000 does not exist on node pve1 (it is on node pve2)');
+    expect(e.message).toContain('provider.proxmox.template: the template 9000 on pve2 has disks on storage that is not shared (local-lvm): it cannot be cloned to node pve1');
     expect(w.sim.changes()).toEqual([]);
   });
 
@@ -256,14 +291,15 @@ describe('proxmox provider: errors a user will hit', () => {
 });
 
 describe('proxmox provider: down, destroy, status', () => {
-  it('destroys only the VMs this inventory created, with purge', async () => {
+  it('destroys only the VMs this inventory recorded and tagged, with purge', async () => {
     w = await world();
     await w.up();
     vmByName(w, 'pg3')!.config['tags'] = 'someone-else';
     w.sim.st.vms.set(555, { vmid: 555, node: 'pve1', status: 'running', createdAt: 0, config: { name: 'other', tags: 'pgha-demo' } });
     const ctx = { check: true, log: (l: string) => w!.log.push(l) };
     const planned = await w.provider.destroy(w.inv, ctx);
-    expect(planned.map((c) => `${c.host} ${c.action}`)).toEqual(['pg1 delete', 'pg2 delete']);
+    expect(planned.map((c) => `${c.host} ${c.action}`)).toEqual(['pg1 delete', 'pg2 delete', 'other drift']);
+    expect(planned[2]!.summary).toContain('VM 555 on pve1 left alone: it carries the tag pgha-demo but pgha has no record of making it');
     expect(vmByName(w, 'pg1')).toBeDefined();
     const done = await w.provider.destroy(w.inv, { ...ctx, check: false });
     expect(done).toEqual(planned);
@@ -274,8 +310,8 @@ describe('proxmox provider: down, destroy, status', () => {
     const deletes = w.sim.requests.filter((r) => r.method === 'DELETE');
     expect(deletes).toHaveLength(2);
     expect(deletes.every((d) => d.params['purge'] === '1')).toBe(true);
-    expect(w.log.some((l) => /pg3: .*not the tag pgha-demo.*left alone/.test(l))).toBe(true);
-    expect(await w.provider.destroy(w.inv, { ...ctx, check: false })).toEqual([]);
+    expect(w.log.some((l) => /pg3: VM \d+ on pve1 does not carry the tag pgha-demo .*left alone/.test(l))).toBe(true);
+    expect((await w.provider.destroy(w.inv, { ...ctx, check: false })).map((c) => c.action)).toEqual(['drift']);
   });
 
   it('down shuts the VMs down and status reports them', async () => {

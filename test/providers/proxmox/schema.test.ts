@@ -1,4 +1,4 @@
-// The request validator (apidata.json) accepts what PVE accepts and rejects what PVE rejects, with PVE's texts.
+// The request validator (the checked-in PVE API schema subset) accepts what PVE accepts and rejects what PVE rejects, with PVE's texts.
 import { describe, expect, it } from 'vitest';
 import { apiSchema } from './sim/server.js';
 

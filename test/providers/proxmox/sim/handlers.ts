@@ -24,6 +24,12 @@ export interface SimEnv {
   /** storage → nodes where it is enabled. */
   storages: Record<string, string[]>;
   nodes: string[];
+  /** Nodes that are down: the API answers for them with 595 (pveproxy cannot reach them). */
+  offline: Set<string>;
+  /** storage → its content types and whether it is active (default: images,rootdir and active). */
+  storageInfo: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
+  /** node → its bridges (default: vmbr0). */
+  bridges: Record<string, string[]>;
   cloneMs: number;
   taskMs: number;
   rrdDelayMs: number;
@@ -113,6 +119,51 @@ function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
 
 
 export const handlers: Record<string, Handler> = {
+  'GET /cluster/ha/resources': (env) => [...env.st.ha.resources].map(([sid, r]) => ({ sid, type: 'vm', state: r.state, ...(r.comment ? { comment: r.comment } : {}) })),
+  'POST /cluster/ha/resources': (env, p) => {
+    const sid = /^\d+$/.test(p['sid']!) ? `vm:${p['sid']}` : p['sid']!;
+    if (env.st.ha.resources.has(sid)) throw new PveFail(500, `resource ID '${sid}' already defined`);
+    if (!env.st.vms.has(Number(sid.split(':')[1]))) throw new PveFail(500, `unable to find VM '${sid.split(':')[1]}'`);
+    env.st.ha.resources.set(sid, { state: p['state'] ?? 'started', comment: p['comment'] });
+    return null;
+  },
+  'DELETE /cluster/ha/resources/{sid}': (env, p) => {
+    const sid = /^\d+$/.test(p['sid']!) ? `vm:${p['sid']}` : p['sid']!;
+    if (!env.st.ha.resources.delete(sid)) throw new PveFail(500, `no such resource '${sid}'`);
+    return null;
+  },
+  'GET /cluster/ha/rules': (env) => [...env.st.ha.rules].map(([rule, r]) => ({ rule, ...r })),
+  'POST /cluster/ha/rules': (env, p) => {
+    if (env.st.ha.rules.has(p['rule']!)) throw new PveFail(500, `rule '${p['rule']}' already defined`);
+    const { rule, ...rest } = p;
+    env.st.ha.rules.set(rule!, rest);
+    return null;
+  },
+  'DELETE /cluster/ha/rules/{rule}': (env, p) => {
+    if (!env.st.ha.rules.delete(p['rule']!)) throw new PveFail(500, `no such rule '${p['rule']}'`);
+    return null;
+  },
+  'GET /nodes': (env) => env.nodes.map((node) => (env.offline.has(node) ? { node, status: 'offline' }
+    : { node, status: 'online', uptime: 86400, maxcpu: 16, maxmem: 64 * 1024 ** 3, level: '' })),
+  'GET /access/permissions': (env, p) => {
+    const paths = p['path'] !== undefined ? [p['path']] : Object.keys(env.st.acl);
+    return Object.fromEntries(paths.map((path) => [path, Object.fromEntries([...env.st.privsAt(path)].map((priv) => [priv, 1]))]));
+  },
+  'GET /nodes/{node}/network': (env, p) => {
+    // Without Sys.Audit on the node, only the bridges the token may use or audit (SDN.Use / SDN.Audit) are listed.
+    const all = env.bridges[p['node']!] ?? ['vmbr0'];
+    const visible = env.st.has(`/nodes/${p['node']}`, 'Sys.Audit') ? all
+      : all.filter((b) => env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Use') || env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Audit'));
+    return visible.map((iface, i) => ({ iface, type: 'bridge', active: 1, autostart: 1, priority: i + 1, families: ['inet'], method: 'manual' }));
+  },
+  'GET /nodes/{node}/storage/{storage}/status': (env, p) => {
+    const id = p['storage']!;
+    if (!env.storages[id]?.includes(p['node']!)) throw new PveFail(400, 'Parameter verification failed.', { storage: 'No such storage.' });
+    const info = env.storageInfo[id] ?? {};
+    const active = info.active ?? true;
+    return { type: 'lvmthin', content: info.content ?? 'images,rootdir', enabled: 1, active: active ? 1 : 0, shared: info.shared ? 1 : 0,
+      ...(active ? { total: 500 * 1024 ** 3, used: 20 * 1024 ** 3, avail: 480 * 1024 ** 3 } : {}) };
+  },
   'GET /cluster/resources': (env, p) => {
     if (p['type'] && p['type'] !== 'vm') return [];
     return [...env.st.vms.values()].filter((vm) => env.st.has(`/vms/${vm.vmid}`, 'VM.Audit')).map((vm) => vmEntry(env, vm));
@@ -154,8 +205,18 @@ export const handlers: Record<string, Handler> = {
     if (!srcVm || srcVm.node !== node) throw new PveFail(500, `unable to find configuration file for VM ${src} on node '${node}'`);
     if (p['storage'] && !full && srcVm.config['template'] === '1') throw new PveFail(500, "parameter 'storage' not allowed for linked clones");
     const storage = p['storage'] ?? /^([^:]+):/.exec(srcVm.config['scsi0'] ?? '')?.[1] ?? 'local-lvm';
+    const target = p['target'] ?? node;
+    if (!env.nodes.includes(target)) throw new PveFail(400, 'Parameter verification failed.', { target: `no such cluster node '${target}'` });
+    if (env.offline.has(target)) throw new PveFail(500, `target node '${target}' is not online`);
     if (!env.storages[storage]) throw new PveFail(500, `storage '${storage}' does not exist`);
-    if (!env.storages[storage]!.includes(node)) throw new PveFail(500, `storage '${storage}' is not available on node '${node}'`);
+    if (target !== node) {
+      // Every source volume, the cloud-init drive included, must be on shared storage; so must a storage given with target.
+      const vols = Object.keys(srcVm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))
+        .filter((k) => !/media=cdrom/.test(srcVm.config[k]!) || /cloudinit/.test(srcVm.config[k]!));
+      if (vols.some((k) => !env.storageInfo[srcVm.config[k]!.split(':')[0]!]?.shared)) throw new PveFail(500, `can't clone VM to node '${target}' (VM uses local storage)`);
+      if (p['storage'] && !env.storageInfo[storage]?.shared) throw new PveFail(500, `can't clone to non-shared storage '${storage}'`);
+    }
+    if (!env.storages[storage]!.includes(target)) throw new PveFail(500, `storage '${storage}' is not available on node '${target}'`);
     st.require(`/storage/${storage}`, ['Datastore.AllocateSpace']);
     const bridge = /bridge=([^,]+)/.exec(srcVm.config['net0'] ?? '')?.[1];
     if (bridge) st.require(`/sdn/zones/localnetwork/${bridge}`, ['SDN.Use']);
@@ -167,9 +228,10 @@ export const handlers: Record<string, Handler> = {
         const cfg = { ...srcVm.config };
         delete cfg['template'];
         cfg['name'] = p['name'] ?? `Copy-of-VM-${srcVm.config['name'] ?? src}`;
+        if (p['description'] !== undefined) cfg['description'] = p['description'];
         cfg['lock'] = 'clone';
         cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
-        const vm: SimVm = { vmid: newid, node, config: cfg, status: 'stopped', createdAt: Date.now() };
+        const vm: SimVm = { vmid: newid, node: target, config: cfg, status: 'stopped', createdAt: Date.now() };
         st.vms.set(newid, vm);
         for (const k of Object.keys(cfg).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) {
           if (/media=cdrom/.test(cfg[k]!) && !/cloudinit/.test(cfg[k]!)) continue;
@@ -233,6 +295,8 @@ export const handlers: Record<string, Handler> = {
   'DELETE /nodes/{node}/qemu/{vmid}': (env, p) => {
     const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
     if (vm.status === 'running') throw new PveFail(500, `VM ${vm.vmid} is running - destroy failed`);
+    const sid = `vm:${vm.vmid}`;
+    if (env.st.ha.resources.has(sid) && p['purge'] !== '1') throw new PveFail(500, `unable to remove VM ${vm.vmid} - used in HA resources and purge parameter not set.`);
     return env.st.startTask(vm.node, 'qmdestroy', String(vm.vmid), async (log) => {
       await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
         if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
@@ -240,7 +304,15 @@ export const handlers: Record<string, Handler> = {
         for (const k of Object.keys(vm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) log(`Removing image: ${vm.config[k]!.split(',')[0]}`);
         await env.st.work(env.taskMs);
         env.st.vms.delete(vm.vmid);
-        if (p['purge'] === '1') log(`purging VM ${vm.vmid} from related configurations..`);
+        if (p['purge'] === '1') {
+          log(`purging VM ${vm.vmid} from related configurations..`);
+          env.st.ha.resources.delete(sid);
+          for (const [id, r] of env.st.ha.rules) {
+            const left = (r['resources'] ?? '').split(',').filter((x) => x && x !== sid);
+            if (left.length) r['resources'] = left.join(',');
+            else env.st.ha.rules.delete(id);
+          }
+        }
         await env.hooks.onDelete?.(infoOf(vm));
       });
     });

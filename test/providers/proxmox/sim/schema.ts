@@ -1,10 +1,9 @@
-// Validates API requests against the official PVE schema (apidata.json) the way PVE's JSONSchema.pm does, with its texts.
-import { readFileSync } from 'node:fs';
+// Validates API requests against the PVE API schema subset (apidata-subset.json, made from the official apidata.json by
+// pve-schema.mjs) the way PVE's JSONSchema.pm does, with its texts.
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { SUBSET_PATH } from './pve-schema.mjs';
 
-type Json = Record<string, unknown>;
 export interface PropSchema {
   type?: string;
   format?: string | Record<string, PropSchema>;
@@ -18,18 +17,17 @@ export interface PropSchema {
   alias?: string;
   keyAlias?: string;
   requires?: string;
-  description?: string;
+  /** Indexed keys (`net[n]`): the largest n. */
+  indexMax?: number;
 }
 export interface MethodInfo {
-  method: string;
   parameters: { additionalProperties?: number; properties?: Record<string, PropSchema> };
   permissions?: { check?: unknown[]; user?: string };
-  returns?: Json;
 }
-interface ApiNode {
-  path: string;
-  info?: Record<string, MethodInfo>;
-  children?: ApiNode[];
+/** The subset file: path template → method → schema. */
+export interface SchemaSubset {
+  source: Record<string, string>;
+  endpoints: Record<string, Record<string, MethodInfo>>;
 }
 
 export interface Route {
@@ -42,30 +40,46 @@ export type Validation =
   | { ok: true; route: Route }
   | { ok: false; status: 400 | 501; reason: string; errors: Record<string, string>; route?: Route };
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-export const APIDATA_PATH = resolve(REPO_ROOT, '../shared/pve-api/apidata.json');
+/** The checked-in schema subset the simulator validates against (written by pve-schema.mjs). */
+export { SUBSET_PATH };
 
-/** Upper bound of n for indexed keys whose range is not in the description (PVE source constants). */
-const INDEX_MAX: Record<string, number> = { net: 31, ipconfig: 31, hostpci: 15, numa: 7, unused: 255, virtiofs: 9, mp: 255 };
+/** Reads a subset file; a missing or unreadable one is an error that says how to get it back. */
+export function loadSubset(file = SUBSET_PATH): SchemaSubset {
+  const fix = 'it is part of the repository (git checkout -- test/providers/proxmox/sim/apidata-subset.json), ' +
+    'or make it again with npm run pve-schema -- PATH/TO/apidata.json';
+  if (!existsSync(file)) throw new Error(`the Proxmox API schema subset ${file} does not exist: ${fix}`);
+  let data: SchemaSubset;
+  try {
+    data = JSON.parse(readFileSync(file, 'utf8')) as SchemaSubset;
+  } catch (e) {
+    throw new Error(`the Proxmox API schema subset ${file} is not readable JSON (${(e as Error).message}): ${fix}`);
+  }
+  if (!data || typeof data.endpoints !== 'object' || !Object.keys(data.endpoints).length) {
+    throw new Error(`the Proxmox API schema subset ${file} has no endpoints: ${fix}`);
+  }
+  return data;
+}
 
 export class ApiSchema {
-  private readonly routes: { template: string; segs: string[]; node: ApiNode }[] = [];
+  readonly subset: SchemaSubset;
+  private readonly routes: { template: string; segs: string[]; methods: Record<string, MethodInfo> }[] = [];
 
-  constructor(file = APIDATA_PATH) {
-    const tree = JSON.parse(readFileSync(file, 'utf8')) as ApiNode[];
-    const walk = (ns: ApiNode[]) => {
-      for (const n of ns) {
-        this.routes.push({ template: n.path, segs: n.path.split('/').filter(Boolean), node: n });
-        walk(n.children ?? []);
-      }
-    };
-    walk(tree);
+  constructor(file = SUBSET_PATH) {
+    this.subset = loadSubset(file);
+    for (const [template, methods] of Object.entries(this.subset.endpoints)) {
+      this.routes.push({ template, segs: template.split('/').filter(Boolean), methods });
+    }
   }
 
-  /** Find the schema node for a concrete path (segments already URL-decoded). Literal segments win over {params}. */
-  match(path: string): { template: string; node: ApiNode; pathParams: Record<string, string> } | undefined {
+  /** Every endpoint of the subset as "METHOD /template". */
+  endpoints(): string[] {
+    return this.routes.flatMap((r) => Object.keys(r.methods).map((m) => `${m} ${r.template}`)).sort();
+  }
+
+  /** Find the schema entry of a concrete path (segments already URL-decoded). Literal segments win over {params}. */
+  match(path: string): { template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> } | undefined {
     const segs = path.split('/').filter(Boolean);
-    let best: { score: number; template: string; node: ApiNode; pathParams: Record<string, string> } | undefined;
+    let best: { score: number; template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> } | undefined;
     for (const r of this.routes) {
       if (r.segs.length !== segs.length) continue;
       const params: Record<string, string> = {};
@@ -77,7 +91,7 @@ export class ApiSchema {
         else if (s === segs[i]) score++;
         else ok = false;
       });
-      if (ok && (!best || score > best.score)) best = { score, template: r.template, node: r.node, pathParams: params };
+      if (ok && (!best || score > best.score)) best = { score, template: r.template, methods: r.methods, pathParams: params };
     }
     return best;
   }
@@ -85,7 +99,7 @@ export class ApiSchema {
   /** Validate method + path + parameters (form/query values as strings; repeated keys as arrays). */
   validate(method: string, path: string, params: Record<string, string | string[]>): Validation {
     const m = this.match(path);
-    const info = m?.node.info?.[method];
+    const info = m?.methods[method];
     if (!m || !info) return { ok: false, status: 501, reason: `Method '${method} ${path}' not implemented`, errors: {} };
     const route: Route = { template: m.template, info, pathParams: m.pathParams };
     const all: Record<string, string | string[]> = { ...params, ...m.pathParams };
@@ -102,9 +116,7 @@ export function propFor(props: Record<string, PropSchema>, key: string): PropSch
   if (!m) return undefined;
   const p = props[`${m[1]}[n]`];
   if (!p) return undefined;
-  const range = /[Nn] is (\d+) to (\d+)/.exec(JSON.stringify(p));
-  const max = range ? Number(range[2]) : INDEX_MAX[m[1]!] ?? 31;
-  return Number(m[2]) <= max ? p : undefined;
+  return Number(m[2]) <= (p.indexMax ?? 0) ? p : undefined;
 }
 
 function checkParams(schema: MethodInfo['parameters'], params: Record<string, string | string[]>): Record<string, string> {

@@ -1,5 +1,5 @@
 // A Proxmox VE API simulator over HTTPS on 127.0.0.1: auth, permission checks from the schema, validation against
-// apidata.json (invalid requests are answered 400 and recorded), PVE's envelope and reason phrases, fault hooks.
+// the PVE API schema subset (invalid requests are answered 400/501 and recorded), PVE's envelope and reason phrases, fault hooks.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiSchema } from './schema.js';
+import { ApiSchema, SUBSET_PATH } from './schema.js';
 import { handlers, type Hooks, type SimEnv } from './handlers.js';
 import { ClusterState, PveFail } from './state.js';
 
@@ -20,6 +20,10 @@ export interface SimOptions {
   secret?: string;
   /** storage → nodes where it is enabled */
   storages?: Record<string, string[]>;
+  /** storage → content types / active / shared (default images,rootdir, active, not shared). */
+  storageInfo?: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
+  /** node → bridges (default vmbr0 on every node). */
+  bridges?: Record<string, string[]>;
   templates?: { vmid: number; node: string; name: string; storage: string; diskSize?: string; tags?: string; agent?: boolean; bridge?: string }[];
   /** Multiplies lock timeouts and work times (1 = PVE's real 10 s / 1 s lock timeouts). */
   timeScale?: number;
@@ -28,6 +32,8 @@ export interface SimOptions {
   /** New VMs show status "unknown" and no name in /cluster/resources for this long (pvestatd refresh). */
   rrdDelayMs?: number;
   authDelayMs?: number;
+  /** The schema subset to validate against (default: the checked-in apidata-subset.json). */
+  schemaFile?: string;
 }
 
 export interface RequestRecord {
@@ -47,8 +53,13 @@ interface Fault {
   message?: string;
 }
 
-let schemaCache: ApiSchema | undefined;
-export const apiSchema = () => (schemaCache ??= new ApiSchema());
+const schemas = new Map<string, ApiSchema>();
+/** The schema of a subset file, read once; throws at once (with how to restore it) when the file is missing. */
+export function apiSchema(file = SUBSET_PATH): ApiSchema {
+  let s = schemas.get(file);
+  if (!s) schemas.set(file, (s = new ApiSchema(file)));
+  return s;
+}
 
 function makeCert(dir: string): { key: string; cert: string; caFile: string } {
   const key = join(dir, 'key.pem');
@@ -75,6 +86,7 @@ export class PveSim {
   private faults: Fault[] = [];
   private dir = '';
   private readonly authDelayMs: number;
+  private schema?: ApiSchema;
 
   constructor(readonly opts: SimOptions = {}) {
     this.tokenId = opts.tokenId ?? 'pgha@pve!provision';
@@ -82,7 +94,8 @@ export class PveSim {
     const [user, tok] = this.tokenId.split('!') as [string, string];
     this.st = new ClusterState(user, tok, opts.timeScale ?? 1);
     this.env = {
-      st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], offline: new Set(), storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      storageInfo: opts.storageInfo ?? {}, bridges: opts.bridges ?? {},
       cloneMs: opts.cloneMs ?? 300, taskMs: opts.taskMs ?? 50, rrdDelayMs: opts.rrdDelayMs ?? 0,
     };
     for (const t of opts.templates ?? [{ vmid: 9000, node: 'pve1', name: 'debian12-ci', storage: 'local-lvm' }]) this.st.addTemplate(t);
@@ -90,6 +103,7 @@ export class PveSim {
   }
 
   async start(): Promise<this> {
+    this.schema = apiSchema(this.opts.schemaFile); // before listening: no schema, no simulator
     this.dir = mkdtempSync(join(tmpdir(), 'pvesim-'));
     const { key, cert, caFile } = makeCert(this.dir);
     this.caFile = caFile;
@@ -112,6 +126,11 @@ export class PveSim {
   /** The next matching request is performed, then its connection is closed without an answer. */
   dropResponseOnce(method: string, path: RegExp): void {
     this.faults.push({ method, path, kind: 'drop' });
+  }
+  /** Take a node down (its API calls answer 595) or bring it back. */
+  setOnline(node: string, online: boolean): void {
+    if (online) this.env.offline.delete(node);
+    else this.env.offline.add(node);
   }
   /** Replace the token's ACL (path → privileges). */
   setAcl(acl: Record<string, string[]>): void {
@@ -156,14 +175,16 @@ export class PveSim {
     const eq = auth.lastIndexOf('=');
     if (auth.slice(0, eq) !== this.tokenId || auth.slice(eq + 1) !== this.secret) return this.sendAuthFail(res, rec, 'Authentication failed!');
 
-    const v = apiSchema().validate(method, path, params);
-    const route = v.ok ? v.route : v.route;
     try {
+      const v = this.schema!.validate(method, path, params);
+      const route = v.route;
       if (!route) throw Object.assign(new PveFail(501, `Method '${method} ${path}' not implemented`), { invalid: true });
       const all: Record<string, string> = {};
       for (const [k, val] of Object.entries({ ...params, ...route.pathParams })) all[k] = Array.isArray(val) ? val.join(',') : val;
       this.checkPerm(route.info.permissions?.check, all);
       if (!v.ok) throw Object.assign(new PveFail(v.status, v.reason, v.errors), { invalid: true });
+      const node = route.pathParams['node'];
+      if (node !== undefined && this.env.offline.has(node)) throw new PveFail(595, 'Connection refused');
       this.onRequest?.(rec);
       const fault = this.faults.find((f) => f.method === method && f.path.test(path));
       if (fault) this.faults.splice(this.faults.indexOf(fault), 1);

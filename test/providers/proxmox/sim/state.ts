@@ -38,7 +38,7 @@ export class PveFail extends Error {
 export const ALL_PRIVS = [
   'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
   'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.CDROM', 'VM.Config.HWType', 'VM.PowerMgmt', 'VM.GuestAgent.Audit',
-  'VM.GuestAgent.Unrestricted', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify',
+  'VM.GuestAgent.Unrestricted', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify', 'Sys.Console',
 ];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -46,6 +46,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export class ClusterState {
   readonly vms = new Map<number, SimVm>();
   readonly tasks = new Map<string, SimTask>();
+  /** HA resources (sid → settings) and rules (id → settings, resources as a comma list). */
+  readonly ha = { resources: new Map<string, { state: string; comment?: string }>(), rules: new Map<string, Record<string, string>>() };
   /** Node-local flocks on lock-<vmid>.conf: exclusive holder count (-1) or shared holders (>0). */
   private readonly flocks = new Map<string, number>();
   /** Token ACL: path → privileges; the most specific path wins (PVE propagation). */

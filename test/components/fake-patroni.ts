@@ -1,0 +1,94 @@
+// A fake Patroni 3.0.2 REST API on 127.0.0.1, one server per member: GET /patroni and /cluster, POST /restart
+// (Basic auth required on POST, as with restapi.authentication). Every request is recorded, in arrival order.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** What POST /restart does to this member: comes back running, fails to start, or never comes back. */
+export type RestartOutcome = 'ok' | 'start failed' | 'hangs';
+
+export interface FakeMember {
+  name: string;
+  /** /cluster role; /patroni reports the leader as "master", as 3.0.2 does. */
+  role: 'leader' | 'replica';
+  state: string;
+  pendingRestart: boolean;
+  restart: RestartOutcome;
+  /** After a successful restart, this many GET /patroni still see "restarting" (default 1). */
+  restartingPolls: number;
+  port: number;
+}
+
+export interface FakeCall {
+  member: string;
+  method: string;
+  path: string;
+  auth?: string;
+}
+
+export interface FakePatroni {
+  members: FakeMember[];
+  calls: FakeCall[];
+  /** Names of members that got POST /restart, in order. */
+  restarts(): string[];
+  close(): Promise<void>;
+}
+
+export type MemberSpec = Pick<FakeMember, 'name' | 'role' | 'pendingRestart'> & Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls'>>;
+
+export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni> {
+  const calls: FakeCall[] = [];
+  const members: FakeMember[] = spec.map((m) => ({ state: 'running', restart: 'ok', restartingPolls: 1, port: 0, ...m }));
+  const servers: Server[] = [];
+  const clusterJson = () =>
+    JSON.stringify({
+      members: members.map((m) => ({
+        name: m.name, role: m.role, state: m.state, api_url: `http://127.0.0.1:${m.port}/patroni`, host: '127.0.0.1', port: 5432, timeline: 1,
+        ...(m.role === 'replica' ? { lag: 0 } : {}), ...(m.pendingRestart ? { pending_restart: true } : {}),
+      })),
+    });
+  for (const m of members) {
+    let afterRestart = 0; // GETs answered since a successful restart (the first one still sees "restarting")
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => (body += d));
+      req.on('end', () => {
+        calls.push({ member: m.name, method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization });
+        const send = (code: number, text: string, type = 'application/json') => {
+          res.writeHead(code, { 'Content-Type': type });
+          res.end(text);
+        };
+        if (req.method === 'GET' && req.url === '/patroni') {
+          if (m.state === 'restarting' && ++afterRestart > m.restartingPolls) m.state = 'running';
+          return send(200, JSON.stringify({
+            state: m.state, role: m.role === 'leader' ? 'master' : 'replica', patroni: { version: '3.0.2', scope: 'demo' },
+            ...(m.pendingRestart ? { pending_restart: true } : {}),
+          }));
+        }
+        if (req.method === 'GET' && req.url === '/cluster') return send(200, clusterJson());
+        if (req.method === 'POST' && req.url === '/restart') {
+          if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
+          if (m.restart === 'start failed') {
+            m.state = 'start failed';
+            return send(503, 'restart failed', 'text/plain');
+          }
+          m.pendingRestart = false;
+          m.state = m.restart === 'ok' ? 'restarting' : 'starting';
+          afterRestart = 0;
+          return send(200, 'restarted successfully', 'text/plain');
+        }
+        send(404, '', 'text/plain');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    m.port = (server.address() as AddressInfo).port;
+    servers.push(server);
+  }
+  return {
+    members,
+    calls,
+    restarts: () => calls.filter((c) => c.method === 'POST' && c.path === '/restart').map((c) => c.member),
+    close: async () => {
+      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    },
+  };
+}
