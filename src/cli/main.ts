@@ -17,6 +17,7 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { destroy } from './commands/destroy.js';
 import { lab } from './commands/lab.js';
+import { importCommand } from './commands/import.js';
 
 let sink: EventSink | undefined;
 
@@ -53,6 +54,11 @@ async function main(argv: string[]): Promise<number> {
     const inv = parsed.invocation;
     if (inv.command === 'completion') {
       process.stdout.write(completion(inv.args[0] as Shell, { specs: commandSpecs(), playbooks: playbookNames() }));
+      return 0;
+    }
+    if (inv.command === 'import ansible') {
+      const result = importCommand(inv.args[0], inv.opts);
+      if (inv.opts.json) print(result);
       return 0;
     }
     json = Boolean(inv.opts.json);

@@ -6,7 +6,7 @@
 // --help from the same definitions the shell completion is generated from. (Version 14: 15 needs Node 22.)
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Argument, Command, CommanderError } from 'commander';
+import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../engine/template.js';
 import { UserError } from '../engine/errors.js';
 
@@ -28,6 +28,10 @@ export interface CommandOptions extends CommonOptions {
   exitCode?: boolean;
   playbook?: string[];
   cleanupUnfinished?: boolean;
+  output?: string;
+  force?: boolean;
+  provider?: 'static' | 'lab';
+  cluster?: string;
 }
 
 export interface Invocation {
@@ -161,6 +165,29 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml']))
     .action(act('lab down'));
 
+  program.command('import')
+    .summary('turn another tool\'s inventory into a pgha inventory')
+    .description('Imports an inventory from another tool. Today: ansible (the autobase / postgresql_cluster layout).')
+    .usage('ansible <inventory> [options]')
+    .addHelpText('after', examples(['pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml']))
+    .command('ansible')
+    .summary('an Ansible inventory (INI or YAML, with group_vars/ and host_vars/) as a pgha inventory')
+    .description('Reads an Ansible inventory in the autobase layout (groups master, replica, etcd_cluster, balancers; ' +
+      'group_vars/ and host_vars/ beside it) and prints a pgha inventory. Every variable it could not map becomes a ' +
+      'comment in the output saying why, and is listed on stderr. Contacts nothing.')
+    .argument('<inventory>', 'the Ansible inventory file, or the folder holding it')
+    .option('-o, --output <file>', 'write the pgha inventory to FILE instead of stdout')
+    .option('--force', 'replace FILE when it exists')
+    .addOption(new Option('--provider <type>', 'where the hosts come from').choices(['static', 'lab']).default('static'))
+    .option('--cluster <name>', 'the pgha cluster name (default: patroni_cluster_name)')
+    .option('--json', 'one JSON document on stdout (the inventory text and what was not imported)')
+    .addHelpText('after', examples([
+      'pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml',
+      'pgha import ansible ~/autobase/inventory -o inventory/prod.yml && pgha validate -i inventory/prod.yml',
+      'pgha import ansible inventory/ansible-example/inventory --provider lab -o inventory/try.yml',
+    ]))
+    .action(act('import ansible'));
+
   program.command('completion')
     .summary('print a shell completion script (bash, zsh or fish)')
     .description('Prints a completion script for pgha\'s commands, options, playbook names and files.')
@@ -215,7 +242,10 @@ function userError(err: CommanderError, cmd: Command): UserError {
       return new UserError(`too many arguments for ${name}: ${cmd.args.slice(cmd.registeredArguments.length).join(' ')}`, help);
     case 'commander.invalidArgument': {
       const choices = /Allowed choices are (.*)\.$/.exec(err.message)?.[1];
-      return new UserError(`${name}: ${quoted} is not one of ${choices ?? 'the allowed values'}`, help);
+      // An option's value: "option '--provider <type>' argument 'x' is invalid"; an argument: "argument 'x' is invalid".
+      const quotes = [...err.message.matchAll(/'([^']+)'/g)].map((m) => m[1]);
+      const what = err.message.startsWith('error: option') ? `${quotes[1]} (for ${quotes[0].split(' ')[0]})` : quoted;
+      return new UserError(`${name}: ${what} is not one of ${choices ?? 'the allowed values'}`, help);
     }
     case 'commander.help':
       return new UserError(cmd.parent ? `${name} needs a subcommand: ${cmd.commands.map((c) => c.name()).join(' or ')}` : 'pgha needs a command', help);

@@ -38,10 +38,11 @@ const ACCEPTS: Record<string, string[]> = {
   'lab up': [...COMMON, '--log-file'],
   'lab down': [...COMMON, '--log-file'],
   completion: [],
+  'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
 const ALL = [...new Set(Object.values(ACCEPTS).flat())];
-const VALUE: Record<string, string> = { '-i': 'x.yml', '--inventory': 'x.yml', '-l': 'pg1', '--limit': 'pg1', '--log-file': 'run.log', '--playbook': 'demo' };
-const ARGS: Record<string, string[]> = { run: ['demo'], completion: ['bash'] };
+const VALUE: Record<string, string> = { '-i': 'x.yml', '--inventory': 'x.yml', '-l': 'pg1', '--limit': 'pg1', '--log-file': 'run.log', '--playbook': 'demo', '-o': 'out.yml', '--output': 'out.yml', '--provider': 'lab', '--cluster': 'c1' };
+const ARGS: Record<string, string[]> = { run: ['demo'], completion: ['bash'], 'import ansible': ['inventory'] };
 
 function argvFor(path: string, flag?: string): string[] {
   return [...path.split(' '), ...(ARGS[path] ?? []), ...(flag ? [flag, ...(VALUE[flag] ? [VALUE[flag]] : [])] : [])];
