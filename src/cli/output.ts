@@ -4,7 +4,7 @@ import { Listr } from 'listr2';
 import type { Host } from '../inventory/types.js';
 import type { Step } from '../engine/types.js';
 import type { HostStepResult, RunEvents } from '../engine/runner.js';
-import { CheckError, PghaError, RemoteError, RunError, UserError } from '../engine/errors.js';
+import { CheckError, PghaError, RemoteError, RunError, UserError } from '../shared/errors.js';
 import { mask } from '../engine/mask.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Argument, Command, CommanderError, Option } from 'commander';
 import { packageRoot } from '../engine/template.js';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../shared/errors.js';
 
 /** Exit code of `pgha plan --exit-code` when changes are pending (1 and 2 already mean failed / bad input). */
 export const PLAN_CHANGES_EXIT = 3;

@@ -1,6 +1,6 @@
 // What destroy and lab up/down share: one provider action on the inventory's hosts.
 import { hostPattern } from '../engine/knownhosts.js';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../shared/errors.js';
 import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';

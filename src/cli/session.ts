@@ -9,7 +9,7 @@ import { planConnections } from '../engine/sshplan.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
-import { RunError, UserError } from '../engine/errors.js';
+import { RunError, UserError } from '../shared/errors.js';
 import { packageRoot } from '../engine/template.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

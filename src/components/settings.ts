@@ -3,7 +3,7 @@
 // defaults, and a typed reader of one host's values.
 import type { Host, Inventory } from '../inventory/types.js';
 import type { BoolSetting, IntSetting, MapSetting, MapValue, SettingDecl, StringSetting, VarRule } from '../inventory/catalog.js';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../shared/errors.js';
 
 /** A declaration entry: the catalog's form of one variable. */
 type Entry = IntSetting | StringSetting | BoolSetting | MapSetting;

@@ -2,7 +2,7 @@
 // A lock whose process is gone (killed run) is taken over.
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { UserError } from './errors.js';
+import { UserError } from '../shared/errors.js';
 
 function alive(pid: number): boolean {
   try {

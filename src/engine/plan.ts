@@ -17,11 +17,6 @@ export interface PlannedChange {
 /** An operation apply runs on a resource, of the resource's kind. */
 export type Op = OpOf<KindName>;
 
-/** The resource in plan output and logs. */
-export function describe(r: Resource): string {
-  return kindOf(r).describe(r);
-}
-
 export function planChanges(resources: Resource[], probes: ProbeResult[], withDiff: boolean): PlannedChange[] {
   const changes: PlannedChange[] = [];
   resources.forEach((r, index) => {

@@ -2,7 +2,7 @@
 // A probe reads the current state of every resource a step wants; compare() turns it into changes.
 import { randomBytes } from 'node:crypto';
 import type { FactSpec, Facts, Resource, Transport } from './types.js';
-import { RemoteError } from './errors.js';
+import { RemoteError } from '../shared/errors.js';
 import { mask } from './mask.js';
 import { shq } from './quote.js';
 import { PROBE_TAGS, kindOf, type KindName, type ProbedOf } from './kinds/index.js';
@@ -34,11 +34,6 @@ function parseFacts(t: Transport, specs: Record<string, FactSpec>, sec: Map<stri
     }
   }
   return facts;
-}
-
-/** Runs every fact script of a step in one round trip; each fact's parser sees only its own output. */
-export async function gatherFacts(t: Transport, specs: Record<string, FactSpec>): Promise<Facts> {
-  return (await factsAndProbe(t, specs, [], false)).facts;
 }
 
 /**

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { UserError } from './errors.js';
+import { UserError } from '../shared/errors.js';
 import { addSecret } from './mask.js';
 
 export interface SecretSpec {

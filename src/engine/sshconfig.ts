@@ -5,7 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import SSHConfig, { glob, type Line } from 'ssh-config';
-import { UserError } from './errors.js';
+import { UserError } from '../shared/errors.js';
+import { parseJump, type JumpSpec } from '../shared/jump.js';
 
 /** Environment variable naming the ssh config file to read instead of ~/.ssh/config. */
 export const SSH_CONFIG_ENV = 'PGHA_SSH_CONFIG';
@@ -13,13 +14,6 @@ export const SSH_CONFIG_ENV = 'PGHA_SSH_CONFIG';
 export interface SshConfigFile {
   file: string;
   config: SSHConfig;
-}
-
-/** One hop of a jump chain: [user@]host[:port]. */
-export interface JumpSpec {
-  user?: string;
-  host: string;
-  port?: number;
 }
 
 /** What ssh config says about one host (only what it sets). */
@@ -49,16 +43,6 @@ export function parseSshConfig(file: string, text: string): SshConfigFile {
   } catch (e) {
     throw new UserError(`cannot read ssh config ${file}: ${(e as Error).message}`, `fix the file, or point ${SSH_CONFIG_ENV} at another one`);
   }
-}
-
-/** `[user@]host[:port]`; undefined when it is not of that form (or the port is out of range). */
-export function parseJump(spec: string): JumpSpec | undefined {
-  const m = /^(?:([^@\s]+)@)?(\[[0-9A-Fa-f:.]+\]|[^@:\s[\]]+)(?::(\d{1,5}))?$/.exec(spec.trim());
-  if (!m) return undefined;
-  const port = m[3] !== undefined ? Number(m[3]) : undefined;
-  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  const host = m[2].replace(/^\[(.*)\]$/, '$1');
-  return { ...(m[1] ? { user: m[1] } : {}), host, ...(port !== undefined ? { port } : {}) };
 }
 
 /** A ProxyJump value: `none`, or comma-separated hops. Throws a UserError naming the file on a bad hop. */

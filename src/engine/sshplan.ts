@@ -2,8 +2,9 @@
 // (inventory > ssh config > built-in defaults), and the jump hosts in front of it, if any.
 import { existsSync } from 'node:fs';
 import type { Host, Inventory, SshField } from '../inventory/types.js';
-import { UserError } from './errors.js';
-import { identityPath, loadSshConfig, parseJump, parseProxyJump, sshConfigFor, tokenValues, tokens, type JumpSpec, type SshConfigFile } from './sshconfig.js';
+import { UserError } from '../shared/errors.js';
+import { identityPath, loadSshConfig, parseProxyJump, sshConfigFor, tokenValues, tokens, type SshConfigFile } from './sshconfig.js';
+import { parseJump, type JumpSpec } from '../shared/jump.js';
 
 export interface ConnectPlan {
   host: Host;

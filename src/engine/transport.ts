@@ -2,7 +2,7 @@
 import { NodeSSH } from 'node-ssh';
 import type { Host } from '../inventory/types.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
-import { RemoteError, UserError } from './errors.js';
+import { RemoteError, UserError } from '../shared/errors.js';
 import { KnownHosts, hostPattern } from './knownhosts.js';
 import { addSecret, mask } from './mask.js';
 import { shq } from './quote.js';

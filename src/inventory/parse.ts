@@ -1,8 +1,9 @@
 // Reading an inventory file: YAML with positions, duplicate keys found (not fatal), schema errors located and worded.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import { fieldName, lineOf, locateAjvErrors, makeAjv, nearest, type Located } from '../engine/yamlfile.js';
-import { UserError } from '../engine/errors.js';
+import { fieldName, lineOf, locateAjvErrors, makeAjv, type Located } from '../shared/yamlfile.js';
+import { nearest } from '../shared/nearest.js';
+import { UserError } from '../shared/errors.js';
 import addFormatsModule from 'ajv-formats';
 import { CLUSTER_PATTERN, HOSTNAME_PATTERN, JUMP_PATTERN, inventorySchema } from './schema.js';
 import { roleNames, type Catalog } from './catalog.js';

@@ -4,9 +4,10 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { Host, Inventory } from '../inventory/types.js';
 import { selectHosts } from '../inventory/limit.js';
 import type { Component, Step } from '../engine/types.js';
-import { UserError } from '../engine/errors.js';
+import { UserError } from '../shared/errors.js';
 import { packageRoot } from '../engine/template.js';
-import { lineOf, locateAjvErrors, makeAjv, nearest, readYaml, throwLocated, type Located } from '../engine/yamlfile.js';
+import { lineOf, locateAjvErrors, makeAjv, readYaml, throwLocated, type Located } from '../shared/yamlfile.js';
+import { nearest } from '../shared/nearest.js';
 import { playbookSchema } from './schema.js';
 import { type TaskSpec, tasksStep } from './tasks.js';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runner } from '../../src/engine/runner.js';
-import { RunError } from '../../src/engine/errors.js';
+import { RunError } from '../../src/shared/errors.js';
 import { MASK, addSecret, clearSecrets } from '../../src/engine/mask.js';
 import type { Step, Transport } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLAN_CHANGES_EXIT, commandSpecs, parseArgv, type Invocation } from '../../src/cli/program.js';
-import { UserError } from '../../src/engine/errors.js';
+import { UserError } from '../../src/shared/errors.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

@@ -6,7 +6,7 @@ import type { FileResource, Resource } from '../../src/engine/types.js';
 import { components } from '../../src/components/index.js';
 import { SECRET_KEYS } from '../../src/components/index.js';
 import { httpGetScript, parseHttpResponse, parseJsonBig } from '../../src/components/common.js';
-import { formatStatus, type ClusterStatus } from '../../src/components/status/index.js';
+import { formatStatus, type ClusterStatus } from '../../src/cli/status.js';
 import { parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { ctxFor, makeInventory, SECRETS } from './helpers.js';
 import { findPlaybook, loadPlaybook, PLAYBOOKS_DIR } from '../../src/playbook/load.js';

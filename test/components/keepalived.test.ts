@@ -4,7 +4,7 @@ import { CHECK_SCRIPT, KEEPALIVED_CONFIG, keepalivedSteps, priorityFor } from '.
 import { interfaceFor, parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { verifyKeepalived } from '../../src/components/keepalived/checks.js';
 import { routerIdFor } from '../../src/components/keepalived/settings.js';
-import { CheckError, UserError } from '../../src/engine/errors.js';
+import { CheckError, UserError } from '../../src/shared/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { useFakeClock } from '../engine/fake-clock.js';
 

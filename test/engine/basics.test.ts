@@ -9,7 +9,7 @@ import { loadSecrets } from '../../src/engine/secrets.js';
 import { acquireLock } from '../../src/engine/lock.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
 import { renderTemplate } from '../../src/engine/template.js';
-import { UserError } from '../../src/engine/errors.js';
+import { UserError } from '../../src/shared/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'pgha-basics-'));
 

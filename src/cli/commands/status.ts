@@ -1,6 +1,6 @@
 // pgha status: provider state of each host, then members, HAProxy backends, the VIP holder and etcd health.
 import { Runner } from '../../engine/runner.js';
-import { collectStatus, formatStatus } from '../../components/status/index.js';
+import { collectStatus, formatStatus } from '../status.js';
 import { type GlobalOptions, connectAll, openSession } from '../session.js';
 import type { Out } from '../output.js';
 

@@ -2,7 +2,7 @@
 // (the lower layer of each host's overlay). Built in a temp dir and renamed into place, so a killed build is never used.
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { ProviderError } from '../../engine/errors.js';
+import { ProviderError } from '../../shared/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { imageDir, imageRecipe, IMAGES_DIR, recipeHash, type ImageRecipe } from './render.js';
 import { httpForm, type DebianMirror } from './sources.js';

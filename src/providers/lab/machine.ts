@@ -6,7 +6,7 @@ import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rm
 import type { Host, Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
-import { ProviderError } from '../../engine/errors.js';
+import { ProviderError } from '../../shared/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { deleteHostLink, ensureHostLink, netnsPids } from './net.js';
 import {

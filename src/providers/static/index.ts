@@ -1,21 +1,8 @@
 // Existing hosts (bare metal or VMs made elsewhere): nothing to create; pgha only checks that SSH answers.
-import { Socket } from 'node:net';
+import { tcpOpen } from '../../shared/net.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { HostState, Provider, ProviderChange } from '../types.js';
-import { UserError } from '../../engine/errors.js';
-
-export function tcpOpen(address: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = new Socket();
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.setTimeout(timeoutMs, () => done(false));
-    s.once('error', () => done(false));
-    s.connect(port, address, () => done(true));
-  });
-}
+import { UserError } from '../../shared/errors.js';
 
 export const staticProvider: Provider = {
   name: 'static',

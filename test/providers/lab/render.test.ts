@@ -6,7 +6,7 @@ import { controlMachineMirror, findDebianMirror, parseDeb822, parseSourcesList, 
 import {
   imageDir, imageRecipe, labMac, machineName, recipeHash, renderAcngConf, renderAptProxy, renderBackends, renderEtcHosts, renderSourcesList, vethName,
 } from '../../../src/providers/lab/render.js';
-import { UserError } from '../../../src/engine/errors.js';
+import { UserError } from '../../../src/shared/errors.js';
 
 const DEB822 = `Types: deb
 # http://snapshot.debian.org/archive/debian/20250520T000000Z

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SUDOERS_DROP_IN, cloudUserFiles, ensureHome, readAccountFiles, withUser, type AccountFiles } from '../../../src/providers/lab/users.js';
 import { syncFiles } from '../../../src/providers/lab/machine.js';
-import { ProviderError } from '../../../src/engine/errors.js';
+import { ProviderError } from '../../../src/shared/errors.js';
 
 // Account databases as debootstrap leaves them on Debian 12 (a subset, with the groups that matter).
 const BASE: AccountFiles = {

@@ -1,13 +1,13 @@
 // `pgha status`: Patroni members (like `patronictl list`), the HAProxy backends each member is UP in, the VIP
 // holder and etcd health, read-only, in one table.
-import type { StepGroupContext } from '../../engine/types.js';
-import { etcdSettings } from '../etcd/settings.js';
-import { haproxySettings } from '../haproxy/settings.js';
-import { errText, withRole } from '../common.js';
-import { fetchCluster } from '../patroni/checks.js';
-import { backendsOn, PROXIES } from '../haproxy/checks.js';
-import { vipState } from '../keepalived/checks.js';
-import { etcdctl, parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../etcd/facts.js';
+import type { StepGroupContext } from '../engine/types.js';
+import { etcdSettings } from '../components/etcd/settings.js';
+import { haproxySettings } from '../components/haproxy/settings.js';
+import { errText, withRole } from '../components/common.js';
+import { fetchCluster } from '../components/patroni/checks.js';
+import { backendsOn, PROXIES } from '../components/haproxy/checks.js';
+import { vipState } from '../components/keepalived/checks.js';
+import { etcdctl, parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../components/etcd/facts.js';
 
 export interface MemberStatus {
   name: string;
