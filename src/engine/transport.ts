@@ -57,7 +57,7 @@ export class SshTransport implements Transport {
       const msg = (e as Error).message ?? String(e);
       if (changed)
         throw new UserError(
-          `${host.name}: the SSH host key of ${pattern} has CHANGED since it was recorded`,
+          `${host.name}: the SSH host key ${pattern} offers is not one recorded for it: it CHANGED, or is of a type never recorded`,
           `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${address}`,
         );
       if (/authentication methods failed|auth/i.test(msg))

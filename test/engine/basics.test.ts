@@ -88,6 +88,24 @@ describe('known_hosts', () => {
     expect(kh.check('10.1.1.1', key('ssh-ed25519', 'two'))).toBe('new');
     expect(readFileSync(kh.file, 'utf8')).toMatch(/^\[10\.1\.1\.1\]:2222 ssh-ed25519 /m);
   });
+  it('refuses a key of another type than the recorded one, and records nothing for it', () => {
+    const kh = new KnownHosts(join(tmp(), 'known_hosts'));
+    expect(kh.check('10.1.1.2', key('ssh-ed25519', 'one'))).toBe('new');
+    const before = readFileSync(kh.file, 'utf8');
+    expect(kh.check('10.1.1.2', key('ssh-rsa', 'other'))).toBe('changed');
+    expect(kh.check('10.1.1.2', key('ecdsa-sha2-nistp256', 'other'))).toBe('changed');
+    expect(readFileSync(kh.file, 'utf8')).toBe(before);
+  });
+  it('accepts every key type recorded from the host itself', () => {
+    const kh = new KnownHosts(join(tmp(), 'known_hosts'));
+    kh.check('10.1.1.3', key('ssh-ed25519', 'old'));
+    kh.check('10.1.1.4', key('ssh-ed25519', 'neighbour'));
+    kh.record('10.1.1.3', [key('ssh-ed25519', 'a'), key('ssh-rsa', 'b')]);
+    expect(kh.check('10.1.1.3', key('ssh-rsa', 'b'))).toBe('known');
+    expect(kh.check('10.1.1.3', key('ssh-ed25519', 'a'))).toBe('known');
+    expect(kh.check('10.1.1.3', key('ssh-ed25519', 'old'))).toBe('changed');
+    expect(kh.check('10.1.1.4', key('ssh-ed25519', 'neighbour'))).toBe('known');
+  });
 });
 
 describe('templates', () => {
