@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { argvToShell, shq } from '../../src/engine/quote.js';
 import { addSecret, mask } from '../../src/engine/mask.js';
 import { loadSecrets } from '../../src/engine/secrets.js';
-import { acquireLock } from '../../src/engine/lock.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
 import { renderTemplate } from '../../src/engine/template.js';
 import { UserError } from '../../src/engine/errors.js';
@@ -54,20 +53,6 @@ describe('secrets', () => {
     addSecret('abcd');
     addSecret('abcdefgh');
     expect(mask('x abcdefgh y abcd')).toBe('x ******** y ********');
-  });
-});
-
-describe('lock', () => {
-  it('refuses a second holder while the first lives, and takes over a dead one', () => {
-    const f = join(tmp(), 'lock');
-    writeFileSync(f, JSON.stringify({ pid: process.ppid, what: 'up', since: 'then' }));
-    expect(() => acquireLock(f, 'up')).toThrow(UserError);
-    expect(() => acquireLock(f, 'up')).toThrow(/another pgha run \(pid \d+, "up"/);
-    writeFileSync(f, JSON.stringify({ pid: 2 ** 22 + 7, what: 'up', since: 'then' }));
-    const release = acquireLock(f, 'plan');
-    expect(JSON.parse(readFileSync(f, 'utf8')).pid).toBe(process.pid);
-    release();
-    expect(() => statSync(f)).toThrow();
   });
 });
 
