@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,7 +45,7 @@ describe('run lock', () => {
     const again = acquireLock(f, 'after');
     expect(JSON.parse(readFileSync(f, 'utf8')).what).toBe('after');
     again();
-    expect(readFileSync(f, 'utf8')).toBe('');
+    expect(existsSync(f)).toBe(false);
   });
 
   it('is refused while another process holds it, and free once that process is gone', async () => {
@@ -78,5 +78,29 @@ describe('run lock', () => {
     release();
     const after = await new Promise<number | null>((res) => spawn('flock', ['-xn', f, 'true']).once('exit', res));
     expect(after).toBe(0);
+  });
+
+  it('a run that locked the file its holder then released and removed starts over on the new file', async () => {
+    const f = join(tmp(), 'lock');
+    // The holder: locks, then (while a waiter is blocked on the same file) removes it and lets go.
+    const holderProc = spawn('sh', ['-c', `exec 9>"$0"; flock -x 9; echo locked; read x; rm -f "$0"; exec 9>&-; sleep 60`, f], { stdio: ['pipe', 'pipe', 'ignore'] });
+    children.push(holderProc);
+    await new Promise((res) => holderProc.stdout!.once('data', res));
+    // A blocked waiter on the old file: once the holder lets go it locks a file that no longer has a name.
+    const waiter = spawn('sh', ['-c', `exec 9<"$0"; echo opened; flock -x 9; echo got; sleep 60`, f], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(waiter);
+    const lines: string[] = [];
+    const saw = (word: string) => new Promise<void>((res) => {
+      const look = () => (lines.join('').includes(word) ? res() : waiter.stdout!.once('data', (d) => (lines.push(String(d)), look())));
+      look();
+    });
+    await saw('opened');
+    holderProc.stdin!.write('go\n');
+    await saw('got');
+    expect(existsSync(f)).toBe(false);
+    // This run is not fooled: the lock of the unnamed file is not the lock of the path.
+    const release = acquireLock(f, 'up');
+    expect(JSON.parse(readFileSync(f, 'utf8')).what).toBe('up');
+    release();
   });
 });
