@@ -13,6 +13,9 @@ export interface SecretSpec {
   description?: string;
 }
 
+/** Shorter values are refused: they would be guessed, and masking them would blank out ordinary words. */
+const MIN_LENGTH = 4;
+
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
 export function generateSecret(length: number): string {
@@ -53,6 +56,10 @@ export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: bo
       out[s.key] = generateSecret(s.length);
       stored[s.key] = out[s.key];
       changed = true;
+    }
+    if (out[s.key].length < MIN_LENGTH) {
+      throw new UserError(`secret ${s.key} (${fromEnv ? envName(s.key) : file}) is shorter than ${MIN_LENGTH} characters`,
+        `use a longer value, or remove it from ${fromEnv ? 'the environment' : 'the file'} to have one generated`, fromEnv ? undefined : { file });
     }
     addSecret(out[s.key]);
   }

@@ -44,10 +44,31 @@ describe('secrets', () => {
     expect(c.db_password).toBe('from-env-123');
     expect(mask(`password=${a.db_password} and from-env-123`)).toBe('password=******** and ********');
   });
+  it('refuses a secret shorter than 4 characters, from the environment or the file', () => {
+    const f = join(tmp(), 'secrets.yml');
+    expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'abc' } }))
+      .toThrow('secret db_password (PGHA_SECRET_DB_PASSWORD) is shorter than 4 characters');
+    writeFileSync(f, 'db_password: xy\n', { mode: 0o600 });
+    expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} })).toThrow(UserError);
+  });
   it('writes nothing in check mode', () => {
     const f = join(tmp(), 'secrets.yml');
     loadSecrets(f, [{ key: 'k', length: 10 }], { check: true, env: {} });
     expect(() => statSync(f)).toThrow();
+  });
+  it('masks a secret inside JSON output even when it holds a quote or a backslash', () => {
+    const tricky = 'pa"ss\\word';
+    addSecret(tricky);
+    const doc = JSON.stringify({ diff: `+password: ${tricky}`, nested: [tricky] }, null, 2);
+    expect(doc).not.toContain(tricky); // escaped in JSON: the raw value is not what appears
+    const masked = mask(doc);
+    expect(masked).not.toContain('pa\\"ss');
+    expect(JSON.parse(masked)).toEqual({ diff: '+password: ********', nested: ['********'] });
+    expect(mask(`raw ${tricky}`)).toBe('raw ********');
+  });
+  it('masks short secrets too', () => {
+    addSecret('q7');
+    expect(mask('x=q7;')).toBe('x=********;');
   });
   it('masks the longest secret first', () => {
     addSecret('abcd');
