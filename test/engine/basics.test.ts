@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -31,7 +31,7 @@ describe('quoting', () => {
 });
 
 describe('secrets', () => {
-  it('generates once, keeps mode 0600, masks, and takes the environment first', () => {
+  it('generates once, keeps mode 0600, masks', () => {
     const f = join(tmp(), 'secrets.yml');
     const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
     const a = loadSecrets(f, specs, { check: false, env: {} });
@@ -40,9 +40,47 @@ describe('secrets', () => {
     expect(statSync(f).mode & 0o777).toBe(0o600);
     const b = loadSecrets(f, specs, { check: false, env: {} });
     expect(b).toEqual(a);
-    const c = loadSecrets(f, specs, { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'from-env-123' } });
-    expect(c.db_password).toBe('from-env-123');
-    expect(mask(`password=${a.db_password} and from-env-123`)).toBe('password=******** and ********');
+    expect(mask(`password=${a.db_password}`)).toBe('password=********');
+  });
+  it('saves a value from the environment, so that a later run without it keeps it', () => {
+    const f = join(tmp(), 'secrets.yml');
+    const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
+    const env = { PGHA_SECRET_DB_PASSWORD: 'from-env-123' };
+    // In check mode it is used but not saved.
+    expect(loadSecrets(f, specs, { check: true, env }).db_password).toBe('from-env-123');
+    expect(existsSync(f)).toBe(false);
+    const a = loadSecrets(f, specs, { check: false, env });
+    expect(a.db_password).toBe('from-env-123');
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    const later = loadSecrets(f, specs, { check: false, env: {} });
+    expect(later).toEqual(a);
+    // The same value again is fine.
+    expect(loadSecrets(f, specs, { check: false, env }).db_password).toBe('from-env-123');
+    expect(mask('from-env-123')).toBe('********');
+  });
+  it('refuses a value from the environment that differs from the one in the file, and changes nothing', () => {
+    const f = join(tmp(), 'secrets.yml');
+    const specs = [{ key: 'db_password', length: 24 }];
+    const a = loadSecrets(f, specs, { check: false, env: {} });
+    const before = readFileSync(f, 'utf8');
+    for (const check of [false, true]) {
+      expect(() => loadSecrets(f, specs, { check, env: { PGHA_SECRET_DB_PASSWORD: 'another-value' } }))
+        .toThrow(`PGHA_SECRET_DB_PASSWORD differs from db_password in ${f}, the value the cluster uses`);
+    }
+    expect(readFileSync(f, 'utf8')).toBe(before);
+    expect(loadSecrets(f, specs, { check: false, env: {} })).toEqual(a);
+  });
+  it('refuses a secrets file that others may read, and leaves its mode alone', () => {
+    const f = join(tmp(), 'secrets.yml');
+    loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} });
+    for (const mode of [0o640, 0o604, 0o644]) {
+      chmodSync(f, mode);
+      expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} }))
+        .toThrow(`secrets file ${f} may be read by others (mode 0${mode.toString(8)})`);
+      expect(statSync(f).mode & 0o777).toBe(mode);
+    }
+    chmodSync(f, 0o400);
+    expect(loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: true, env: {} }).db_password).toHaveLength(24);
   });
   it('refuses a secret shorter than 4 characters, from the environment or the file', () => {
     const f = join(tmp(), 'secrets.yml');
