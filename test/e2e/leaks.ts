@@ -64,12 +64,28 @@ export async function hostLogs(t: SshTransport): Promise<string> {
   return r.stdout;
 }
 
-/** "where: secret NAME in: <line>" for every line of `text` holding one of the secrets (the value itself not shown). */
+/**
+ * The stretches of base64 that stand for `value` wherever it sits in a longer base64 text (a file's content sent
+ * as base64): one per alignment of its first byte, each made only of the characters it alone decides.
+ */
+export function base64Forms(value: string): string[] {
+  const len = Buffer.byteLength(value);
+  return [0, 1, 2].map((k) => {
+    const enc = Buffer.concat([Buffer.alloc(k), Buffer.from(value)]).toString('base64');
+    return enc.slice(Math.ceil((8 * k) / 6), Math.floor((8 * (k + len) - 6) / 6) + 1);
+  });
+}
+
+/** "where: secret NAME in: <line>" for every line of `text` holding one of the secrets, as is or in base64 (the value itself not shown). */
 export function findSecrets(where: string, text: string, secrets: Record<string, string>): string[] {
   const hits: string[] = [];
+  const forms = Object.entries(secrets).filter(([, v]) => v).flatMap(([name, v]) => [
+    { name, form: v },
+    ...base64Forms(v).map((form) => ({ name: `${name} (base64)`, form })),
+  ]);
   for (const line of text.split('\n')) {
-    for (const [name, value] of Object.entries(secrets)) {
-      if (value && line.includes(value)) hits.push(`${where}: secret ${name} in: ${line.split(value).join('<' + name + '>').slice(0, 300)}`);
+    for (const { name, form } of forms) {
+      if (line.includes(form)) hits.push(`${where}: secret ${name} in: ${line.split(form).join(`<${name}>`).slice(0, 300)}`);
     }
   }
   return hits;
