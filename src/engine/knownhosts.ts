@@ -1,5 +1,6 @@
-// Host keys are verified against a known_hosts file kept per inventory: recorded on first use,
-// a changed key is a hard error. Lines use OpenSSH's format, so `ssh -o UserKnownHostsFile=` can share the file.
+// Host keys are verified against a known_hosts file kept per inventory: recorded on first use (when the file
+// holds no key at all for the host); afterwards a key that is not one of the recorded ones is a hard error,
+// whatever its type (a new key of another type is as suspect as a changed one). Lines use OpenSSH's format, so `ssh -o UserKnownHostsFile=` can share the file.
 import { existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -22,7 +23,7 @@ export class KnownHosts {
     return existsSync(this.file) ? readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim()) : [];
   }
 
-  /** Compare a presented key with the file; records it when the host is new. */
+  /** Compare a presented key with the file; records it when the file knows no key of the host. */
   check(pattern: string, blob: Buffer): KeyVerdict {
     const type = keyType(blob);
     const b64 = blob.toString('base64');
@@ -30,15 +31,19 @@ export class KnownHosts {
       .map((l) => l.split(/\s+/))
       .filter((f) => f[0].split(',').includes(pattern));
     if (mine.some((f) => f[1] === type && f[2] === b64)) return 'known';
-    if (mine.some((f) => f[1] === type)) return 'changed';
-    this.append(`${pattern} ${type} ${b64}`);
+    if (mine.length) return 'changed';
+    this.write([...this.read(), `${pattern} ${type} ${b64}`]);
     return 'new';
   }
 
-  private append(line: string): void {
+  /** Record exactly these keys for a host (all its key types, read from the host itself), replacing any others. */
+  record(pattern: string, blobs: Buffer[]): void {
+    const others = this.read().filter((l) => !l.split(/\s+/)[0].split(',').includes(pattern));
+    this.write([...others, ...blobs.map((b) => `${pattern} ${keyType(b)} ${b.toString('base64')}`)]);
+  }
+
+  private write(lines: string[]): void {
     mkdirSync(dirname(this.file), { recursive: true, mode: 0o700 });
-    const lines = this.read();
-    lines.push(line);
     const tmp = `${this.file}.${process.pid}.tmp`;
     writeFileSync(tmp, lines.join('\n') + '\n', { mode: 0o600 });
     renameSync(tmp, this.file);

@@ -1,50 +1,69 @@
-// One run per inventory at a time: a lock file beside the inventory holding the owner's pid.
-// A lock whose process is gone (killed run) is taken over.
-import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+// One run per inventory at a time: an exclusive flock(2) on a lock file beside the inventory, held through an
+// open descriptor for the whole run. The file also says who holds it (pid, command, since when), for messages.
+//
+// Node has no flock, so util-linux `flock -xn FD` takes it: the child inherits our descriptor, locks the open
+// file description it shares with us, and exits; the lock stays with that description, i.e. with this process,
+// until we close the descriptor or exit in any way (Ctrl-C, a crash, SIGKILL). The kernel decides who wins, so
+// there is no stale lock to take over and no race between two runs that both saw the same dead holder: a lock
+// file left by a killed run holds no lock. Release removes the file while still holding the lock; a run that
+// locked the removed file meanwhile sees that its descriptor is no longer the file at that path, and starts over.
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../shared/errors.js';
 
-function alive(pid: number): boolean {
+function holder(file: string): string {
   try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
+    const owner = JSON.parse(readFileSync(file, 'utf8')) as { pid: number; what: string; since: string };
+    return `pid ${owner.pid}, "${owner.what}", since ${owner.since}`;
+  } catch {
+    return 'just starting';
+  }
+}
+
+/** Whether the descriptor is still the file at this path (not one removed by the holder that released it). */
+function samefile(fd: number, file: string): boolean {
+  try {
+    return statSync(file).ino === fstatSync(fd).ino;
+  } catch {
+    return false;
   }
 }
 
 export function acquireLock(file: string, what: string): () => void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(file, JSON.stringify({ pid: process.pid, what, since: new Date().toISOString() }), { flag: 'wx' });
-      const release = () => {
-        try {
-          if (JSON.parse(readFileSync(file, 'utf8')).pid === process.pid) unlinkSync(file);
-        } catch {
-          /* already gone */
-        }
-      };
-      process.once('exit', release);
-      return release;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner: { pid: number; what: string; since: string } | undefined;
-      try {
-        owner = JSON.parse(readFileSync(file, 'utf8'));
-      } catch {
-        owner = undefined;
-      }
-      if (owner && alive(owner.pid) && owner.pid !== process.pid) {
-        throw new UserError(`another pgha run (pid ${owner.pid}, "${owner.what}", since ${owner.since}) holds the lock on this inventory`,
-          `wait for it to finish, or stop it; the lock is ${file}`);
-      }
-      try {
-        unlinkSync(file); // stale: its process is gone
-      } catch {
-        /* raced with another taker */
-      }
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
+    const r = spawnSync('flock', ['-xn', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
+    if (r.error || (r.status !== 0 && r.status !== 1)) {
+      closeSync(fd);
+      throw new UserError(`cannot lock ${file}: ${r.error?.message ?? r.stderr.toString().trim()}`, 'pgha needs flock from util-linux on this machine (apt-get install util-linux)');
     }
+    if (r.status === 1) {
+      closeSync(fd);
+      throw new UserError(`another pgha run (${holder(file)}) holds the lock on this inventory`, `wait for it to finish, or stop it; the lock is ${file}`);
+    }
+    if (!samefile(fd, file)) {
+      closeSync(fd); // the holder released (and removed) it between our open and our lock
+      continue;
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, JSON.stringify({ pid: process.pid, what, since: new Date().toISOString() }), 0);
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      process.removeListener('exit', release);
+      try {
+        unlinkSync(file);
+      } catch {
+        /* already gone */
+      } finally {
+        closeSync(fd);
+      }
+    };
+    process.once('exit', release);
+    return release;
   }
-  throw new UserError(`cannot take the lock ${file}`, 'another pgha run is starting at the same time; try again');
+  throw new UserError(`cannot take the lock ${file}`, 'other pgha runs are starting and stopping at the same time; try again');
 }

@@ -1,10 +1,14 @@
 // Secrets never appear in logs, diffs or JSON: every line that leaves pgha passes through mask().
+// A secret is masked as it is and as it appears inside a JSON string (`"` and `\` escaped), whatever its length.
 
 const secrets = new Set<string>();
 export const MASK = '********';
 
 export function addSecret(value: string | undefined | null): void {
-  if (value && value.length >= 4) secrets.add(value);
+  if (!value) return;
+  secrets.add(value);
+  const escaped = JSON.stringify(value).slice(1, -1);
+  if (escaped !== value) secrets.add(escaped);
 }
 
 export function mask(text: string): string {

@@ -1,7 +1,7 @@
-// Cluster secrets: generated once, kept in a 0600 file beside the inventory, or taken from the environment
-// (PGHA_SECRET_<KEY>, upper case). Every value is registered with the masker as soon as it is known.
+// Cluster secrets: generated once, or taken once from the environment (PGHA_SECRET_<KEY>, upper case), and kept
+// in a 0600 file beside the inventory. Every value is registered with the masker as soon as it is known.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { UserError } from '../shared/errors.js';
@@ -12,6 +12,9 @@ export interface SecretSpec {
   length: number;
   description?: string;
 }
+
+/** Shorter values are refused: they would be guessed, and masking them would blank out ordinary words. */
+const MIN_LENGTH = 4;
 
 const ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789';
 
@@ -30,13 +33,21 @@ export function envName(key: string): string {
   return `PGHA_SECRET_${key.toUpperCase()}`;
 }
 
-/** Load the secrets file, fill in what is missing (unless check), write it back atomically with mode 0600. */
+/**
+ * Load the secrets file, fill in what is missing (unless check), write it back atomically with mode 0600.
+ * The file is the one place a secret lives: a value from PGHA_SECRET_<KEY> is saved into it (a later run without
+ * the variable then uses the same value), and refused when the file already holds another one (the hosts use
+ * that one; changing a password is not done by setting a variable). A file that others may read is refused.
+ */
 export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: boolean; env?: NodeJS.ProcessEnv }): Record<string, string> {
   const env = opts.env ?? process.env;
   let stored: Record<string, string> = {};
   if (existsSync(file)) {
     const mode = statSync(file).mode & 0o777;
-    if (mode & 0o077) chmodSync(file, 0o600);
+    if (mode & 0o077) {
+      throw new UserError(`secrets file ${file} may be read by others (mode 0${mode.toString(8)})`,
+        `make it private (chmod 600 ${file}), and change the passwords if anyone else may have read it`, { file });
+    }
     try {
       stored = (parse(readFileSync(file, 'utf8')) as Record<string, string>) ?? {};
     } catch (e) {
@@ -47,19 +58,28 @@ export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: bo
   let changed = false;
   for (const s of specs) {
     const fromEnv = env[envName(s.key)];
+    const have = typeof stored[s.key] === 'string' && stored[s.key] ? stored[s.key] : undefined;
+    if (fromEnv && have !== undefined && fromEnv !== have) {
+      throw new UserError(`${envName(s.key)} differs from ${s.key} in ${file}, the value the cluster uses`,
+        `unset ${envName(s.key)} to keep the cluster's value; a value given in the environment is only taken when the file has none (it is then saved there)`, { file, field: s.key });
+    }
     if (fromEnv) out[s.key] = fromEnv;
-    else if (typeof stored[s.key] === 'string' && stored[s.key]) out[s.key] = stored[s.key];
-    else {
-      out[s.key] = generateSecret(s.length);
+    else if (have !== undefined) out[s.key] = have;
+    else out[s.key] = generateSecret(s.length);
+    if (have === undefined) {
       stored[s.key] = out[s.key];
       changed = true;
+    }
+    if (out[s.key].length < MIN_LENGTH) {
+      throw new UserError(`secret ${s.key} (${fromEnv ? envName(s.key) : file}) is shorter than ${MIN_LENGTH} characters`,
+        `use a longer value, or remove it from ${fromEnv ? 'the environment' : 'the file'} to have one generated`, fromEnv ? undefined : { file });
     }
     addSecret(out[s.key]);
   }
   if (changed && !opts.check) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, '# pgha cluster secrets: keep this file private (mode 0600). Override with PGHA_SECRET_<KEY>.\n' + stringify(stored), { mode: 0o600 });
+    writeFileSync(tmp, '# pgha cluster secrets: keep this file private (mode 0600). PGHA_SECRET_<KEY> gives a value the file does not hold yet.\n' + stringify(stored), { mode: 0o600 });
     renameSync(tmp, file);
   }
   return out;

@@ -5,7 +5,7 @@ import type { ExecOptions, ExecResult, Transport } from './types.js';
 import { RemoteError, UserError } from '../shared/errors.js';
 import { KnownHosts, hostPattern } from './knownhosts.js';
 import { addSecret, mask } from './mask.js';
-import { shq } from './quote.js';
+import { KILL_AFTER_SEC, TIMED_OUT_CODES, remoteInvocation, timeoutSeconds } from './remote.js';
 import { keyAuth } from './sshkey.js';
 import { forwardOut } from './forward.js';
 import type { Duplex } from 'node:stream';
@@ -17,9 +17,6 @@ export interface ConnectOptions {
   /** The jump host's name, for messages. */
   via?: string;
 }
-
-/** Linux refuses a single argument over 128 KiB; longer scripts go through stdin. */
-const MAX_ARG = 100_000;
 
 export class SshTransport implements Transport {
   private ssh = new NodeSSH();
@@ -57,7 +54,7 @@ export class SshTransport implements Transport {
       const msg = (e as Error).message ?? String(e);
       if (changed)
         throw new UserError(
-          `${host.name}: the SSH host key of ${pattern} has CHANGED since it was recorded`,
+          `${host.name}: the SSH host key ${pattern} offers is not one recorded for it: it CHANGED, or is of a type never recorded`,
           `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${address}`,
         );
       if (/authentication methods failed|auth/i.test(msg))
@@ -71,35 +68,35 @@ export class SshTransport implements Transport {
     return t;
   }
 
-  private wrap(script: string, viaStdin: boolean): string {
-    const sh = viaStdin ? 'sh -s' : `sh -c ${shq(script)}`;
-    const root = this.host.ssh.user === 'root' || !this.host.ssh.become ? sh : `sudo -n ${sh}`;
-    return `LC_ALL=C.UTF-8 ${root}`;
-  }
-
   async exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     for (const s of opts.secrets ?? []) addSecret(s);
-    const viaStdin = script.length > MAX_ARG;
-    if (viaStdin && opts.stdin !== undefined) throw new Error('a script this long cannot take stdin too');
     this.trips++;
+    const timeoutMs = opts.timeoutMs ?? 600_000;
+    const sudo = this.host.ssh.user !== 'root' && this.host.ssh.become;
+    const { command, input } = remoteInvocation(script, { stdin: opts.stdin, timeoutMs, sudo });
     let channel: { close(): void } | undefined;
-    const run = this.ssh.execCommand(this.wrap(script, viaStdin), {
-      stdin: viaStdin ? script : opts.stdin,
+    const started = Date.now();
+    const run = this.ssh.execCommand(command, {
+      stdin: input,
       onChannel: (c) => {
         channel = c;
       },
     });
-    const timeoutMs = opts.timeoutMs ?? 600_000;
+    const timedOut = (onHost: boolean) => new RemoteError(this.host.name,
+      `a remote command did not finish within ${timeoutSeconds(timeoutMs)} s${onHost ? ' and was stopped on the host' : ''}`, mask(script.slice(0, 400)));
+    // `timeout` on the host ends the script; this timer only catches a host that stopped answering altogether.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         channel?.close();
-        reject(new RemoteError(this.host.name, `a remote command did not finish within ${Math.round(timeoutMs / 1000)} s`, mask(script.slice(0, 400))));
-      }, timeoutMs);
+        reject(timedOut(false));
+      }, timeoutMs + (KILL_AFTER_SEC + 10) * 1000);
     });
     try {
       const r = await Promise.race([run, timeout]);
-      return { stdout: r.stdout, stderr: r.stderr, code: r.code ?? 255 };
+      const code = r.code ?? 255;
+      if (TIMED_OUT_CODES.includes(code) && Date.now() - started >= timeoutSeconds(timeoutMs) * 1000) throw timedOut(true);
+      return { stdout: r.stdout, stderr: r.stderr, code };
     } catch (e) {
       if (e instanceof RemoteError) throw e;
       throw new RemoteError(this.host.name, `the SSH connection failed: ${(e as Error).message}`);

@@ -172,7 +172,11 @@ describe('pgha CLI: failed runs exit 1 naming the host; the lock', () => {
     const lock = join(dir, '.pgha', 'busy', 'lock');
     mkdirSync(dirname(lock), { recursive: true });
     writeFileSync(lock, JSON.stringify({ pid: process.pid, what: 'up', since: '2026-01-01T00:00:00Z' }));
+    // The live run: a process holding the flock on the file.
+    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((res) => holder.stdout!.once('data', res));
     const r = await pgha(['up', '-i', f]);
+    holder.kill('SIGKILL');
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`another pgha run (pid ${process.pid}, "up"`);
     expect(existsSync(lock)).toBe(true);

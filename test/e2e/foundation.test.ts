@@ -84,12 +84,13 @@ describe('engine on a 5-host lab', () => {
   });
 
   it('a second run while another holds the lock is refused; a dead holder\'s lock is taken over', async () => {
-    const holder = spawn('sleep', ['60']);
     const lock = sidecarPath(await inventory(inv), 'lock');
-    writeFileSync(lock, JSON.stringify({ pid: holder.pid, what: 'up', since: new Date().toISOString() }));
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, what: 'up', since: new Date().toISOString() }));
+    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((res) => holder.stdout!.once('data', res));
     const refused = await pgha(['run', 'demo', '-i', inv]);
     expect(refused.code).toBe(2);
-    expect(refused.json.error.message).toMatch(new RegExp(`another pgha run \\(pid ${holder.pid}, "up"`));
+    expect(refused.json.error.message).toMatch(new RegExp(`another pgha run \\(pid ${process.pid}, "up"`));
     holder.kill('SIGKILL');
     await new Promise((r) => holder.once('exit', r));
     const r = await pgha(['run', 'demo', '-i', inv, '--check']);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -6,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { argvToShell, shq } from '../../src/engine/quote.js';
 import { addSecret, mask } from '../../src/engine/mask.js';
 import { loadSecrets } from '../../src/engine/secrets.js';
-import { acquireLock } from '../../src/engine/lock.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
 import { renderTemplate } from '../../src/engine/template.js';
 import { UserError } from '../../src/shared/errors.js';
@@ -32,7 +31,7 @@ describe('quoting', () => {
 });
 
 describe('secrets', () => {
-  it('generates once, keeps mode 0600, masks, and takes the environment first', () => {
+  it('generates once, keeps mode 0600, masks', () => {
     const f = join(tmp(), 'secrets.yml');
     const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
     const a = loadSecrets(f, specs, { check: false, env: {} });
@@ -41,33 +40,78 @@ describe('secrets', () => {
     expect(statSync(f).mode & 0o777).toBe(0o600);
     const b = loadSecrets(f, specs, { check: false, env: {} });
     expect(b).toEqual(a);
-    const c = loadSecrets(f, specs, { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'from-env-123' } });
-    expect(c.db_password).toBe('from-env-123');
-    expect(mask(`password=${a.db_password} and from-env-123`)).toBe('password=******** and ********');
+    expect(mask(`password=${a.db_password}`)).toBe('password=********');
+  });
+  it('saves a value from the environment, so that a later run without it keeps it', () => {
+    const f = join(tmp(), 'secrets.yml');
+    const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
+    const env = { PGHA_SECRET_DB_PASSWORD: 'from-env-123' };
+    // In check mode it is used but not saved.
+    expect(loadSecrets(f, specs, { check: true, env }).db_password).toBe('from-env-123');
+    expect(existsSync(f)).toBe(false);
+    const a = loadSecrets(f, specs, { check: false, env });
+    expect(a.db_password).toBe('from-env-123');
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    const later = loadSecrets(f, specs, { check: false, env: {} });
+    expect(later).toEqual(a);
+    // The same value again is fine.
+    expect(loadSecrets(f, specs, { check: false, env }).db_password).toBe('from-env-123');
+    expect(mask('from-env-123')).toBe('********');
+  });
+  it('refuses a value from the environment that differs from the one in the file, and changes nothing', () => {
+    const f = join(tmp(), 'secrets.yml');
+    const specs = [{ key: 'db_password', length: 24 }];
+    const a = loadSecrets(f, specs, { check: false, env: {} });
+    const before = readFileSync(f, 'utf8');
+    for (const check of [false, true]) {
+      expect(() => loadSecrets(f, specs, { check, env: { PGHA_SECRET_DB_PASSWORD: 'another-value' } }))
+        .toThrow(`PGHA_SECRET_DB_PASSWORD differs from db_password in ${f}, the value the cluster uses`);
+    }
+    expect(readFileSync(f, 'utf8')).toBe(before);
+    expect(loadSecrets(f, specs, { check: false, env: {} })).toEqual(a);
+  });
+  it('refuses a secrets file that others may read, and leaves its mode alone', () => {
+    const f = join(tmp(), 'secrets.yml');
+    loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} });
+    for (const mode of [0o640, 0o604, 0o644]) {
+      chmodSync(f, mode);
+      expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} }))
+        .toThrow(`secrets file ${f} may be read by others (mode 0${mode.toString(8)})`);
+      expect(statSync(f).mode & 0o777).toBe(mode);
+    }
+    chmodSync(f, 0o400);
+    expect(loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: true, env: {} }).db_password).toHaveLength(24);
+  });
+  it('refuses a secret shorter than 4 characters, from the environment or the file', () => {
+    const f = join(tmp(), 'secrets.yml');
+    expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'abc' } }))
+      .toThrow('secret db_password (PGHA_SECRET_DB_PASSWORD) is shorter than 4 characters');
+    writeFileSync(f, 'db_password: xy\n', { mode: 0o600 });
+    expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} })).toThrow(UserError);
   });
   it('writes nothing in check mode', () => {
     const f = join(tmp(), 'secrets.yml');
     loadSecrets(f, [{ key: 'k', length: 10 }], { check: true, env: {} });
     expect(() => statSync(f)).toThrow();
   });
+  it('masks a secret inside JSON output even when it holds a quote or a backslash', () => {
+    const tricky = 'pa"ss\\word';
+    addSecret(tricky);
+    const doc = JSON.stringify({ diff: `+password: ${tricky}`, nested: [tricky] }, null, 2);
+    expect(doc).not.toContain(tricky); // escaped in JSON: the raw value is not what appears
+    const masked = mask(doc);
+    expect(masked).not.toContain('pa\\"ss');
+    expect(JSON.parse(masked)).toEqual({ diff: '+password: ********', nested: ['********'] });
+    expect(mask(`raw ${tricky}`)).toBe('raw ********');
+  });
+  it('masks short secrets too', () => {
+    addSecret('q7');
+    expect(mask('x=q7;')).toBe('x=********;');
+  });
   it('masks the longest secret first', () => {
     addSecret('abcd');
     addSecret('abcdefgh');
     expect(mask('x abcdefgh y abcd')).toBe('x ******** y ********');
-  });
-});
-
-describe('lock', () => {
-  it('refuses a second holder while the first lives, and takes over a dead one', () => {
-    const f = join(tmp(), 'lock');
-    writeFileSync(f, JSON.stringify({ pid: process.ppid, what: 'up', since: 'then' }));
-    expect(() => acquireLock(f, 'up')).toThrow(UserError);
-    expect(() => acquireLock(f, 'up')).toThrow(/another pgha run \(pid \d+, "up"/);
-    writeFileSync(f, JSON.stringify({ pid: 2 ** 22 + 7, what: 'up', since: 'then' }));
-    const release = acquireLock(f, 'plan');
-    expect(JSON.parse(readFileSync(f, 'utf8')).pid).toBe(process.pid);
-    release();
-    expect(() => statSync(f)).toThrow();
   });
 });
 
@@ -87,6 +131,24 @@ describe('known_hosts', () => {
     kh.forget(['10.1.1.1']);
     expect(kh.check('10.1.1.1', key('ssh-ed25519', 'two'))).toBe('new');
     expect(readFileSync(kh.file, 'utf8')).toMatch(/^\[10\.1\.1\.1\]:2222 ssh-ed25519 /m);
+  });
+  it('refuses a key of another type than the recorded one, and records nothing for it', () => {
+    const kh = new KnownHosts(join(tmp(), 'known_hosts'));
+    expect(kh.check('10.1.1.2', key('ssh-ed25519', 'one'))).toBe('new');
+    const before = readFileSync(kh.file, 'utf8');
+    expect(kh.check('10.1.1.2', key('ssh-rsa', 'other'))).toBe('changed');
+    expect(kh.check('10.1.1.2', key('ecdsa-sha2-nistp256', 'other'))).toBe('changed');
+    expect(readFileSync(kh.file, 'utf8')).toBe(before);
+  });
+  it('accepts every key type recorded from the host itself', () => {
+    const kh = new KnownHosts(join(tmp(), 'known_hosts'));
+    kh.check('10.1.1.3', key('ssh-ed25519', 'old'));
+    kh.check('10.1.1.4', key('ssh-ed25519', 'neighbour'));
+    kh.record('10.1.1.3', [key('ssh-ed25519', 'a'), key('ssh-rsa', 'b')]);
+    expect(kh.check('10.1.1.3', key('ssh-rsa', 'b'))).toBe('known');
+    expect(kh.check('10.1.1.3', key('ssh-ed25519', 'a'))).toBe('known');
+    expect(kh.check('10.1.1.3', key('ssh-ed25519', 'old'))).toBe('changed');
+    expect(kh.check('10.1.1.4', key('ssh-ed25519', 'neighbour'))).toBe('known');
   });
 });
 

@@ -1,8 +1,10 @@
-// A Transport that runs scripts on this machine with sh: lets tests drive the real probe/apply scripts
-// against a temp directory without SSH.
+// A Transport that runs scripts on this machine as SshTransport runs them on a host (the same command line,
+// the script and its data on stdin, under `timeout`): lets tests drive the real probe/apply scripts against a
+// temp directory without SSH.
 import { spawn } from 'node:child_process';
 import type { Host } from '../../src/inventory/types.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/engine/types.js';
+import { remoteInvocation } from '../../src/engine/remote.js';
 
 export class LocalTransport implements Transport {
   roundTrips = 0;
@@ -11,15 +13,16 @@ export class LocalTransport implements Transport {
   exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
     this.scripts.push(script);
+    const { command, input } = remoteInvocation(script, { stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 600_000, sudo: false });
     return new Promise((resolve) => {
-      const p = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const p = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       p.stdout.on('data', (d) => (stdout += d));
       p.stderr.on('data', (d) => (stderr += d));
       p.on('close', (code) => resolve({ stdout, stderr, code: code ?? 255 }));
-      p.stdin.on('error', () => undefined); // a script that does not read stdin may exit first
-      p.stdin.end(opts.stdin ?? '');
+      p.stdin.on('error', () => undefined); // a shell that fails early may not read all of it
+      p.stdin.end(input);
     });
   }
   async close() {}

@@ -6,6 +6,9 @@ import { fakeBin } from './fake-bin.js';
 import { planChanges } from '../../src/engine/plan.js';
 import type { Resource } from '../../src/engine/types.js';
 
+/** Recorded probe output with each resource's closing record, as the probe script prints them. */
+const closed = (out: string, n: number) => `${out}\n${Array.from({ length: n }, (_, i) => `E ${i}`).join('\n')}\n`;
+
 const resources: Resource[] = [
   { kind: 'file', path: '/etc/app.conf', content: 'a=1\n', mode: '0640', owner: 'root', group: 'app' },
   { kind: 'directory', path: '/var/lib/app', owner: 'app', group: 'app', mode: '0750' },
@@ -24,12 +27,20 @@ describe('planning from recorded probe output (no SSH)', () => {
       'S 3 enabled active',
       'C 4 skip',
     ].join('\n');
-    expect(planChanges(resources, parseProbe(resources, out), false)).toEqual([]);
+    expect(planChanges(resources, parseProbe(resources, closed(out, 5)), false)).toEqual([]);
+  });
+
+  it('refuses output without a closing record for every resource', () => {
+    const out = [`F 0 ${sha256('a=1\n')} root app 640`, 'D 1 app app 750', 'P 2 haproxy installed', 'P 2 keepalived installed', 'S 3 enabled active', 'C 4 skip'].join('\n');
+    expect(() => parseProbe(resources, out)).toThrow(/records for 0 of 5 resources/);
+    // Cut after the third resource: the command's record (a "skip") never arrived.
+    const cut = `${out}\nE 0\nE 1\nE 2\nE 3\n`.replace('C 4 skip\n', '');
+    expect(() => parseProbe(resources, cut)).toThrow('records for 4 of 5 resources; none for command: init');
   });
 
   it('reports each difference with a summary', () => {
     const out = [`F 0 ${sha256('a=2\n')} root app 640`, 'D 1 -', 'P 2 haproxy installed', 'P 2 keepalived not-installed', 'S 3 disabled failed', 'C 4 run'].join('\n');
-    const changes = planChanges(resources, parseProbe(resources, out), false);
+    const changes = planChanges(resources, parseProbe(resources, closed(out, 5)), false);
     expect(changes.map((c) => c.summary)).toEqual([
       'update /etc/app.conf',
       'create directory /var/lib/app',
@@ -41,14 +52,14 @@ describe('planning from recorded probe output (no SSH)', () => {
 
   it('sees an owner or mode change without a content change', () => {
     const out = `F 0 ${sha256('a=1\n')} root root 644`;
-    const [c] = planChanges([resources[0]], parseProbe([resources[0]], out), false);
+    const [c] = planChanges([resources[0]], parseProbe([resources[0]], closed(out, 1)), false);
     expect(c.summary).toBe('/etc/app.conf: group root -> app, mode 644 -> 0640');
     expect(c.ops).toEqual([{ op: 'attrs' }]);
   });
 
   it('shows a unified diff from the current content, and masks secret files', () => {
     const old = Buffer.from('a=2\n').toString('base64');
-    const out = `F 0 ${sha256('a=2\n')} root app 640\nX 0 ${old}`;
+    const out = closed(`F 0 ${sha256('a=2\n')} root app 640\nX 0 ${old}`, 1);
     const [c] = planChanges([resources[0]], parseProbe([resources[0]], out), true);
     expect(c.diff).toContain('-a=2');
     expect(c.diff).toContain('+a=1');

@@ -1,6 +1,6 @@
 // The runner against this machine (sh) with recorded-free, real scripts: round trips per step, rolling order,
 // failure reports.
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -94,4 +94,48 @@ describe('runner', () => {
     expect(res.changes[0].diff).toContain('+x');
     expect(() => readFileSync(f)).toThrow();
   });
+});
+
+/** A host whose output is cut short: only the first `keep` lines of each script's stdout arrive. */
+class TruncatingTransport extends LocalTransport {
+  constructor(host: ReturnType<typeof fakeHost>, readonly keep: number) {
+    super(host);
+  }
+  override async exec(script: string, opts?: Parameters<LocalTransport['exec']>[1]) {
+    const r = await super.exec(script, opts);
+    return { ...r, stdout: r.stdout.split('\n').slice(0, this.keep).join('\n') };
+  }
+}
+
+describe('runner: incomplete probe output', () => {
+  for (const [what, facts] of [['without facts', false], ['with facts', true]] as const) {
+    it(`fails the step and runs nothing when the probe's output is truncated (${what})`, async () => {
+      const { hosts, inv } = setup(['a']);
+      const d = mkdtempSync(join(tmpdir(), 'pgha-trunc-'));
+      const wiped = join(d, 'wiped');
+      const step: Step = {
+        id: 's.reinit',
+        title: 'reinit',
+        ...(facts ? { facts: () => ({ word: { script: 'echo hello', parse: (o: string) => o.trim() } }) } : {}),
+        resources: () => [
+          { kind: 'file', path: join(d, 'conf'), content: 'x\n' },
+          // Its guard says "skip" (the replica is fine), but that record is cut off.
+          { kind: 'command', label: 'reinit the replica', script: `touch ${wiped}`, unless: 'true' },
+        ],
+      };
+      const transports = new Map<string, Transport>([['a', new TruncatingTransport(hosts[0]!, facts ? 4 : 2)]]);
+      const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(d, 'notify') });
+      const err = await r.runStep(step, hosts).catch((e) => e);
+      expect(err).toBeInstanceOf(RunError);
+      const failure = (err as RunError).failures[0]!;
+      expect(failure.error.message).toMatch(/a: the probe's output is incomplete \((records for 1 of 2 resources; none for command: reinit the replica|no end marker.*)\): nothing was changed/);
+      expect(existsSync(wiped)).toBe(false);
+      expect(existsSync(join(d, 'conf'))).toBe(false);
+      // The same step on a host whose output arrives whole: the guard is read, nothing is wiped.
+      const whole = new Runner({ inventory: inv, secrets: {}, transports: new Map<string, Transport>([['a', new LocalTransport(hosts[0]!)]]), check: false, diff: false, events: {}, pendingDir: join(d, 'notify') });
+      await whole.runStep(step, hosts);
+      expect(existsSync(join(d, 'conf'))).toBe(true);
+      expect(existsSync(wiped)).toBe(false);
+    });
+  }
 });

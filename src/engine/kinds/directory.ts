@@ -33,5 +33,5 @@ export const directoryKind: Kind<DirectoryResource, DirectoryProbe, DirectoryOp>
     const d = attrsDiffer(r, p.state, '0755');
     return d.length ? { summary: `${r.path}: ${d.join(', ')}`, ops: [{ op: 'mkdir' }] } : undefined;
   },
-  script: (r) => `set -e\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
+  script: (r) => `set -e\numask 077\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
 };

@@ -57,9 +57,12 @@ function fileScript(r: FileResource, op: FileOp['op'], backupDir = BACKUP_DIR): 
   const validate = r.validate
     ? `if ! out=$(${r.validate.split('%s').join('"$tmp"')} 2>&1); then echo "$out" >&2; rm -f "$tmp"; echo "validation failed: ${r.validate.replace(/["$`\\]/g, '\\$&')}" >&2; exit 3; fi\n`
     : '';
-  // The content travels base64-encoded inside the script (one round trip, no quoting issues).
+  // The content travels as data: base64 in a here-document of the script, which the transport sends on stdin
+  // (one round trip, no quoting issues, never on a command line). umask 077: the temp file holds the content
+  // (secrets, maybe) before its chmod, and is never readable by others meanwhile.
   return [
     'set -e',
+    'umask 077',
     `d=$(dirname ${p}); mkdir -p "$d"; tmp=${tmp}`,
     `trap 'rm -f "$tmp"' EXIT`,
     `base64 -d > "$tmp" <<'PGHA_EOF'`,

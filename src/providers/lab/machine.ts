@@ -157,17 +157,12 @@ export async function ensureIdentity(root: string): Promise<void> {
 /** Puts the host's own keys into the inventory's known_hosts (replacing keys of an earlier host at that address). */
 export function recordHostKeys(inv: Inventory, h: LabHost): void {
   if (!h.address) return;
-  const kh = new KnownHosts(sidecarPath(inv, 'known_hosts'));
-  const pattern = hostPattern(h.address, h.port);
+  const blobs: Buffer[] = [];
   for (const type of ['ed25519', 'ecdsa', 'rsa']) {
     const pub = `${h.paths.root}/etc/ssh/ssh_host_${type}_key.pub`;
-    if (!existsSync(pub)) continue;
-    const blob = Buffer.from(readFileSync(pub, 'utf8').trim().split(/\s+/)[1], 'base64');
-    if (kh.check(pattern, blob) === 'changed') {
-      kh.forget([pattern]);
-      return recordHostKeys(inv, h);
-    }
+    if (existsSync(pub)) blobs.push(Buffer.from(readFileSync(pub, 'utf8').trim().split(/\s+/)[1], 'base64'));
   }
+  new KnownHosts(sidecarPath(inv, 'known_hosts')).record(hostPattern(h.address, h.port), blobs);
 }
 
 // ---- boot, wait, stop ----

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fileKind, sha256, type FileResource } from '../../../src/engine/kinds/file.js';
 import { LocalTransport, fakeHost } from '../local-transport.js';
 import { ME, applyOps, probeOne } from './helpers.js';
+import { fakeBin } from '../fake-bin.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-kind-file-'));
@@ -122,5 +123,21 @@ describe('file kind, large files', () => {
     expect(stdout).not.toMatch(/^X /m);
     expect(state.state.exists).toBe(true);
     expect(state.state.content).toBeUndefined();
+  });
+});
+
+describe('file kind: a file with secrets', () => {
+  it('is never readable by others on its way: the temp file is 0600 until its own chmod', async () => {
+    // chown runs between the write and the chmod: the fake one records the temp file's mode at that point.
+    const { fake, t } = fakeBin({ chown: 'stat -c "%a %n" "$2" >> "$FAKE/modes"' });
+    const path = join(fake, 'patroni.yml');
+    const r: FileResource = { kind: 'file', path, content: 'password: hunter22\n', mode: '0640', secret: true };
+    const [res] = await applyOps(fileKind, t, r, [{ op: 'write' }]);
+    expect(res!.code).toBe(0);
+    const seen = readFileSync(join(fake, 'modes'), 'utf8').trim().split(' ');
+    expect(seen[0]).toBe('600');
+    expect(seen[1]).toMatch(/\/\.pgha-patroni\.yml\.\d+$/);
+    expect(statSync(path).mode & 0o777).toBe(0o640);
+    expect(readFileSync(path, 'utf8')).toBe('password: hunter22\n');
   });
 });
