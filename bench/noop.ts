@@ -7,14 +7,21 @@ import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/engine/template.js';
 
 const { values } = parseArgs({
-  options: { inventory: { type: 'string', short: 'i', default: 'inventory/lab.yml' }, playbook: { type: 'string', default: 'demo' }, runs: { type: 'string', default: '5' } },
+  options: {
+    inventory: { type: 'string', short: 'i', default: 'inventory/lab.yml' },
+    playbook: { type: 'string', default: 'demo' },
+    runs: { type: 'string', default: '5' },
+  },
 });
 const cli = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
 const args = values.playbook === 'cluster' ? ['up'] : ['run', values.playbook as string];
 
 function run(): { seconds: number; changes: number; trips: Record<string, number> } {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(process.execPath, [cli, ...args, '-i', values.inventory as string, '--json'], { encoding: 'utf8', env: { ...process.env, CI: '1' } });
+  const r = spawnSync(process.execPath, [cli, ...args, '-i', values.inventory as string, '--json'], {
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1' },
+  });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`pgha ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
   const j = JSON.parse(r.stdout);
@@ -33,5 +40,11 @@ for (let i = 0; i < Number(values.runs); i++) {
 times.sort((a, b) => a - b);
 const med = times[Math.floor(times.length / 2)];
 const hosts = Object.keys(trips).length;
-console.log(`no-op pgha ${args.join(' ')} on ${hosts} hosts, ${times.length} runs: min ${times[0].toFixed(2)} s, median ${med.toFixed(2)} s, max ${times[times.length - 1].toFixed(2)} s`);
-console.log(`SSH round trips per host: ${Object.entries(trips).map(([h, n]) => `${h}=${n}`).join(' ')}`);
+console.log(
+  `no-op pgha ${args.join(' ')} on ${hosts} hosts, ${times.length} runs: min ${times[0].toFixed(2)} s, median ${med.toFixed(2)} s, max ${times[times.length - 1].toFixed(2)} s`,
+);
+console.log(
+  `SSH round trips per host: ${Object.entries(trips)
+    .map(([h, n]) => `${h}=${n}`)
+    .join(' ')}`,
+);

@@ -6,14 +6,27 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const report = join(mkdtempSync(join(tmpdir(), 'pgha-test-')), 'vitest.json');
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)];
-const r = spawnSync('npx', args, { stdio: 'inherit', env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' } });
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${report}`,
+  ...process.argv.slice(2),
+];
+const r = spawnSync('npx', args, {
+  stdio: 'inherit',
+  env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
+});
 let passed = 0;
 let failed = 0;
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, 'utf8'));
   passed = j.numPassedTests ?? 0;
-  failed = (j.numFailedTests ?? 0) + (j.numRuntimeErrorTestSuites ?? 0) + (j.numFailedTestSuites && !j.numFailedTests ? j.numFailedTestSuites : 0);
+  failed =
+    (j.numFailedTests ?? 0) +
+    (j.numRuntimeErrorTestSuites ?? 0) +
+    (j.numFailedTestSuites && !j.numFailedTests ? j.numFailedTestSuites : 0);
 } else {
   failed = 1;
 }

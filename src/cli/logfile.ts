@@ -7,7 +7,11 @@ import { mask } from '../engine/mask.js';
 import type { EventSink } from './output.js';
 
 export function maskedLine(event: Record<string, unknown>): string {
-  return JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v: unknown) => (typeof v === 'string' ? mask(v) : v)) + '\n';
+  return (
+    JSON.stringify({ time: new Date().toISOString(), ...event }, (_k, v: unknown) =>
+      typeof v === 'string' ? mask(v) : v,
+    ) + '\n'
+  );
 }
 
 /** Opens (creates) the log file at once, so a path that cannot be written is bad input before anything runs. */
@@ -17,7 +21,10 @@ export function openEventLog(file: string): EventSink {
     mkdirSync(dirname(path), { recursive: true });
     appendFileSync(path, '');
   } catch (e) {
-    throw new UserError(`cannot write the log file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'give --log-file a path in a folder you can write to');
+    throw new UserError(
+      `cannot write the log file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'give --log-file a path in a folder you can write to',
+    );
   }
   // Written synchronously: the last lines are there even when the run ends with process.exit.
   return { write: (event) => appendFileSync(path, maskedLine(event)) };

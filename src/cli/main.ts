@@ -23,21 +23,36 @@ let sink: EventSink | undefined;
 
 /** Runs the command; its JSON-able result and exit code. */
 async function dispatch({ command, args, opts }: Invocation): Promise<{ result: unknown; code: number }> {
-  const g: GlobalOptions = { inventory: resolveInventory(opts.inventory, command), limit: opts.limit, json: Boolean(opts.json), verbose: opts.verbose ?? 0 };
+  const g: GlobalOptions = {
+    inventory: resolveInventory(opts.inventory, command),
+    limit: opts.limit,
+    json: Boolean(opts.json),
+    verbose: opts.verbose ?? 0,
+  };
   const out = makeOut(outputMode(g.json), g.verbose, command === 'plan' || Boolean(opts.diff), sink);
   out.record({ event: 'start', command, args, inventory: g.inventory, limit: g.limit });
   const ok = async (result: Promise<unknown> | unknown) => ({ result: await result, code: 0 });
   switch (command) {
-    case 'up': return ok(up(g, out, opts));
-    case 'plan': return plan(g, out, opts);
-    case 'run': return ok(run(g, out, args[0], opts));
-    case 'verify': return ok(verify(g, out));
-    case 'status': return ok(status(g, out));
-    case 'validate': return ok(validate(g, out, opts));
-    case 'destroy': return ok(destroy(g, out, opts));
-    case 'lab up': return ok(lab(g, out, 'up'));
-    case 'lab down': return ok(lab(g, out, 'down'));
-    default: throw new Error(`no handler for ${command}`);
+    case 'up':
+      return ok(up(g, out, opts));
+    case 'plan':
+      return plan(g, out, opts);
+    case 'run':
+      return ok(run(g, out, args[0], opts));
+    case 'verify':
+      return ok(verify(g, out));
+    case 'status':
+      return ok(status(g, out));
+    case 'validate':
+      return ok(validate(g, out, opts));
+    case 'destroy':
+      return ok(destroy(g, out, opts));
+    case 'lab up':
+      return ok(lab(g, out, 'up'));
+    case 'lab down':
+      return ok(lab(g, out, 'down'));
+    default:
+      throw new Error(`no handler for ${command}`);
   }
 }
 
@@ -85,11 +100,15 @@ async function main(argv: string[]): Promise<number> {
 // Ctrl-C (or a TERM from a supervisor): stop at once, say what that means, and leave no lock behind (the exit
 // handlers release it). Remote commands in flight end with their SSH session or finish on their own; a re-run
 // picks up from what the hosts show (interrupted package installs included).
-for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+for (const [sig, code] of [
+  ['SIGINT', 130],
+  ['SIGTERM', 143],
+] as const) {
   process.once(sig, () => {
     process.stderr.write(`\npgha: interrupted (${sig}); the hosts may be partly changed: run it again to converge\n`);
     sink?.write({ event: 'interrupted', signal: sig, exitCode: code });
-    if (process.argv.includes('--json')) process.stdout.write(JSON.stringify({ ok: false, error: { type: 'Interrupted', signal: sig } }) + '\n');
+    if (process.argv.includes('--json'))
+      process.stdout.write(JSON.stringify({ ok: false, error: { type: 'Interrupted', signal: sig } }) + '\n');
     process.exit(code);
   });
 }

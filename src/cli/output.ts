@@ -38,7 +38,12 @@ function hostLine(r: HostStepResult): string {
   return `${r.host}: ${r.error ? 'FAILED' : r.reason}`;
 }
 
-export function makeOut(mode: OutputMode, verbose: number, showDiff: boolean, sink: EventSink = { write: () => undefined }): Out {
+export function makeOut(
+  mode: OutputMode,
+  verbose: number,
+  showDiff: boolean,
+  sink: EventSink = { write: () => undefined },
+): Out {
   // With --json, stdout holds only the JSON document: progress goes to stderr, as plain lines.
   const stream = mode === 'json' ? process.stderr : process.stdout;
   const write = (l: string) => stream.write(mask(l) + '\n');
@@ -47,14 +52,30 @@ export function makeOut(mode: OutputMode, verbose: number, showDiff: boolean, si
   const events: RunEvents = {
     stepStart: (step: Step, hosts: Host[]) => {
       sink.write({ event: 'step-start', step: step.id, title: step.title, hosts: hosts.map((h) => h.name) });
-      if (plain) write(`== ${step.title} [${hosts.map((h) => h.name).join(', ')}]${step.serial ? ' (one host at a time)' : ''}`);
+      if (plain)
+        write(`== ${step.title} [${hosts.map((h) => h.name).join(', ')}]${step.serial ? ' (one host at a time)' : ''}`);
     },
     hostDone: (step, r) => {
-      sink.write({ event: 'host-done', step: step.id, host: r.host, reason: r.reason, changes: r.changes.map((c) => ({ summary: c.summary, diff: c.diff })), restarted: r.restarted, reloaded: r.reloaded, error: r.error ? errorJson(r.error) : undefined });
+      sink.write({
+        event: 'host-done',
+        step: step.id,
+        host: r.host,
+        reason: r.reason,
+        changes: r.changes.map((c) => ({ summary: c.summary, diff: c.diff })),
+        restarted: r.restarted,
+        reloaded: r.reloaded,
+        error: r.error ? errorJson(r.error) : undefined,
+      });
       const lines: string[] = [];
       for (const c of r.changes) {
         lines.push(`${r.host}: ${c.summary}`);
-        if (showDiff && c.diff) lines.push(...c.diff.trimEnd().split('\n').map((d) => `    ${d}`));
+        if (showDiff && c.diff)
+          lines.push(
+            ...c.diff
+              .trimEnd()
+              .split('\n')
+              .map((d) => `    ${d}`),
+          );
       }
       if (r.changes.length === 0 && !r.error && r.reason.endsWith('nothing to manage here')) return; // a check-only step
       if (plain) {
@@ -66,7 +87,13 @@ export function makeOut(mode: OutputMode, verbose: number, showDiff: boolean, si
       }
     },
     stepDone: (step, results) => {
-      sink.write({ event: 'step-end', step: step.id, hosts: Object.fromEntries(results.map((r) => [r.host, r.error ? 'failed' : r.changes.length ? 'changed' : 'ok'])) });
+      sink.write({
+        event: 'step-end',
+        step: step.id,
+        hosts: Object.fromEntries(
+          results.map((r) => [r.host, r.error ? 'failed' : r.changes.length ? 'changed' : 'ok']),
+        ),
+      });
     },
     log: (line, host) => {
       sink.write({ event: 'log', host, line });
@@ -102,14 +129,23 @@ export function makeOut(mode: OutputMode, verbose: number, showDiff: boolean, si
             await j.run((t) => (task.title = t));
           },
         })),
-        { exitOnError: true, concurrent: false, rendererOptions: { collapseErrors: true, showErrorMessage: false }, fallbackRendererOptions: {} },
+        {
+          exitOnError: true,
+          concurrent: false,
+          rendererOptions: { collapseErrors: true, showErrorMessage: false },
+          fallbackRendererOptions: {},
+        },
       ).run();
     },
   };
 }
 
 function indent(text: string, pad = '    '): string {
-  return text.trimEnd().split('\n').map((l) => pad + l).join('\n');
+  return text
+    .trimEnd()
+    .split('\n')
+    .map((l) => pad + l)
+    .join('\n');
 }
 
 /** Ports a log or command output says are taken by someone else ("Address already in use"). */
@@ -119,14 +155,20 @@ export function takenPorts(text: string): string[] {
     if (!/already in use|another postmaster/i.test(line)) continue;
     // haproxy "[0.0.0.0:5001]", etcd/go "1.2.3.4:2379: bind:", PostgreSQL "running on port 5432", "port 8008 ... in use"
     // (not "[/etc/haproxy/haproxy.cfg:35]": a file and line)
-    for (const m of line.matchAll(/\[(?:\d{1,3}(?:\.\d{1,3}){3}|\*|[0-9a-fA-F:]*):(\d+)\]|:(\d+): bind|on port (\d+)|[Pp]ort (\d+)/g)) ports.add((m[1] ?? m[2] ?? m[3] ?? m[4])!);
+    for (const m of line.matchAll(
+      /\[(?:\d{1,3}(?:\.\d{1,3}){3}|\*|[0-9a-fA-F:]*):(\d+)\]|:(\d+): bind|on port (\d+)|[Pp]ort (\d+)/g,
+    ))
+      ports.add((m[1] ?? m[2] ?? m[3] ?? m[4])!);
   }
   return [...ports];
 }
 
 function portHint(host: string, text: string): string | undefined {
   const ports = takenPorts(text);
-  if (!ports.length) return /address already in use/i.test(text) ? `a port this service needs is taken by another process on ${host}: find it with \`ss -ltnp\` there` : undefined;
+  if (!ports.length)
+    return /address already in use/i.test(text)
+      ? `a port this service needs is taken by another process on ${host}: find it with \`ss -ltnp\` there`
+      : undefined;
   const s = ports.length > 1 ? 's' : '';
   return `port${s} ${ports.join(', ')} taken by another process on ${host} (Address already in use): find it with \`ss -ltnp '${ports.map((p) => `sport = :${p}`).join(' or ')}'\` there, stop it, then run pgha again`;
 }
@@ -135,7 +177,11 @@ export function formatError(e: unknown, verbose: boolean): string {
   const out: string[] = [];
   const one = (err: Error, prefix = '') => {
     if (err instanceof CheckError) {
-      out.push(`${prefix}${err.host}: check "${err.check}" failed`, `    expected: ${err.expected}`, `    actual:   ${err.actual}`);
+      out.push(
+        `${prefix}${err.host}: check "${err.check}" failed`,
+        `    expected: ${err.expected}`,
+        `    actual:   ${err.actual}`,
+      );
       if (err.logs) out.push('    last lines of the service log:', indent(err.logs, '      '));
     } else if (err instanceof RemoteError) {
       out.push(`${prefix}${err.message}`);
@@ -147,7 +193,10 @@ export function formatError(e: unknown, verbose: boolean): string {
       if (verbose && err.stack) out.push(indent(err.stack));
     }
     if (err instanceof CheckError || err instanceof RemoteError) {
-      const cause = portHint(err.host, err instanceof CheckError ? `${err.actual}\n${err.logs ?? ''}` : err.detail ?? '');
+      const cause = portHint(
+        err.host,
+        err instanceof CheckError ? `${err.actual}\n${err.logs ?? ''}` : (err.detail ?? ''),
+      );
       if (cause) out.push(`    cause: ${cause}`);
     }
     if ((err as PghaError).hint) out.push(`    next: ${(err as PghaError).hint}`);
@@ -166,8 +215,29 @@ export function exitCodeOf(e: unknown): number {
 }
 
 export function errorJson(e: unknown): Record<string, unknown> {
-  if (e instanceof RunError) return { type: 'RunError', step: e.step, failures: e.failures.map((f) => ({ host: f.host, ...errorJson(f.error) })) };
-  if (e instanceof CheckError) return { type: 'CheckError', host: e.host, check: e.check, expected: e.expected, actual: e.actual, logs: e.logs, hint: e.hint };
-  if (e instanceof PghaError) return { type: e.name, message: e.message, hint: e.hint, ...('detail' in e ? { detail: (e as { detail?: string }).detail } : {}), ...('where' in e ? { where: (e as UserError).where } : {}) };
+  if (e instanceof RunError)
+    return {
+      type: 'RunError',
+      step: e.step,
+      failures: e.failures.map((f) => ({ host: f.host, ...errorJson(f.error) })),
+    };
+  if (e instanceof CheckError)
+    return {
+      type: 'CheckError',
+      host: e.host,
+      check: e.check,
+      expected: e.expected,
+      actual: e.actual,
+      logs: e.logs,
+      hint: e.hint,
+    };
+  if (e instanceof PghaError)
+    return {
+      type: e.name,
+      message: e.message,
+      hint: e.hint,
+      ...('detail' in e ? { detail: (e as { detail?: string }).detail } : {}),
+      ...('where' in e ? { where: (e as UserError).where } : {}),
+    };
   return { type: 'Error', message: (e as Error)?.message ?? String(e) };
 }

@@ -28,30 +28,50 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
   const s = await openSession(g, what, { check: o.check, onExec: out.exec });
   let runner: Runner | undefined;
   const unreachable: string[] = [];
-  const recap = () => computeRecap(s.hosts.map((h) => h.name), runner?.results ?? [], unreachable);
+  const recap = () =>
+    computeRecap(
+      s.hosts.map((h) => h.name),
+      runner?.results ?? [],
+      unreachable,
+    );
   try {
     for (const w of s.inv.warnings) out.info(`warning: ${w}`);
     const pchanges = await s.provider.up(s.inv, { check: o.check, log: (l) => out.info(l) });
     providerLines(out, pchanges, o.check);
     const missing = new Set(pchanges.filter((c) => c.action === 'create').map((c) => c.host));
     const reachable = o.check ? s.hosts.filter((h) => !missing.has(h.name)) : s.hosts;
-    if (o.check && missing.size) out.info(`${[...missing].join(', ')} do not exist yet: every file, package and service of the playbook would be created there`);
+    if (o.check && missing.size)
+      out.info(
+        `${[...missing].join(', ')} do not exist yet: every file, package and service of the playbook would be created there`,
+      );
     try {
       await connectAll(s, reachable);
     } catch (e) {
       if (e instanceof RunError) unreachable.push(...e.failures.map((f) => f.host));
       throw e;
     }
-    const r = (runner = new Runner({ inventory: s.inv, secrets: s.secrets, transports: s.transports, check: o.check, diff: o.diff, events: out.events, templateDirs: [pb.dir] }));
+    const r = (runner = new Runner({
+      inventory: s.inv,
+      secrets: s.secrets,
+      transports: s.transports,
+      check: o.check,
+      diff: o.diff,
+      events: out.events,
+      templateDirs: [pb.dir],
+    }));
     const allow = new Set(reachable.map((h) => h.name));
-    const steps = resolvePlays(pb, s.inv, components, s.hosts).map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) })).filter((x) => x.hosts.length);
+    const steps = resolvePlays(pb, s.inv, components, s.hosts)
+      .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
+      .filter((x) => x.hosts.length);
     await out.jobs(
       steps.map((x) => ({
         title: `${x.step.title} [${x.hosts.map((h) => h.name).join(', ')}]`,
         run: async (setTitle) => {
           const res = await r.runStep(x.step, x.hosts);
           const n = res.reduce((k, y) => k + y.changes.length, 0);
-          setTitle(`${x.step.title}: ${n ? `${n} change${n > 1 ? 's' : ''}` : 'no changes'} [${x.hosts.map((h) => h.name).join(', ')}]`);
+          setTitle(
+            `${x.step.title}: ${n ? `${n} change${n > 1 ? 's' : ''}` : 'no changes'} [${x.hosts.map((h) => h.name).join(', ')}]`,
+          );
         },
       })),
     );
@@ -61,11 +81,20 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
     const summary = recap();
     out.info(formatRecap(summary));
     if (pb.name === 'verify') out.info(`verified: the cluster works end to end (${secs} s)`);
-    else if (t.changes === 0) out.info(`${o.check ? 'plan' : 'done'}: no changes: every host already as wanted (${secs} s)`);
-    else out.info(`${o.check ? 'plan' : 'done'}: ${t.changes} change${t.changes > 1 ? 's' : ''}${o.check ? ' would be made' : ''} (${secs} s)` +
-      `${t.restarted.length ? `; restarted ${t.restarted.join(', ')}` : ''}${t.reloaded.length ? `; reloaded ${t.reloaded.join(', ')}` : ''}`);
+    else if (t.changes === 0)
+      out.info(`${o.check ? 'plan' : 'done'}: no changes: every host already as wanted (${secs} s)`);
+    else
+      out.info(
+        `${o.check ? 'plan' : 'done'}: ${t.changes} change${t.changes > 1 ? 's' : ''}${o.check ? ' would be made' : ''} (${secs} s)` +
+          `${t.restarted.length ? `; restarted ${t.restarted.join(', ')}` : ''}${t.reloaded.length ? `; reloaded ${t.reloaded.join(', ')}` : ''}`,
+      );
     if (pb.name === 'cluster' && !o.check && s.inv.vip) out.info(connectionInfo(s.inv));
-    if (g.verbose) out.info(`SSH round trips per host: ${Object.entries(roundTrips).map(([h, n]) => `${h}=${n}`).join(' ')}`);
+    if (g.verbose)
+      out.info(
+        `SSH round trips per host: ${Object.entries(roundTrips)
+          .map(([h, n]) => `${h}=${n}`)
+          .join(' ')}`,
+      );
     return {
       ok: true,
       check: o.check,
@@ -73,8 +102,17 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       seconds: Number(secs),
       warnings: s.inv.warnings,
       provider: pchanges,
-      changes: r.results.flatMap((x) => x.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined }))),
-      hosts: r.results.map((x) => ({ host: x.host, step: x.step, reason: x.reason, restarted: x.restarted, reloaded: x.reloaded, roundTrips: x.roundTrips })),
+      changes: r.results.flatMap((x) =>
+        x.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined })),
+      ),
+      hosts: r.results.map((x) => ({
+        host: x.host,
+        step: x.step,
+        reason: x.reason,
+        restarted: x.restarted,
+        reloaded: x.reloaded,
+        roundTrips: x.roundTrips,
+      })),
       totals: t,
       recap: summary,
       steps: r.stepSeconds,

@@ -41,7 +41,8 @@ export interface Invocation {
   opts: CommandOptions;
 }
 
-export type Parsed = { kind: 'run'; invocation: Invocation } | { kind: 'exit'; code: number; stdout: string; stderr: string };
+export type Parsed =
+  { kind: 'run'; invocation: Invocation } | { kind: 'exit'; code: number; stdout: string; stderr: string };
 
 export function pghaVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
@@ -61,8 +62,14 @@ function common(cmd: Command, what: { limit?: boolean; logFile?: boolean } = {})
   cmd.option('-i, --inventory <file>', 'inventory (default: $PGHA_INVENTORY, else inventory/lab.yml)');
   if (what.limit !== false) cmd.option('-l, --limit <hosts>', 'only these hosts or groups (comma-separated)');
   cmd.option('--json', 'one JSON document on stdout (progress goes to stderr)');
-  cmd.option('-v, --verbose', 'more detail; -vv also prints every remote script as it is sent (secrets masked)', increase, 0);
-  if (what.logFile !== false) cmd.option('--log-file <file>', 'append every event as JSON lines to FILE (secrets masked)');
+  cmd.option(
+    '-v, --verbose',
+    'more detail; -vv also prints every remote script as it is sent (secrets masked)',
+    increase,
+    0,
+  );
+  if (what.logFile !== false)
+    cmd.option('--log-file <file>', 'append every event as JSON lines to FILE (secrets masked)');
   return cmd;
 }
 
@@ -82,45 +89,72 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .helpCommand('help [command]', 'help for a command')
     .showSuggestionAfterError(true)
     .exitOverride();
-  program.addHelpText('after', examples(['pgha up', 'pgha plan -i inventory/prod.yml', 'pgha run demo --limit pg1', 'pgha lab down'],
-    'The inventory: -i FILE, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder.'));
+  program.addHelpText(
+    'after',
+    examples(
+      ['pgha up', 'pgha plan -i inventory/prod.yml', 'pgha run demo --limit pg1', 'pgha lab down'],
+      'The inventory: -i FILE, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder.',
+    ),
+  );
 
-  const act = (path: string) => (...a: unknown[]) => {
-    const cmd = a[a.length - 1] as Command;
-    onAction({ command: path, args: cmd.args, opts: cmd.opts() as Invocation['opts'] });
-  };
+  const act =
+    (path: string) =>
+    (...a: unknown[]) => {
+      const cmd = a[a.length - 1] as Command;
+      onAction({ command: path, args: cmd.args, opts: cmd.opts() as Invocation['opts'] });
+    };
 
   common(program.command('up'))
     .summary('create the hosts if needed (lab, Proxmox) and converge the cluster, then verify it')
-    .description('Creates missing hosts through the inventory\'s provider, converges etcd, PostgreSQL + Patroni, HAProxy and ' +
-      'keepalived, and verifies the cluster. A re-run with nothing to change changes nothing.')
+    .description(
+      "Creates missing hosts through the inventory's provider, converges etcd, PostgreSQL + Patroni, HAProxy and " +
+        'keepalived, and verifies the cluster. A re-run with nothing to change changes nothing.',
+    )
     .option('--check', CHECK)
     .option('--diff', DIFF)
-    .addHelpText('after', examples(['pgha up', 'pgha up -i inventory/prod.yml --check --diff', 'pgha up --limit pg1,pg2 -v']))
+    .addHelpText(
+      'after',
+      examples(['pgha up', 'pgha up -i inventory/prod.yml --check --diff', 'pgha up --limit pg1,pg2 -v']),
+    )
     .action(act('up'));
 
   common(program.command('plan'))
     .summary('show every file, package and service that up would change, on every host (up --check --diff)')
     .description('Same as up --check --diff: every change, on every host, before anything is touched.')
-    .option('--exit-code', `exit ${PLAN_CHANGES_EXIT} when changes are pending, 0 when there are none (errors keep 1 and 2)`)
-    .addHelpText('after', examples(['pgha plan', 'pgha plan -i inventory/prod.yml --exit-code   # in CI: 0 nothing to do, 3 changes pending'],
-      `With --exit-code: ${PLAN_CHANGES_EXIT} when changes are pending (1 and 2 keep their meaning).`))
+    .option(
+      '--exit-code',
+      `exit ${PLAN_CHANGES_EXIT} when changes are pending, 0 when there are none (errors keep 1 and 2)`,
+    )
+    .addHelpText(
+      'after',
+      examples(
+        ['pgha plan', 'pgha plan -i inventory/prod.yml --exit-code   # in CI: 0 nothing to do, 3 changes pending'],
+        `With --exit-code: ${PLAN_CHANGES_EXIT} when changes are pending (1 and 2 keep their meaning).`,
+      ),
+    )
     .action(act('plan'));
 
   common(program.command('run'))
     .summary('run a playbook (a path, or a name from playbooks/)')
-    .description('Runs a playbook: plays of components, steps or built-in tasks (file, directory, packages, service, ' +
-      'command) on roles, groups or hosts.')
+    .description(
+      'Runs a playbook: plays of components, steps or built-in tasks (file, directory, packages, service, ' +
+        'command) on roles, groups or hosts.',
+    )
     .argument('<playbook>', 'a path to a .yml file, or a name from playbooks/')
     .option('--check', CHECK)
     .option('--diff', DIFF)
-    .addHelpText('after', examples(['pgha run demo', 'pgha run ./my-playbook.yml --check --diff', 'pgha run verify --limit lb1']))
+    .addHelpText(
+      'after',
+      examples(['pgha run demo', 'pgha run ./my-playbook.yml --check --diff', 'pgha run verify --limit lb1']),
+    )
     .action(act('run'));
 
   common(program.command('verify'))
     .summary('check the running cluster end to end through the VIP')
-    .description('Writes through VIP:5001, reads back through VIP:5002 from a replica, and checks that VIP:5010 ' +
-      'reaches more than one member.')
+    .description(
+      'Writes through VIP:5001, reads back through VIP:5002 from a replica, and checks that VIP:5010 ' +
+        'reaches more than one member.',
+    )
     .addHelpText('after', examples(['pgha verify', 'pgha verify -i inventory/prod.yml --json']))
     .action(act('verify'));
 
@@ -132,26 +166,47 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
 
   common(program.command('validate'), { logFile: false })
     .summary('check an inventory and its playbooks without contacting anything')
-    .description('Loads the inventory and the playbooks (cluster, verify and demo, or those given with --playbook) and checks ' +
-      'them: no SSH, no provider API, no secrets written, no lock. Prints "valid: ..." or every error with file, ' +
-      'line and field (exit 2).')
+    .description(
+      'Loads the inventory and the playbooks (cluster, verify and demo, or those given with --playbook) and checks ' +
+        'them: no SSH, no provider API, no secrets written, no lock. Prints "valid: ..." or every error with file, ' +
+        'line and field (exit 2).',
+    )
     .option('--playbook <name>', 'a playbook to check (a path or a name from playbooks/); repeatable', collect)
-    .addHelpText('after', examples(['pgha validate', 'pgha validate -i inventory/prod.yml', 'pgha validate --playbook ./my-playbook.yml --playbook demo']))
+    .addHelpText(
+      'after',
+      examples([
+        'pgha validate',
+        'pgha validate -i inventory/prod.yml',
+        'pgha validate --playbook ./my-playbook.yml --playbook demo',
+      ]),
+    )
     .action(act('validate'));
 
   common(program.command('destroy'), { limit: false })
     .summary('remove the hosts pgha created (lab machines, Proxmox VMs) and their disks')
-    .description('Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
-      'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder.')
+    .description(
+      'Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
+        'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder.',
+    )
     .option('--check', CHECK)
-    .option('--cleanup-unfinished', 'also delete Proxmox VMs carrying the inventory\'s tag that were never finished')
-    .addHelpText('after', examples(['pgha destroy', 'pgha destroy -i inventory/prod.yml --check', 'pgha destroy -i inventory/example-proxmox.yml --cleanup-unfinished']))
+    .option('--cleanup-unfinished', "also delete Proxmox VMs carrying the inventory's tag that were never finished")
+    .addHelpText(
+      'after',
+      examples([
+        'pgha destroy',
+        'pgha destroy -i inventory/prod.yml --check',
+        'pgha destroy -i inventory/example-proxmox.yml --cleanup-unfinished',
+      ]),
+    )
     .action(act('destroy'));
 
-  const lab = program.command('lab')
+  const lab = program
+    .command('lab')
     .summary('start or stop the local lab machines only')
-    .description('up: start the lab machines of a lab inventory (built from a cached Debian 12 image).\n' +
-      'down: stop them and free their network; disks are kept (pgha destroy removes them).')
+    .description(
+      'up: start the lab machines of a lab inventory (built from a cached Debian 12 image).\n' +
+        'down: stop them and free their network; disks are kept (pgha destroy removes them).',
+    )
     .usage('up|down [options]')
     .addHelpText('after', examples(['pgha lab up', 'pgha lab down -i test/e2e/fixtures/foundation.yml']));
   common(lab.command('up'), { limit: false })
@@ -165,39 +220,54 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml']))
     .action(act('lab down'));
 
-  program.command('import')
-    .summary('turn another tool\'s inventory into a pgha inventory')
+  program
+    .command('import')
+    .summary("turn another tool's inventory into a pgha inventory")
     .description('Imports an inventory from another tool. Today: ansible (the autobase / postgresql_cluster layout).')
     .usage('ansible <inventory> [options]')
-    .addHelpText('after', examples(['pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml']))
+    .addHelpText(
+      'after',
+      examples(['pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml']),
+    )
     .command('ansible')
     .summary('an Ansible inventory (INI or YAML, with group_vars/ and host_vars/) as a pgha inventory')
-    .description('Reads an Ansible inventory in the autobase layout (groups master, replica, etcd_cluster, balancers; ' +
-      'group_vars/ and host_vars/ beside it) and prints a pgha inventory. Every variable it could not map becomes a ' +
-      'comment in the output saying why, and is listed on stderr. Contacts nothing.')
+    .description(
+      'Reads an Ansible inventory in the autobase layout (groups master, replica, etcd_cluster, balancers; ' +
+        'group_vars/ and host_vars/ beside it) and prints a pgha inventory. Every variable it could not map becomes a ' +
+        'comment in the output saying why, and is listed on stderr. Contacts nothing.',
+    )
     .argument('<inventory>', 'the Ansible inventory file, or the folder holding it')
     .option('-o, --output <file>', 'write the pgha inventory to FILE instead of stdout')
     .option('--force', 'replace FILE when it exists')
-    .addOption(new Option('--provider <type>', 'where the hosts come from').choices(['static', 'lab']).default('static'))
+    .addOption(
+      new Option('--provider <type>', 'where the hosts come from').choices(['static', 'lab']).default('static'),
+    )
     .option('--cluster <name>', 'the pgha cluster name (default: patroni_cluster_name)')
     .option('--json', 'one JSON document on stdout (the inventory text and what was not imported)')
-    .addHelpText('after', examples([
-      'pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml',
-      'pgha import ansible ~/autobase/inventory -o inventory/prod.yml && pgha validate -i inventory/prod.yml',
-      'pgha import ansible inventory/ansible-example/inventory --provider lab -o inventory/try.yml',
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        'pgha import ansible inventory/ansible-example/inventory > inventory/imported.yml',
+        'pgha import ansible ~/autobase/inventory -o inventory/prod.yml && pgha validate -i inventory/prod.yml',
+        'pgha import ansible inventory/ansible-example/inventory --provider lab -o inventory/try.yml',
+      ]),
+    )
     .action(act('import ansible'));
 
-  program.command('completion')
+  program
+    .command('completion')
     .summary('print a shell completion script (bash, zsh or fish)')
-    .description('Prints a completion script for pgha\'s commands, options, playbook names and files.')
+    .description("Prints a completion script for pgha's commands, options, playbook names and files.")
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(['bash', 'zsh', 'fish']))
-    .addHelpText('after', examples([
-      'source <(pgha completion bash)                                  # bash, this shell',
-      'pgha completion bash > ~/.local/share/bash-completion/completions/pgha',
-      'pgha completion zsh > "${fpath[1]}/_pgha"                         # zsh',
-      'pgha completion fish > ~/.config/fish/completions/pgha.fish     # fish',
-    ]))
+    .addHelpText(
+      'after',
+      examples([
+        'source <(pgha completion bash)                                  # bash, this shell',
+        'pgha completion bash > ~/.local/share/bash-completion/completions/pgha',
+        'pgha completion zsh > "${fpath[1]}/_pgha"                         # zsh',
+        'pgha completion fish > ~/.config/fish/completions/pgha.fish     # fish',
+      ]),
+    )
     .action(act('completion'));
 
   return program;
@@ -231,7 +301,10 @@ function userError(err: CommanderError, cmd: Command): UserError {
   const hint = suggestion ? `did you mean ${suggestion}? ${help}` : help;
   switch (err.code) {
     case 'commander.unknownOption':
-      return new UserError(`unknown option ${quoted} for ${name}; ${help}`, suggestion ? `did you mean ${suggestion}?` : undefined);
+      return new UserError(
+        `unknown option ${quoted} for ${name}; ${help}`,
+        suggestion ? `did you mean ${suggestion}?` : undefined,
+      );
     case 'commander.unknownCommand':
       return new UserError(`unknown command ${quoted}${cmd.parent ? ` for ${name}` : ''}`, hint);
     case 'commander.missingArgument':
@@ -239,7 +312,10 @@ function userError(err: CommanderError, cmd: Command): UserError {
     case 'commander.optionMissingArgument':
       return new UserError(`option ${quoted?.split(/[ ,]/)[0]} of ${name} needs a value`, help);
     case 'commander.excessArguments':
-      return new UserError(`too many arguments for ${name}: ${cmd.args.slice(cmd.registeredArguments.length).join(' ')}`, help);
+      return new UserError(
+        `too many arguments for ${name}: ${cmd.args.slice(cmd.registeredArguments.length).join(' ')}`,
+        help,
+      );
     case 'commander.invalidArgument': {
       const choices = /Allowed choices are (.*)\.$/.exec(err.message)?.[1];
       // An option's value: "option '--provider <type>' argument 'x' is invalid"; an argument: "argument 'x' is invalid".
@@ -248,7 +324,12 @@ function userError(err: CommanderError, cmd: Command): UserError {
       return new UserError(`${name}: ${what} is not one of ${choices ?? 'the allowed values'}`, help);
     }
     case 'commander.help':
-      return new UserError(cmd.parent ? `${name} needs a subcommand: ${cmd.commands.map((c) => c.name()).join(' or ')}` : 'pgha needs a command', help);
+      return new UserError(
+        cmd.parent
+          ? `${name} needs a subcommand: ${cmd.commands.map((c) => c.name()).join(' or ')}`
+          : 'pgha needs a command',
+        help,
+      );
     default:
       return new UserError(`${err.message.replace(/^error: /, '')}`, help);
   }
@@ -263,7 +344,11 @@ export function parseArgv(argv: string[]): Parsed {
   const program = buildProgram((i) => (invocation = i));
   let stdout = '';
   let stderr = '';
-  const output = { writeOut: (s: string) => (stdout += s), writeErr: (s: string) => (stderr += s), outputError: () => undefined };
+  const output = {
+    writeOut: (s: string) => (stdout += s),
+    writeErr: (s: string) => (stderr += s),
+    outputError: () => undefined,
+  };
   const configure = (c: Command) => {
     c.configureOutput(output).exitOverride();
     c.commands.forEach(configure);
@@ -273,7 +358,11 @@ export function parseArgv(argv: string[]): Parsed {
     program.parse(argv, { from: 'user' });
   } catch (e) {
     if (!(e instanceof CommanderError)) throw e;
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) {
+    if (
+      e.code === 'commander.helpDisplayed' ||
+      e.code === 'commander.version' ||
+      (e.code === 'commander.help' && e.exitCode === 0)
+    ) {
       return { kind: 'exit', code: 0, stdout, stderr: '' };
     }
     const err = userError(e, commandFor(program, argv));
@@ -301,7 +390,11 @@ export function commandSpecs(program: Command = buildProgram()): CommandSpec[] {
         path: pathOf(sub),
         summary: sub.summary() || sub.description().split('\n')[0],
         options: [
-          ...sub.options.map((o) => ({ flags: [o.short, o.long].filter((f): f is string => Boolean(f)), description: o.description, value: o.required || o.optional })),
+          ...sub.options.map((o) => ({
+            flags: [o.short, o.long].filter((f): f is string => Boolean(f)),
+            description: o.description,
+            value: o.required || o.optional,
+          })),
           { flags: ['-h', '--help'], description: 'this help', value: false },
         ],
         args: sub.registeredArguments.map((a) => ({ name: a.name(), choices: a.argChoices })),

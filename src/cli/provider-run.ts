@@ -5,12 +5,21 @@ import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';
 
-export async function providerAction(g: GlobalOptions, out: Out, action: 'up' | 'down' | 'destroy', check: boolean, only?: 'lab',
-  extra: { cleanupUnfinished?: boolean } = {}) {
+export async function providerAction(
+  g: GlobalOptions,
+  out: Out,
+  action: 'up' | 'down' | 'destroy',
+  check: boolean,
+  only?: 'lab',
+  extra: { cleanupUnfinished?: boolean } = {},
+) {
   const s = await openSession(g, `provider ${action}`, { check });
   try {
     if (only && s.inv.provider.type !== only) {
-      throw new UserError(`${s.inv.file} uses provider ${s.inv.provider.type}, not ${only}`, `pgha lab works on lab inventories; use pgha up / destroy for this one`);
+      throw new UserError(
+        `${s.inv.file} uses provider ${s.inv.provider.type}, not ${only}`,
+        `pgha lab works on lab inventories; use pgha up / destroy for this one`,
+      );
     }
     const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...extra });
     // Destroyed hosts come back with new host keys: forget the old ones.

@@ -31,10 +31,13 @@ export function formatRecap(recap: Recap): string {
   const names = Object.keys(recap);
   if (!names.length) return 'recap: no hosts';
   const w = Math.max(...names.map((n) => n.length));
-  return ['recap:', ...names.map((n) => {
-    const r = recap[n];
-    return `  ${n.padEnd(w)}  ok=${r.ok}  changed=${r.changed}  failed=${r.failed}  unreachable=${r.unreachable}`;
-  })].join('\n');
+  return [
+    'recap:',
+    ...names.map((n) => {
+      const r = recap[n];
+      return `  ${n.padEnd(w)}  ok=${r.ok}  changed=${r.changed}  failed=${r.failed}  unreachable=${r.unreachable}`;
+    }),
+  ].join('\n');
 }
 
 const attached = new WeakMap<object, Recap>();

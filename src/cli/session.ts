@@ -29,13 +29,19 @@ export interface GlobalOptions {
  * The inventory a command works on: -i, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder,
  * else (except for destroy, which must never pick one by itself) the lab inventory shipped with pgha.
  */
-export function resolveInventory(option: string | undefined, command: string, env: NodeJS.ProcessEnv = process.env): string {
+export function resolveInventory(
+  option: string | undefined,
+  command: string,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   if (option) return option;
   if (env.PGHA_INVENTORY) return env.PGHA_INVENTORY;
   if (existsSync('inventory/lab.yml')) return 'inventory/lab.yml';
   if (command === 'destroy') {
-    throw new UserError('pgha destroy needs to be told which inventory: there is no inventory/lab.yml here',
-      'give it with -i FILE (or set PGHA_INVENTORY), or run pgha destroy in the folder that holds inventory/lab.yml');
+    throw new UserError(
+      'pgha destroy needs to be told which inventory: there is no inventory/lab.yml here',
+      'give it with -i FILE (or set PGHA_INVENTORY), or run pgha destroy in the folder that holds inventory/lab.yml',
+    );
   }
   return join(packageRoot(), 'inventory', 'lab.yml');
 }
@@ -68,7 +74,11 @@ export interface Session {
   close(): Promise<void>;
 }
 
-export async function openSession(g: GlobalOptions, what: string, opts: { check: boolean; lock?: boolean; onExec?: (host: string, script: string) => void }): Promise<Session> {
+export async function openSession(
+  g: GlobalOptions,
+  what: string,
+  opts: { check: boolean; lock?: boolean; onExec?: (host: string, script: string) => void },
+): Promise<Session> {
   const inv = await loadInventory(g.inventory, catalog);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
@@ -101,14 +111,16 @@ export async function connectAll(s: Session, hosts: Host[]): Promise<void> {
   const failures: { host: string; error: Error }[] = [];
   const plans = planConnections(s.inv, hosts);
   await Promise.all(
-    hosts.filter((h) => !s.transports.has(h.name)).map(async (h) => {
-      try {
-        const t = await connectPlanned(plans.get(h.name)!, s.knownHosts);
-        s.transports.set(h.name, s.onExec ? watchTransport(t, s.onExec) : t);
-      } catch (e) {
-        failures.push({ host: h.name, error: e as Error });
-      }
-    }),
+    hosts
+      .filter((h) => !s.transports.has(h.name))
+      .map(async (h) => {
+        try {
+          const t = await connectPlanned(plans.get(h.name)!, s.knownHosts);
+          s.transports.set(h.name, s.onExec ? watchTransport(t, s.onExec) : t);
+        } catch (e) {
+          failures.push({ host: h.name, error: e as Error });
+        }
+      }),
   );
   if (failures.length) throw new RunError('connect', failures);
 }

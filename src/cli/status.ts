@@ -65,7 +65,12 @@ async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
       members: list.members.map((m) => {
         const ep0 = m.clientURLs[0] ?? '';
         const hh = health.find((x) => m.clientURLs.includes(x.endpoint));
-        return { name: m.name || '(unstarted)', endpoint: ep0, healthy: hh?.health === true, error: hh && !hh.health ? hh.error : undefined };
+        return {
+          name: m.name || '(unstarted)',
+          endpoint: ep0,
+          healthy: hh?.health === true,
+          error: hh && !hh.health ? hh.error : undefined,
+        };
       }),
     };
   }
@@ -102,7 +107,10 @@ export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatu
   }
   let vipHolders: string[] = [];
   if (inv.vip && withRole(inv.hosts, 'haproxy').length) {
-    vipHolders = await vipState(ctx).then((v) => v.holders, () => []);
+    vipHolders = await vipState(ctx).then(
+      (v) => v.holders,
+      () => [],
+    );
   }
   return {
     cluster: inv.cluster,
@@ -133,16 +141,28 @@ function table(head: string[], rows: string[][]): string {
 
 /** One table: Patroni members with the HAProxy ports they are UP on, then the VIP and etcd in its caption. */
 export function formatStatus(s: ClusterStatus): string {
-  const portOf: Record<string, number> = { [PROXIES.primary]: s.ports.primary, [PROXIES.replicas]: s.ports.replicas, [PROXIES.all]: s.ports.all };
+  const portOf: Record<string, number> = {
+    [PROXIES.primary]: s.ports.primary,
+    [PROXIES.replicas]: s.ports.replicas,
+    [PROXIES.all]: s.ports.all,
+  };
   const upOn = (member: string) => {
     const ports = new Set<number>();
-    for (const b of s.balancers) for (const [px, names] of Object.entries(b.backends)) if (names.includes(member) && portOf[px]) ports.add(portOf[px]!);
+    for (const b of s.balancers)
+      for (const [px, names] of Object.entries(b.backends))
+        if (names.includes(member) && portOf[px]) ports.add(portOf[px]!);
     return [...ports].sort().join(',');
   };
   const rows = s.members.map((m) => [
     m.name,
     m.host,
-    m.role === 'leader' ? 'Leader' : m.role === 'sync_standby' ? 'Sync Standby' : m.role === 'replica' ? 'Replica' : m.role,
+    m.role === 'leader'
+      ? 'Leader'
+      : m.role === 'sync_standby'
+        ? 'Sync Standby'
+        : m.role === 'replica'
+          ? 'Replica'
+          : m.role,
     m.state,
     m.timeline === undefined ? '' : String(m.timeline),
     lagText(m.lag),
@@ -152,8 +172,12 @@ export function formatStatus(s: ClusterStatus): string {
   const etcdHealthy = s.etcd.members.filter((m) => m.healthy).length;
   const caption = [
     `Cluster ${s.cluster}${s.paused ? ' (paused)' : ''}`,
-    s.vip ? `VIP ${s.vip} on ${s.vipHolders.join(', ') || 'no host'}${s.vipHolders.length > 1 ? ' (more than one!)' : ''}` : 'no VIP',
-    s.etcd.error ? `etcd: ${s.etcd.error}` : `etcd ${etcdHealthy}/${s.etcd.members.length} healthy, leader ${s.etcd.leader ?? 'none'}`,
+    s.vip
+      ? `VIP ${s.vip} on ${s.vipHolders.join(', ') || 'no host'}${s.vipHolders.length > 1 ? ' (more than one!)' : ''}`
+      : 'no VIP',
+    s.etcd.error
+      ? `etcd: ${s.etcd.error}`
+      : `etcd ${etcdHealthy}/${s.etcd.members.length} healthy, leader ${s.etcd.leader ?? 'none'}`,
   ].join(' | ');
   const notes = [
     ...(s.patroniError ? [`patroni: ${s.patroniError}`] : []),

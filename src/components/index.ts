@@ -10,9 +10,17 @@ import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
 import { verify } from './verify/index.js';
 
-export const ENTRIES: readonly ComponentEntry[] = [etcdEntry, patroniEntry, haproxyEntry, keepalivedEntry, { component: verify }];
+export const ENTRIES: readonly ComponentEntry[] = [
+  etcdEntry,
+  patroniEntry,
+  haproxyEntry,
+  keepalivedEntry,
+  { component: verify },
+];
 
-export const components: Record<string, Component> = Object.fromEntries(ENTRIES.map((e) => [e.component.name, e.component]));
+export const components: Record<string, Component> = Object.fromEntries(
+  ENTRIES.map((e) => [e.component.name, e.component]),
+);
 
 /** What loadInventory checks an inventory against. */
 export const catalog: Catalog = catalogOf(ENTRIES);

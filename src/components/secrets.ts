@@ -8,7 +8,10 @@ import { UserError } from '../shared/errors.js';
 export function secret(ctx: Pick<StepContext | StepGroupContext, 'secrets'>, key: string): string {
   const v = ctx.secrets[key];
   if (typeof v !== 'string' || v === '') {
-    throw new UserError(`secret ${key} is missing`, 'run pgha up once to generate the secrets, or set it in the environment');
+    throw new UserError(
+      `secret ${key} is missing`,
+      'run pgha up once to generate the secrets, or set it in the environment',
+    );
   }
   return v;
 }

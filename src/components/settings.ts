@@ -2,7 +2,15 @@
 // level. From the declaration come the inventory schema and checks (through the registry's Catalog), the
 // defaults, and a typed reader of one host's values.
 import type { Host, Inventory } from '../inventory/types.js';
-import type { BoolSetting, IntSetting, MapSetting, MapValue, SettingDecl, StringSetting, VarRule } from '../inventory/catalog.js';
+import type {
+  BoolSetting,
+  IntSetting,
+  MapSetting,
+  MapValue,
+  SettingDecl,
+  StringSetting,
+  VarRule,
+} from '../inventory/catalog.js';
 import { UserError } from '../shared/errors.js';
 
 /** A declaration entry: the catalog's form of one variable. */
@@ -50,7 +58,10 @@ function bad(inv: Pick<Inventory, 'file'>, host: Host, key: string, expected: st
 }
 
 /** The value if it has the declared type and range, else the reason. */
-function check(d: Entry, v: unknown): { ok: true; value: unknown } | { ok: false; expected: string; key?: string; got?: unknown } {
+function check(
+  d: Entry,
+  v: unknown,
+): { ok: true; value: unknown } | { ok: false; expected: string; key?: string; got?: unknown } {
   switch (d.type) {
     case 'int': {
       const [min, max] = [d.min ?? 0, d.max ?? Number.MAX_SAFE_INTEGER];
@@ -59,7 +70,9 @@ function check(d: Entry, v: unknown): { ok: true; value: unknown } | { ok: false
     }
     case 'string': {
       const re = new RegExp(d.pattern);
-      return typeof v === 'string' && re.test(v) ? { ok: true, value: v } : { ok: false, expected: `a string matching ${re}` };
+      return typeof v === 'string' && re.test(v)
+        ? { ok: true, value: v }
+        : { ok: false, expected: `a string matching ${re}` };
     }
     case 'bool':
       return typeof v === 'boolean' ? { ok: true, value: v } : { ok: false, expected: 'true or false' };
@@ -84,7 +97,11 @@ function check(d: Entry, v: unknown): { ok: true; value: unknown } | { ok: false
  * Values from host vars over the defaults (a map merges over its default). Without `onBad` (rules at load,
  * where the schema reports bad values) a value of the wrong JavaScript type counts as its default.
  */
-function values<T extends Record<string, Entry>>(decls: T, vars: Record<string, unknown>, onBad?: (key: string, expected: string, got: unknown) => never): Values<T> {
+function values<T extends Record<string, Entry>>(
+  decls: T,
+  vars: Record<string, unknown>,
+  onBad?: (key: string, expected: string, got: unknown) => never,
+): Values<T> {
   const out: Record<string, unknown> = {};
   for (const [k, d] of Object.entries(decls)) {
     const v = vars[d.name] ?? (d.type === 'map' ? {} : d.default);
@@ -97,7 +114,10 @@ function values<T extends Record<string, Entry>>(decls: T, vars: Record<string, 
 }
 
 /** Declare a component's variables (and its rules across them). */
-export function defineSettings<const T extends Record<string, Entry>>(decls: T, rules: readonly RuleSpec<T>[] = []): DeclaredSettings<T> {
+export function defineSettings<const T extends Record<string, Entry>>(
+  decls: T,
+  rules: readonly RuleSpec<T>[] = [],
+): DeclaredSettings<T> {
   const list = Object.values(decls);
   const catalogRules: VarRule[] = rules.map((r) => ({
     vars: r.uses.map((k) => decls[k]!.name),
@@ -115,7 +135,11 @@ export function defineSettings<const T extends Record<string, Entry>>(decls: T, 
       });
       for (const r of rules) {
         const msg = r.check(s);
-        if (msg) throw new UserError(msg, `fix vars.${decls[r.uses[0]!]!.name} in the inventory`, { file: inv.file, field: `vars.${decls[r.uses[0]!]!.name}` });
+        if (msg)
+          throw new UserError(msg, `fix vars.${decls[r.uses[0]!]!.name} in the inventory`, {
+            file: inv.file,
+            field: `vars.${decls[r.uses[0]!]!.name}`,
+          });
       }
       return s;
     },

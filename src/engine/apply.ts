@@ -30,14 +30,22 @@ export interface ApplyOptions {
 /** A unit journal tail, for error reports. */
 export async function serviceLog(t: Transport, unit: string, lines = 30): Promise<string> {
   try {
-    const r = await t.exec(`journalctl -u ${shq(unit)} -n ${lines} --no-pager -o short-iso 2>&1 | tail -n ${lines}`, { timeoutMs: 20_000 });
+    const r = await t.exec(`journalctl -u ${shq(unit)} -n ${lines} --no-pager -o short-iso 2>&1 | tail -n ${lines}`, {
+      timeoutMs: 20_000,
+    });
     return mask(r.stdout.trimEnd());
   } catch {
     return '';
   }
 }
 
-export async function applyChanges(t: Transport, changes: PlannedChange[], allResources: Resource[], log: (l: string) => void, opts: ApplyOptions = {}): Promise<AppliedHost> {
+export async function applyChanges(
+  t: Transport,
+  changes: PlannedChange[],
+  allResources: Resource[],
+  log: (l: string) => void,
+  opts: ApplyOptions = {},
+): Promise<AppliedHost> {
   const applied: PlannedChange[] = [];
   const notified = new Map<string, Notify['action']>(opts.pending ?? []);
   const startedNow = new Set<string>();
@@ -47,13 +55,25 @@ export async function applyChanges(t: Transport, changes: PlannedChange[], allRe
     for (const [i, op] of c.ops.entries()) {
       const how = kind.exec?.(r, op) ?? {};
       // The wish to restart/reload is recorded before the change it follows from, in the same round trip.
-      const record = i === 0 && 'notify' in r && r.notify?.length ? `${recordScript(r.notify, opts.pendingDir ?? PENDING_DIR)}\n` : '';
-      const res = await t.exec(record + kind.script(r, op, { backupDir: opts.backupDir }), { timeoutMs: how.timeoutMs ?? 300_000, secrets: how.secrets, stdin: how.stdin });
+      const record =
+        i === 0 && 'notify' in r && r.notify?.length
+          ? `${recordScript(r.notify, opts.pendingDir ?? PENDING_DIR)}\n`
+          : '';
+      const res = await t.exec(record + kind.script(r, op, { backupDir: opts.backupDir }), {
+        timeoutMs: how.timeoutMs ?? 300_000,
+        secrets: how.secrets,
+        stdin: how.stdin,
+      });
       if (res.code !== 0) {
         const { unit, hint } = kind.failure?.(r) ?? {};
         const logs = unit ? await serviceLog(t, unit) : '';
         const out = mask(`${res.stderr}\n${res.stdout}`.trim()).split('\n').slice(-25).join('\n');
-        throw new RemoteError(t.host.name, `${c.summary} failed (exit ${res.code})`, [out, logs && `--- journalctl -u ${unit}\n${logs}`].filter(Boolean).join('\n'), hint);
+        throw new RemoteError(
+          t.host.name,
+          `${c.summary} failed (exit ${res.code})`,
+          [out, logs && `--- journalctl -u ${unit}\n${logs}`].filter(Boolean).join('\n'),
+          hint,
+        );
       }
       const started = kind.started?.(r, op);
       if (started) startedNow.add(started);
@@ -73,9 +93,10 @@ export async function applyChanges(t: Transport, changes: PlannedChange[], allRe
     if (wanted && wanted.kind === 'service' && wanted.state === 'stopped') continue;
     const n = shq(svc);
     // Only a running service is restarted or reloaded; a stopped one is started by its own service resource.
-    const script = action === 'reload'
-      ? `if systemctl is-active -q ${n}; then systemctl reload ${n} && echo done; fi`
-      : `if systemctl is-active -q ${n}; then systemctl restart ${n} && echo done; fi`;
+    const script =
+      action === 'reload'
+        ? `if systemctl is-active -q ${n}; then systemctl reload ${n} && echo done; fi`
+        : `if systemctl is-active -q ${n}; then systemctl restart ${n} && echo done; fi`;
     const res = await t.exec(script, { timeoutMs: 300_000 });
     if (res.code !== 0) {
       throw new RemoteError(t.host.name, `${action} of ${svc} failed (exit ${res.code})`, await serviceLog(t, svc));

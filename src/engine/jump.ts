@@ -25,7 +25,11 @@ export function hopLabel(h: Host): string {
 }
 
 /** The connection to the last host of a chain, opened once and shared; release() when done with it. */
-async function acquire(chain: Host[], knownHosts: KnownHosts, timeoutMs?: number): Promise<{ t: SshTransport; release: () => void }> {
+async function acquire(
+  chain: Host[],
+  knownHosts: KnownHosts,
+  timeoutMs?: number,
+): Promise<{ t: SshTransport; release: () => void }> {
   const key = hopKey(chain);
   let s = open.get(key);
   if (!s) {
@@ -42,7 +46,10 @@ async function acquire(chain: Host[], knownHosts: KnownHosts, timeoutMs?: number
     released = true;
     if (--shared.refs > 0) return;
     if (open.get(key) === shared) open.delete(key);
-    shared.conn.then((t) => t.close(), () => undefined);
+    shared.conn.then(
+      (t) => t.close(),
+      () => undefined,
+    );
   };
   try {
     return { t: await shared.conn, release };
@@ -64,8 +71,12 @@ async function reach(host: Host, jumps: Host[], knownHosts: KnownHosts, timeoutM
     if (e instanceof UserError) throw e;
     const err = e as RemoteError;
     const msg = err.message.startsWith(`${jump.name}: `) ? err.message.slice(jump.name.length + 2) : err.message;
-    throw new RemoteError(host.name, `cannot reach the jump host ${label}: ${msg}`, undefined,
-      `the jump host must answer SSH from this machine; check ssh.jump in the inventory (or ProxyJump in the ssh config)${err.hint ? `, and: ${err.hint}` : ''}`);
+    throw new RemoteError(
+      host.name,
+      `cannot reach the jump host ${label}: ${msg}`,
+      undefined,
+      `the jump host must answer SSH from this machine; check ssh.jump in the inventory (or ProxyJump in the ssh config)${err.hint ? `, and: ${err.hint}` : ''}`,
+    );
   }
   const address = host.ssh.hostName ?? host.address;
   let stream;
@@ -73,8 +84,12 @@ async function reach(host: Host, jumps: Host[], knownHosts: KnownHosts, timeoutM
     stream = await hop.t.forward(address, host.ssh.port, timeoutMs);
   } catch (e) {
     hop.release();
-    throw new RemoteError(host.name, `the jump host ${label} cannot reach ${address}:${host.ssh.port} (${(e as Error).message})`, undefined,
-      `the jump host is up; check from it that ${address} answers on port ${host.ssh.port} (address, firewall, sshd on ${host.name})`);
+    throw new RemoteError(
+      host.name,
+      `the jump host ${label} cannot reach ${address}:${host.ssh.port} (${(e as Error).message})`,
+      undefined,
+      `the jump host is up; check from it that ${address} answers on port ${host.ssh.port} (address, firewall, sshd on ${host.name})`,
+    );
   }
   stream.once('close', hop.release);
   try {
@@ -86,6 +101,10 @@ async function reach(host: Host, jumps: Host[], knownHosts: KnownHosts, timeoutM
 }
 
 /** Open the SSH connection of one planned host (directly or through its jump hosts). */
-export function connectPlanned(plan: ConnectPlan, knownHosts: KnownHosts, opts: { timeoutMs?: number } = {}): Promise<SshTransport> {
+export function connectPlanned(
+  plan: ConnectPlan,
+  knownHosts: KnownHosts,
+  opts: { timeoutMs?: number } = {},
+): Promise<SshTransport> {
   return reach(plan.host, plan.jumps, knownHosts, opts.timeoutMs);
 }

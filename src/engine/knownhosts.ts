@@ -20,7 +20,11 @@ export class KnownHosts {
   constructor(readonly file: string) {}
 
   private read(): string[] {
-    return existsSync(this.file) ? readFileSync(this.file, 'utf8').split('\n').filter((l) => l.trim()) : [];
+    return existsSync(this.file)
+      ? readFileSync(this.file, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim())
+      : [];
   }
 
   /** Compare a presented key with the file; records it when the file knows no key of the host. */
@@ -52,7 +56,13 @@ export class KnownHosts {
   /** Forget the keys of these patterns (a rebuilt lab host has new keys). */
   forget(patterns: string[]): void {
     if (!existsSync(this.file)) return;
-    const keep = this.read().filter((l) => !l.split(/\s+/)[0].split(',').some((p) => patterns.includes(p)));
+    const keep = this.read().filter(
+      (l) =>
+        !l
+          .split(/\s+/)[0]
+          .split(',')
+          .some((p) => patterns.includes(p)),
+    );
     writeFileSync(this.file, keep.length ? keep.join('\n') + '\n' : '', { mode: 0o600 });
   }
 }

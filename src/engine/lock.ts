@@ -8,7 +8,18 @@
 // file left by a killed run holds no lock. Release removes the file while still holding the lock; a run that
 // locked the removed file meanwhile sees that its descriptor is no longer the file at that path, and starts over.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError } from '../shared/errors.js';
 
@@ -37,11 +48,17 @@ export function acquireLock(file: string, what: string): () => void {
     const r = spawnSync('flock', ['-xn', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     if (r.error || (r.status !== 0 && r.status !== 1)) {
       closeSync(fd);
-      throw new UserError(`cannot lock ${file}: ${r.error?.message ?? r.stderr.toString().trim()}`, 'pgha needs flock from util-linux on this machine (apt-get install util-linux)');
+      throw new UserError(
+        `cannot lock ${file}: ${r.error?.message ?? r.stderr.toString().trim()}`,
+        'pgha needs flock from util-linux on this machine (apt-get install util-linux)',
+      );
     }
     if (r.status === 1) {
       closeSync(fd);
-      throw new UserError(`another pgha run (${holder(file)}) holds the lock on this inventory`, `wait for it to finish, or stop it; the lock is ${file}`);
+      throw new UserError(
+        `another pgha run (${holder(file)}) holds the lock on this inventory`,
+        `wait for it to finish, or stop it; the lock is ${file}`,
+      );
     }
     if (!samefile(fd, file)) {
       closeSync(fd); // the holder released (and removed) it between our open and our lock
@@ -65,5 +82,8 @@ export function acquireLock(file: string, what: string): () => void {
     process.once('exit', release);
     return release;
   }
-  throw new UserError(`cannot take the lock ${file}`, 'other pgha runs are starting and stopping at the same time; try again');
+  throw new UserError(
+    `cannot take the lock ${file}`,
+    'other pgha runs are starting and stopping at the same time; try again',
+  );
 }

@@ -19,7 +19,9 @@ export function recordScript(notify: Notify[], dir = PENDING_DIR): string {
   const lines = [`mkdir -p ${shq(dir)}`];
   for (const n of notify) {
     const f = shq(`${dir}/${n.service}`);
-    lines.push(n.action === 'restart' ? `echo restart > ${f}` : `[ "$(cat ${f} 2>/dev/null)" = restart ] || echo reload > ${f}`);
+    lines.push(
+      n.action === 'restart' ? `echo restart > ${f}` : `[ "$(cat ${f} 2>/dev/null)" = restart ] || echo reload > ${f}`,
+    );
   }
   return lines.join('\n');
 }

@@ -23,15 +23,21 @@ function sections(stdout: string, boundary: string): Map<string, string> {
 }
 
 function factsScript(specs: Record<string, FactSpec>, b: string): string {
-  return Object.keys(specs).map((n) => `echo ${shq(`${b} ${n}`)}\n( ${specs[n].script}\n) 2>/dev/null || true`).join('\n');
+  return Object.keys(specs)
+    .map((n) => `echo ${shq(`${b} ${n}`)}\n( ${specs[n].script}\n) 2>/dev/null || true`)
+    .join('\n');
 }
 
 /** The line that closes a batch: without it, the output was cut short. */
 const END = '@end';
 
 function incomplete(t: Transport, what: string, stdout: string): RemoteError {
-  return new RemoteError(t.host.name, `the probe's output is incomplete (${what}): nothing was changed on this host`,
-    mask(stdout.slice(-400)), 'the remote shell or the connection ended early; run again, and check the host (memory, disk, sshd) if it repeats');
+  return new RemoteError(
+    t.host.name,
+    `the probe's output is incomplete (${what}): nothing was changed on this host`,
+    mask(stdout.slice(-400)),
+    'the remote shell or the connection ended early; run again, and check the host (memory, disk, sshd) if it repeats',
+  );
 }
 
 function parseFacts(t: Transport, specs: Record<string, FactSpec>, sec: Map<string, string>): Facts {
@@ -42,7 +48,11 @@ function parseFacts(t: Transport, specs: Record<string, FactSpec>, sec: Map<stri
     try {
       facts[n] = specs[n].parse(sec.get(n) ?? '');
     } catch (e) {
-      throw new RemoteError(t.host.name, `cannot read fact "${n}": ${(e as Error).message}`, mask((sec.get(n) ?? '').slice(0, 400)));
+      throw new RemoteError(
+        t.host.name,
+        `cannot read fact "${n}": ${(e as Error).message}`,
+        mask((sec.get(n) ?? '').slice(0, 400)),
+      );
     }
   }
   return facts;
@@ -53,13 +63,23 @@ function parseFacts(t: Transport, specs: Record<string, FactSpec>, sec: Map<stri
  * are known (see Runner); a probe's answer depends only on a resource's identity, so the guess is reused for
  * every real resource with the same identity.
  */
-export async function factsAndProbe(t: Transport, specs: Record<string, FactSpec>, guess: Resource[], withContent: boolean): Promise<{ facts: Facts; probes: ProbeResult[] }> {
+export async function factsAndProbe(
+  t: Transport,
+  specs: Record<string, FactSpec>,
+  guess: Resource[],
+  withContent: boolean,
+): Promise<{ facts: Facts; probes: ProbeResult[] }> {
   if (Object.keys(specs).length === 0 && guess.length === 0) return { facts: {}, probes: [] };
   const b = `@@PGHA-${randomBytes(6).toString('hex')}`;
   const script = `${factsScript(specs, b)}\necho ${shq(`${b} @probe`)}\n${probeScript(guess, withContent)}\necho ${shq(`${b} ${END}`)}`;
   const r = await t.exec(script, { timeoutMs: 120_000 });
   const sec = sections(r.stdout, b);
-  if (!sec.has(END)) throw incomplete(t, `no end marker; exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-200)}` : ''}`, r.stdout);
+  if (!sec.has(END))
+    throw incomplete(
+      t,
+      `no end marker; exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-200)}` : ''}`,
+      r.stdout,
+    );
   return { facts: parseFacts(t, specs, sec), probes: readProbe(t, guess, sec.get('@probe') ?? '') };
 }
 
@@ -94,9 +114,13 @@ export function parseProbe(resources: Resource[], stdout: string): ProbeResult[]
     if (m[1] === DONE_TAG) done.add(i);
     else kindOf(r).read(res, m[1]!, m[3]!);
   }
-  const missing = resources.map((r, i) => (done.has(i) ? undefined : kindOf(r).describe(r))).filter((d): d is string => d !== undefined);
+  const missing = resources
+    .map((r, i) => (done.has(i) ? undefined : kindOf(r).describe(r)))
+    .filter((d): d is string => d !== undefined);
   if (missing.length) {
-    throw new Error(`records for ${resources.length - missing.length} of ${resources.length} resources; none for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`);
+    throw new Error(
+      `records for ${resources.length - missing.length} of ${resources.length} resources; none for ${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ` and ${missing.length - 3} more` : ''}`,
+    );
   }
   return results;
 }
@@ -113,6 +137,11 @@ export async function probe(t: Transport, resources: Resource[], withContent: bo
   if (resources.length === 0) return [];
   const r = await t.exec(`${probeScript(resources, withContent)}\necho ${END}`, { timeoutMs: 120_000 });
   const lines = r.stdout.trimEnd().split('\n');
-  if (lines[lines.length - 1] !== END) throw incomplete(t, `no end marker; exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-200)}` : ''}`, r.stdout);
+  if (lines[lines.length - 1] !== END)
+    throw incomplete(
+      t,
+      `no end marker; exit ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().slice(-200)}` : ''}`,
+      r.stdout,
+    );
   return readProbe(t, resources, r.stdout);
 }

@@ -38,7 +38,10 @@ export function timeoutSeconds(timeoutMs: number): number {
   return Math.max(1, Math.ceil(timeoutMs / 1000));
 }
 
-export function remoteInvocation(script: string, opts: { stdin?: string; timeoutMs: number; sudo: boolean }): RemoteInvocation {
+export function remoteInvocation(
+  script: string,
+  opts: { stdin?: string; timeoutMs: number; sudo: boolean },
+): RemoteInvocation {
   const sh = `timeout -k ${KILL_AFTER_SEC} ${timeoutSeconds(opts.timeoutMs)} sh -s`;
   const command = `LC_ALL=C.UTF-8 ${opts.sudo ? `sudo -n ${sh}` : sh}`;
   if (opts.stdin === undefined) return { command, input: `{\n${script}\n} </dev/null\n` };

@@ -60,7 +60,8 @@ export class Runner {
       secrets: this.s.secrets,
       check: this.s.check,
       log: (l) => this.log(l),
-      changedInRun: (stepId) => (this.s.check ? [] : this.results.filter((r) => r.step === stepId && r.changes.length > 0).map((r) => r.host)),
+      changedInRun: (stepId) =>
+        this.s.check ? [] : this.results.filter((r) => r.step === stepId && r.changes.length > 0).map((r) => r.host),
     };
   }
 
@@ -84,7 +85,13 @@ export class Runner {
     const tripsBefore = t.roundTrips;
     const { resources, probes, pending } = await this.readHost(step, ctx, t);
     const planned = planChanges(resources, probes, this.s.diff);
-    const changes: Change[] = planned.map((p) => ({ host: host.name, step: step.id, resource: p.resource, summary: mask(p.summary), diff: p.diff }));
+    const changes: Change[] = planned.map((p) => ({
+      host: host.name,
+      step: step.id,
+      resource: p.resource,
+      summary: mask(p.summary),
+      diff: p.diff,
+    }));
     // Restarts/reloads an earlier run recorded but did not see through, for services this step notifies.
     const carried: Pending = new Map();
     for (const r of resources) {
@@ -94,15 +101,25 @@ export class Runner {
       }
     }
     for (const [svc, action] of carried) {
-      const r = resources.find((x) => x.kind === 'service' && x.name === svc) ?? resources.find((x) => 'notify' in x && x.notify?.some((n) => n.service === svc))!;
-      changes.push({ host: host.name, step: step.id, resource: r, summary: `${action} ${svc} (left pending by an earlier run that did not finish)` });
+      const r =
+        resources.find((x) => x.kind === 'service' && x.name === svc) ??
+        resources.find((x) => 'notify' in x && x.notify?.some((n) => n.service === svc))!;
+      changes.push({
+        host: host.name,
+        step: step.id,
+        resource: r,
+        summary: `${action} ${svc} (left pending by an earlier run that did not finish)`,
+      });
     }
     let restarted: string[] = [];
     let reloaded: string[] = [];
     let notified: string[] = [];
     if (!this.s.check) {
       if (planned.length || carried.size) {
-        const a = await applyChanges(t, planned, resources, (l) => this.log(l, host.name), { pending: carried, pendingDir: this.s.pendingDir });
+        const a = await applyChanges(t, planned, resources, (l) => this.log(l, host.name), {
+          pending: carried,
+          pendingDir: this.s.pendingDir,
+        });
         restarted = a.restarted;
         reloaded = a.reloaded;
         notified = a.notified;
@@ -113,8 +130,19 @@ export class Runner {
     const n = planned.length + carried.size;
     const reason = n
       ? `${verb} ${n} of ${resources.length + carried.size}${restarted.length ? `, restarted ${restarted.join(' ')}` : ''}${reloaded.length ? `, reloaded ${reloaded.join(' ')}` : ''}`
-      : resources.length ? `no changes: all ${resources.length} resources as wanted` : 'no changes: nothing to manage here';
-    return { host: host.name, step: step.id, changes, restarted, reloaded, reason, roundTrips: t.roundTrips - tripsBefore, notified };
+      : resources.length
+        ? `no changes: all ${resources.length} resources as wanted`
+        : 'no changes: nothing to manage here';
+    return {
+      host: host.name,
+      step: step.id,
+      changes,
+      restarted,
+      reloaded,
+      reason,
+      roundTrips: t.roundTrips - tripsBefore,
+      notified,
+    };
   }
 
   /**
@@ -122,9 +150,16 @@ export class Runner {
    * its resources are first guessed with no facts, and the guess is probed together with the facts in one
    * round trip; only resources the guess missed cost a second one.
    */
-  private async readHost(step: Step, ctx: StepContext, t: Transport): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[]; pending: Pending }> {
+  private async readHost(
+    step: Step,
+    ctx: StepContext,
+    t: Transport,
+  ): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[]; pending: Pending }> {
     // The notification records ride along with the first round trip (read only where they can matter).
-    const withPending = (specs: Record<string, FactSpec>) => ({ ...specs, [PENDING_FACT]: pendingFact(this.s.pendingDir ?? PENDING_DIR) });
+    const withPending = (specs: Record<string, FactSpec>) => ({
+      ...specs,
+      [PENDING_FACT]: pendingFact(this.s.pendingDir ?? PENDING_DIR),
+    });
     if (!step.facts) {
       const resources = await step.resources(ctx, {});
       if (!resources.length) return { facts: {}, resources, probes: [], pending: new Map() };
@@ -139,7 +174,10 @@ export class Runner {
     }
     const all = await factsAndProbe(t, withPending(step.facts(ctx)), guess, this.s.diff);
     const pending = all.facts[PENDING_FACT] as Pending;
-    const first = { facts: Object.fromEntries(Object.entries(all.facts).filter(([k]) => k !== PENDING_FACT)), probes: all.probes };
+    const first = {
+      facts: Object.fromEntries(Object.entries(all.facts).filter(([k]) => k !== PENDING_FACT)),
+      probes: all.probes,
+    };
     const resources = await step.resources(ctx, first.facts);
     const known = new Map(guess.map((r, i) => [probeIdentity(r), first.probes[i]]));
     const missing = resources.filter((r) => !known.has(probeIdentity(r)));
@@ -171,7 +209,15 @@ export class Runner {
         this.s.events.hostDone?.(step, r);
         return r;
       } catch (e) {
-        const r: HostStepResult = { host: h.name, step: step.id, changes: [], restarted: [], reloaded: [], reason: 'failed', error: e as Error };
+        const r: HostStepResult = {
+          host: h.name,
+          step: step.id,
+          changes: [],
+          restarted: [],
+          reloaded: [],
+          reason: 'failed',
+          error: e as Error,
+        };
         this.s.events.hostDone?.(step, r);
         return r;
       }
@@ -210,11 +256,16 @@ export class Runner {
   /** The step verified: the restarts/reloads it did are done for good, so their records go. */
   private async clearPending(results: HostStepResult[]): Promise<void> {
     await Promise.all(
-      results.filter((r) => r.notified?.length).map(async (r) => {
-        const t = this.s.transports.get(r.host);
-        const res = await t?.exec(clearScript(r.notified!, this.s.pendingDir ?? PENDING_DIR), { timeoutMs: 60_000 });
-        if (res && res.code !== 0) throw new RunError('clear notifications', [{ host: r.host, error: new Error(`cannot remove notification records: ${res.stderr.trim()}`) }]);
-      }),
+      results
+        .filter((r) => r.notified?.length)
+        .map(async (r) => {
+          const t = this.s.transports.get(r.host);
+          const res = await t?.exec(clearScript(r.notified!, this.s.pendingDir ?? PENDING_DIR), { timeoutMs: 60_000 });
+          if (res && res.code !== 0)
+            throw new RunError('clear notifications', [
+              { host: r.host, error: new Error(`cannot remove notification records: ${res.stderr.trim()}`) },
+            ]);
+        }),
     );
   }
 

@@ -39,19 +39,30 @@ export function envName(key: string): string {
  * the variable then uses the same value), and refused when the file already holds another one (the hosts use
  * that one; changing a password is not done by setting a variable). A file that others may read is refused.
  */
-export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: boolean; env?: NodeJS.ProcessEnv }): Record<string, string> {
+export function loadSecrets(
+  file: string,
+  specs: SecretSpec[],
+  opts: { check: boolean; env?: NodeJS.ProcessEnv },
+): Record<string, string> {
   const env = opts.env ?? process.env;
   let stored: Record<string, string> = {};
   if (existsSync(file)) {
     const mode = statSync(file).mode & 0o777;
     if (mode & 0o077) {
-      throw new UserError(`secrets file ${file} may be read by others (mode 0${mode.toString(8)})`,
-        `make it private (chmod 600 ${file}), and change the passwords if anyone else may have read it`, { file });
+      throw new UserError(
+        `secrets file ${file} may be read by others (mode 0${mode.toString(8)})`,
+        `make it private (chmod 600 ${file}), and change the passwords if anyone else may have read it`,
+        { file },
+      );
     }
     try {
       stored = (parse(readFileSync(file, 'utf8')) as Record<string, string>) ?? {};
     } catch (e) {
-      throw new UserError(`secrets file ${file} is not valid YAML: ${(e as Error).message}`, 'fix or remove the file (removing it generates new passwords, which a running cluster will not accept)', { file });
+      throw new UserError(
+        `secrets file ${file} is not valid YAML: ${(e as Error).message}`,
+        'fix or remove the file (removing it generates new passwords, which a running cluster will not accept)',
+        { file },
+      );
     }
   }
   const out: Record<string, string> = {};
@@ -60,8 +71,11 @@ export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: bo
     const fromEnv = env[envName(s.key)];
     const have = typeof stored[s.key] === 'string' && stored[s.key] ? stored[s.key] : undefined;
     if (fromEnv && have !== undefined && fromEnv !== have) {
-      throw new UserError(`${envName(s.key)} differs from ${s.key} in ${file}, the value the cluster uses`,
-        `unset ${envName(s.key)} to keep the cluster's value; a value given in the environment is only taken when the file has none (it is then saved there)`, { file, field: s.key });
+      throw new UserError(
+        `${envName(s.key)} differs from ${s.key} in ${file}, the value the cluster uses`,
+        `unset ${envName(s.key)} to keep the cluster's value; a value given in the environment is only taken when the file has none (it is then saved there)`,
+        { file, field: s.key },
+      );
     }
     if (fromEnv) out[s.key] = fromEnv;
     else if (have !== undefined) out[s.key] = have;
@@ -71,15 +85,23 @@ export function loadSecrets(file: string, specs: SecretSpec[], opts: { check: bo
       changed = true;
     }
     if (out[s.key].length < MIN_LENGTH) {
-      throw new UserError(`secret ${s.key} (${fromEnv ? envName(s.key) : file}) is shorter than ${MIN_LENGTH} characters`,
-        `use a longer value, or remove it from ${fromEnv ? 'the environment' : 'the file'} to have one generated`, fromEnv ? undefined : { file });
+      throw new UserError(
+        `secret ${s.key} (${fromEnv ? envName(s.key) : file}) is shorter than ${MIN_LENGTH} characters`,
+        `use a longer value, or remove it from ${fromEnv ? 'the environment' : 'the file'} to have one generated`,
+        fromEnv ? undefined : { file },
+      );
     }
     addSecret(out[s.key]);
   }
   if (changed && !opts.check) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, '# pgha cluster secrets: keep this file private (mode 0600). PGHA_SECRET_<KEY> gives a value the file does not hold yet.\n' + stringify(stored), { mode: 0o600 });
+    writeFileSync(
+      tmp,
+      '# pgha cluster secrets: keep this file private (mode 0600). PGHA_SECRET_<KEY> gives a value the file does not hold yet.\n' +
+        stringify(stored),
+      { mode: 0o600 },
+    );
     renameSync(tmp, file);
   }
   return out;

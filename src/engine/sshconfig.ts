@@ -31,7 +31,11 @@ export function loadSshConfig(env: NodeJS.ProcessEnv = process.env): SshConfigFi
   const given = env[SSH_CONFIG_ENV];
   const file = given ? resolve(expandHome(given)) : resolve(homedir(), '.ssh', 'config');
   if (!existsSync(file)) {
-    if (given) throw new UserError(`ssh config ${file} (from ${SSH_CONFIG_ENV}) does not exist`, `fix ${SSH_CONFIG_ENV} or unset it to read ~/.ssh/config`);
+    if (given)
+      throw new UserError(
+        `ssh config ${file} (from ${SSH_CONFIG_ENV}) does not exist`,
+        `fix ${SSH_CONFIG_ENV} or unset it to read ~/.ssh/config`,
+      );
     return undefined;
   }
   return parseSshConfig(file, readFileSync(file, 'utf8'));
@@ -41,7 +45,10 @@ export function parseSshConfig(file: string, text: string): SshConfigFile {
   try {
     return { file, config: SSHConfig.parse(text) };
   } catch (e) {
-    throw new UserError(`cannot read ssh config ${file}: ${(e as Error).message}`, `fix the file, or point ${SSH_CONFIG_ENV} at another one`);
+    throw new UserError(
+      `cannot read ssh config ${file}: ${(e as Error).message}`,
+      `fix the file, or point ${SSH_CONFIG_ENV} at another one`,
+    );
   }
 }
 
@@ -50,7 +57,11 @@ export function parseProxyJump(value: string, file: string): JumpSpec[] {
   if (value.trim().toLowerCase() === 'none') return [];
   return value.split(',').map((hop) => {
     const j = parseJump(hop);
-    if (!j) throw new UserError(`ssh config ${file}: ProxyJump '${value}' is not a list of [user@]host[:port]`, 'fix the ProxyJump line (or write ProxyJump none)');
+    if (!j)
+      throw new UserError(
+        `ssh config ${file}: ProxyJump '${value}' is not a list of [user@]host[:port]`,
+        'fix the ProxyJump line (or write ProxyJump none)',
+      );
     return j;
   });
 }
@@ -99,13 +110,19 @@ export function sshConfigFor(cfg: SshConfigFile, name: string, address: string):
   const portRaw = one('port');
   if (portRaw !== undefined) {
     const port = Number(portRaw);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UserError(`ssh config ${cfg.file}: Port '${portRaw}' for ${name} is not a port number`, 'fix the Port line');
+    if (!Number.isInteger(port) || port < 1 || port > 65535)
+      throw new UserError(
+        `ssh config ${cfg.file}: Port '${portRaw}' for ${name} is not a port number`,
+        'fix the Port line',
+      );
     out.port = port;
   }
   const jump = one('proxyjump');
   if (jump) out.proxyJump = jump;
   const ids = c.identityfile;
-  out.identityFiles = (Array.isArray(ids) ? ids : ids ? [ids] : []).filter((x): x is string => typeof x === 'string' && x !== '');
+  out.identityFiles = (Array.isArray(ids) ? ids : ids ? [ids] : []).filter(
+    (x): x is string => typeof x === 'string' && x !== '',
+  );
   return out;
 }
 

@@ -38,8 +38,15 @@ export function keyAuth(hostName: string, keyFile: string | undefined, env: Node
     text = readFileSync(keyFile, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UserError(`${hostName}: SSH key file ${keyFile} does not exist`, 'fix ssh.key_file in the inventory (or IdentityFile in the ssh config)');
-    throw new UserError(`${hostName}: cannot read SSH key file ${keyFile} (${code ?? (e as Error).message})`, 'check the file\'s permissions (run pgha as the user who owns the key)');
+    if (code === 'ENOENT')
+      throw new UserError(
+        `${hostName}: SSH key file ${keyFile} does not exist`,
+        'fix ssh.key_file in the inventory (or IdentityFile in the ssh config)',
+      );
+    throw new UserError(
+      `${hostName}: cannot read SSH key file ${keyFile} (${code ?? (e as Error).message})`,
+      "check the file's permissions (run pgha as the user who owns the key)",
+    );
   }
   if (!keyIsEncrypted(text)) return { privateKey: text, ...(agent ? { agent } : {}) };
   if (agent) return { agent, encrypted: true };

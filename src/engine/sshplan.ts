@@ -3,7 +3,15 @@
 import { existsSync } from 'node:fs';
 import type { Host, Inventory, SshField } from '../inventory/types.js';
 import { UserError } from '../shared/errors.js';
-import { identityPath, loadSshConfig, parseProxyJump, sshConfigFor, tokenValues, tokens, type SshConfigFile } from './sshconfig.js';
+import {
+  identityPath,
+  loadSshConfig,
+  parseProxyJump,
+  sshConfigFor,
+  tokenValues,
+  tokens,
+  type SshConfigFile,
+} from './sshconfig.js';
 import { parseJump, type JumpSpec } from '../shared/jump.js';
 
 export interface ConnectPlan {
@@ -28,7 +36,9 @@ export function resolveHost(h: Host, cfg: SshConfigFile | undefined): { host: Ho
   const port = set.has('port') ? h.ssh.port : (v.port ?? h.ssh.port);
   const hostName = v.hostName && v.hostName !== h.address ? v.hostName : undefined;
   const values = tokenValues({ name: h.name, hostName: hostName ?? h.address, port, user });
-  const fromConfig = set.has('keyFile') ? undefined : v.identityFiles.map((f) => identityPath(f, values)).find((f) => existsSync(f));
+  const fromConfig = set.has('keyFile')
+    ? undefined
+    : v.identityFiles.map((f) => identityPath(f, values)).find((f) => existsSync(f));
   const keyFile = fromConfig ?? h.ssh.keyFile;
   const ssh = {
     ...h.ssh,
@@ -61,7 +71,11 @@ function externalHop(spec: JumpSpec, target: Host, cfg: SshConfigFile | undefine
 }
 
 /** Connection plans for the given hosts, in their order. */
-export function planConnections(inv: Inventory, hosts: Host[], env: NodeJS.ProcessEnv = process.env): Map<string, ConnectPlan> {
+export function planConnections(
+  inv: Inventory,
+  hosts: Host[],
+  env: NodeJS.ProcessEnv = process.env,
+): Map<string, ConnectPlan> {
   const cfg = sshConfigOf(inv, env);
   const resolved = new Map(inv.hosts.map((h) => [h.name, resolveHost(h, cfg)]));
   const hop = (spec: JumpSpec, target: Host): Host => {
@@ -75,7 +89,11 @@ export function planConnections(inv: Inventory, hosts: Host[], env: NodeJS.Proce
     const jump = h.ssh.jump;
     if (jump && jump !== 'none') {
       const spec = parseJump(jump);
-      if (!spec) throw new UserError(`${h.name}: ssh.jump '${jump}' is not an inventory host or [user@]host[:port]`, `fix ssh.jump in ${inv.file}`);
+      if (!spec)
+        throw new UserError(
+          `${h.name}: ssh.jump '${jump}' is not an inventory host or [user@]host[:port]`,
+          `fix ssh.jump in ${inv.file}`,
+        );
       specs = [spec];
     } else if (!jump && r.proxyJump) specs = parseProxyJump(r.proxyJump, cfg!.file);
     // A jump host is reached directly: it never goes through itself.

@@ -22,13 +22,19 @@ export const TEMPLATES_DIR = join(packageRoot(), 'templates');
 const hb = Handlebars.create();
 hb.registerHelper('json', (v: unknown) => new hb.SafeString(JSON.stringify(v)));
 hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-hb.registerHelper('join', (arr: unknown, sep: unknown) => (Array.isArray(arr) ? arr.join(typeof sep === 'string' ? sep : ',') : ''));
+hb.registerHelper('join', (arr: unknown, sep: unknown) =>
+  Array.isArray(arr) ? arr.join(typeof sep === 'string' ? sep : ',') : '',
+);
 hb.registerHelper('default', (v: unknown, d: unknown) => (v === undefined || v === null || v === '' ? d : v));
 
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
 /** Render a template by path: relative names are looked up in `searchDirs` (default: the package's templates/). */
-export function renderTemplate(name: string, vars: Record<string, unknown>, searchDirs: string[] = [TEMPLATES_DIR]): string {
+export function renderTemplate(
+  name: string,
+  vars: Record<string, unknown>,
+  searchDirs: string[] = [TEMPLATES_DIR],
+): string {
   const file = isAbsolute(name) ? name : searchDirs.map((d) => resolve(d, name)).find((f) => existsSync(f));
   if (!file || !existsSync(file)) {
     throw new UserError(`template ${name} not found`, `looked in ${searchDirs.join(', ')}`, { file: name });
@@ -57,7 +63,11 @@ function templateError(file: string, msg: string): UserError {
   const line = /line (\d+)/.exec(msg)?.[1] ?? /- (\d+):\d+/.exec(msg)?.[1];
   const missing = /"([^"]+)" not defined/.exec(msg)?.[1];
   const what = missing ? `variable "${missing}" is not defined` : msg.split('\n')[0];
-  return new UserError(`template ${file}${line ? ` line ${line}` : ''}: ${what}`,
-    missing ? `define "${missing}" (inventory vars or the step that renders it) or remove it from the template` : 'fix the template syntax',
-    { file, line: line ? Number(line) : undefined, field: missing });
+  return new UserError(
+    `template ${file}${line ? ` line ${line}` : ''}: ${what}`,
+    missing
+      ? `define "${missing}" (inventory vars or the step that renders it) or remove it from the template`
+      : 'fix the template syntax',
+    { file, line: line ? Number(line) : undefined, field: missing },
+  );
 }

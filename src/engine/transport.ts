@@ -58,12 +58,22 @@ export class SshTransport implements Transport {
           `if ${host.name} was rebuilt on purpose, remove its line from ${knownHosts.file}; otherwise find out who answers at ${address}`,
         );
       if (/authentication methods failed|auth/i.test(msg))
-        throw new RemoteError(host.name, `SSH login as ${where} was refused (${msg})`, undefined, auth.encrypted
-          ? `the key ${host.ssh.keyFile} has a passphrase: load it into the agent (ssh-add ${host.ssh.keyFile}); check that it is in ~${host.ssh.user}/.ssh/authorized_keys on the host`
-          : `check ssh.user and ssh.key_file in the inventory, and that the key is in ~${host.ssh.user}/.ssh/authorized_keys on the host`);
-      throw new RemoteError(host.name, `cannot reach ${where} over SSH (${msg})`, undefined, opts.via
-        ? `the jump host ${opts.via} answered but the SSH session to ${address} did not come up: check that sshd on ${host.name} listens on port ${host.ssh.port}`
-        : `check that the host is up, that ${address} is right in the inventory and that sshd listens on port ${host.ssh.port}`);
+        throw new RemoteError(
+          host.name,
+          `SSH login as ${where} was refused (${msg})`,
+          undefined,
+          auth.encrypted
+            ? `the key ${host.ssh.keyFile} has a passphrase: load it into the agent (ssh-add ${host.ssh.keyFile}); check that it is in ~${host.ssh.user}/.ssh/authorized_keys on the host`
+            : `check ssh.user and ssh.key_file in the inventory, and that the key is in ~${host.ssh.user}/.ssh/authorized_keys on the host`,
+        );
+      throw new RemoteError(
+        host.name,
+        `cannot reach ${where} over SSH (${msg})`,
+        undefined,
+        opts.via
+          ? `the jump host ${opts.via} answered but the SSH session to ${address} did not come up: check that sshd on ${host.name} listens on port ${host.ssh.port}`
+          : `check that the host is up, that ${address} is right in the inventory and that sshd listens on port ${host.ssh.port}`,
+      );
     }
     return t;
   }
@@ -82,20 +92,28 @@ export class SshTransport implements Transport {
         channel = c;
       },
     });
-    const timedOut = (onHost: boolean) => new RemoteError(this.host.name,
-      `a remote command did not finish within ${timeoutSeconds(timeoutMs)} s${onHost ? ' and was stopped on the host' : ''}`, mask(script.slice(0, 400)));
+    const timedOut = (onHost: boolean) =>
+      new RemoteError(
+        this.host.name,
+        `a remote command did not finish within ${timeoutSeconds(timeoutMs)} s${onHost ? ' and was stopped on the host' : ''}`,
+        mask(script.slice(0, 400)),
+      );
     // `timeout` on the host ends the script; this timer only catches a host that stopped answering altogether.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        channel?.close();
-        reject(timedOut(false));
-      }, timeoutMs + (KILL_AFTER_SEC + 10) * 1000);
+      timer = setTimeout(
+        () => {
+          channel?.close();
+          reject(timedOut(false));
+        },
+        timeoutMs + (KILL_AFTER_SEC + 10) * 1000,
+      );
     });
     try {
       const r = await Promise.race([run, timeout]);
       const code = r.code ?? 255;
-      if (TIMED_OUT_CODES.includes(code) && Date.now() - started >= timeoutSeconds(timeoutMs) * 1000) throw timedOut(true);
+      if (TIMED_OUT_CODES.includes(code) && Date.now() - started >= timeoutSeconds(timeoutMs) * 1000)
+        throw timedOut(true);
       return { stdout: r.stdout, stderr: r.stderr, code };
     } catch (e) {
       if (e instanceof RemoteError) throw e;

@@ -71,7 +71,11 @@ export class RunError extends PghaError {
 /** The lab or a provider could not do what was asked (not the user's input). Exit 1. */
 export class ProviderError extends PghaError {
   readonly exitCode = 1;
-  constructor(message: string, hint?: string, readonly detail?: string) {
+  constructor(
+    message: string,
+    hint?: string,
+    readonly detail?: string,
+  ) {
     super(message);
     this.name = 'ProviderError';
     this.hint = hint;

@@ -20,21 +20,32 @@ export function readYaml(file: string): { doc: Document; lines: LineCounter; dat
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new UserError(`cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path', { file });
+    throw new UserError(
+      `cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      'check the path',
+      { file },
+    );
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = lines.linePos(e.pos[0]).line;
-    throw new UserError(`${file}:${line}: malformed YAML: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that line', { file, line });
+    throw new UserError(
+      `${file}:${line}: malformed YAML: ${e.message.split('\n')[0]}`,
+      'fix the YAML syntax at that line',
+      { file, line },
+    );
   }
   return { doc, lines, data: doc.toJS() };
 }
 
 /** The line of the node at a JSON pointer path ("/plays/0/hosts"), or of its nearest existing parent. */
 export function lineOf(doc: Document, lines: LineCounter, pointer: string, key = false): number | undefined {
-  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   let node: Node | null | undefined = doc.contents as Node;
   let best = node?.range ? lines.linePos(node.range[0]).line : undefined;
   for (const p of parts) {
@@ -66,7 +77,11 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
   for (const e of errors) {
     // "one of these keys" alternatives: one message per object, none when a typo at the same place explains it.
     if (e.keyword === 'required' && /\/(oneOf|anyOf)\/\d+\/required$/.test(e.schemaPath)) {
-      if (!typoAt.has(e.instancePath)) alternatives.set(e.instancePath, [...(alternatives.get(e.instancePath) ?? []), (e.params as { missingProperty: string }).missingProperty]);
+      if (!typoAt.has(e.instancePath))
+        alternatives.set(e.instancePath, [
+          ...(alternatives.get(e.instancePath) ?? []),
+          (e.params as { missingProperty: string }).missingProperty,
+        ]);
       continue;
     }
     let located: Located;
@@ -75,27 +90,49 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
       const ptr = `${e.instancePath}/${extra}`;
       const allowed = Object.keys((e.parentSchema as { properties?: Record<string, unknown> })?.properties ?? {});
       const near = nearest(extra, allowed);
-      located = { line: lineOf(doc, lines, ptr, true), field: fieldName(ptr),
-        message: `unknown key '${extra}'${near ? `: did you mean '${near}'?` : allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}` };
+      located = {
+        line: lineOf(doc, lines, ptr, true),
+        field: fieldName(ptr),
+        message: `unknown key '${extra}'${near ? `: did you mean '${near}'?` : allowed.length ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+      };
     } else if (e.keyword === 'required') {
       const miss = (e.params as { missingProperty: string }).missingProperty;
-      located = { line: lineOf(doc, lines, e.instancePath, true), field: fieldName(`${e.instancePath}/${miss}`), message: `'${miss}' is required` };
+      located = {
+        line: lineOf(doc, lines, e.instancePath, true),
+        field: fieldName(`${e.instancePath}/${miss}`),
+        message: `'${miss}' is required`,
+      };
     } else if (e.keyword === 'enum') {
-      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath),
-        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}` };
+      located = {
+        line: lineOf(doc, lines, e.instancePath),
+        field: fieldName(e.instancePath),
+        message: `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`,
+      };
     } else if (e.keyword === 'oneOf' && (e.params as { passingSchemas?: number[] | null }).passingSchemas) {
       const branches = (e.schema as { required?: string[] }[]).map((b) => b.required?.[0]).filter(Boolean);
-      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath), message: `has more than one of ${branches.map((k) => `'${k}'`).join(', ')}: keep one` };
+      located = {
+        line: lineOf(doc, lines, e.instancePath),
+        field: fieldName(e.instancePath),
+        message: `has more than one of ${branches.map((k) => `'${k}'`).join(', ')}: keep one`,
+      };
     } else if (e.keyword === 'if' || e.keyword === 'anyOf' || e.keyword === 'oneOf') {
       continue; // the branch errors say more
     } else {
-      located = { line: lineOf(doc, lines, e.instancePath), field: fieldName(e.instancePath), message: e.message ?? e.keyword };
+      located = {
+        line: lineOf(doc, lines, e.instancePath),
+        field: fieldName(e.instancePath),
+        message: e.message ?? e.keyword,
+      };
     }
     const k = `${located.field}|${located.message}`;
-    if (!seen.has(k)) out.push(located), seen.add(k);
+    if (!seen.has(k)) (out.push(located), seen.add(k));
   }
   for (const [ptr, keys] of alternatives) {
-    out.push({ line: lineOf(doc, lines, ptr, true), field: fieldName(ptr), message: `needs exactly one of ${keys.map((k) => `'${k}'`).join(', ')}` });
+    out.push({
+      line: lineOf(doc, lines, ptr, true),
+      field: fieldName(ptr),
+      message: `needs exactly one of ${keys.map((k) => `'${k}'`).join(', ')}`,
+    });
   }
   return out;
 }
@@ -103,7 +140,11 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
 export function throwLocated(file: string, what: string, errs: Located[], hint: string): never {
   const first = errs[0];
   const list = errs.map((e) => `  ${file}:${e.line ?? '?'}: ${e.field}: ${e.message}`).join('\n');
-  throw new UserError(`${what} ${file} has ${errs.length} error${errs.length > 1 ? 's' : ''}:\n${list}`, hint, { file, line: first?.line, field: first?.field });
+  throw new UserError(`${what} ${file} has ${errs.length} error${errs.length > 1 ? 's' : ''}:\n${list}`, hint, {
+    file,
+    line: first?.line,
+    field: first?.field,
+  });
 }
 
 export function makeAjv(): Ajv {

@@ -26,7 +26,16 @@ describe('bash completion (run in bash)', () => {
   /** COMPREPLY for the command line `words`, the cursor on the last word. */
   function complete(words: string[]): string[] {
     const quoted = words.map((w) => `'${w}'`).join(' ');
-    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', `source '${script}'\nCOMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}\n_pgha\nprintf '%s\\n' "\${COMPREPLY[@]}"`], { cwd: dir, encoding: 'utf8' });
+    const r = spawnSync(
+      'bash',
+      [
+        '--norc',
+        '--noprofile',
+        '-c',
+        `source '${script}'\nCOMP_WORDS=(${quoted}); COMP_CWORD=${words.length - 1}\n_pgha\nprintf '%s\\n' "\${COMPREPLY[@]}"`,
+      ],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(r.status, r.stderr).toBe(0);
     return r.stdout.split('\n').filter(Boolean).sort();
   }
@@ -49,7 +58,8 @@ describe('bash completion (run in bash)', () => {
   });
 
   it('each command its own options', () => {
-    for (const path of ['up', 'plan', 'verify', 'status', 'validate', 'destroy']) expect(complete(['pgha', path, '-'])).toEqual([...flagsOf(path)].sort());
+    for (const path of ['up', 'plan', 'verify', 'status', 'validate', 'destroy'])
+      expect(complete(['pgha', path, '-'])).toEqual([...flagsOf(path)].sort());
     expect(complete(['pgha', 'up', '--c'])).toEqual(['--check']);
     expect(complete(['pgha', 'plan', '--e'])).toEqual(['--exit-code']);
     expect(complete(['pgha', 'status', '--c'])).toEqual([]);
@@ -105,7 +115,9 @@ describe('zsh completion (structure)', () => {
   it('each command branch offers exactly its options, files for -i', () => {
     for (const path of TOP.filter((p) => !spec(p).subcommands.length)) {
       const b = branch(path, '        ');
-      const offered = [...b.matchAll(/\{(-[a-zA-Z]),(--[a-z-]+)\}|'(--?[a-z-]+)\[/g)].flatMap((m) => (m[3] ? [m[3]] : [m[1], m[2]]));
+      const offered = [...b.matchAll(/\{(-[a-zA-Z]),(--[a-z-]+)\}|'(--?[a-z-]+)\[/g)].flatMap((m) =>
+        m[3] ? [m[3]] : [m[1], m[2]],
+      );
       expect(offered.sort(), path).toEqual([...flagsOf(path)].sort());
     }
     expect(branch('up', '        ')).toMatch(/\{-i,--inventory\}'\[[^\]]*\]:file:_files'/);
@@ -130,8 +142,16 @@ describe('fish completion (structure)', () => {
   const text = completion('fish', model);
   const lines = text.split('\n').filter((l) => l.startsWith('complete -c pgha'));
   /** Flags offered under a condition, as "-s i", "-l inventory". */
-  const flagsUnder = (cond: string) => lines.filter((l) => l.includes(`-n '${cond}'`)).flatMap((l) => [...l.matchAll(/ -([sl]) ([a-z-]+|[a-zA-Z])/g)].map((m) => (m[1] === 's' ? `-${m[2]}` : `--${m[2]}`)));
-  const wordsUnder = (cond: string) => lines.filter((l) => l.includes(`-n '${cond}'`) && / -a /.test(l)).flatMap((l) => /-a ('[^']*'|\S+)/.exec(l)![1].replace(/'/g, '').split(' '));
+  const flagsUnder = (cond: string) =>
+    lines
+      .filter((l) => l.includes(`-n '${cond}'`))
+      .flatMap((l) =>
+        [...l.matchAll(/ -([sl]) ([a-z-]+|[a-zA-Z])/g)].map((m) => (m[1] === 's' ? `-${m[2]}` : `--${m[2]}`)),
+      );
+  const wordsUnder = (cond: string) =>
+    lines
+      .filter((l) => l.includes(`-n '${cond}'`) && / -a /.test(l))
+      .flatMap((l) => /-a ('[^']*'|\S+)/.exec(l)![1].replace(/'/g, '').split(' '));
 
   it('commands at the top, lab up|down under lab, shells and playbooks as arguments', () => {
     expect(wordsUnder('__pgha_at')).toEqual([...TOP, 'help']);
@@ -141,13 +161,18 @@ describe('fish completion (structure)', () => {
   });
 
   it('each command exactly its options; file values for -i', () => {
-    for (const s of specs.filter((x) => !x.subcommands.length)) expect(flagsUnder(`__pgha_in ${s.path}`).sort(), s.path).toEqual([...flagsOf(s.path)].sort());
-    expect(lines).toContain(`complete -c pgha -n '__pgha_in up' -s i -l inventory -r -F -d 'inventory (default: $PGHA_INVENTORY, else inventory/lab.yml)'`);
+    for (const s of specs.filter((x) => !x.subcommands.length))
+      expect(flagsUnder(`__pgha_in ${s.path}`).sort(), s.path).toEqual([...flagsOf(s.path)].sort());
+    expect(lines).toContain(
+      `complete -c pgha -n '__pgha_in up' -s i -l inventory -r -F -d 'inventory (default: $PGHA_INVENTORY, else inventory/lab.yml)'`,
+    );
   });
 
   it('the path helper skips the values of every option that takes one', () => {
     const skip = /case (.*)\n\s+set skip 1/.exec(text)![1].split(' ').sort();
-    expect(skip).toEqual([...new Set(specs.flatMap((s) => s.options.filter((o) => o.value).flatMap((o) => o.flags)))].sort());
+    expect(skip).toEqual(
+      [...new Set(specs.flatMap((s) => s.options.filter((o) => o.value).flatMap((o) => o.flags)))].sort(),
+    );
     expect(skip).toContain('--log-file');
   });
 });

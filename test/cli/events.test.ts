@@ -21,11 +21,24 @@ const dir = mkdtempSync(join(tmpdir(), 'pgha-events-'));
 
 function setup(names: string[], onExec?: (host: string, script: string) => void) {
   const hosts = names.map((n, i) => fakeHost(n, `10.0.0.${i + 1}`));
-  const inv: Inventory = { file: join(dir, 'inv.yml'), dir, cluster: 'c', subnet: '10.0.0.0/24', prefix: 24, provider: { type: 'static' }, hosts, groups: { all: names }, vars: {}, warnings: [] };
-  const transports = new Map<string, Transport>(hosts.map((h) => {
-    const t = new LocalTransport(h);
-    return [h.name, onExec ? watchTransport(t, onExec) : t];
-  }));
+  const inv: Inventory = {
+    file: join(dir, 'inv.yml'),
+    dir,
+    cluster: 'c',
+    subnet: '10.0.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts,
+    groups: { all: names },
+    vars: {},
+    warnings: [],
+  };
+  const transports = new Map<string, Transport>(
+    hosts.map((h) => {
+      const t = new LocalTransport(h);
+      return [h.name, onExec ? watchTransport(t, onExec) : t];
+    }),
+  );
   return { hosts, inv, transports };
 }
 
@@ -34,10 +47,14 @@ function fileStep(id: string, sub: string, content: (host: string) => string, fa
   return {
     id,
     title: id,
-    resources: (ctx) => [{ kind: 'file', path: join(dir, sub, `${ctx.host.name}.txt`), content: content(ctx.host.name) }],
-    verify: failOn ? async (ctx) => {
-      if (ctx.host.name === failOn) throw new Error(`${failOn} does not answer`);
-    } : undefined,
+    resources: (ctx) => [
+      { kind: 'file', path: join(dir, sub, `${ctx.host.name}.txt`), content: content(ctx.host.name) },
+    ],
+    verify: failOn
+      ? async (ctx) => {
+          if (ctx.host.name === failOn) throw new Error(`${failOn} does not answer`);
+        }
+      : undefined,
   };
 }
 
@@ -63,7 +80,12 @@ describe('recap', () => {
     const one = fileStep('one', '', (h) => (h === 'c' ? 'same\n' : `new ${h}\n`));
     const two = fileStep('two', 'two-', () => 'x\n', 'b');
     await r.runStep(one, hosts);
-    await expect(r.runStep({ ...two, resources: (ctx) => [{ kind: 'file', path: join(dir, `two-${ctx.host.name}.txt`), content: 'x\n' }] }, hosts.slice(0, 2))).rejects.toBeInstanceOf(RunError);
+    await expect(
+      r.runStep(
+        { ...two, resources: (ctx) => [{ kind: 'file', path: join(dir, `two-${ctx.host.name}.txt`), content: 'x\n' }] },
+        hosts.slice(0, 2),
+      ),
+    ).rejects.toBeInstanceOf(RunError);
     const recap = computeRecap(['a', 'b', 'c', 'd'], r.results, ['d']);
     expect(recap).toEqual({
       a: { ok: 2, changed: 2, failed: 0, unreachable: 0 },
@@ -93,16 +115,29 @@ describe('--log-file, -vv and --json output', () => {
     addSecret(SECRET);
     const { hosts, inv, transports } = setup(['h1'], out.exec);
     const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: true, events: out.events });
-    await r.runStep(fileStep(`secret-${verbose}`, `s${verbose}-`, () => `password=${SECRET}\n`), hosts);
+    await r.runStep(
+      fileStep(`secret-${verbose}`, `s${verbose}-`, () => `password=${SECRET}\n`),
+      hosts,
+    );
     out.info('done: 1 change');
     sink.write({ event: 'result', exitCode: 0, result: { ok: true, note: `the secret is ${SECRET}` } });
     const text = readFileSync(log, 'utf8');
-    return { text, events: text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>), stdout: stdout.text(), stderr: stderr.text() };
+    return {
+      text,
+      events: text
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+      stdout: stdout.text(),
+      stderr: stderr.text(),
+    };
   }
 
   it('writes every event as a JSON line, the secret masked everywhere (even in JSON-escaped form)', async () => {
     const { text, events } = await run(2);
-    expect(events.map((e) => e.event)).toEqual(expect.arrayContaining(['step-start', 'exec', 'host-done', 'step-end', 'info', 'result']));
+    expect(events.map((e) => e.event)).toEqual(
+      expect.arrayContaining(['step-start', 'exec', 'host-done', 'step-end', 'info', 'result']),
+    );
     expect(events.every((e) => typeof e.time === 'string')).toBe(true);
     const done = events.find((e) => e.event === 'host-done') as { changes: { summary: string; diff: string }[] };
     expect(done.changes[0].diff).toContain(`+password=${MASK}`);

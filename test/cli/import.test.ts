@@ -15,7 +15,8 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const EXAMPLE = join(ROOT, 'inventory', 'ansible-example', 'inventory');
 const dir = mkdtempSync(join(tmpdir(), 'pgha-import-cli-'));
 
-const pgha = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
+const pgha = (args: string[]) =>
+  spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: '1' } });
 
 describe('pgha import ansible', () => {
   it('prints a pgha inventory that loads, and lists what it left out on stderr', () => {

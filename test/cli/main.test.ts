@@ -14,11 +14,18 @@ const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'pgha-cli-'));
 const STACK = /^\s+at .+[(:]\d+/m;
 
-interface Res { code: number | null; stdout: string; stderr: string }
+interface Res {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function pgha(args: string[], started?: (p: ChildProcess) => void): Promise<Res> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: dir, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' } });
+    const p = spawn(process.execPath, [CLI, ...args], {
+      cwd: dir,
+      env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '' },
+    });
     started?.(p);
     let stdout = '';
     let stderr = '';
@@ -38,15 +45,18 @@ function inventoryFile(name: string, text: string): string {
 function loopbackInventory(name: string, port: number): string {
   const key = join(dir, 'id_test');
   if (!existsSync(key)) spawnSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-  return inventoryFile(`${name}.yml`, [
-    `cluster: ${name}`,
-    'provider: static',
-    'network: {subnet: 127.0.0.0/8}',
-    `ssh: {user: root, port: ${port}, key_file: ${key}}`,
-    'hosts:',
-    '  db1: {address: 127.0.0.1, roles: [postgres, etcd]}',
-    '',
-  ].join('\n'));
+  return inventoryFile(
+    `${name}.yml`,
+    [
+      `cluster: ${name}`,
+      'provider: static',
+      'network: {subnet: 127.0.0.0/8}',
+      `ssh: {user: root, port: ${port}, key_file: ${key}}`,
+      'hosts:',
+      '  db1: {address: 127.0.0.1, roles: [postgres, etcd]}',
+      '',
+    ].join('\n'),
+  );
 }
 
 let silent: Server;
@@ -68,7 +78,10 @@ afterAll(() => {
 
 describe('pgha CLI: bad input exits 2 and names file, line and field', () => {
   it('an unknown key in a host', async () => {
-    const f = inventoryFile('unknown-key.yml', 'cluster: bad\nprovider: static\nnetwork:\n  subnet: 10.0.0.0/24\nhosts:\n  pg1: {address: 10.0.0.11, roles: [postgres, etcd], colour: red}\n');
+    const f = inventoryFile(
+      'unknown-key.yml',
+      'cluster: bad\nprovider: static\nnetwork:\n  subnet: 10.0.0.0/24\nhosts:\n  pg1: {address: 10.0.0.11, roles: [postgres, etcd], colour: red}\n',
+    );
     const r = await pgha(['up', '-i', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${f}:6: hosts.pg1.colour: unknown key 'colour'`);
@@ -88,7 +101,10 @@ describe('pgha CLI: bad input exits 2 and names file, line and field', () => {
   });
 
   it('--json carries the same location as data', async () => {
-    const f = inventoryFile('bad-role.yml', 'cluster: bad\nprovider: static\nnetwork:\n  subnet: 10.0.0.0/24\nhosts:\n  pg1:\n    address: 10.0.0.11\n    roles: [postgres, etcd, dba]\n');
+    const f = inventoryFile(
+      'bad-role.yml',
+      'cluster: bad\nprovider: static\nnetwork:\n  subnet: 10.0.0.0/24\nhosts:\n  pg1:\n    address: 10.0.0.11\n    roles: [postgres, etcd, dba]\n',
+    );
     const r = await pgha(['up', '-i', f, '--json']);
     expect(r.code).toBe(2);
     const doc = JSON.parse(r.stdout);
@@ -127,11 +143,18 @@ describe('pgha CLI: the command line', () => {
     expect(check.stderr).not.toMatch(STACK);
     const json = await pgha(['lab', 'up', '--limit', 'pg1', '--json']);
     expect(json.code).toBe(2);
-    expect(JSON.parse(json.stdout).error).toMatchObject({ type: 'UserError', message: 'unknown option --limit for pgha lab up; see pgha lab up --help' });
+    expect(JSON.parse(json.stdout).error).toMatchObject({
+      type: 'UserError',
+      message: 'unknown option --limit for pgha lab up; see pgha lab up --help',
+    });
   });
 
   it('completion prints a script for each shell, exit 0', async () => {
-    for (const [shell, first] of [['bash', '# bash completion for pgha'], ['zsh', '#compdef pgha'], ['fish', '# fish completion for pgha']]) {
+    for (const [shell, first] of [
+      ['bash', '# bash completion for pgha'],
+      ['zsh', '#compdef pgha'],
+      ['fish', '# fish completion for pgha'],
+    ]) {
       const r = await pgha(['completion', shell]);
       expect(r.code).toBe(0);
       expect(r.stdout.split('\n')[0]).toContain(first);
@@ -173,7 +196,9 @@ describe('pgha CLI: failed runs exit 1 naming the host; the lock', () => {
     mkdirSync(dirname(lock), { recursive: true });
     writeFileSync(lock, JSON.stringify({ pid: process.pid, what: 'up', since: '2026-01-01T00:00:00Z' }));
     // The live run: a process holding the flock on the file.
-    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise((res) => holder.stdout!.once('data', res));
     const r = await pgha(['up', '-i', f]);
     holder.kill('SIGKILL');

@@ -41,7 +41,18 @@ const ACCEPTS: Record<string, string[]> = {
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
 const ALL = [...new Set(Object.values(ACCEPTS).flat())];
-const VALUE: Record<string, string> = { '-i': 'x.yml', '--inventory': 'x.yml', '-l': 'pg1', '--limit': 'pg1', '--log-file': 'run.log', '--playbook': 'demo', '-o': 'out.yml', '--output': 'out.yml', '--provider': 'lab', '--cluster': 'c1' };
+const VALUE: Record<string, string> = {
+  '-i': 'x.yml',
+  '--inventory': 'x.yml',
+  '-l': 'pg1',
+  '--limit': 'pg1',
+  '--log-file': 'run.log',
+  '--playbook': 'demo',
+  '-o': 'out.yml',
+  '--output': 'out.yml',
+  '--provider': 'lab',
+  '--cluster': 'c1',
+};
 const ARGS: Record<string, string[]> = { run: ['demo'], completion: ['bash'], 'import ansible': ['inventory'] };
 
 function argvFor(path: string, flag?: string): string[] {
@@ -61,12 +72,20 @@ describe('options per command', () => {
   }
 
   it('the options the program declares are the ones listed above (help included)', () => {
-    const declared = Object.fromEntries(commandSpecs().filter((s) => !s.subcommands.length).map((s) => [s.path, s.options.flatMap((o) => o.flags).sort()]));
-    expect(declared).toEqual(Object.fromEntries(Object.entries(ACCEPTS).map(([p, f]) => [p, [...f, '-h', '--help'].sort()])));
+    const declared = Object.fromEntries(
+      commandSpecs()
+        .filter((s) => !s.subcommands.length)
+        .map((s) => [s.path, s.options.flatMap((o) => o.flags).sort()]),
+    );
+    expect(declared).toEqual(
+      Object.fromEntries(Object.entries(ACCEPTS).map(([p, f]) => [p, [...f, '-h', '--help'].sort()])),
+    );
   });
 
   it('status, verify and lab no longer take --check (it used to be ignored)', () => {
-    expect(userError(['status', '--check']).message).toBe('unknown option --check for pgha status; see pgha status --help');
+    expect(userError(['status', '--check']).message).toBe(
+      'unknown option --check for pgha status; see pgha status --help',
+    );
     expect(userError(['verify', '-i', 'x.yml', '--check']).message).toContain('for pgha verify');
     expect(userError(['lab', 'up', '--check']).message).toContain('for pgha lab up');
   });
@@ -83,8 +102,14 @@ describe('options per command', () => {
   });
 
   it('--playbook repeats; --log-file and --exit-code come back in camelCase', () => {
-    expect(invocation(['validate', '--playbook', 'demo', '--playbook', './x.yml']).opts.playbook).toEqual(['demo', './x.yml']);
-    expect(invocation(['plan', '--exit-code', '--log-file', 'a.log']).opts).toMatchObject({ exitCode: true, logFile: 'a.log' });
+    expect(invocation(['validate', '--playbook', 'demo', '--playbook', './x.yml']).opts.playbook).toEqual([
+      'demo',
+      './x.yml',
+    ]);
+    expect(invocation(['plan', '--exit-code', '--log-file', 'a.log']).opts).toMatchObject({
+      exitCode: true,
+      logFile: 'a.log',
+    });
   });
 });
 
@@ -103,7 +128,8 @@ describe('bad command lines exit 2', () => {
     expect(userError(['run', 'demo', 'again']).message).toBe('too many arguments for pgha run: again');
     expect(userError(['up', '-i']).message).toBe('option -i of pgha up needs a value');
     expect(userError(['completion', 'tcsh']).message).toBe('pgha completion: tcsh is not one of bash, zsh, fish');
-    for (const argv of [['run'], ['up', 'now'], ['completion', 'tcsh'], ['frobnicate']]) expect(userError(argv).exitCode).toBe(2);
+    for (const argv of [['run'], ['up', 'now'], ['completion', 'tcsh'], ['frobnicate']])
+      expect(userError(argv).exitCode).toBe(2);
   });
 });
 
@@ -111,7 +137,8 @@ describe('help and version', () => {
   it('--version prints the version of package.json, exit 0', () => {
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     expect(version).toMatch(/^\d+\.\d+\.\d+/);
-    for (const flag of ['--version', '-V']) expect(parseArgv([flag])).toEqual({ kind: 'exit', code: 0, stdout: `${version}\n`, stderr: '' });
+    for (const flag of ['--version', '-V'])
+      expect(parseArgv([flag])).toEqual({ kind: 'exit', code: 0, stdout: `${version}\n`, stderr: '' });
   });
 
   it('every command has help with examples of itself and the exit codes', () => {
@@ -138,7 +165,9 @@ describe('help and version', () => {
     expect(help('plan')).toContain('Same as up --check --diff');
     expect(help('plan')).toContain(`exit ${PLAN_CHANGES_EXIT} when changes are pending`);
     expect(help('verify')).toContain('Writes through VIP:5001, reads back through VIP:5002 from a replica');
-    expect(help('status')).toContain('members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health');
+    expect(help('status')).toContain(
+      'members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health',
+    );
     expect(help('destroy')).toContain('Proxmox VMs tagged for it');
     expect(help('lab down')).toContain('disks are kept');
     expect(help('validate')).toContain('no SSH, no provider API, no secrets written, no lock');
@@ -155,15 +184,30 @@ describe('the invocations of the end-to-end tests parse as before (global option
   const cases: [string[], { command: string; args: string[]; opts: Record<string, unknown> }][] = [
     [['up', '-i', 'f.yml', '--json'], { command: 'up', args: [], opts: { inventory: 'f.yml', json: true } }],
     [['lab', 'up', '-i', 'f.yml', '--json'], { command: 'lab up', args: [], opts: { inventory: 'f.yml', json: true } }],
-    [['lab', 'down', '-i', 'f.yml', '--json'], { command: 'lab down', args: [], opts: { inventory: 'f.yml', json: true } }],
-    [['run', 'demo', '-i', 'f.yml', '--json'], { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', json: true } }],
-    [['run', 'demo', '-i', 'f.yml', '--check', '--diff', '--json'], { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', check: true, diff: true, json: true } }],
-    [['run', 'demo', '-i', 'f.yml', '--check', '--json'], { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', check: true, json: true } }],
+    [
+      ['lab', 'down', '-i', 'f.yml', '--json'],
+      { command: 'lab down', args: [], opts: { inventory: 'f.yml', json: true } },
+    ],
+    [
+      ['run', 'demo', '-i', 'f.yml', '--json'],
+      { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', json: true } },
+    ],
+    [
+      ['run', 'demo', '-i', 'f.yml', '--check', '--diff', '--json'],
+      { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', check: true, diff: true, json: true } },
+    ],
+    [
+      ['run', 'demo', '-i', 'f.yml', '--check', '--json'],
+      { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', check: true, json: true } },
+    ],
     [['plan', '-i', 'f.yml', '--json'], { command: 'plan', args: [], opts: { inventory: 'f.yml', json: true } }],
     [['destroy', '-i', 'f.yml', '--json'], { command: 'destroy', args: [], opts: { inventory: 'f.yml', json: true } }],
     [['status', '-i', 'f.yml'], { command: 'status', args: [], opts: { inventory: 'f.yml' } }],
     [['verify', '-i', 'f.yml'], { command: 'verify', args: [], opts: { inventory: 'f.yml' } }],
-    [['run', '--limit', 'pg1', '-v', 'demo', '--inventory=f.yml'], { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', limit: 'pg1', verbose: 1 } }],
+    [
+      ['run', '--limit', 'pg1', '-v', 'demo', '--inventory=f.yml'],
+      { command: 'run', args: ['demo'], opts: { inventory: 'f.yml', limit: 'pg1', verbose: 1 } },
+    ],
     [['up', '-l', 'pg1,lb1'], { command: 'up', args: [], opts: { limit: 'pg1,lb1' } }],
   ];
   for (const [argv, want] of cases) {

@@ -12,11 +12,18 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const dir = mkdtempSync(join(tmpdir(), 'pgha-validate-'));
 
-interface Res { code: number | null; stdout: string; stderr: string }
+interface Res {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function pgha(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Res> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? dir, env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '', PGHA_INVENTORY: '', ...opts.env } });
+    const p = spawn(process.execPath, [CLI, ...args], {
+      cwd: opts.cwd ?? dir,
+      env: { ...process.env, CI: '1', SSH_AUTH_SOCK: '', PGHA_INVENTORY: '', ...opts.env },
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -47,18 +54,19 @@ beforeAll(async () => {
 
 afterAll(() => server.close());
 
-const STATIC = (name: string, address = '127.0.0.1') => [
-  `cluster: ${name}`,
-  'provider: static',
-  'network: {subnet: 127.0.0.0/8, vip: 127.0.0.100}',
-  `ssh: {user: root, port: ${port}}`,
-  'hosts:',
-  `  pg1: {address: ${address}, roles: [postgres, etcd]}`,
-  '  pg2: {address: 127.0.0.12, roles: [postgres, etcd]}',
-  '  pg3: {address: 127.0.0.13, roles: [postgres, etcd]}',
-  '  lb1: {address: 127.0.0.21, roles: [haproxy]}',
-  '',
-].join('\n');
+const STATIC = (name: string, address = '127.0.0.1') =>
+  [
+    `cluster: ${name}`,
+    'provider: static',
+    'network: {subnet: 127.0.0.0/8, vip: 127.0.0.100}',
+    `ssh: {user: root, port: ${port}}`,
+    'hosts:',
+    `  pg1: {address: ${address}, roles: [postgres, etcd]}`,
+    '  pg2: {address: 127.0.0.12, roles: [postgres, etcd]}',
+    '  pg3: {address: 127.0.0.13, roles: [postgres, etcd]}',
+    '  lb1: {address: 127.0.0.21, roles: [haproxy]}',
+    '',
+  ].join('\n');
 
 describe('pgha validate', () => {
   it('a good inventory: "valid" with host and role counts, exit 0, no connection, nothing written beside it', async () => {
@@ -66,7 +74,9 @@ describe('pgha validate', () => {
     const r = await pgha(['validate', '-i', f]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain(`valid: ${f}: cluster good, provider static, 4 hosts (3 etcd, 3 postgres, 1 haproxy), VIP 127.0.0.100; playbooks cluster (`);
+    expect(r.stdout).toContain(
+      `valid: ${f}: cluster good, provider static, 4 hosts (3 etcd, 3 postgres, 1 haproxy), VIP 127.0.0.100; playbooks cluster (`,
+    );
     expect(r.stdout).toMatch(/verify \(\d+ steps?\), demo \(1 step\)/);
     expect(connections).toBe(0);
     expect(existsSync(join(dir, '.pgha', 'good'))).toBe(false); // no lock, no secrets, no known_hosts
@@ -74,12 +84,20 @@ describe('pgha validate', () => {
 
   it('a Proxmox inventory whose API is on the listener, with no token secret set: validated without a connection', async () => {
     const text = readFileSync(join(ROOT, 'inventory', 'example-proxmox.yml'), 'utf8')
-      .replace('host: pve1.example.net', 'host: 127.0.0.1').replace('port: 8006', `port: ${port}`).replace(/ca_file: .*/, 'ca_file: null');
+      .replace('host: pve1.example.net', 'host: 127.0.0.1')
+      .replace('port: 8006', `port: ${port}`)
+      .replace(/ca_file: .*/, 'ca_file: null');
     const f = file('pve.yml', text);
     const r = await pgha(['validate', '-i', f, '--json'], { env: { PGHA_PVE_TOKEN_SECRET: '' } });
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(doc).toMatchObject({ ok: true, cluster: 'billing', provider: 'proxmox', hosts: 5, roles: { etcd: 3, postgres: 3, haproxy: 2 } });
+    expect(doc).toMatchObject({
+      ok: true,
+      cluster: 'billing',
+      provider: 'proxmox',
+      hosts: 5,
+      roles: { etcd: 3, postgres: 3, haproxy: 2 },
+    });
     expect(doc.playbooks.map((p: { name: string }) => p.name)).toEqual(['cluster', 'verify', 'demo']);
     expect(r.stderr).toMatch(/^valid: /); // the human line goes to stderr with --json
     expect(connections).toBe(0);
@@ -97,7 +115,10 @@ describe('pgha validate', () => {
 
   it('--playbook names the playbooks to check; a bad one is located, and a missing one is bad input', async () => {
     const inv = file('pb.yml', STATIC('pb'));
-    const good = file('mine.yml', 'name: mine\nplays:\n  - hosts: postgres\n    tasks:\n      - directory: {path: /tmp/x}\n');
+    const good = file(
+      'mine.yml',
+      'name: mine\nplays:\n  - hosts: postgres\n    tasks:\n      - directory: {path: /tmp/x}\n',
+    );
     const bad = file('typo.yml', 'name: typo\nplays:\n  - hosts: all\n    component: patroin\n');
     const ok = await pgha(['validate', '-i', inv, '--playbook', good]);
     expect(ok.code, ok.stderr).toBe(0);

@@ -15,11 +15,18 @@ import { join } from 'node:path';
 async function planAll(facts: Record<string, unknown>): Promise<{ host: string; step: string; r: Resource }[]> {
   const inv = makeInventory();
   const out: { host: string; step: string; r: Resource }[] = [];
-  const roleOf: Record<string, string> = { etcd: 'etcd', patroni: 'postgres', haproxy: 'haproxy', keepalived: 'haproxy', verify: '' };
+  const roleOf: Record<string, string> = {
+    etcd: 'etcd',
+    patroni: 'postgres',
+    haproxy: 'haproxy',
+    keepalived: 'haproxy',
+    verify: '',
+  };
   for (const [name, c] of Object.entries(components)) {
     for (const h of inv.hosts.filter((x) => !roleOf[name] || x.roles.includes(roleOf[name] as never))) {
       const f = { ...facts, addresses: parseIpAddr(`2: host0    inet ${h.address}/24 scope global host0`) };
-      for (const s of c.steps) for (const r of await s.resources(ctxFor(inv, h.name), f)) out.push({ host: h.name, step: s.id, r });
+      for (const s of c.steps)
+        for (const r of await s.resources(ctxFor(inv, h.name), f)) out.push({ host: h.name, step: s.id, r });
     }
   }
   return out;
@@ -29,7 +36,8 @@ describe('the cluster playbook components', () => {
   it('registry has every component of playbooks/cluster.yml', () => {
     const pb = loadPlaybook(findPlaybook('cluster'), components); // throws on a component or step the registry lacks
     expect(pb.file).toBe(join(PLAYBOOKS_DIR, 'cluster.yml'));
-    const owner = (stepId: string) => Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
+    const owner = (stepId: string) =>
+      Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
     const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
     expect(used).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
     expect(Object.keys(components)).toEqual(used); // and nothing the playbook does not use
@@ -44,28 +52,42 @@ describe('the cluster playbook components', () => {
       if (f.secret) expect(f.mode).toBe('0600');
       else expect(leaks, f.path).toEqual([]);
     }
-    const secretPaths = files.filter((f) => f.secret).map((f) => f.path).sort();
-    expect(secretPaths).toEqual(['/etc/keepalived/keepalived.conf', '/etc/keepalived/keepalived.conf', '/etc/patroni/config.yml', '/etc/patroni/config.yml', '/etc/patroni/config.yml']);
+    const secretPaths = files
+      .filter((f) => f.secret)
+      .map((f) => f.path)
+      .sort();
+    expect(secretPaths).toEqual([
+      '/etc/keepalived/keepalived.conf',
+      '/etc/keepalived/keepalived.conf',
+      '/etc/patroni/config.yml',
+      '/etc/patroni/config.yml',
+      '/etc/patroni/config.yml',
+    ]);
   });
 
   it('no command runs without a guard (second runs change nothing)', async () => {
     const all = await planAll({ etcdInstalled: true, etcdMember: true, etcdPeers: null });
     const commands = all.filter((x) => x.r.kind === 'command');
     expect(new Set(commands.map((c) => c.step)).size).toBeGreaterThanOrEqual(3); // etcd, patroni and haproxy have commands
-    const unguarded = commands.filter(({ r }) => r.kind === 'command' && !r.unless && !r.creates).map(({ step, host }) => `${host} ${step}`);
+    const unguarded = commands
+      .filter(({ r }) => r.kind === 'command' && !r.unless && !r.creates)
+      .map(({ step, host }) => `${host} ${step}`);
     expect(unguarded).toEqual([]);
   });
 
   it('secret specs: VRRP at most 8 characters, database passwords long', () => {
     const by = Object.fromEntries(SECRET_KEYS.map((s) => [s.key, s.length]));
     expect(by.vrrp_password).toBe(8);
-    for (const k of ['postgres_superuser_password', 'replication_password', 'rewind_password', 'patroni_api_password']) expect(by[k]).toBeGreaterThanOrEqual(24);
+    for (const k of ['postgres_superuser_password', 'replication_password', 'rewind_password', 'patroni_api_password'])
+      expect(by[k]).toBeGreaterThanOrEqual(24);
   });
 });
 
 describe('helpers', () => {
   it('parseJsonBig keeps uint64 exact and leaves strings alone', () => {
-    const v = parseJsonBig('{"id":11316225383092011485,"n":12,"s":"x 12345678901234567890","f":1.5e3,"neg":-7}') as Record<string, unknown>;
+    const v = parseJsonBig(
+      '{"id":11316225383092011485,"n":12,"s":"x 12345678901234567890","f":1.5e3,"neg":-7}',
+    ) as Record<string, unknown>;
     expect(v).toEqual({ id: '11316225383092011485', n: 12, s: 'x 12345678901234567890', f: 1500, neg: -7 });
   });
 
@@ -94,15 +116,29 @@ describe('helpers', () => {
 
 describe('status table', () => {
   const s: ClusterStatus = {
-    cluster: 'demo', vip: '10.77.0.100', vipHolders: ['lb1'], paused: false, patroniSource: 'pg1',
+    cluster: 'demo',
+    vip: '10.77.0.100',
+    vipHolders: ['lb1'],
+    paused: false,
+    patroniSource: 'pg1',
     members: [
       { name: 'pg1', host: '10.77.0.11', role: 'leader', state: 'running', timeline: 3, pendingRestart: false },
       { name: 'pg2', host: '10.77.0.12', role: 'replica', state: 'running', timeline: 3, lag: 0, pendingRestart: true },
       { name: 'pg3', host: '10.77.0.13', role: 'replica', state: 'stopped', lag: 'unknown', pendingRestart: false },
     ],
-    balancers: [{ host: 'lb1', backends: { primary: ['pg1'], replicas: ['pg2'], all: ['pg1', 'pg2'] } }, { host: 'lb2', backends: {}, error: 'not connected' }],
+    balancers: [
+      { host: 'lb1', backends: { primary: ['pg1'], replicas: ['pg2'], all: ['pg1', 'pg2'] } },
+      { host: 'lb2', backends: {}, error: 'not connected' },
+    ],
     ports: { primary: 5001, replicas: 5002, all: 5010 },
-    etcd: { leader: 'pg2', members: [{ name: 'pg1', endpoint: 'x', healthy: true }, { name: 'pg2', endpoint: 'y', healthy: true }, { name: 'pg3', endpoint: 'z', healthy: false, error: 'context deadline exceeded' }] },
+    etcd: {
+      leader: 'pg2',
+      members: [
+        { name: 'pg1', endpoint: 'x', healthy: true },
+        { name: 'pg2', endpoint: 'y', healthy: true },
+        { name: 'pg3', endpoint: 'z', healthy: false, error: 'context deadline exceeded' },
+      ],
+    },
   };
   it('shows roles, ports each member is UP on, the VIP holder and etcd health', () => {
     const t = formatStatus(s);

@@ -10,7 +10,13 @@ import { CheckError } from '../../src/shared/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, stepById } from './helpers.js';
 
 const fx = (f: string) => readFileSync(join(fileURLToPath(new URL('./fixtures', import.meta.url)), f), 'utf8');
-const env = (content: string) => Object.fromEntries(content.split('\n').filter((l) => /^[A-Z_]+=/.test(l)).map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 2, -1)]));
+const env = (content: string) =>
+  Object.fromEntries(
+    content
+      .split('\n')
+      .filter((l) => /^[A-Z_]+=/.test(l))
+      .map((l) => [l.split('=')[0], l.slice(l.indexOf('=') + 2, -1)]),
+  );
 
 describe('etcd install', () => {
   const step = stepById(etcdSteps, 'etcd.install');
@@ -23,7 +29,12 @@ describe('etcd install', () => {
     expect(policy.content).toMatch(/etcd\|etcd\.service.*exit 101/);
     expect(res[1]).toMatchObject({ names: ['etcd-server', 'etcd-client'] });
     // Removed by the next step (its guard is probed after the install applied); only pgha's own file.
-    const rm = (await plan(stepById(etcdSteps, 'etcd.config'), ctxFor(makeInventory(), 'pg1'), { etcdMember: false, etcdPeers: null }))[0] as CommandResource;
+    const rm = (
+      await plan(stepById(etcdSteps, 'etcd.config'), ctxFor(makeInventory(), 'pg1'), {
+        etcdMember: false,
+        etcdPeers: null,
+      })
+    )[0] as CommandResource;
     expect(rm.argv).toEqual(['rm', '-f', POLICY_RC_D]);
     expect(rm.unless).toContain('pgha-etcd');
     expect(res[2]).toMatchObject({ path: '/var/lib/etcd/pgha', owner: 'etcd', mode: '0700' });
@@ -40,12 +51,17 @@ describe('etcd config', () => {
   it('is a rolling step', () => expect(config.serial).toBe(true));
 
   it('forms a new cluster when no member has data and no cluster answers', async () => {
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: false, etcdPeers: null })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), {
+      etcdMember: false,
+      etcdPeers: null,
+    })) as FileResource[];
     expect(f!.path).toBe(ETCD_DEFAULT_FILE);
     const e = env(f!.content);
     expect(e.ETCD_INITIAL_CLUSTER_STATE).toBe('new');
     expect(e.ETCD_NAME).toBe('pg2');
-    expect(e.ETCD_INITIAL_CLUSTER).toBe('pg1=http://10.77.0.11:2380,pg2=http://10.77.0.12:2380,pg3=http://10.77.0.13:2380');
+    expect(e.ETCD_INITIAL_CLUSTER).toBe(
+      'pg1=http://10.77.0.11:2380,pg2=http://10.77.0.12:2380,pg3=http://10.77.0.13:2380',
+    );
     expect(e.ETCD_ADVERTISE_CLIENT_URLS).toBe('http://10.77.0.12:2379');
     expect(e.ETCD_LISTEN_CLIENT_URLS).toBe('http://10.77.0.12:2379,http://127.0.0.1:2379');
     expect(e.ETCD_INITIAL_ADVERTISE_PEER_URLS).toBe('http://10.77.0.12:2380');
@@ -55,22 +71,34 @@ describe('etcd config', () => {
   });
 
   it('never forms again once the member has data; restarts on change', async () => {
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), { etcdMember: true, etcdPeers: null })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), {
+      etcdMember: true,
+      etcdPeers: null,
+    })) as FileResource[];
     expect(env(f!.content).ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
     expect(f!.notify).toEqual([{ service: 'etcd', action: 'restart' }]);
   });
 
   it('joins (existing) when the member has no data but the cluster answers', async () => {
     const peers = parseMemberList(fx('memberlist.json'));
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), { etcdMember: false, etcdPeers: peers })) as FileResource[];
+    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), {
+      etcdMember: false,
+      etcdPeers: peers,
+    })) as FileResource[];
     expect(env(f!.content).ETCD_INITIAL_CLUSTER_STATE).toBe('existing');
   });
 
   it('finalize flips new to existing after formation, and a second run plans the very same file', async () => {
     const inv = makeInventory();
-    const first = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: false, etcdPeers: null })) as FileResource[])[1]!;
-    const fin = ((await plan(finalize, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[])[0]!;
-    const second = ((await plan(config, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[])[1]!;
+    const first = (
+      (await plan(config, ctxFor(inv, 'pg1'), { etcdMember: false, etcdPeers: null })) as FileResource[]
+    )[1]!;
+    const fin = (
+      (await plan(finalize, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[]
+    )[0]!;
+    const second = (
+      (await plan(config, ctxFor(inv, 'pg1'), { etcdMember: true, etcdPeers: null })) as FileResource[]
+    )[1]!;
     expect(first.content).not.toBe(fin.content);
     expect(fin.notify).toBeUndefined();
     expect(second.content).toBe(fin.content); // run 2: config step sees no change
@@ -120,7 +148,9 @@ describe('etcdctl JSON parsers (recorded from etcd 3.4.23)', () => {
   it('reads endpoint health, including an unhealthy member', () => {
     expect(parseEndpointHealth(fx('health.json')).every((h) => h.health)).toBe(true);
     const down = parseEndpointHealth(fx('health-one-down.json'));
-    expect(down.filter((h) => !h.health)).toEqual([{ endpoint: 'http://127.0.0.1:23793', health: false, error: 'context deadline exceeded' }]);
+    expect(down.filter((h) => !h.health)).toEqual([
+      { endpoint: 'http://127.0.0.1:23793', health: false, error: 'context deadline exceeded' },
+    ]);
   });
   it('treats empty or foreign output as nothing', () => {
     expect(parseMemberList('')).toBeNull();
@@ -136,7 +166,8 @@ describe('etcd membership checks across hosts', () => {
   // Recorded outputs with ids/urls rewritten to the inventory's members.
   const rename = (s: string) =>
     s.replaceAll('127.0.0.1:2379', '10.77.0.1').replaceAll('127.0.0.1:2380', '10.77.0.1').replaceAll('"e', '"pg');
-  const statusFor = (text: string, clusterId?: string) => (clusterId ? text.replaceAll('11781583481586153177', clusterId) : text);
+  const statusFor = (text: string, clusterId?: string) =>
+    clusterId ? text.replaceAll('11781583481586153177', clusterId) : text;
 
   it('reports a member whose data belongs to another cluster', async () => {
     const t = new Map(
@@ -154,10 +185,16 @@ describe('etcd membership checks across hosts', () => {
   });
 
   it('adds a member that has no data to the running cluster (not in check mode)', async () => {
-    const ml = rename(fx('memberlist.json')).replace(/"name":"pg3","peerURLs":\["http:\/\/10.77.0.13"\]/, '"name":"pg3","peerURLs":["http://10.77.0.13:2380"]');
+    const ml = rename(fx('memberlist.json')).replace(
+      /"name":"pg3","peerURLs":\["http:\/\/10.77.0.13"\]/,
+      '"name":"pg3","peerURLs":["http://10.77.0.13:2380"]',
+    );
     const list = JSON.parse(ml.replace(/:(\d{16,})/g, ':"$1"'));
     // pg3 lost its data: its old entry must be removed, then it is added again.
-    list.members = list.members.map((m: { name: string; peerURLs: string[] }) => ({ ...m, peerURLs: [`http://10.77.0.1${m.name.slice(2)}:2380`] }));
+    list.members = list.members.map((m: { name: string; peerURLs: string[] }) => ({
+      ...m,
+      peerURLs: [`http://10.77.0.1${m.name.slice(2)}:2380`],
+    }));
     const mlText = JSON.stringify(list).replace(/"(\d{16,})"/g, '$1');
     const status = fx('status.json');
     const transports = new Map(
@@ -182,8 +219,17 @@ describe('etcd membership checks across hosts', () => {
   it('agreement: healthy recorded cluster passes only when names match the inventory', async () => {
     const three = inv.hosts.filter((h) => h.roles.includes('etcd'));
     const tr = (ml: string) =>
-      new Map(three.map((h) => [h.name, fakeTransport(h, () => ({ stdout: `${ml}\n---pgha-split---\n${fx('status.json')}\n---pgha-split---\n${fx('health.json')}` }))]));
-    const ok = await etcdAgreement(groupCtx(inv, tr(fx('memberlist.json').replaceAll('"name":"e', '"name":"pg')), three));
+      new Map(
+        three.map((h) => [
+          h.name,
+          fakeTransport(h, () => ({
+            stdout: `${ml}\n---pgha-split---\n${fx('status.json')}\n---pgha-split---\n${fx('health.json')}`,
+          })),
+        ]),
+      );
+    const ok = await etcdAgreement(
+      groupCtx(inv, tr(fx('memberlist.json').replaceAll('"name":"e', '"name":"pg')), three),
+    );
     expect(ok).toMatchObject({ ok: true, leader: '9d0b4f07ad7541dd' });
     const bad = await etcdAgreement(groupCtx(inv, tr(fx('memberlist.json')), three));
     expect(bad.ok).toBe(false);

@@ -33,17 +33,31 @@ export interface FakePatroni {
   close(): Promise<void>;
 }
 
-export type MemberSpec = Pick<FakeMember, 'name' | 'role' | 'pendingRestart'> & Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls'>>;
+export type MemberSpec = Pick<FakeMember, 'name' | 'role' | 'pendingRestart'> &
+  Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls'>>;
 
 export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni> {
   const calls: FakeCall[] = [];
-  const members: FakeMember[] = spec.map((m) => ({ state: 'running', restart: 'ok', restartingPolls: 1, port: 0, ...m }));
+  const members: FakeMember[] = spec.map((m) => ({
+    state: 'running',
+    restart: 'ok',
+    restartingPolls: 1,
+    port: 0,
+    ...m,
+  }));
   const servers: Server[] = [];
   const clusterJson = () =>
     JSON.stringify({
       members: members.map((m) => ({
-        name: m.name, role: m.role, state: m.state, api_url: `http://127.0.0.1:${m.port}/patroni`, host: '127.0.0.1', port: 5432, timeline: 1,
-        ...(m.role === 'replica' ? { lag: 0 } : {}), ...(m.pendingRestart ? { pending_restart: true } : {}),
+        name: m.name,
+        role: m.role,
+        state: m.state,
+        api_url: `http://127.0.0.1:${m.port}/patroni`,
+        host: '127.0.0.1',
+        port: 5432,
+        timeline: 1,
+        ...(m.role === 'replica' ? { lag: 0 } : {}),
+        ...(m.pendingRestart ? { pending_restart: true } : {}),
       })),
     });
   for (const m of members) {
@@ -59,10 +73,15 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
         };
         if (req.method === 'GET' && req.url === '/patroni') {
           if (m.state === 'restarting' && ++afterRestart > m.restartingPolls) m.state = 'running';
-          return send(200, JSON.stringify({
-            state: m.state, role: m.role === 'leader' ? 'master' : 'replica', patroni: { version: '3.0.2', scope: 'demo' },
-            ...(m.pendingRestart ? { pending_restart: true } : {}),
-          }));
+          return send(
+            200,
+            JSON.stringify({
+              state: m.state,
+              role: m.role === 'leader' ? 'master' : 'replica',
+              patroni: { version: '3.0.2', scope: 'demo' },
+              ...(m.pendingRestart ? { pending_restart: true } : {}),
+            }),
+          );
         }
         if (req.method === 'GET' && req.url === '/cluster') return send(200, clusterJson());
         if (req.method === 'POST' && req.url === '/restart') {

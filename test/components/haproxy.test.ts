@@ -27,7 +27,8 @@ function section(cfg: string, name: string): string {
 
 describe('haproxy config', () => {
   const step = stepById(haproxySteps, 'haproxy.config');
-  const cfgFile = async () => (await plan(step, ctxFor(makeInventory(), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
+  const cfgFile = async () =>
+    (await plan(step, ctxFor(makeInventory(), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
 
   it('validates with haproxy -c and reloads (never restarts)', async () => {
     const f = await cfgFile();
@@ -56,7 +57,11 @@ describe('haproxy config', () => {
     expect(cfg).toContain('stats socket /run/haproxy/admin.sock');
     for (const s of [primary, replicas, all]) {
       expect(s).toMatch(/default-server inter 1s .*fall 2 rise 1 on-marked-down shutdown-sessions/);
-      for (const [n, a] of [['pg1', '10.77.0.11'], ['pg2', '10.77.0.12'], ['pg3', '10.77.0.13']]) {
+      for (const [n, a] of [
+        ['pg1', '10.77.0.11'],
+        ['pg2', '10.77.0.12'],
+        ['pg3', '10.77.0.13'],
+      ]) {
         expect(s).toContain(`server ${n} ${a}:5432 maxconn 200 check port 8008`);
       }
       expect(s).not.toContain('10.77.0.21'); // balancers are not backends
@@ -64,7 +69,9 @@ describe('haproxy config', () => {
   });
 
   it('check timing follows inventory vars', async () => {
-    const f = (await plan(step, ctxFor(makeInventory({ haproxy_check_inter: '500ms', haproxy_check_rise: 2 }), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
+    const f = (
+      await plan(step, ctxFor(makeInventory({ haproxy_check_inter: '500ms', haproxy_check_rise: 2 }), 'lb1'), {})
+    ).find((r) => r.kind === 'file') as FileResource;
     expect(f.content).toContain('default-server inter 500ms fastinter 500ms downinter 500ms fall 2 rise 2');
   });
 });
@@ -74,16 +81,23 @@ describe('haproxy stats', () => {
     const r = parseHttpResponse(raw);
     expect(r.status).toBe(200);
     const rows = parseStatCsv(r.body);
-    expect(rows.find((x) => x.pxname === 'primary' && x.svname === 'pg2')).toMatchObject({ status: 'DOWN', checkStatus: 'L7STS' });
+    expect(rows.find((x) => x.pxname === 'primary' && x.svname === 'pg2')).toMatchObject({
+      status: 'DOWN',
+      checkStatus: 'L7STS',
+    });
     expect(upServers(rows)).toMatchObject({ primary: ['pg1'], replicas: ['pg2', 'pg3'], all: ['pg1', 'pg2', 'pg3'] });
   });
 
   it('expected backends follow Patroni and a mismatch is named', () => {
-    const c = parseCluster(JSON.stringify({ members: [
-      { name: 'pg1', role: 'leader', state: 'running', timeline: 1 },
-      { name: 'pg2', role: 'replica', state: 'running', timeline: 1, lag: 0 },
-      { name: 'pg3', role: 'replica', state: 'stopped', timeline: 1, lag: 'unknown' },
-    ] }));
+    const c = parseCluster(
+      JSON.stringify({
+        members: [
+          { name: 'pg1', role: 'leader', state: 'running', timeline: 1 },
+          { name: 'pg2', role: 'replica', state: 'running', timeline: 1, lag: 0 },
+          { name: 'pg3', role: 'replica', state: 'stopped', timeline: 1, lag: 'unknown' },
+        ],
+      }),
+    );
     const want = expectedBackends(c, 1000);
     expect(want).toEqual({ primary: ['pg1'], replicas: ['pg2'], all: ['pg1', 'pg2'] });
     const got = upServers(parseStatCsv(parseHttpResponse(raw).body));
@@ -93,18 +107,27 @@ describe('haproxy stats', () => {
 
   it('verify passes on the recorded stats and fails with the haproxy log when they disagree', async () => {
     const inv = makeInventory();
-    const cluster = (pg3: string) => JSON.stringify({ members: [
-      { name: 'pg1', role: 'leader', state: 'running', timeline: 1 },
-      { name: 'pg2', role: 'replica', state: 'running', timeline: 1, lag: 0 },
-      { name: 'pg3', role: 'replica', state: pg3, timeline: 1, lag: 0 },
-    ] });
+    const cluster = (pg3: string) =>
+      JSON.stringify({
+        members: [
+          { name: 'pg1', role: 'leader', state: 'running', timeline: 1 },
+          { name: 'pg2', role: 'replica', state: 'running', timeline: 1, lag: 0 },
+          { name: 'pg3', role: 'replica', state: pg3, timeline: 1, lag: 0 },
+        ],
+      });
     const mk = (pg3: string) =>
-      new Map(inv.hosts.map((h) => [h.name, fakeTransport(h, (s) => {
-        if (s.includes('/cluster')) return { stdout: `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n${cluster(pg3)}` };
-        if (s.includes(';csv')) return { stdout: raw };
-        if (s.startsWith('journalctl')) return { stdout: 'haproxy log line' };
-        return { code: 1 };
-      })]));
+      new Map(
+        inv.hosts.map((h) => [
+          h.name,
+          fakeTransport(h, (s) => {
+            if (s.includes('/cluster'))
+              return { stdout: `HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n${cluster(pg3)}` };
+            if (s.includes(';csv')) return { stdout: raw };
+            if (s.startsWith('journalctl')) return { stdout: 'haproxy log line' };
+            return { code: 1 };
+          }),
+        ]),
+      );
     const lbs = inv.hosts.filter((h) => h.roles.includes('haproxy'));
     await expect(verifyHaproxy(groupCtx(inv, mk('running'), lbs), 1000)).resolves.toBeUndefined();
     const err = await verifyHaproxy(groupCtx(inv, mk('stopped'), lbs), 1000).catch((e) => e);

@@ -30,7 +30,8 @@ export function makeInventory(vars: Record<string, unknown> = {}): Inventory {
     host('lb2', '10.77.0.22', ['haproxy'], vars),
   ];
   const groups: Record<string, string[]> = { all: hosts.map((h) => h.name) };
-  for (const r of ['etcd', 'postgres', 'haproxy'] as Role[]) groups[r] = hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
+  for (const r of ['etcd', 'postgres', 'haproxy'] as Role[])
+    groups[r] = hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
   return {
     file: '/tmp/pgha-test/lab.yml',
     dir: '/tmp/pgha-test',
@@ -46,7 +47,11 @@ export function makeInventory(vars: Record<string, unknown> = {}): Inventory {
   };
 }
 
-export function ctxFor(inv: Inventory, name: string, opts: { check?: boolean; secrets?: Record<string, string> } = {}): StepContext {
+export function ctxFor(
+  inv: Inventory,
+  name: string,
+  opts: { check?: boolean; secrets?: Record<string, string> } = {},
+): StepContext {
   const h = inv.hosts.find((x) => x.name === name);
   if (!h) throw new Error(`no host ${name}`);
   return {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { FileResource } from '../../src/engine/types.js';
-import { CHECK_SCRIPT, KEEPALIVED_CONFIG, keepalivedSteps, priorityFor } from '../../src/components/keepalived/steps.js';
+import {
+  CHECK_SCRIPT,
+  KEEPALIVED_CONFIG,
+  keepalivedSteps,
+  priorityFor,
+} from '../../src/components/keepalived/steps.js';
 import { interfaceFor, parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { verifyKeepalived } from '../../src/components/keepalived/checks.js';
 import { routerIdFor } from '../../src/components/keepalived/settings.js';
@@ -27,14 +32,20 @@ describe('keepalived config', () => {
   const step = stepById(keepalivedSteps, 'keepalived.config');
   const files = async (host: string, vars: Record<string, unknown> = {}, ip = IP_LB1) => {
     const res = await plan(step, ctxFor(makeInventory(vars), host), { addresses: parseIpAddr(ip) });
-    return { res, conf: res.find((r) => r.kind === 'file' && r.path === KEEPALIVED_CONFIG) as FileResource, chk: res.find((r) => r.kind === 'file' && r.path === CHECK_SCRIPT) as FileResource };
+    return {
+      res,
+      conf: res.find((r) => r.kind === 'file' && r.path === KEEPALIVED_CONFIG) as FileResource,
+      chk: res.find((r) => r.kind === 'file' && r.path === CHECK_SCRIPT) as FileResource,
+    };
   };
 
   it('carries the VIP on the detected interface with a HAProxy track script', async () => {
     const { conf, chk, res } = await files('lb1');
     expect(conf.content).toContain('10.77.0.100/24 dev host0');
     expect(conf.content).toMatch(/interface host0\n/);
-    expect(conf.content).toMatch(/vrrp_script chk_haproxy \{\n\s+script "\/etc\/keepalived\/check_haproxy.sh"\n\s+interval 1\n\s+timeout 2\n\s+fall 2\n\s+rise 1/);
+    expect(conf.content).toMatch(
+      /vrrp_script chk_haproxy \{\n\s+script "\/etc\/keepalived\/check_haproxy.sh"\n\s+interval 1\n\s+timeout 2\n\s+fall 2\n\s+rise 1/,
+    );
     expect(conf.content).toMatch(/track_script \{\n\s+chk_haproxy\n/);
     expect(conf.content).toContain('enable_script_security');
     expect(conf.content).toContain('script_user root');
@@ -43,7 +54,12 @@ describe('keepalived config', () => {
     expect(conf.content).not.toContain('vrrp_strict');
     expect(conf.content).not.toContain('nopreempt');
     expect(conf.content).toContain(`virtual_router_id ${routerIdFor('demo')}`);
-    expect(conf).toMatchObject({ secret: true, mode: '0600', validate: 'keepalived -t -e -f %s', notify: [{ service: 'keepalived', action: 'reload' }] });
+    expect(conf).toMatchObject({
+      secret: true,
+      mode: '0600',
+      validate: 'keepalived -t -e -f %s',
+      notify: [{ service: 'keepalived', action: 'reload' }],
+    });
     expect(chk.content).toContain('pidof haproxy');
     expect(chk.mode).toBe('0755');
     expect(res.indexOf(chk)).toBeLessThan(res.indexOf(conf)); // the script exists before validation
@@ -74,7 +90,14 @@ describe('keepalived config', () => {
   it('router id is stable and in 1..255', async () => {
     // Both balancers render the same id, and it is the cluster name's FNV-1a hash mod 255, plus 1: a change of the
     // formula would move the VRRP router of every running cluster on upgrade.
-    const ids = await Promise.all(['lb1', 'lb2'].map(async (h) => /virtual_router_id (\d+)/.exec((await files(h, {}, IP_LB1.replace('10.77.0.21', h === 'lb1' ? '10.77.0.21' : '10.77.0.22'))).conf.content)![1]));
+    const ids = await Promise.all(
+      ['lb1', 'lb2'].map(
+        async (h) =>
+          /virtual_router_id (\d+)/.exec(
+            (await files(h, {}, IP_LB1.replace('10.77.0.21', h === 'lb1' ? '10.77.0.21' : '10.77.0.22'))).conf.content,
+          )![1],
+      ),
+    );
     expect(ids).toEqual(['25', '25']);
     expect(['demo', 'prod', 'a', 'b', 'lab'].map(routerIdFor)).toEqual([25, 210, 71, 8, 75]);
     for (const n of ['a', 'b', 'prod', 'x'.repeat(40)]) {
@@ -87,17 +110,29 @@ describe('keepalived config', () => {
 describe('VIP check', () => {
   const inv = makeInventory();
   const withVip = (holders: string[], haproxy = 'active') =>
-    new Map(inv.hosts.map((h) => [h.name, fakeTransport(h, (s) => {
-      if (s.startsWith('ip -o -4 addr show')) return { stdout: `${IP_LB1.replace('10.77.0.21', h.address)}${holders.includes(h.name) ? `\n2: host0    inet 10.77.0.100/24 scope global secondary host0` : ''}` };
-      if (s.startsWith('systemctl is-active haproxy')) return { stdout: `${haproxy}\n` };
-      if (s.includes(';csv')) return { stdout: 'HTTP/1.1 200 OK\r\n\r\n# pxname,svname\n' };
-      return { stdout: 'log' };
-    })]));
+    new Map(
+      inv.hosts.map((h) => [
+        h.name,
+        fakeTransport(h, (s) => {
+          if (s.startsWith('ip -o -4 addr show'))
+            return {
+              stdout: `${IP_LB1.replace('10.77.0.21', h.address)}${holders.includes(h.name) ? `\n2: host0    inet 10.77.0.100/24 scope global secondary host0` : ''}`,
+            };
+          if (s.startsWith('systemctl is-active haproxy')) return { stdout: `${haproxy}\n` };
+          if (s.includes(';csv')) return { stdout: 'HTTP/1.1 200 OK\r\n\r\n# pxname,svname\n' };
+          return { stdout: 'log' };
+        }),
+      ]),
+    );
   it('passes with the VIP on one host running HAProxy', async () => {
     await expect(verifyKeepalived(groupCtx(inv, withVip(['lb2'])), 500)).resolves.toBeUndefined();
   });
   it('fails on none, two, or a holder without HAProxy', async () => {
-    for (const [holders, hp, text] of [[[], 'active', 'on 0 hosts'], [['lb1', 'lb2'], 'active', 'on 2 hosts'], [['lb1'], 'inactive', 'haproxy on lb1 is inactive']] as const) {
+    for (const [holders, hp, text] of [
+      [[], 'active', 'on 0 hosts'],
+      [['lb1', 'lb2'], 'active', 'on 2 hosts'],
+      [['lb1'], 'inactive', 'haproxy on lb1 is inactive'],
+    ] as const) {
       const err = await verifyKeepalived(groupCtx(inv, withVip([...holders], hp)), 200).catch((e) => e);
       expect(err).toBeInstanceOf(CheckError);
       expect(err.actual).toContain(text);

@@ -15,12 +15,36 @@ const clock = useFakeClock();
 
 function cluster(leaderPending: boolean) {
   const members = [
-    { name: 'pg1', role: 'replica', state: 'running', host: '10.77.0.11', port: 5432, timeline: 1, lag: 0, pending_restart: true },
-    { name: 'pg2', role: 'leader', state: 'running', host: '10.77.0.12', port: 5432, timeline: 1, ...(leaderPending ? { pending_restart: true } : {}) },
+    {
+      name: 'pg1',
+      role: 'replica',
+      state: 'running',
+      host: '10.77.0.11',
+      port: 5432,
+      timeline: 1,
+      lag: 0,
+      pending_restart: true,
+    },
+    {
+      name: 'pg2',
+      role: 'leader',
+      state: 'running',
+      host: '10.77.0.12',
+      port: 5432,
+      timeline: 1,
+      ...(leaderPending ? { pending_restart: true } : {}),
+    },
     { name: 'pg3', role: 'replica', state: 'running', host: '10.77.0.13', port: 5432, timeline: 1, lag: 0 },
   ];
   const inv = makeInventory();
-  const transports = new Map(inv.hosts.map((h) => [h.name, fakeTransport(h, (s) => (s.includes('/cluster') ? { stdout: `HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ members })}` } : { code: 1 }))]));
+  const transports = new Map(
+    inv.hosts.map((h) => [
+      h.name,
+      fakeTransport(h, (s) =>
+        s.includes('/cluster') ? { stdout: `HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ members })}` } : { code: 1 },
+      ),
+    ]),
+  );
   return { inv, ctx: groupCtx(inv, transports, withRole(inv.hosts, 'postgres')) };
 }
 
@@ -90,7 +114,10 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('restarted successfully');
     const post = fake!.calls.find((c) => c.method === 'POST')!;
-    expect(post).toMatchObject({ path: '/restart', auth: `Basic ${Buffer.from(`patroni:${SECRETS.patroni_api_password}`).toString('base64')}` });
+    expect(post).toMatchObject({
+      path: '/restart',
+      auth: `Basic ${Buffer.from(`patroni:${SECRETS.patroni_api_password}`).toString('base64')}`,
+    });
     // It polled past "restarting" until "running".
     expect(fake!.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['POST /restart', 'GET /patroni', 'GET /patroni']);
     expect(m.state).toBe('running');
@@ -114,7 +141,10 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
 
   it('fails when the credentials are refused (401)', async () => {
     const m = await member({ role: 'replica', pendingRestart: true });
-    const r = await run(restartScript(m.port, { pollSec: 0 }).replace('"Authorization": "Basic " + auth', '"X-None": "x"'), CRED);
+    const r = await run(
+      restartScript(m.port, { pollSec: 0 }).replace('"Authorization": "Basic " + auth', '"X-None": "x"'),
+      CRED,
+    );
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/HTTP Error 401/);
     expect(m.pendingRestart).toBe(true);
@@ -127,9 +157,18 @@ describe('patroni rolling restart, run by the runner against fake members', () =
     // Members come back at once: the step runs the production script, which looks again only after a second.
     fake = await startFakePatroni(spec.map((m) => ({ restartingPolls: 0, ...m })));
     const inv = makeInventory();
-    for (const h of withRole(inv.hosts, 'postgres')) h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
+    for (const h of withRole(inv.hosts, 'postgres'))
+      h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
-    const runner = new Runner({ inventory: inv, secrets: SECRETS, transports, check: false, diff: false, events: {}, pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-restart-')), 'notify') });
+    const runner = new Runner({
+      inventory: inv,
+      secrets: SECRETS,
+      transports,
+      check: false,
+      diff: false,
+      events: {},
+      pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-restart-')), 'notify'),
+    });
     return { inv, runner };
   }
 
@@ -140,7 +179,11 @@ describe('patroni rolling restart, run by the runner against fake members', () =
       { name: 'pg3', role: 'replica', pendingRestart: true },
     ]);
     const results = await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
-    expect(results.map((r) => [r.host, r.changes.length])).toEqual([['pg1', 1], ['pg3', 1], ['pg2', 0]]);
+    expect(results.map((r) => [r.host, r.changes.length])).toEqual([
+      ['pg1', 1],
+      ['pg3', 1],
+      ['pg2', 0],
+    ]);
     expect(fake!.restarts()).toEqual(['pg1', 'pg3']);
     // One at a time: pg1 ran again before pg3 was asked to restart.
     const seq = fake!.calls.map((c) => `${c.member} ${c.method} ${c.path}`);

@@ -40,11 +40,17 @@ const FAKES: Record<string, string> = {
 
 /** A transport that runs scripts with sh here, the fake commands first on PATH. */
 class FakeHostTransport extends LocalTransport {
-  constructor(host: LocalTransport['host'], readonly fake: string) {
+  constructor(
+    host: LocalTransport['host'],
+    readonly fake: string,
+  ) {
     super(host);
   }
   override exec(script: string, opts?: ExecOptions): Promise<ExecResult> {
-    return super.exec(`FAKE=${shq(this.fake)}; export FAKE; PATH=${shq(join(this.fake, 'bin'))}:"$PATH"\n${script}`, opts);
+    return super.exec(
+      `FAKE=${shq(this.fake)}; export FAKE; PATH=${shq(join(this.fake, 'bin'))}:"$PATH"\n${script}`,
+      opts,
+    );
   }
 }
 
@@ -67,17 +73,28 @@ async function replica(o: { standby?: boolean; walReceiver?: string; journal?: s
   if (o.standby ?? true) writeFileSync(join(dataDir, 'standby.signal'), '');
   if (o.walReceiver !== undefined) writeFileSync(join(fake, 'wal_receiver'), `${o.walReceiver}\n`);
   const j = o.journal ?? [];
-  if (Array.isArray(j[0])) (j as string[][]).forEach((lines, i) => writeFileSync(join(fake, `journal.${i + 1}`), lines.join('\n') + '\n'));
+  if (Array.isArray(j[0]))
+    (j as string[][]).forEach((lines, i) => writeFileSync(join(fake, `journal.${i + 1}`), lines.join('\n') + '\n'));
   else writeFileSync(join(fake, 'journal'), (j as string[]).join('\n') + '\n');
   patroni = await startFakePatroni([{ name: 'pg3', role: 'replica', pendingRestart: false }]);
-  const inv = makeInventory({ postgres_data_dir: dataDir, patroni_restapi_port: patroni.members[0]!.port, postgres_port: 5433 });
+  const inv = makeInventory({
+    postgres_data_dir: dataDir,
+    patroni_restapi_port: patroni.members[0]!.port,
+    postgres_port: 5433,
+  });
   const ctx = { ...ctxFor(inv, 'pg3'), check: false };
   const t = new FakeHostTransport(ctx.host, fake);
-  const calls = (cmd: string) => (existsSync(join(fake, `${cmd}.calls`)) ? readFileSync(join(fake, `${cmd}.calls`), 'utf8').trim().split('\n') : []);
+  const calls = (cmd: string) =>
+    existsSync(join(fake, `${cmd}.calls`))
+      ? readFileSync(join(fake, `${cmd}.calls`), 'utf8')
+          .trim()
+          .split('\n')
+      : [];
   return { ctx, t, calls };
 }
 
-const stateOf = async (r: Awaited<ReturnType<typeof replica>>) => (await r.t.exec(replicaStateScript(r.ctx))).stdout.trim();
+const stateOf = async (r: Awaited<ReturnType<typeof replica>>) =>
+  (await r.t.exec(replicaStateScript(r.ctx))).stdout.trim();
 
 describe('which state the detection script reports', () => {
   it('a member without standby.signal is the primary (nothing else asked)', async () => {
@@ -113,7 +130,11 @@ describe('which state the detection script reports', () => {
     if (guard.kind !== 'command') return;
     expect(guard.argv).toEqual(['patronictl', '-c', '/etc/patroni/config.yml', 'reinit', 'demo', 'pg3', '--force']);
     expect((await stuck.t.exec(guard.unless!)).code).not.toBe(0); // guard fails: the command runs
-    for (const o of [{ walReceiver: 'streaming', journal: LOOP }, { standby: false, journal: LOOP }, { walReceiver: '', journal: STARTING }]) {
+    for (const o of [
+      { walReceiver: 'streaming', journal: LOOP },
+      { standby: false, journal: LOOP },
+      { walReceiver: '', journal: STARTING },
+    ]) {
       const r = await replica(o);
       const g = reinitStuckReplica(r.ctx);
       expect(g.kind === 'command' && (await r.t.exec(g.unless!)).code).toBe(0);
@@ -130,7 +151,10 @@ describe('a replica stuck with WAL of its own', () => {
   });
 
   it('is left alone when it streams, or is the primary (one round trip)', async () => {
-    for (const o of [{ walReceiver: 'streaming', journal: LOOP }, { standby: false, journal: LOOP }]) {
+    for (const o of [
+      { walReceiver: 'streaming', journal: LOOP },
+      { standby: false, journal: LOOP },
+    ]) {
       const r = await replica(o);
       await repairIfStuck(r.ctx, r.t, 1000);
       expect(r.t.roundTrips).toBe(1);

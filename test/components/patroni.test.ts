@@ -50,11 +50,15 @@ describe('patroni config', () => {
     const ok = await validate('', 0);
     expect(ok.code).toBe(0);
     expect(ok.calls).toEqual([`patroni --validate-config ${ok.file}`]);
-    const bad = await validate('/etc/patroni/config.yml postgresql.authentication.superuser.password None is not a string', 1);
+    const bad = await validate(
+      '/etc/patroni/config.yml postgresql.authentication.superuser.password None is not a string',
+      1,
+    );
     expect(bad.code).toBe(1);
     expect(bad.stdout).toContain('password None is not a string');
     // On a running member its own ports are taken: that alone is no reason to refuse the file.
-    const busy = 'restapi.listen 0.0.0.0:8008 Port 8008 is already in use.\npostgresql.listen 0.0.0.0:5432 Port 5432 is already in use.';
+    const busy =
+      'restapi.listen 0.0.0.0:8008 Port 8008 is already in use.\npostgresql.listen 0.0.0.0:5432 Port 5432 is already in use.';
     expect((await validate(busy, 1)).code).toBe(0);
     const both = await validate(`${busy}\nbootstrap.dcs.ttl abc is not an integer`, 1);
     expect(both.code).toBe(1);
@@ -74,11 +78,19 @@ describe('patroni config', () => {
     expect(doc.restapi.listen).toBe('0.0.0.0:8008');
     expect(doc.restapi.authentication).toEqual({ username: 'patroni', password: SECRETS.patroni_api_password });
     expect(doc.bootstrap.dcs).toMatchObject({ ttl: 8, loop_wait: 2, retry_timeout: 3, synchronous_mode: false });
-    expect(doc.bootstrap.dcs.loop_wait + 2 * doc.bootstrap.dcs.retry_timeout).toBeLessThanOrEqual(doc.bootstrap.dcs.ttl);
+    expect(doc.bootstrap.dcs.loop_wait + 2 * doc.bootstrap.dcs.retry_timeout).toBeLessThanOrEqual(
+      doc.bootstrap.dcs.ttl,
+    );
     expect(doc.bootstrap.dcs.postgresql.use_pg_rewind).toBe(true);
-    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ wal_level: 'replica', max_connections: 200, wal_log_hints: 'on' });
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      wal_level: 'replica',
+      max_connections: 200,
+      wal_log_hints: 'on',
+    });
     // Patroni reads YAML 1.1, where a bare on is a boolean: strings must stay strings there too.
-    expect(parse((await cfgOf()).f.content, { version: '1.1' }).bootstrap.dcs.postgresql.parameters.hot_standby).toBe('on');
+    expect(parse((await cfgOf()).f.content, { version: '1.1' }).bootstrap.dcs.postgresql.parameters.hot_standby).toBe(
+      'on',
+    );
     expect(doc.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums']);
     expect(doc.postgresql.authentication).toEqual({
       superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password },
@@ -105,9 +117,18 @@ describe('patroni config', () => {
   });
 
   it('takes timing, parameters and synchronous mode from inventory vars', async () => {
-    const { doc } = await cfgOf('pg1', { patroni_ttl: 20, patroni_loop_wait: 5, patroni_synchronous_mode: true, postgres_parameters: { max_connections: 300, work_mem: '8MB' } });
+    const { doc } = await cfgOf('pg1', {
+      patroni_ttl: 20,
+      patroni_loop_wait: 5,
+      patroni_synchronous_mode: true,
+      postgres_parameters: { max_connections: 300, work_mem: '8MB' },
+    });
     expect(doc.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, synchronous_mode: true });
-    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({ max_connections: 300, work_mem: '8MB', wal_level: 'replica' });
+    expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
+      max_connections: 300,
+      work_mem: '8MB',
+      wal_level: 'replica',
+    });
   });
 
   it('rejects timings that break loop_wait + 2*retry_timeout <= ttl', () => {
@@ -134,7 +155,15 @@ describe('patroni DCS settings through the REST API', () => {
   });
 
   it('guard and PATCH work against an HTTP server speaking like Patroni (loopback)', async () => {
-    let stored: Record<string, any> = { ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576, synchronous_mode: false, synchronous_mode_strict: false, postgresql: { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 100 } } };
+    let stored: Record<string, any> = {
+      ttl: 30,
+      loop_wait: 10,
+      retry_timeout: 10,
+      maximum_lag_on_failover: 1048576,
+      synchronous_mode: false,
+      synchronous_mode_strict: false,
+      postgresql: { use_pg_rewind: true, use_slots: true, parameters: { max_connections: 100 } },
+    };
     const seen: { method: string; auth?: string }[] = [];
     const server = createServer((req, res) => {
       let body = '';
@@ -143,7 +172,15 @@ describe('patroni DCS settings through the REST API', () => {
         seen.push({ method: req.method!, auth: req.headers.authorization });
         if (req.method === 'PATCH') {
           const p = JSON.parse(body);
-          stored = { ...stored, ...p, postgresql: { ...stored.postgresql, ...p.postgresql, parameters: { ...stored.postgresql.parameters, ...p.postgresql?.parameters } } };
+          stored = {
+            ...stored,
+            ...p,
+            postgresql: {
+              ...stored.postgresql,
+              ...p.postgresql,
+              parameters: { ...stored.postgresql.parameters, ...p.postgresql?.parameters },
+            },
+          };
         }
         res.setHeader('Content-Type', 'application/json');
         res.end(JSON.stringify(stored));
@@ -152,7 +189,11 @@ describe('patroni DCS settings through the REST API', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     try {
-      const [cmd] = (await plan(stepById(patroniSteps, 'patroni.dcs'), ctxFor(makeInventory({ patroni_restapi_port: port }), 'pg1'), {})) as CommandResource[];
+      const [cmd] = (await plan(
+        stepById(patroniSteps, 'patroni.dcs'),
+        ctxFor(makeInventory({ patroni_restapi_port: port }), 'pg1'),
+        {},
+      )) as CommandResource[];
       // Async spawn: the server above runs on this event loop.
       const run = (script: string, stdin?: string) =>
         new Promise<number>((resolve) => {
@@ -176,14 +217,42 @@ describe('patroni DCS settings through the REST API', () => {
 describe('Patroni /cluster rules', () => {
   const healthy = {
     members: [
-      { name: 'pg1', role: 'leader', state: 'running', api_url: 'http://10.77.0.11:8008/patroni', host: '10.77.0.11', port: 5432, timeline: 2 },
-      { name: 'pg2', role: 'replica', state: 'running', api_url: 'http://10.77.0.12:8008/patroni', host: '10.77.0.12', port: 5432, timeline: 2, lag: 0 },
-      { name: 'pg3', role: 'sync_standby', state: 'running', api_url: 'http://10.77.0.13:8008/patroni', host: '10.77.0.13', port: 5432, timeline: 2, lag: 16 },
+      {
+        name: 'pg1',
+        role: 'leader',
+        state: 'running',
+        api_url: 'http://10.77.0.11:8008/patroni',
+        host: '10.77.0.11',
+        port: 5432,
+        timeline: 2,
+      },
+      {
+        name: 'pg2',
+        role: 'replica',
+        state: 'running',
+        api_url: 'http://10.77.0.12:8008/patroni',
+        host: '10.77.0.12',
+        port: 5432,
+        timeline: 2,
+        lag: 0,
+      },
+      {
+        name: 'pg3',
+        role: 'sync_standby',
+        state: 'running',
+        api_url: 'http://10.77.0.13:8008/patroni',
+        host: '10.77.0.13',
+        port: 5432,
+        timeline: 2,
+        lag: 16,
+      },
     ],
   };
   const names = ['pg1', 'pg2', 'pg3'];
   const judge = (doc: unknown) => judgeCluster(parseCluster(JSON.stringify(doc)), names, 1048576);
-  const edit = (i: number, patch: Record<string, unknown>) => ({ members: healthy.members.map((m, j) => (j === i ? { ...m, ...patch } : m)) });
+  const edit = (i: number, patch: Record<string, unknown>) => ({
+    members: healthy.members.map((m, j) => (j === i ? { ...m, ...patch } : m)),
+  });
 
   it('accepts one leader with running replicas on one timeline', () => {
     const v = judge(healthy);
@@ -202,6 +271,10 @@ describe('Patroni /cluster rules', () => {
     expect(judge({ ...healthy, pause: true }).problem).toContain('paused');
   });
   it('reads GET /patroni (3.0.2 calls the primary "master")', () => {
-    expect(parsePatroniStatus('{"state":"running","role":"master","timeline":2,"patroni":{"version":"3.0.2","scope":"demo"}}')).toEqual({ state: 'running', role: 'master', timeline: 2 });
+    expect(
+      parsePatroniStatus(
+        '{"state":"running","role":"master","timeline":2,"patroni":{"version":"3.0.2","scope":"demo"}}',
+      ),
+    ).toEqual({ state: 'running', role: 'master', timeline: 2 });
   });
 });

@@ -26,7 +26,9 @@ afterEach(async () => {
 });
 
 /** A loopback HTTP server; `handle` answers each request (its body already read). */
-async function serve(handle: (method: string, url: string, body: string, auth?: string) => { status?: number; body: string }): Promise<number> {
+async function serve(
+  handle: (method: string, url: string, body: string, auth?: string) => { status?: number; body: string },
+): Promise<number> {
   server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -57,7 +59,9 @@ describe('templates/common/http-get.sh.hbs', () => {
   it('fails when nothing listens on the port', async () => {
     const port = await serve(() => ({ body: '' }));
     server!.close();
-    const r = await sh(`bash -c ${shq(renderProgram('common/http-get.sh.hbs', { host: '127.0.0.1', port, request: 'x' }))}`);
+    const r = await sh(
+      `bash -c ${shq(renderProgram('common/http-get.sh.hbs', { host: '127.0.0.1', port, request: 'x' }))}`,
+    );
     expect(r.code).not.toBe(0);
     expect(r.stdout).toBe('');
   });
@@ -65,7 +69,11 @@ describe('templates/common/http-get.sh.hbs', () => {
 
 describe('templates/patroni/rest-auth.py.hbs', () => {
   it('reads the credentials from stdin into a Basic auth value', async () => {
-    const program = ['import json, sys, base64', renderProgram('patroni/rest-auth.py.hbs'), 'print("Basic " + auth)'].join('\n');
+    const program = [
+      'import json, sys, base64',
+      renderProgram('patroni/rest-auth.py.hbs'),
+      'print("Basic " + auth)',
+    ].join('\n');
     const r = await sh(python3(program), CRED);
     expect(r.stderr).toBe('');
     expect(r.stdout.trim()).toBe(BASIC);
@@ -86,7 +94,15 @@ describe('templates/patroni/pending-restart.py.hbs', () => {
 
 describe('templates/patroni/restart.py.hbs', () => {
   const restart = (port: number, timeoutSec: number) =>
-    python3(renderProgram('patroni/restart.py.hbs', { rest_auth: renderProgram('patroni/rest-auth.py.hbs'), api_port: port, timeout_sec: timeoutSec, settle_sec: 0, poll_sec: 0.01 }));
+    python3(
+      renderProgram('patroni/restart.py.hbs', {
+        rest_auth: renderProgram('patroni/rest-auth.py.hbs'),
+        api_port: port,
+        timeout_sec: timeoutSec,
+        settle_sec: 0,
+        poll_sec: 0.01,
+      }),
+    );
 
   it('restarts the primary with the credentials from stdin and returns once it runs again', async () => {
     patroni = await startFakePatroni([{ name: 'pg1', role: 'leader', pendingRestart: true }]);
@@ -109,14 +125,20 @@ describe('templates/patroni/restart.py.hbs', () => {
 
 describe('templates/patroni/dcs-config.py.hbs', () => {
   it('compares with GET /config, and with patch sends PATCH /config with Basic auth from stdin', async () => {
-    let stored: Record<string, any> = { ttl: 30, loop_wait: 10, postgresql: { parameters: { max_connections: 100, hot_standby: 'on' } } };
+    let stored: Record<string, any> = {
+      ttl: 30,
+      loop_wait: 10,
+      postgresql: { parameters: { max_connections: 100, hot_standby: 'on' } },
+    };
     const seen: string[] = [];
     const port = await serve((method, url, body, auth) => {
       seen.push(`${method} ${url} ${auth ?? '-'}`);
       if (method === 'PATCH') {
         // Stores parameters as lower-case text, as a server may hand them back.
         const p = JSON.parse(body);
-        const text = Object.fromEntries(Object.entries(p.postgresql.parameters).map(([k, v]) => [k, String(v).toLowerCase()]));
+        const text = Object.fromEntries(
+          Object.entries(p.postgresql.parameters).map(([k, v]) => [k, String(v).toLowerCase()]),
+        );
         stored = { ...stored, ...p, postgresql: { parameters: { ...stored.postgresql.parameters, ...text } } };
       }
       return { body: JSON.stringify(stored) };
@@ -124,12 +146,23 @@ describe('templates/patroni/dcs-config.py.hbs', () => {
     // Values compare as lower-case text: 200 matches '200', 'ON' matches 'on'.
     const want = JSON.stringify({ ttl: 8, postgresql: { parameters: { max_connections: 200, hot_standby: 'ON' } } });
     const program = (patch: boolean) =>
-      python3(renderProgram('patroni/dcs-config.py.hbs', { want, api_port: port, patch, rest_auth: patch ? renderProgram('patroni/rest-auth.py.hbs') : '' }));
+      python3(
+        renderProgram('patroni/dcs-config.py.hbs', {
+          want,
+          api_port: port,
+          patch,
+          rest_auth: patch ? renderProgram('patroni/rest-auth.py.hbs') : '',
+        }),
+      );
     expect((await sh(program(false))).code).toBe(1);
     const r = await sh(program(true), CRED);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(stored).toMatchObject({ ttl: 8, loop_wait: 10, postgresql: { parameters: { max_connections: '200', hot_standby: 'on' } } });
+    expect(stored).toMatchObject({
+      ttl: 8,
+      loop_wait: 10,
+      postgresql: { parameters: { max_connections: '200', hot_standby: 'on' } },
+    });
     expect((await sh(program(false))).code).toBe(0);
     expect(seen).toEqual(['GET /config -', `PATCH /config ${BASIC}`, 'GET /config -']);
   });
@@ -151,7 +184,11 @@ describe('templates/patroni/replica-state.sh.hbs', () => {
       }),
     );
   }
-  const loop = ['LOG: invalid record length at 0/3', 'FATAL: requested starting point is ahead of the WAL flush position', 'LOG: invalid record length at 0/3'];
+  const loop = [
+    'LOG: invalid record length at 0/3',
+    'FATAL: requested starting point is ahead of the WAL flush position',
+    'LOG: invalid record length at 0/3',
+  ];
 
   it('tells primary, streaming, stuck and waiting apart', async () => {
     expect((await state({ standby: false, receiver: '', log: loop })).stdout).toBe('primary\n');

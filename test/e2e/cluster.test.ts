@@ -17,7 +17,13 @@ let password = '';
 let conns: Map<string, SshTransport> = new Map();
 const VIP = '10.231.70.100';
 
-interface Member { name: string; role: string; state: string; timeline?: number; host: string }
+interface Member {
+  name: string;
+  role: string;
+  state: string;
+  timeline?: number;
+  host: string;
+}
 
 async function members(): Promise<Member[]> {
   for (const h of inv.hosts.filter((x) => x.roles.includes('postgres'))) {
@@ -52,7 +58,9 @@ describe('HA cluster on a 5-host lab', () => {
     expect(password).toMatch(/^[A-Za-z0-9]{16,}$/);
     // No secret in a process list during the run, in pgha's output, or in the hosts' journals and auth logs after.
     const counts = [...ps.samples].map(([h, n]) => `${h} ${n}`).join(', ');
-    console.log(`process lists sampled during pgha up: ${counts}; distinct command lines: ${[...ps.lines.values()].reduce((n, s) => n + s.size, 0)}`);
+    console.log(
+      `process lists sampled during pgha up: ${counts}; distinct command lines: ${[...ps.lines.values()].reduce((n, s) => n + s.size, 0)}`,
+    );
     for (const h of inv.hosts) expect([h.name, ps.samples.get(h.name)! > 10]).toEqual([h.name, true]);
     const hits = [...ps.lines].flatMap(([h, lines]) => findSecrets(`${h} ps`, [...lines].join('\n'), secrets));
     hits.push(...findSecrets('pgha stdout', r.stdout, secrets), ...findSecrets('pgha stderr', r.stderr, secrets));
@@ -73,7 +81,12 @@ describe('HA cluster on a 5-host lab', () => {
   });
 
   it('routes 5001 to the primary, 5002 to replicas, 5010 to every member', async () => {
-    const w = await psql(VIP, 5001, password, 'create table if not exists e2e_probe(id int primary key, at timestamptz default now()); insert into e2e_probe(id) values (1) on conflict do nothing; select pg_is_in_recovery()');
+    const w = await psql(
+      VIP,
+      5001,
+      password,
+      'create table if not exists e2e_probe(id int primary key, at timestamptz default now()); insert into e2e_probe(id) values (1) on conflict do nothing; select pg_is_in_recovery()',
+    );
     expect(w.err).toBe('');
     expect(w.out.split('\n').pop()).toBe('f');
     const r = await psql(VIP, 5002, password, 'select pg_is_in_recovery(), count(*) from e2e_probe');
@@ -105,7 +118,9 @@ describe('HA cluster on a 5-host lab', () => {
   it('a hard-killed leader is replaced; writes through 5001 resume and no acknowledged write is lost', async () => {
     const before = await members();
     const leader = before.find((m) => m.role === 'leader')!;
-    expect(await psql(VIP, 5001, password, 'create table if not exists acked(id int primary key)')).toMatchObject({ ok: true });
+    expect(await psql(VIP, 5001, password, 'create table if not exists acked(id int primary key)')).toMatchObject({
+      ok: true,
+    });
     const acked: number[] = [];
     let id = 0;
     let killedAt = 0;
@@ -141,7 +156,8 @@ describe('HA cluster on a 5-host lab', () => {
   it('when HAProxy dies on the VIP holder the VIP moves and 5001 still answers', async () => {
     const lbs = ['lb1', 'lb2'];
     let holder = '';
-    for (const n of lbs) if ((await sh(conns.get(n)!, `ip -4 -o addr show | grep -c ' ${VIP}/' || true`)) !== '0') holder = n;
+    for (const n of lbs)
+      if ((await sh(conns.get(n)!, `ip -4 -o addr show | grep -c ' ${VIP}/' || true`)) !== '0') holder = n;
     expect(holder).not.toBe('');
     const other = lbs.find((n) => n !== holder)!;
     const t0 = Date.now();
@@ -157,7 +173,8 @@ describe('HA cluster on a 5-host lab', () => {
     expect(moved).toBeGreaterThan(0);
     console.log(`HAProxy stopped on ${holder}: VIP on ${other} after ${((moved - t0) / 1000).toFixed(1)} s`);
     let answered = false;
-    while (Date.now() - t0 < 40_000 && !answered) answered = (await psql(VIP, 5001, password, 'select 1', 3000)).out === '1';
+    while (Date.now() - t0 < 40_000 && !answered)
+      answered = (await psql(VIP, 5001, password, 'select 1', 3000)).out === '1';
     expect(answered).toBe(true);
     expect(await sh(conns.get(holder)!, `ip -4 -o addr show | grep -c ' ${VIP}/' || true`)).toBe('0');
     await sh(conns.get(holder)!, 'systemctl start haproxy');

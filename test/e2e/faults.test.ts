@@ -53,7 +53,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Processes on a host whose command name is one of these (no procps in a minimal host: /proc). */
 async function procs(t: SshTransport, names: string[]): Promise<string> {
-  return sh(t, `for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null) || continue; case " ${names.join(' ')} " in *" $c "*) echo "\${p#/proc/} $c";; esac; done`);
+  return sh(
+    t,
+    `for p in /proc/[0-9]*; do c=$(cat $p/comm 2>/dev/null) || continue; case " ${names.join(' ')} " in *" $c "*) echo "\${p#/proc/} $c";; esac; done`,
+  );
 }
 
 /** A listener on a port, kept by systemd on the host (it outlives the SSH session). */
@@ -85,7 +88,10 @@ describe('faults: clear messages, and a re-run converges', () => {
     // The same machines as existing hosts (provider static): nothing brings pg2 back, as with a VM that is down.
     // (With provider lab, `up` restarts a stopped lab machine itself.)
     const hostsFile = join(dirname(file), 'faults-hosts.yml');
-    const text = readFileSync(file, 'utf8').replace('provider: lab', `provider: static\nssh:\n  user: root\n  key_file: ${labSshKey(inv)}`);
+    const text = readFileSync(file, 'utf8').replace(
+      'provider: lab',
+      `provider: static\nssh:\n  user: root\n  key_file: ${labSshKey(inv)}`,
+    );
     writeFileSync(hostsFile, text);
     const r = await run(['up', '-i', hostsFile]);
     console.log(`up with pg2 down: exit ${r.code} after ${r.seconds.toFixed(1)} s\n${r.stderr}`);
@@ -100,7 +106,9 @@ describe('faults: clear messages, and a re-run converges', () => {
     conns = await connect(inv);
     for (const n of ['pg1', 'pg3', 'lb1']) {
       const t = conns.get(n)!;
-      expect(await sh(t, "dpkg-query -W -f='${db:Status-Status}' etcd-server 2>/dev/null || echo absent")).toMatch(/^(absent|not-installed)$/);
+      expect(await sh(t, "dpkg-query -W -f='${db:Status-Status}' etcd-server 2>/dev/null || echo absent")).toMatch(
+        /^(absent|not-installed)$/,
+      );
       expect(await sh(t, 'test -e /etc/default/etcd && echo present || echo absent')).toBe('absent');
       expect(await sh(t, 'test -e /usr/sbin/policy-rc.d && echo present || echo absent')).toBe('absent');
     }
@@ -136,10 +144,15 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(existsSync(sidecarPath(inv, 'lock'))).toBe(true);
     // Here the remote apt-get and dpkg outlive their SSH session and would finish on their own; a host that
     // loses them too (a reboot, the OOM killer, a session killed with its processes) is the harder case: kill them.
-    const audits = await Promise.all(pgs.map(async (t) => {
-      await sh(t, `for p in $(for q in /proc/[0-9]*; do case "$(cat $q/comm 2>/dev/null)" in apt-get|dpkg|dpkg-deb) echo \${q#/proc/};; esac; done); do kill -9 $p 2>/dev/null; done; true`);
-      return `${t.host.name}: ${(await sh(t, 'dpkg --audit 2>&1 | grep -v "^$" | head -2; true')) || '(clean)'}`;
-    }));
+    const audits = await Promise.all(
+      pgs.map(async (t) => {
+        await sh(
+          t,
+          `for p in $(for q in /proc/[0-9]*; do case "$(cat $q/comm 2>/dev/null)" in apt-get|dpkg|dpkg-deb) echo \${q#/proc/};; esac; done); do kill -9 $p 2>/dev/null; done; true`,
+        );
+        return `${t.host.name}: ${(await sh(t, 'dpkg --audit 2>&1 | grep -v "^$" | head -2; true')) || '(clean)'}`;
+      }),
+    );
     console.log(`dpkg --audit after the kill:\n${audits.join('\n')}`);
     expect(audits.some((a) => !a.endsWith('(clean)'))).toBe(true);
 
@@ -153,10 +166,16 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(interrupted.stderr).toMatch(/run it again/);
     expect(interrupted.stderr).not.toMatch(STACK);
     expect(existsSync(sidecarPath(inv, 'lock'))).toBe(false);
-    for (const t of pgs) expect(await sh(t, "dpkg --audit 2>&1; dpkg-query -W -f='${db:Status-Status}\\n' patroni postgresql-15 etcd-server | sort -u")).toBe('installed');
+    for (const t of pgs)
+      expect(
+        await sh(
+          t,
+          "dpkg --audit 2>&1; dpkg-query -W -f='${db:Status-Status}\\n' patroni postgresql-15 etcd-server | sort -u",
+        ),
+      ).toBe('installed');
   });
 
-  it('PostgreSQL\'s port taken: the run stops at the Patroni check naming the host, expected/actual and the log', async () => {
+  it("PostgreSQL's port taken: the run stops at the Patroni check naming the host, expected/actual and the log", async () => {
     const r = await run(['up', '-i', file]);
     console.log(`up with 5432 taken on pg3: exit ${r.code} after ${r.seconds.toFixed(1)} s\n${r.stderr}`);
     expect(r.code, show(r)).toBe(1);
@@ -170,10 +189,12 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(r.stderr).not.toMatch(/pg1: check|pg2: check/);
     expect(r.stderr).not.toMatch(STACK);
     // HAProxy was not reached: the run stopped at the first failed step.
-    expect(await sh(conns.get('lb1')!, "dpkg-query -W -f='${db:Status-Status}' haproxy 2>/dev/null || echo absent")).toMatch(/^(absent|not-installed)$/);
+    expect(
+      await sh(conns.get('lb1')!, "dpkg-query -W -f='${db:Status-Status}' haproxy 2>/dev/null || echo absent"),
+    ).toMatch(/^(absent|not-installed)$/);
   });
 
-  it('HAProxy\'s port taken: once 5432 is free the run gets to HAProxy and stops naming the host and the port', async () => {
+  it("HAProxy's port taken: once 5432 is free the run gets to HAProxy and stops naming the host and the port", async () => {
     await freePort(conns.get('pg3')!, 5432);
     const r = await run(['up', '-i', file]);
     console.log(`up with 5001 taken on lb1: exit ${r.code} after ${r.seconds.toFixed(1)} s\n${r.stderr}`);

@@ -34,11 +34,18 @@ describe('engine on a 5-host lab', () => {
     expectOk(first, 'pgha run demo');
     expect(first.json.totals.changes).toBeGreaterThanOrEqual(5 * 4);
     for (const [name, t] of conns!) {
-      expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toBe(`hello from ${name} (${t.host.address}), cluster e2e-base`);
+      expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toBe(
+        `hello from ${name} (${t.host.address}), cluster e2e-base`,
+      );
       expect(await sh(t, 'systemctl is-active pgha-demo')).toBe('active');
       // The service really serves the file on its port, read from another host.
       const other = [...conns!.values()].find((x) => x !== t)!;
-      expect(await sh(other, `python3 -c "import socket;s=socket.create_connection(('${t.host.address}',8080),5);print(s.recv(200).decode().strip())"`)).toContain(`from ${name}`);
+      expect(
+        await sh(
+          other,
+          `python3 -c "import socket;s=socket.create_connection(('${t.host.address}',8080),5);print(s.recv(200).decode().strip())"`,
+        ),
+      ).toContain(`from ${name}`);
     }
     const before = new Map<string, string>();
     for (const [name, t] of conns!) before.set(name, await invocation(t, 'pgha-demo'));
@@ -47,7 +54,9 @@ describe('engine on a 5-host lab', () => {
     expectOk(second, 'pgha run demo (again)');
     expect(second.json.totals.changes).toBe(0);
     expect(second.json.totals.restarted).toEqual([]);
-    console.log(`no-op re-run on 5 hosts: ${second.json.seconds} s, round trips per host ${JSON.stringify(second.json.roundTrips)}`);
+    console.log(
+      `no-op re-run on 5 hosts: ${second.json.seconds} s, round trips per host ${JSON.stringify(second.json.roundTrips)}`,
+    );
     for (const n of Object.values(second.json.roundTrips) as number[]) expect(n).toBeLessThanOrEqual(3);
     for (const [name, t] of conns!) expect(await invocation(t, 'pgha-demo')).toBe(before.get(name));
   });
@@ -62,8 +71,16 @@ describe('engine on a 5-host lab', () => {
     writeFileSync(inv, readFileSync(inv, 'utf8').replace('demo_greeting: hello', 'demo_greeting: bonjour'));
     const r = await pgha(['run', 'demo', '-i', inv]);
     expectOk(r, 'pgha run demo (changed input)');
-    expect(r.json.changes.map((c: { host: string; summary: string }) => c.summary)).toEqual(Array(5).fill('update /etc/pgha-demo/greeting'));
-    expect([...r.json.totals.restarted].sort()).toEqual(['lb1:pgha-demo', 'lb2:pgha-demo', 'pg1:pgha-demo', 'pg2:pgha-demo', 'pg3:pgha-demo']);
+    expect(r.json.changes.map((c: { host: string; summary: string }) => c.summary)).toEqual(
+      Array(5).fill('update /etc/pgha-demo/greeting'),
+    );
+    expect([...r.json.totals.restarted].sort()).toEqual([
+      'lb1:pgha-demo',
+      'lb2:pgha-demo',
+      'pg1:pgha-demo',
+      'pg2:pgha-demo',
+      'pg3:pgha-demo',
+    ]);
     expect(r.json.totals.reloaded).toEqual([]);
     for (const [name, t] of conns!) {
       expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toMatch(/^bonjour from /);
@@ -83,10 +100,12 @@ describe('engine on a 5-host lab', () => {
     for (const t of conns!.values()) expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toMatch(/^bonjour from /);
   });
 
-  it('a second run while another holds the lock is refused; a dead holder\'s lock is taken over', async () => {
+  it("a second run while another holds the lock is refused; a dead holder's lock is taken over", async () => {
     const lock = sidecarPath(await inventory(inv), 'lock');
     writeFileSync(lock, JSON.stringify({ pid: process.pid, what: 'up', since: new Date().toISOString() }));
-    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const holder = spawn('flock', ['-xF', lock, 'sh', '-c', 'echo locked; exec sleep 60'], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     await new Promise((res) => holder.stdout!.once('data', res));
     const refused = await pgha(['run', 'demo', '-i', inv]);
     expect(refused.code).toBe(2);

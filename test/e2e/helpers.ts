@@ -23,11 +23,18 @@ export interface CliResult {
 }
 
 /** Run `pgha ARGS --json` (the built CLI) and parse its JSON document. */
-export function pgha(args: string[], opts: { json?: boolean; env?: NodeJS.ProcessEnv; signalAfterMs?: { signal: NodeJS.Signals; ms: number } } = {}): Promise<CliResult> {
+export function pgha(
+  args: string[],
+  opts: { json?: boolean; env?: NodeJS.ProcessEnv; signalAfterMs?: { signal: NodeJS.Signals; ms: number } } = {},
+): Promise<CliResult> {
   const json = opts.json ?? true;
   const started = Date.now();
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [CLI, ...args, ...(json ? ['--json'] : [])], { cwd: ROOT, env: { ...process.env, ...opts.env, CI: '1' }, detached: true });
+    const p = spawn(process.execPath, [CLI, ...args, ...(json ? ['--json'] : [])], {
+      cwd: ROOT,
+      env: { ...process.env, ...opts.env, CI: '1' },
+      detached: true,
+    });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -40,7 +47,13 @@ export function pgha(args: string[], opts: { json?: boolean; env?: NodeJS.Proces
       } catch {
         parsed = undefined;
       }
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, json: parsed, seconds: (Date.now() - started) / 1000 });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout,
+        stderr,
+        json: parsed,
+        seconds: (Date.now() - started) / 1000,
+      });
     });
   });
 }
@@ -73,5 +86,6 @@ export async function sh(t: SshTransport, script: string): Promise<string> {
 }
 
 export function expectOk(r: CliResult, what: string): void {
-  if (r.code !== 0) throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout.slice(-4000)}\nstderr:\n${r.stderr.slice(-4000)}`);
+  if (r.code !== 0)
+    throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout.slice(-4000)}\nstderr:\n${r.stderr.slice(-4000)}`);
 }

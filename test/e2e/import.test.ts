@@ -22,7 +22,10 @@ afterAll(async () => {
 
 describe('import ansible (real lab)', () => {
   it('imports the example as a lab inventory that pgha loads', () => {
-    const r = importAnsible(join(ROOT, 'inventory', 'ansible-example', 'inventory'), { provider: 'lab', cluster: 'ansible-import' });
+    const r = importAnsible(join(ROOT, 'inventory', 'ansible-example', 'inventory'), {
+      provider: 'lab',
+      cluster: 'ansible-import',
+    });
     writeFileSync(file, r.text);
     created = true;
     const inv = loadInventory(file, catalog);

@@ -41,7 +41,8 @@ function cutSshFromControl(host: string): void {
 }
 
 function healAll(): void {
-  for (const h of BEHIND) spawnSync('ip', ['netns', 'exec', netns(h), 'nft', 'delete', 'table', 'inet', TABLE], { stdio: 'ignore' });
+  for (const h of BEHIND)
+    spawnSync('ip', ['netns', 'exec', netns(h), 'nft', 'delete', 'table', 'inet', TABLE], { stdio: 'ignore' });
 }
 
 /** A provider static inventory on the lab's hosts, in a folder of its own (its own known_hosts). */
@@ -49,18 +50,21 @@ function staticInventory(opts: { ssh?: string; greeting: string; pg2Ssh?: string
   const dir = mkdtempSync(join(tmpdir(), 'pgha-e2e-jump-'));
   const file = join(dir, 'static.yml');
   const own = (s?: string) => (s ? `, ssh: ${s}` : '');
-  writeFileSync(file, [
-    'cluster: e2e-jump',
-    'provider: static',
-    `network: {subnet: ${NET}.0/24, vip: ${NET}.100}`,
-    ...(opts.ssh ? [`ssh: ${opts.ssh}`] : []),
-    `vars: {demo_greeting: ${opts.greeting}}`,
-    'hosts:',
-    `  lb1: {address: ${NET}.21, roles: [haproxy]}`,
-    `  pg1: {address: ${NET}.11, roles: [postgres, etcd]${own(opts.pg1Ssh)}}`,
-    `  pg2: {address: ${NET}.12, roles: [postgres, etcd]${own(opts.pg2Ssh)}}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    file,
+    [
+      'cluster: e2e-jump',
+      'provider: static',
+      `network: {subnet: ${NET}.0/24, vip: ${NET}.100}`,
+      ...(opts.ssh ? [`ssh: ${opts.ssh}`] : []),
+      `vars: {demo_greeting: ${opts.greeting}}`,
+      'hosts:',
+      `  lb1: {address: ${NET}.21, roles: [haproxy]}`,
+      `  pg1: {address: ${NET}.11, roles: [postgres, etcd]${own(opts.pg1Ssh)}}`,
+      `  pg2: {address: ${NET}.12, roles: [postgres, etcd]${own(opts.pg2Ssh)}}`,
+      '',
+    ].join('\n'),
+  );
   return file;
 }
 
@@ -70,7 +74,10 @@ async function labKey(): Promise<string> {
 
 /** Established TCP connections to lb1's sshd from this machine, as lb1 sees them. */
 async function sshdPeersFromControl(lb1: SshTransport): Promise<number> {
-  const out = await sh(lb1, `ss -Htn state established '( sport = :22 )' | awk '{print $4}' | grep -c '^${BRIDGE.replace(/\./g, '\\.')}:' || true`);
+  const out = await sh(
+    lb1,
+    `ss -Htn state established '( sport = :22 )' | awk '{print $4}' | grep -c '^${BRIDGE.replace(/\./g, '\\.')}:' || true`,
+  );
   return Number(out);
 }
 
@@ -97,9 +104,16 @@ describe('hosts behind a jump host', () => {
     const lb1 = await SshTransport.connect(byName('lb1'), kh);
     open.push(lb1);
     expect(await sh(lb1, 'hostname')).toBe('lb1');
-    await expect(SshTransport.connect(byName('pg1'), kh, { timeoutMs: 5_000 })).rejects.toThrow(`cannot reach root@${NET}.11:22 over SSH`);
+    await expect(SshTransport.connect(byName('pg1'), kh, { timeoutMs: 5_000 })).rejects.toThrow(
+      `cannot reach root@${NET}.11:22 over SSH`,
+    );
     // pgha itself without a jump host: the two postgres hosts fail to connect, lb1 does not.
-    const direct = await pgha(['run', 'demo', '-i', staticInventory({ ssh: `{key_file: ${await labKey()}}`, greeting: 'hello' })]);
+    const direct = await pgha([
+      'run',
+      'demo',
+      '-i',
+      staticInventory({ ssh: `{key_file: ${await labKey()}}`, greeting: 'hello' }),
+    ]);
     expect(direct.code).toBe(1);
     expect(direct.json.error.step).toBe('connect');
     expect(direct.json.error.failures.map((f: { host: string }) => f.host).sort()).toEqual(BEHIND);
@@ -111,7 +125,11 @@ describe('hosts behind a jump host', () => {
     expectOk(r, 'pgha run demo (jump lb1)');
     const changed = new Set(r.json.changes.map((c: { host: string }) => c.host));
     expect([...changed].sort()).toEqual(['lb1', 'pg1', 'pg2']);
-    expect(r.json.changes.filter((c: { host: string; summary: string }) => c.host === 'pg1' && c.summary === 'create /etc/pgha-demo/greeting')).toHaveLength(1);
+    expect(
+      r.json.changes.filter(
+        (c: { host: string; summary: string }) => c.host === 'pg1' && c.summary === 'create /etc/pgha-demo/greeting',
+      ),
+    ).toHaveLength(1);
     console.log(`demo through the jump host (3 hosts, fresh): ${r.json.seconds} s`);
 
     // The same plan from the test: the postgres hosts see their SSH client at lb1's address.
@@ -125,7 +143,9 @@ describe('hosts behind a jump host', () => {
     const before = await sshdPeersFromControl(lb1);
     const pgs = await Promise.all(BEHIND.map((n) => connectPlanned(plans.get(n)!, kh)));
     for (const [i, t] of pgs.entries()) {
-      expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toBe(`hello from ${BEHIND[i]} (${t.host.address}), cluster e2e-jump`);
+      expect(await sh(t, 'cat /etc/pgha-demo/greeting')).toBe(
+        `hello from ${BEHIND[i]} (${t.host.address}), cluster e2e-jump`,
+      );
       expect((await sh(t, 'echo $SSH_CONNECTION')).split(' ')[0]).toBe(`${NET}.21`);
       expect(await sh(t, 'systemctl is-active pgha-demo')).toBe('active');
     }
@@ -144,23 +164,30 @@ describe('hosts behind a jump host', () => {
   it('ProxyJump and IdentityFile from the ssh config named by PGHA_SSH_CONFIG', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-e2e-sshcfg-'));
     const config = join(dir, 'config');
-    writeFileSync(config, [
-      'Host pg1 pg2',
-      `  ProxyJump root@${NET}.21:22`,
-      `Host ${NET}.*`,
-      `  IdentityFile ${await labKey()}`,
-      'Host *',
-      '  User root',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      config,
+      [
+        'Host pg1 pg2',
+        `  ProxyJump root@${NET}.21:22`,
+        `Host ${NET}.*`,
+        `  IdentityFile ${await labKey()}`,
+        'Host *',
+        '  User root',
+        '',
+      ].join('\n'),
+    );
     const file = staticInventory({ greeting: 'bonjour' });
     const r = await pgha(['run', 'demo', '-i', file], { env: { PGHA_SSH_CONFIG: config, SSH_AUTH_SOCK: '' } });
     expectOk(r, 'pgha run demo (ProxyJump from ssh config)');
-    const greetings = r.json.changes.filter((c: { summary: string }) => c.summary === 'update /etc/pgha-demo/greeting').map((c: { host: string }) => c.host);
+    const greetings = r.json.changes
+      .filter((c: { summary: string }) => c.summary === 'update /etc/pgha-demo/greeting')
+      .map((c: { host: string }) => c.host);
     expect(greetings.sort()).toEqual(['lb1', 'pg1', 'pg2']);
     expect([...r.json.totals.restarted].sort()).toEqual(['lb1:pgha-demo', 'pg1:pgha-demo', 'pg2:pgha-demo']);
     // Without the ssh config the same inventory has no key and no way through: it fails.
-    const without = await pgha(['run', 'demo', '-i', file], { env: { PGHA_SSH_CONFIG: join(dir, 'empty'), SSH_AUTH_SOCK: '' } });
+    const without = await pgha(['run', 'demo', '-i', file], {
+      env: { PGHA_SSH_CONFIG: join(dir, 'empty'), SSH_AUTH_SOCK: '' },
+    });
     expect(without.code).toBe(2);
     expect(without.json.error.message).toMatch(/PGHA_SSH_CONFIG.*does not exist/);
   });
@@ -169,7 +196,12 @@ describe('hosts behind a jump host', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgha-e2e-agent-'));
     // A new key protected by a passphrase, authorized on the three hosts over the lab key.
     const pass = randomBytes(12).toString('hex');
-    const pair = createRequire(import.meta.url)('ssh2').utils.generateKeyPairSync('ed25519', { passphrase: pass, cipher: 'aes256-ctr', rounds: 16, comment: 'pgha-e2e-agent' });
+    const pair = createRequire(import.meta.url)('ssh2').utils.generateKeyPairSync('ed25519', {
+      passphrase: pass,
+      cipher: 'aes256-ctr',
+      rounds: 16,
+      comment: 'pgha-e2e-agent',
+    });
     const key = join(dir, 'id_encrypted');
     writeFileSync(key, pair.private, { mode: 0o600 });
     const setup = staticInventory({ ssh: `{key_file: ${await labKey()}, jump: lb1}`, greeting: 'bonjour' });
@@ -185,7 +217,9 @@ describe('hosts behind a jump host', () => {
     const refused = await pgha(['run', 'demo', '-i', file], { env: { SSH_AUTH_SOCK: '' } });
     expect(refused.code).toBe(2);
     const messages = refused.json.error.failures.map((f: { message: string }) => f.message);
-    expect(messages).toContain(`lb1: SSH key file ${key} is protected by a passphrase and no ssh-agent is available (SSH_AUTH_SOCK is not set)`);
+    expect(messages).toContain(
+      `lb1: SSH key file ${key} is protected by a passphrase and no ssh-agent is available (SSH_AUTH_SOCK is not set)`,
+    );
     expect(refused.stdout).not.toContain(pass);
 
     // An agent of this test, the key loaded through an askpass program (the passphrase is never an argument).
@@ -196,7 +230,10 @@ describe('hosts behind a jump host', () => {
       const askpass = join(dir, 'askpass');
       writeFileSync(join(dir, 'pass'), pass, { mode: 0o600 });
       writeFileSync(askpass, `#!/bin/sh\ncat '${join(dir, 'pass')}'\n`, { mode: 0o700 });
-      execFileSync('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+      execFileSync('ssh-add', [key], {
+        env: { ...process.env, SSH_AUTH_SOCK: sock, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: ':0' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       const r = await pgha(['run', 'demo', '-i', file], { env: { SSH_AUTH_SOCK: sock } });
       expectOk(r, 'pgha run demo (encrypted key in the agent)');
       expect(r.json.totals.changes).toBe(0);
@@ -216,11 +253,17 @@ describe('hosts behind a jump host', () => {
     });
     const r = await pgha(['run', 'demo', '-i', file]);
     expect(r.code).toBe(1);
-    const failures = Object.fromEntries(r.json.error.failures.map((f: { host: string; message: string; hint: string }) => [f.host, f]));
+    const failures = Object.fromEntries(
+      r.json.error.failures.map((f: { host: string; message: string; hint: string }) => [f.host, f]),
+    );
     expect(Object.keys(failures).sort()).toEqual(BEHIND);
-    expect(failures.pg1.message).toMatch(new RegExp(`^pg1: cannot reach the jump host root@${NET}\\.21:2222: cannot reach root@${NET}\\.21:2222 over SSH`));
+    expect(failures.pg1.message).toMatch(
+      new RegExp(`^pg1: cannot reach the jump host root@${NET}\\.21:2222: cannot reach root@${NET}\\.21:2222 over SSH`),
+    );
     expect(failures.pg1.hint).toMatch(/the jump host must answer SSH from this machine/);
-    expect(failures.pg2.message).toMatch(new RegExp(`^pg2: the jump host lb1 \\(root@${NET}\\.21:22\\) cannot reach ${NET}\\.12:2222`));
+    expect(failures.pg2.message).toMatch(
+      new RegExp(`^pg2: the jump host lb1 \\(root@${NET}\\.21:22\\) cannot reach ${NET}\\.12:2222`),
+    );
     expect(failures.pg2.hint).toMatch(/check from it that/);
   });
 

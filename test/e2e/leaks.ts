@@ -30,8 +30,13 @@ export function sampleProcessLists(inv: Inventory, intervalMs = 500): { stop(): 
     let t: SshTransport | undefined;
     while (!stopped) {
       if (!t) {
-        const recorded = existsSync(known) && readFileSync(known, 'utf8').split('\n').some((l) => l.startsWith(`${hostPattern(h.address, h.ssh.port)} `));
-        if (recorded) t = await SshTransport.connect(h, new KnownHosts(known), { timeoutMs: 3000 }).catch(() => undefined);
+        const recorded =
+          existsSync(known) &&
+          readFileSync(known, 'utf8')
+            .split('\n')
+            .some((l) => l.startsWith(`${hostPattern(h.address, h.ssh.port)} `));
+        if (recorded)
+          t = await SshTransport.connect(h, new KnownHosts(known), { timeoutMs: 3000 }).catch(() => undefined);
         if (!t) {
           await sleep(intervalMs);
           continue;
@@ -60,7 +65,10 @@ export function sampleProcessLists(inv: Inventory, intervalMs = 500): { stop(): 
 
 /** The journal and the auth/sudo logs of a host, as text. */
 export async function hostLogs(t: SshTransport): Promise<string> {
-  const r = await t.exec('journalctl --no-pager 2>&1; cat /var/log/auth.log /var/log/sudo.log /var/log/syslog 2>/dev/null; true', { timeoutMs: 120_000 });
+  const r = await t.exec(
+    'journalctl --no-pager 2>&1; cat /var/log/auth.log /var/log/sudo.log /var/log/syslog 2>/dev/null; true',
+    { timeoutMs: 120_000 },
+  );
   return r.stdout;
 }
 
@@ -79,13 +87,13 @@ export function base64Forms(value: string): string[] {
 /** "where: secret NAME in: <line>" for every line of `text` holding one of the secrets, as is or in base64 (the value itself not shown). */
 export function findSecrets(where: string, text: string, secrets: Record<string, string>): string[] {
   const hits: string[] = [];
-  const forms = Object.entries(secrets).filter(([, v]) => v).flatMap(([name, v]) => [
-    { name, form: v },
-    ...base64Forms(v).map((form) => ({ name: `${name} (base64)`, form })),
-  ]);
+  const forms = Object.entries(secrets)
+    .filter(([, v]) => v)
+    .flatMap(([name, v]) => [{ name, form: v }, ...base64Forms(v).map((form) => ({ name: `${name} (base64)`, form }))]);
   for (const line of text.split('\n')) {
     for (const { name, form } of forms) {
-      if (line.includes(form)) hits.push(`${where}: secret ${name} in: ${line.split(form).join(`<${name}>`).slice(0, 300)}`);
+      if (line.includes(form))
+        hits.push(`${where}: secret ${name} in: ${line.split(form).join(`<${name}>`).slice(0, 300)}`);
     }
   }
   return hits;

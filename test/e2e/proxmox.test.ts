@@ -25,8 +25,20 @@ const NAMES = ['lb1', 'lb2', 'pg1', 'pg2', 'pg3'];
 const CIUSER = 'debian';
 // The least-privilege role of README.md (section "Proxmox VE"), granted on /vms, the storage and the SDN zone only (nothing on /).
 const ROLE = [
-  'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
-  'VM.Config.CPU', 'VM.Config.Memory', 'VM.PowerMgmt', 'VM.GuestAgent.Audit', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use',
+  'VM.Allocate',
+  'VM.Clone',
+  'VM.Audit',
+  'VM.Config.Cloudinit',
+  'VM.Config.Network',
+  'VM.Config.Options',
+  'VM.Config.Disk',
+  'VM.Config.CPU',
+  'VM.Config.Memory',
+  'VM.PowerMgmt',
+  'VM.GuestAgent.Audit',
+  'Datastore.AllocateSpace',
+  'Datastore.Audit',
+  'SDN.Use',
 ];
 
 // Three nodes: the template 9000 lives on pve1 on shared storage (ceph; pve3's VMs are cloned from it with a target
@@ -57,10 +69,21 @@ let firstRequestAt = 0;
 
 function labHostFor(vm: SimVmInfo): Host {
   const m = /^ip=(\d+\.\d+\.\d+\.\d+)\/(\d+),gw=(\d+\.\d+\.\d+\.\d+)$/.exec(vm.cloudInit.ipconfig0 ?? '');
-  if (!m) throw new Error(`VM ${vm.vmid} (${vm.name}): ipconfig0 "${vm.cloudInit.ipconfig0}" is no static address with a gateway`);
-  if (m[3] !== GATEWAY || m[2] !== '24') throw new Error(`VM ${vm.vmid} (${vm.name}): gateway ${m[3]}/${m[2]} is not the lab bridge ${GATEWAY}/24`);
+  if (!m)
+    throw new Error(
+      `VM ${vm.vmid} (${vm.name}): ipconfig0 "${vm.cloudInit.ipconfig0}" is no static address with a gateway`,
+    );
+  if (m[3] !== GATEWAY || m[2] !== '24')
+    throw new Error(`VM ${vm.vmid} (${vm.name}): gateway ${m[3]}/${m[2]} is not the lab bridge ${GATEWAY}/24`);
   const user = vm.cloudInit.ciuser ?? 'root';
-  return { name: vm.name, address: m[1]!, roles: [], groups: [], vars: {}, ssh: { user, port: 22, become: user !== 'root' } };
+  return {
+    name: vm.name,
+    address: m[1]!,
+    roles: [],
+    groups: [],
+    vars: {},
+    ssh: { user, port: 22, become: user !== 'root' },
+  };
 }
 
 /** The lab inventory seen by one VM: only that host, so its /etc/hosts knows itself alone (as a cloud-init VM). */
@@ -88,7 +111,8 @@ function wireHypervisor(): void {
 }
 
 const guests = () => [...sim.st.vms.values()].filter((v) => v.config['template'] !== '1');
-const requestsOf = (method: string, tail: RegExp, from = 0) => sim.requests.slice(from).filter((r) => r.method === method && tail.test(r.path));
+const requestsOf = (method: string, tail: RegExp, from = 0) =>
+  sim.requests.slice(from).filter((r) => r.method === method && tail.test(r.path));
 const quiet = { check: false, log: () => undefined };
 
 beforeAll(async () => {
@@ -102,12 +126,24 @@ beforeAll(async () => {
   publicKey = readFileSync(join(dir, 'id_ed25519.pub'), 'utf8').trim();
   copyFileSync(sim.caFile, join(dir, 'pve-ca.pem'));
   const text = readFileSync(file, 'utf8')
-    .replace('@SIM_PORT@', String(sim.port)).replace('@TOKEN_ID@', `'${sim.tokenId}'`).replace('@SSH_PUBLIC_KEY@', publicKey);
+    .replace('@SIM_PORT@', String(sim.port))
+    .replace('@TOKEN_ID@', `'${sim.tokenId}'`)
+    .replace('@SSH_PUBLIC_KEY@', publicKey);
   writeFileSync(file, text);
   hv = {
-    file: join(dir, 'hypervisor.yml'), dir, cluster: 'e2e-pve-hv', subnet: `${SUBNET}.0/24`, prefix: 24,
-    provider: { type: 'lab', lab: { bridge: 'pgha-e2e-pve', bridgeAddress: GATEWAY, cachePort: 3142, stateDir: join(dir, 'hypervisor') } },
-    hosts: [], groups: { all: [] }, vars: {}, warnings: [],
+    file: join(dir, 'hypervisor.yml'),
+    dir,
+    cluster: 'e2e-pve-hv',
+    subnet: `${SUBNET}.0/24`,
+    prefix: 24,
+    provider: {
+      type: 'lab',
+      lab: { bridge: 'pgha-e2e-pve', bridgeAddress: GATEWAY, cachePort: 3142, stateDir: join(dir, 'hypervisor') },
+    },
+    hosts: [],
+    groups: { all: [] },
+    vars: {},
+    warnings: [],
   };
   // Bridge, package cache and base image; no machine yet (they boot when their VMs start).
   await labProvider.up(hv, quiet);
@@ -130,7 +166,9 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     const r = await pgha(['up', '-i', file], { env: env() });
     expectOk(r, 'pgha up (proxmox)');
     expect(sim.invalid).toEqual([]);
-    expect(r.json.provider.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} create`));
+    expect(r.json.provider.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(
+      NAMES.map((n) => `${n} create`),
+    );
     // The VMs, as the inventory wants them.
     const inv = await inventory(file);
     const vms = guests();
@@ -143,7 +181,9 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
       expect(h.ssh).toMatchObject({ user: CIUSER, become: true }); // from provider.proxmox.defaults.user
       expect(vm.config['ipconfig0']).toBe(`ip=${h.address}/24,gw=${GATEWAY}`);
       expect(vm.config['cores']).toBe(h.roles.includes('haproxy') ? '1' : '2');
-      expect(vm.config['scsi0']).toMatch(new RegExp(`^${vm.node === 'pve2' ? 'local-lvm' : 'ceph'}:vm-${vm.vmid}-disk-0,.*size=8G`));
+      expect(vm.config['scsi0']).toMatch(
+        new RegExp(`^${vm.node === 'pve2' ? 'local-lvm' : 'ceph'}:vm-${vm.vmid}-disk-0,.*size=8G`),
+      );
       expect(vm.config['lock']).toBeUndefined();
     }
     // Clone, configure, resize and start once per VM; each started VM booted one lab machine with the cloud-init key.
@@ -155,7 +195,11 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     const clonesFrom = (tpl: number) => requestsOf('POST', new RegExp(`/qemu/${tpl}/clone$`));
     expect(clonesFrom(9000).length + clonesFrom(9001).length).toBe(5);
     expect(clonesFrom(9001).map((q) => q.path)).toEqual(clonesFrom(9001).map(() => '/nodes/pve2/qemu/9001/clone'));
-    expect(clonesFrom(9000).filter((q) => q.params['target'] === 'pve3').map((q) => q.params['name'])).toEqual(vms.filter((v) => v.node === 'pve3').map((v) => v.config['name']));
+    expect(
+      clonesFrom(9000)
+        .filter((q) => q.params['target'] === 'pve3')
+        .map((q) => q.params['name']),
+    ).toEqual(vms.filter((v) => v.node === 'pve3').map((v) => v.config['name']));
     expect(requestsOf('POST', /\/qemu\/\d+\/config$/)).toHaveLength(5);
     expect(requestsOf('PUT', /\/qemu\/\d+\/resize$/)).toHaveLength(5);
     expect(requestsOf('POST', /\/qemu\/\d+\/status\/start$/)).toHaveLength(5);
@@ -166,17 +210,25 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     for (const name of NAMES) {
       const root = hostPaths(join(dir, 'hypervisor'), name).root;
       expect(readFileSync(`${root}/root/.ssh/authorized_keys`, 'utf8').trim()).toBe('');
-      const account = readFileSync(`${root}/etc/passwd`, 'utf8').split('\n').find((l) => l.startsWith(`${CIUSER}:`))!.split(':');
+      const account = readFileSync(`${root}/etc/passwd`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${CIUSER}:`))!
+        .split(':');
       expect(account[6]).toBe('/bin/bash');
       const ak = `${root}${account[5]}/.ssh/authorized_keys`;
       expect(readFileSync(ak, 'utf8')).toContain(publicKey);
-      for (const [p, mode] of [[ak, 0o600], [dirname(ak), 0o700]] as const) {
+      for (const [p, mode] of [
+        [ak, 0o600],
+        [dirname(ak), 0o700],
+      ] as const) {
         const st = statSync(p);
         expect([p, st.mode & 0o777, st.uid, st.gid]).toEqual([p, mode, Number(account[2]), Number(account[3])]);
       }
       const sudoers = statSync(`${root}/etc/sudoers.d/90-cloud-init-users`);
       expect(sudoers.mode & 0o777).toBe(0o440);
-      expect(readFileSync(`${root}/etc/sudoers.d/90-cloud-init-users`, 'utf8')).toContain(`${CIUSER} ALL=(ALL) NOPASSWD:ALL`);
+      expect(readFileSync(`${root}/etc/sudoers.d/90-cloud-init-users`, 'utf8')).toContain(
+        `${CIUSER} ALL=(ALL) NOPASSWD:ALL`,
+      );
     }
     const kh0 = new KnownHosts(sidecarPath(inv, 'known_hosts'));
     const asRoot = { ...inv.hosts[0]!, ssh: { ...inv.hosts[0]!.ssh, user: 'root', become: false } };
@@ -194,13 +246,21 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     const kh = readFileSync(sidecarPath(inv, 'known_hosts'), 'utf8');
     for (const h of inv.hosts) expect(kh).toContain(`${h.address} ssh-ed25519 `);
     const vmsReady = (Math.max(...booted.map((b) => b.at)) - firstRequestAt) / 1000;
-    console.log(`proxmox e2e: first API request to the 5th VM booted (SSH up): ${vmsReady.toFixed(1)} s; ` +
-      `boot per VM ${booted.map((b) => `${b.vm.name} ${b.seconds.toFixed(1)} s`).join(', ')}; whole pgha up ${r.seconds.toFixed(1)} s; ` +
-      `${sim.requests.length} API requests`);
+    console.log(
+      `proxmox e2e: first API request to the 5th VM booted (SSH up): ${vmsReady.toFixed(1)} s; ` +
+        `boot per VM ${booted.map((b) => `${b.vm.name} ${b.seconds.toFixed(1)} s`).join(', ')}; whole pgha up ${r.seconds.toFixed(1)} s; ` +
+        `${sim.requests.length} API requests`,
+    );
 
     // The cluster answers through the VIP: 5001 primary, 5002 a replica.
-    const password = (parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>).postgres_superuser_password;
-    const w = await psql(VIP, 5001, password, 'create table if not exists pve_probe(id int primary key); insert into pve_probe values (1) on conflict do nothing; select pg_is_in_recovery()');
+    const password = (parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>)
+      .postgres_superuser_password;
+    const w = await psql(
+      VIP,
+      5001,
+      password,
+      'create table if not exists pve_probe(id int primary key); insert into pve_probe values (1) on conflict do nothing; select pg_is_in_recovery()',
+    );
     expect(w.err).toBe('');
     expect(w.out.split('\n').pop()).toBe('f');
     const rd = await psql(VIP, 5002, password, 'select pg_is_in_recovery(), count(*) from pve_probe');
@@ -239,7 +299,9 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
     const from = sim.requests.length;
     const r = await pgha(['destroy', '-i', file], { env: env() });
     expectOk(r, 'pgha destroy (proxmox)');
-    expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(NAMES.map((n) => `${n} delete`));
+    expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(
+      NAMES.map((n) => `${n} delete`),
+    );
     expect(guests()).toEqual([]);
     expect(sim.st.vms.has(9000) && sim.st.vms.has(9001)).toBe(true); // the templates stay
     const deletes = requestsOf('DELETE', /\/qemu\/\d+$/, from);

@@ -3,7 +3,11 @@ import { spawn, spawnSync } from 'node:child_process';
 
 export function ensurePsql(): void {
   if (spawnSync('sh', ['-c', 'command -v psql']).status === 0) return;
-  const r = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client'], { stdio: 'inherit' });
+  const r = spawnSync(
+    'sh',
+    ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client'],
+    { stdio: 'inherit' },
+  );
   if (r.status !== 0) throw new Error('cannot install postgresql-client on the control machine');
 }
 
@@ -16,9 +20,29 @@ export interface PsqlResult {
 /** One psql call: -A -t output, a connect timeout, and the password through the environment. */
 export function psql(host: string, port: number, password: string, sql: string, timeoutMs = 5000): Promise<PsqlResult> {
   return new Promise((resolve) => {
-    const p = spawn('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-c', sql], {
-      env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '3' },
-    });
+    const p = spawn(
+      'psql',
+      [
+        '-X',
+        '-A',
+        '-t',
+        '-v',
+        'ON_ERROR_STOP=1',
+        '-h',
+        host,
+        '-p',
+        String(port),
+        '-U',
+        'postgres',
+        '-d',
+        'postgres',
+        '-c',
+        sql,
+      ],
+      {
+        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '3' },
+      },
+    );
     let out = '';
     let err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

@@ -17,7 +17,9 @@ function setup() {
   const converge = async (rs: Resource[]) => {
     const before = t.roundTrips;
     const changes = planChanges(rs, await probe(t, rs, false), false);
-    const applied = changes.length ? await applyChanges(t, changes, rs, () => undefined, { pendingDir: join(dir, 'notify'), backupDir }) : { applied: [], restarted: [], reloaded: [] };
+    const applied = changes.length
+      ? await applyChanges(t, changes, rs, () => undefined, { pendingDir: join(dir, 'notify'), backupDir })
+      : { applied: [], restarted: [], reloaded: [] };
     return { changes, applied, trips: t.roundTrips - before };
   };
   return { dir, backupDir, t, converge, file: join(dir, 'sub dir', 'app.conf') };
@@ -32,7 +34,11 @@ describe('apply (local sh)', () => {
       { kind: 'command', label: 'marker', script: `echo ran >> ${join(dir, 'ran')}`, creates: join(dir, 'ran') },
     ];
     const first = await converge(rs);
-    expect(first.changes.map((c) => c.summary)).toEqual([`create directory ${join(dir, 'data')}`, `create ${file}`, 'run: marker']);
+    expect(first.changes.map((c) => c.summary)).toEqual([
+      `create directory ${join(dir, 'data')}`,
+      `create ${file}`,
+      'run: marker',
+    ]);
     expect(readFileSync(file, 'utf8')).toBe('port = 1\n');
     expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(statSync(join(dir, 'data')).mode & 0o777).toBe(0o700);
@@ -61,7 +67,14 @@ describe('apply (local sh)', () => {
 
   it('runs a notify only when what it depends on changed', async () => {
     const { dir, t, converge } = setup();
-    const rs: Resource[] = [{ kind: 'file', path: join(dir, 'n.conf'), content: 'x\n', notify: [{ service: 'pgha-no-such-unit', action: 'restart' }] }];
+    const rs: Resource[] = [
+      {
+        kind: 'file',
+        path: join(dir, 'n.conf'),
+        content: 'x\n',
+        notify: [{ service: 'pgha-no-such-unit', action: 'restart' }],
+      },
+    ];
     const first = await converge(rs);
     expect(first.changes).toHaveLength(1);
     // The notified unit is not running here, so nothing is restarted, and the run says so.
@@ -75,10 +88,21 @@ describe('apply (local sh)', () => {
 
   it('keeps previous versions under /var/lib/pgha/backup on a host unless told otherwise', async () => {
     const scripts: string[] = [];
-    const t = { host: fakeHost(), roundTrips: 0, exec: async (s: string) => (scripts.push(s), { stdout: '', stderr: '', code: 0 }), close: async () => {} };
+    const t = {
+      host: fakeHost(),
+      roundTrips: 0,
+      exec: async (s: string) => (scripts.push(s), { stdout: '', stderr: '', code: 0 }),
+      close: async () => {},
+    };
     const rs: Resource[] = [{ kind: 'file', path: '/etc/app.conf', content: 'x\n' }];
-    await applyChanges(t, [{ index: 0, resource: rs[0]!, summary: 'update /etc/app.conf', ops: [{ op: 'write' }] }], rs, () => undefined, {});
+    await applyChanges(
+      t,
+      [{ index: 0, resource: rs[0]!, summary: 'update /etc/app.conf', ops: [{ op: 'write' }] }],
+      rs,
+      () => undefined,
+      {},
+    );
     expect(BACKUP_DIR).toBe('/var/lib/pgha/backup');
-    expect(scripts.join('\n')).toContain("cp -p /etc/app.conf /var/lib/pgha/backup/etc/app.conf");
+    expect(scripts.join('\n')).toContain('cp -p /etc/app.conf /var/lib/pgha/backup/etc/app.conf');
   });
 });

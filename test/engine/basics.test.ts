@@ -33,7 +33,10 @@ describe('quoting', () => {
 describe('secrets', () => {
   it('generates once, keeps mode 0600, masks', () => {
     const f = join(tmp(), 'secrets.yml');
-    const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
+    const specs = [
+      { key: 'db_password', length: 24 },
+      { key: 'vrrp', length: 8 },
+    ];
     const a = loadSecrets(f, specs, { check: false, env: {} });
     expect(a.db_password).toMatch(/^[A-Za-z0-9]{24}$/);
     expect(a.vrrp).toHaveLength(8);
@@ -44,7 +47,10 @@ describe('secrets', () => {
   });
   it('saves a value from the environment, so that a later run without it keeps it', () => {
     const f = join(tmp(), 'secrets.yml');
-    const specs = [{ key: 'db_password', length: 24 }, { key: 'vrrp', length: 8 }];
+    const specs = [
+      { key: 'db_password', length: 24 },
+      { key: 'vrrp', length: 8 },
+    ];
     const env = { PGHA_SECRET_DB_PASSWORD: 'from-env-123' };
     // In check mode it is used but not saved.
     expect(loadSecrets(f, specs, { check: true, env }).db_password).toBe('from-env-123');
@@ -64,8 +70,9 @@ describe('secrets', () => {
     const a = loadSecrets(f, specs, { check: false, env: {} });
     const before = readFileSync(f, 'utf8');
     for (const check of [false, true]) {
-      expect(() => loadSecrets(f, specs, { check, env: { PGHA_SECRET_DB_PASSWORD: 'another-value' } }))
-        .toThrow(`PGHA_SECRET_DB_PASSWORD differs from db_password in ${f}, the value the cluster uses`);
+      expect(() => loadSecrets(f, specs, { check, env: { PGHA_SECRET_DB_PASSWORD: 'another-value' } })).toThrow(
+        `PGHA_SECRET_DB_PASSWORD differs from db_password in ${f}, the value the cluster uses`,
+      );
     }
     expect(readFileSync(f, 'utf8')).toBe(before);
     expect(loadSecrets(f, specs, { check: false, env: {} })).toEqual(a);
@@ -75,8 +82,9 @@ describe('secrets', () => {
     loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} });
     for (const mode of [0o640, 0o604, 0o644]) {
       chmodSync(f, mode);
-      expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} }))
-        .toThrow(`secrets file ${f} may be read by others (mode 0${mode.toString(8)})`);
+      expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} })).toThrow(
+        `secrets file ${f} may be read by others (mode 0${mode.toString(8)})`,
+      );
       expect(statSync(f).mode & 0o777).toBe(mode);
     }
     chmodSync(f, 0o400);
@@ -84,8 +92,9 @@ describe('secrets', () => {
   });
   it('refuses a secret shorter than 4 characters, from the environment or the file', () => {
     const f = join(tmp(), 'secrets.yml');
-    expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'abc' } }))
-      .toThrow('secret db_password (PGHA_SECRET_DB_PASSWORD) is shorter than 4 characters');
+    expect(() =>
+      loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: { PGHA_SECRET_DB_PASSWORD: 'abc' } }),
+    ).toThrow('secret db_password (PGHA_SECRET_DB_PASSWORD) is shorter than 4 characters');
     writeFileSync(f, 'db_password: xy\n', { mode: 0o600 });
     expect(() => loadSecrets(f, [{ key: 'db_password', length: 24 }], { check: false, env: {} })).toThrow(UserError);
   });
@@ -176,7 +185,11 @@ describe('bounded waits', () => {
   it('stops early when waiting longer cannot help', async () => {
     const { waitFor } = await import('../../src/engine/wait.js');
     let n = 0;
-    const r = await waitFor(async () => ({ ok: false, value: ++n }), { timeoutMs: 10_000, intervalMs: 10, stop: (v) => v >= 3 });
+    const r = await waitFor(async () => ({ ok: false, value: ++n }), {
+      timeoutMs: 10_000,
+      intervalMs: 10,
+      stop: (v) => v >= 3,
+    });
     expect(r.ok).toBe(false);
     expect(r.value).toBe(3);
     expect(r.elapsedMs).toBeLessThan(1000);

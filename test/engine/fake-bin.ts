@@ -8,11 +8,17 @@ import { shq } from '../../src/engine/quote.js';
 import { LocalTransport, fakeHost } from './local-transport.js';
 
 export class FakeBinTransport extends LocalTransport {
-  constructor(readonly fake: string, host = fakeHost()) {
+  constructor(
+    readonly fake: string,
+    host = fakeHost(),
+  ) {
     super(host);
   }
   override exec(script: string, opts?: ExecOptions): Promise<ExecResult> {
-    return super.exec(`FAKE=${shq(this.fake)}; export FAKE; PATH=${shq(join(this.fake, 'bin'))}:"$PATH"\n${script}`, opts);
+    return super.exec(
+      `FAKE=${shq(this.fake)}; export FAKE; PATH=${shq(join(this.fake, 'bin'))}:"$PATH"\n${script}`,
+      opts,
+    );
   }
 }
 
@@ -27,6 +33,7 @@ export function fakeBin(cmds: Record<string, string>) {
     writeFileSync(join(fake, 'bin', name), `#!/bin/sh\nprintf '%s\\n' "${name} $*" >> "$FAKE/calls"\n${body}\n`);
     chmodSync(join(fake, 'bin', name), 0o755);
   }
-  const calls = () => (existsSync(join(fake, 'calls')) ? readFileSync(join(fake, 'calls'), 'utf8').trimEnd().split('\n') : []);
+  const calls = () =>
+    existsSync(join(fake, 'calls')) ? readFileSync(join(fake, 'calls'), 'utf8').trimEnd().split('\n') : [];
   return { fake, t: new FakeBinTransport(fake), calls };
 }

@@ -13,7 +13,11 @@ export class LocalTransport implements Transport {
   exec(script: string, opts: ExecOptions = {}): Promise<ExecResult> {
     this.roundTrips++;
     this.scripts.push(script);
-    const { command, input } = remoteInvocation(script, { stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 600_000, sudo: false });
+    const { command, input } = remoteInvocation(script, {
+      stdin: opts.stdin,
+      timeoutMs: opts.timeoutMs ?? 600_000,
+      sudo: false,
+    });
     return new Promise((resolve) => {
       const p = spawn('sh', ['-c', command], { stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';

@@ -15,7 +15,9 @@ afterEach(() => {
 
 /** Another process holding the lock (as a run of another pgha would): resolves once it holds it. */
 function holdInOtherProcess(file: string): Promise<ChildProcess> {
-  const c = spawn('flock', ['-xF', file, 'sh', '-c', 'echo locked; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const c = spawn('flock', ['-xF', file, 'sh', '-c', 'echo locked; exec sleep 60'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   children.push(c);
   return new Promise((res, rej) => {
     c.stdout!.once('data', () => res(c));
@@ -39,7 +41,9 @@ describe('run lock', () => {
     expect(refused).toHaveLength(5);
     for (const e of refused) {
       expect(e).toBeInstanceOf(UserError);
-      expect(e.message).toMatch(new RegExp(`another pgha run \\(pid ${process.pid}, "run0", since \\d{4}-\\d\\d-\\d\\dT`));
+      expect(e.message).toMatch(
+        new RegExp(`another pgha run \\(pid ${process.pid}, "run0", since \\d{4}-\\d\\d-\\d\\dT`),
+      );
     }
     held[0]!();
     const again = acquireLock(f, 'after');
@@ -52,7 +56,9 @@ describe('run lock', () => {
     const f = join(tmp(), 'lock');
     writeFileSync(f, JSON.stringify({ pid: 4242, what: 'up', since: '2026-01-01T00:00:00.000Z' }));
     const other = await holdInOtherProcess(f);
-    expect(() => acquireLock(f, 'plan')).toThrow(/another pgha run \(pid 4242, "up", since 2026-01-01T00:00:00\.000Z\) holds the lock/);
+    expect(() => acquireLock(f, 'plan')).toThrow(
+      /another pgha run \(pid 4242, "up", since 2026-01-01T00:00:00\.000Z\) holds the lock/,
+    );
     const gone = new Promise((res) => other.once('exit', res));
     other.kill('SIGKILL');
     await gone;
@@ -83,17 +89,25 @@ describe('run lock', () => {
   it('a run that locked the file its holder then released and removed starts over on the new file', async () => {
     const f = join(tmp(), 'lock');
     // The holder: locks, then (while a waiter is blocked on the same file) removes it and lets go.
-    const holderProc = spawn('sh', ['-c', `exec 9>"$0"; flock -x 9; echo locked; read x; rm -f "$0"; exec 9>&-; sleep 60`, f], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const holderProc = spawn(
+      'sh',
+      ['-c', `exec 9>"$0"; flock -x 9; echo locked; read x; rm -f "$0"; exec 9>&-; sleep 60`, f],
+      { stdio: ['pipe', 'pipe', 'ignore'] },
+    );
     children.push(holderProc);
     await new Promise((res) => holderProc.stdout!.once('data', res));
     // A blocked waiter on the old file: once the holder lets go it locks a file that no longer has a name.
-    const waiter = spawn('sh', ['-c', `exec 9<"$0"; echo opened; flock -x 9; echo got; sleep 60`, f], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const waiter = spawn('sh', ['-c', `exec 9<"$0"; echo opened; flock -x 9; echo got; sleep 60`, f], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     children.push(waiter);
     const lines: string[] = [];
-    const saw = (word: string) => new Promise<void>((res) => {
-      const look = () => (lines.join('').includes(word) ? res() : waiter.stdout!.once('data', (d) => (lines.push(String(d)), look())));
-      look();
-    });
+    const saw = (word: string) =>
+      new Promise<void>((res) => {
+        const look = () =>
+          lines.join('').includes(word) ? res() : waiter.stdout!.once('data', (d) => (lines.push(String(d)), look()));
+        look();
+      });
     await saw('opened');
     holderProc.stdin!.write('go\n');
     await saw('got');

@@ -16,11 +16,23 @@ import { fakeBin } from './fake-bin.js';
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-pending-'));
   const host = fakeHost('a');
-  const inv: Inventory = { file: join(dir, 'inv.yml'), dir, cluster: 'c', subnet: '10.0.0.0/24', prefix: 24, provider: { type: 'static' }, hosts: [host], groups: { all: ['a'] }, vars: {}, warnings: [] };
+  const inv: Inventory = {
+    file: join(dir, 'inv.yml'),
+    dir,
+    cluster: 'c',
+    subnet: '10.0.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts: [host],
+    groups: { all: ['a'] },
+    vars: {},
+    warnings: [],
+  };
   const t = new LocalTransport(host);
   const transports = new Map<string, Transport>([['a', t]]);
   const pendingDir = join(dir, 'notify');
-  const runner = (check = false) => new Runner({ inventory: inv, secrets: {}, transports, check, diff: false, events: {}, pendingDir });
+  const runner = (check = false) =>
+    new Runner({ inventory: inv, secrets: {}, transports, check, diff: false, events: {}, pendingDir });
   return { dir, host, t, pendingDir, runner };
 }
 
@@ -42,7 +54,9 @@ describe('pending notifications', () => {
     const step = configStep(file, 'v1\n', () => {
       if (!healthy) throw new Error('service not healthy');
     });
-    const err = await runner().runStep(step, [host]).catch((e) => e);
+    const err = await runner()
+      .runStep(step, [host])
+      .catch((e) => e);
     expect(err).toBeInstanceOf(RunError);
     expect(readFileSync(file, 'utf8')).toBe('v1\n');
     expect(readFileSync(join(pendingDir, 'pgha-test-unit'), 'utf8').trim()).toBe('reload');
@@ -51,7 +65,9 @@ describe('pending notifications', () => {
     healthy = true;
     const scripts = t.scripts.length;
     const [res] = await runner().runStep(step, [host]);
-    expect(res.changes.map((c) => c.summary)).toEqual(['reload pgha-test-unit (left pending by an earlier run that did not finish)']);
+    expect(res.changes.map((c) => c.summary)).toEqual([
+      'reload pgha-test-unit (left pending by an earlier run that did not finish)',
+    ]);
     expect(t.scripts.slice(scripts).some((s) => s.includes('systemctl reload pgha-test-unit'))).toBe(true);
     expect(existsSync(join(pendingDir, 'pgha-test-unit'))).toBe(false);
 
@@ -67,7 +83,9 @@ describe('pending notifications', () => {
     mkdirSync(pendingDir, { recursive: true });
     writeFileSync(join(pendingDir, 'pgha-test-unit'), 'restart\n');
     const [res] = await runner(true).runStep(configStep(file, 'v1\n'), [host]);
-    expect(res.changes.map((c) => c.summary)).toEqual(['restart pgha-test-unit (left pending by an earlier run that did not finish)']);
+    expect(res.changes.map((c) => c.summary)).toEqual([
+      'restart pgha-test-unit (left pending by an earlier run that did not finish)',
+    ]);
     expect(res.reason).toMatch(/^would change 1/);
     expect(readFileSync(join(pendingDir, 'pgha-test-unit'), 'utf8').trim()).toBe('restart');
   });
@@ -86,10 +104,21 @@ describe('pending notifications', () => {
   it('a recorded restart is never weakened to a reload', async () => {
     const { pendingDir, t } = setup();
     await t.exec(recordScript([{ service: 'x', action: 'restart' }], pendingDir));
-    await t.exec(recordScript([{ service: 'x', action: 'reload' }, { service: 'y', action: 'reload' }], pendingDir));
+    await t.exec(
+      recordScript(
+        [
+          { service: 'x', action: 'reload' },
+          { service: 'y', action: 'reload' },
+        ],
+        pendingDir,
+      ),
+    );
     const spec = pendingFact(pendingDir);
     const got = spec.parse((await t.exec(spec.script)).stdout);
-    expect([...got]).toEqual([['x', 'restart'], ['y', 'reload']]);
+    expect([...got]).toEqual([
+      ['x', 'restart'],
+      ['y', 'reload'],
+    ]);
   });
 });
 
@@ -117,7 +146,8 @@ function dpkgHost(o: { updates?: boolean; audit?: string; configure?: string[]; 
   return { ...f, updates };
 }
 const CONFIGURE = 'dpkg --force-confdef --force-confold --configure -a';
-const HALF = 'The following packages are only half configured, probably due to problems\nconfiguring them the first time.\n haproxy\n';
+const HALF =
+  'The following packages are only half configured, probably due to problems\nconfiguring them the first time.\n haproxy\n';
 
 describe('packages after an interrupted dpkg (fake dpkg and apt-get on PATH)', () => {
   it('does nothing when dpkg has nothing pending', async () => {
@@ -141,7 +171,7 @@ describe('packages after an interrupted dpkg (fake dpkg and apt-get on PATH)', (
     expect(h.calls()).toEqual(['dpkg --audit', CONFIGURE, 'sleep 1', CONFIGURE, 'sleep 1', CONFIGURE, 'dpkg --audit']);
   });
 
-  it('stops with dpkg\'s message on an error other than the lock', async () => {
+  it("stops with dpkg's message on an error other than the lock", async () => {
     const h = dpkgHost({ updates: true, configure: ['fail'] });
     const r = await h.t.exec(`set -e\n${dpkgRecover(h.updates)}\necho after`);
     expect(r.code).toBe(1);
@@ -153,7 +183,12 @@ describe('packages after an interrupted dpkg (fake dpkg and apt-get on PATH)', (
   it('lets apt fix what configure -a left broken', async () => {
     const h = dpkgHost({ audit: HALF, auditStays: true });
     expect((await h.t.exec(`set -e\n${dpkgRecover(h.updates)}`)).code).toBe(0);
-    expect(h.calls()).toEqual(['dpkg --audit', CONFIGURE, 'dpkg --audit', expect.stringMatching(/^apt-get .* install -f -y -q$/)]);
+    expect(h.calls()).toEqual([
+      'dpkg --audit',
+      CONFIGURE,
+      'dpkg --audit',
+      expect.stringMatching(/^apt-get .* install -f -y -q$/),
+    ]);
   });
 
   it('recovers before installing', async () => {
@@ -165,7 +200,7 @@ describe('packages after an interrupted dpkg (fake dpkg and apt-get on PATH)', (
     expect(calls.at(-1)).toMatch(/^apt-get .* install -y -q --no-install-recommends haproxy$/);
   });
 
-  it('on a host, looks at dpkg\'s own journal directory', () => {
+  it("on a host, looks at dpkg's own journal directory", () => {
     expect(DPKG_RECOVER).toBe(dpkgRecover('/var/lib/dpkg/updates'));
     expect(DPKG_RECOVER).toContain('ls -A /var/lib/dpkg/updates ');
     expect(packagesScript(['haproxy'])).toContain(DPKG_RECOVER);

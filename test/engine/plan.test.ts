@@ -31,7 +31,14 @@ describe('planning from recorded probe output (no SSH)', () => {
   });
 
   it('refuses output without a closing record for every resource', () => {
-    const out = [`F 0 ${sha256('a=1\n')} root app 640`, 'D 1 app app 750', 'P 2 haproxy installed', 'P 2 keepalived installed', 'S 3 enabled active', 'C 4 skip'].join('\n');
+    const out = [
+      `F 0 ${sha256('a=1\n')} root app 640`,
+      'D 1 app app 750',
+      'P 2 haproxy installed',
+      'P 2 keepalived installed',
+      'S 3 enabled active',
+      'C 4 skip',
+    ].join('\n');
     expect(() => parseProbe(resources, out)).toThrow(/records for 0 of 5 resources/);
     // Cut after the third resource: the command's record (a "skip") never arrived.
     const cut = `${out}\nE 0\nE 1\nE 2\nE 3\n`.replace('C 4 skip\n', '');
@@ -39,7 +46,14 @@ describe('planning from recorded probe output (no SSH)', () => {
   });
 
   it('reports each difference with a summary', () => {
-    const out = [`F 0 ${sha256('a=2\n')} root app 640`, 'D 1 -', 'P 2 haproxy installed', 'P 2 keepalived not-installed', 'S 3 disabled failed', 'C 4 run'].join('\n');
+    const out = [
+      `F 0 ${sha256('a=2\n')} root app 640`,
+      'D 1 -',
+      'P 2 haproxy installed',
+      'P 2 keepalived not-installed',
+      'S 3 disabled failed',
+      'C 4 run',
+    ].join('\n');
     const changes = planChanges(resources, parseProbe(resources, closed(out, 5)), false);
     expect(changes.map((c) => c.summary)).toEqual([
       'update /etc/app.conf',
@@ -63,7 +77,11 @@ describe('planning from recorded probe output (no SSH)', () => {
     const [c] = planChanges([resources[0]], parseProbe([resources[0]], out), true);
     expect(c.diff).toContain('-a=2');
     expect(c.diff).toContain('+a=1');
-    const secret: Resource = { ...(resources[0] as Extract<Resource, { kind: 'file' }>), secret: true, content: 'a=1\npassword=hunter22\n' };
+    const secret: Resource = {
+      ...(resources[0] as Extract<Resource, { kind: 'file' }>),
+      secret: true,
+      content: 'a=1\npassword=hunter22\n',
+    };
     const [s] = planChanges([secret], parseProbe([secret], out), true);
     expect(s.diff).toContain('+a=1'); // the setting that changes is shown
     expect(s.diff).toContain('+password=********');
@@ -96,7 +114,11 @@ describe('planning from recorded probe output (no SSH)', () => {
     expect(got[3]).toEqual({ kind: 'service', state: { enabled: 'enabled', active: 'active' } });
     expect(got[4]).toEqual({ kind: 'command', run: false });
     expect(got[5]).toEqual({ kind: 'file', state: { exists: false } });
-    expect(calls()).toEqual(['dpkg-query -W -f=${Package} ${db:Status-Status}\\n haproxy keepalived', 'systemctl is-enabled haproxy', 'systemctl is-active haproxy']);
+    expect(calls()).toEqual([
+      'dpkg-query -W -f=${Package} ${db:Status-Status}\\n haproxy keepalived',
+      'systemctl is-enabled haproxy',
+      'systemctl is-active haproxy',
+    ]);
     expect(probeScript(rs, false)).toContain(`'${fake}/it'\\''s here'`);
   });
 });

@@ -24,14 +24,20 @@ const SECRET = `pw-'"$x\\\`y-${process.pid}`;
 
 describe('remote invocation', () => {
   it('puts nothing of the script or its data on the command line', () => {
-    const inv = remoteInvocation(`PGPASSWORD='${SECRET}' psql -c 'select 1'`, { stdin: SECRET, timeoutMs: 90_500, sudo: true });
+    const inv = remoteInvocation(`PGPASSWORD='${SECRET}' psql -c 'select 1'`, {
+      stdin: SECRET,
+      timeoutMs: 90_500,
+      sudo: true,
+    });
     expect(inv.command).toBe('LC_ALL=C.UTF-8 sudo -n timeout -k 5 91 sh -s');
     expect(remoteInvocation('x', { timeoutMs: 1000, sudo: false }).command).toBe('LC_ALL=C.UTF-8 timeout -k 5 1 sh -s');
   });
 
   it('runs the script from stdin, exit code and all; the data reaches the script as its stdin, exactly', async () => {
     const d = mkdtempSync(join(tmpdir(), 'pgha-remote-'));
-    const r = await runLocally(`cat > ${d}/got\necho "ran as $(id -u)"\nexit 7`, { stdin: `{"password": "${SECRET}"}\nline two\n` });
+    const r = await runLocally(`cat > ${d}/got\necho "ran as $(id -u)"\nexit 7`, {
+      stdin: `{"password": "${SECRET}"}\nline two\n`,
+    });
     expect(r.code).toBe(7);
     expect(r.stdout).toBe(`ran as ${process.getuid!()}\n`);
     expect(readFileSync(join(d, 'got'), 'utf8')).toBe(`{"password": "${SECRET}"}\nline two\n`);

@@ -14,7 +14,18 @@ const dir = mkdtempSync(join(tmpdir(), 'pgha-runner-'));
 
 function setup(names: string[]) {
   const hosts = names.map((n, i) => fakeHost(n, `10.0.0.${i + 1}`));
-  const inv: Inventory = { file: join(dir, 'inv.yml'), dir, cluster: 'c', subnet: '10.0.0.0/24', prefix: 24, provider: { type: 'static' }, hosts, groups: { all: names }, vars: {}, warnings: [] };
+  const inv: Inventory = {
+    file: join(dir, 'inv.yml'),
+    dir,
+    cluster: 'c',
+    subnet: '10.0.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts,
+    groups: { all: names },
+    vars: {},
+    warnings: [],
+  };
   const transports = new Map<string, Transport>(hosts.map((h) => [h.name, new LocalTransport(h)]));
   return { hosts, inv, transports };
 }
@@ -29,7 +40,15 @@ describe('runner', () => {
       facts: () => ({ word: { script: 'echo hello', parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => [{ kind: 'file', path: f, content: `${facts.word ?? 'x'}\n` }],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
+    const r = new Runner({
+      inventory: inv,
+      secrets: {},
+      transports,
+      check: false,
+      diff: false,
+      events: {},
+      pendingDir: join(dir, 'notify'),
+    });
     const [first] = await r.runStep(step, hosts);
     expect(readFileSync(f, 'utf8')).toBe('hello\n');
     expect(first.changes.map((c) => c.summary)).toEqual([`create ${f}`]);
@@ -46,7 +65,15 @@ describe('runner', () => {
       facts: () => ({ path: { script: `echo ${join(dir, 'two.txt')}`, parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => (facts.path ? [{ kind: 'file', path: facts.path as string, content: 'x\n' }] : []),
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
+    const r = new Runner({
+      inventory: inv,
+      secrets: {},
+      transports,
+      check: false,
+      diff: false,
+      events: {},
+      pendingDir: join(dir, 'notify'),
+    });
     await r.runStep(step, hosts);
     const [again] = await r.runStep(step, hosts);
     expect(again.changes).toEqual([]);
@@ -61,9 +88,23 @@ describe('runner', () => {
       title: 'rolling',
       serial: true,
       order: async (g) => [...g.hosts].reverse(),
-      resources: (ctx) => [{ kind: 'command', label: `mark ${ctx.host.name}`, script: ctx.host.name === 'b' ? 'echo boom >&2; exit 4' : `echo ${ctx.host.name} >> ${log}` }],
+      resources: (ctx) => [
+        {
+          kind: 'command',
+          label: `mark ${ctx.host.name}`,
+          script: ctx.host.name === 'b' ? 'echo boom >&2; exit 4' : `echo ${ctx.host.name} >> ${log}`,
+        },
+      ],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
+    const r = new Runner({
+      inventory: inv,
+      secrets: {},
+      transports,
+      check: false,
+      diff: false,
+      events: {},
+      pendingDir: join(dir, 'notify'),
+    });
     const err = await r.runStep(step, hosts).catch((e) => e);
     expect(err).toBeInstanceOf(RunError);
     expect((err as RunError).failures.map((f) => f.host)).toEqual(['b']);
@@ -78,7 +119,15 @@ describe('runner', () => {
       title: 'parallel',
       resources: (ctx) => [{ kind: 'command', label: 'work', script: ctx.host.name === 'a' ? 'exit 0' : `exit 7` }],
     };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
+    const r = new Runner({
+      inventory: inv,
+      secrets: {},
+      transports,
+      check: false,
+      diff: false,
+      events: {},
+      pendingDir: join(dir, 'notify'),
+    });
     const err = (await r.runStep(step, hosts).catch((e) => e)) as RunError;
     expect(err.failures.map((f) => f.host).sort()).toEqual(['b', 'c']);
     expect(r.results.find((x) => x.host === 'a')?.error).toBeUndefined();
@@ -88,7 +137,15 @@ describe('runner', () => {
     const { hosts, inv, transports } = setup(['a']);
     const f = join(dir, 'never.txt');
     const step: Step = { id: 's.chk', title: 'check', resources: () => [{ kind: 'file', path: f, content: 'x' }] };
-    const r = new Runner({ inventory: inv, secrets: {}, transports, check: true, diff: true, events: {}, pendingDir: join(dir, 'notify') });
+    const r = new Runner({
+      inventory: inv,
+      secrets: {},
+      transports,
+      check: true,
+      diff: true,
+      events: {},
+      pendingDir: join(dir, 'notify'),
+    });
     const [res] = await r.runStep(step, hosts);
     expect(res.changes[0].summary).toBe(`create ${f}`);
     expect(res.changes[0].diff).toContain('+x');
@@ -98,7 +155,10 @@ describe('runner', () => {
 
 /** A host whose output is cut short: only the first `keep` lines of each script's stdout arrive. */
 class TruncatingTransport extends LocalTransport {
-  constructor(host: ReturnType<typeof fakeHost>, readonly keep: number) {
+  constructor(
+    host: ReturnType<typeof fakeHost>,
+    readonly keep: number,
+  ) {
     super(host);
   }
   override async exec(script: string, opts?: Parameters<LocalTransport['exec']>[1]) {
@@ -108,7 +168,10 @@ class TruncatingTransport extends LocalTransport {
 }
 
 describe('runner: incomplete probe output', () => {
-  for (const [what, facts] of [['without facts', false], ['with facts', true]] as const) {
+  for (const [what, facts] of [
+    ['without facts', false],
+    ['with facts', true],
+  ] as const) {
     it(`fails the step and runs nothing when the probe's output is truncated (${what})`, async () => {
       const { hosts, inv } = setup(['a']);
       const d = mkdtempSync(join(tmpdir(), 'pgha-trunc-'));
@@ -124,15 +187,33 @@ describe('runner: incomplete probe output', () => {
         ],
       };
       const transports = new Map<string, Transport>([['a', new TruncatingTransport(hosts[0]!, facts ? 4 : 2)]]);
-      const r = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(d, 'notify') });
+      const r = new Runner({
+        inventory: inv,
+        secrets: {},
+        transports,
+        check: false,
+        diff: false,
+        events: {},
+        pendingDir: join(d, 'notify'),
+      });
       const err = await r.runStep(step, hosts).catch((e) => e);
       expect(err).toBeInstanceOf(RunError);
       const failure = (err as RunError).failures[0]!;
-      expect(failure.error.message).toMatch(/a: the probe's output is incomplete \((records for 1 of 2 resources; none for command: reinit the replica|no end marker.*)\): nothing was changed/);
+      expect(failure.error.message).toMatch(
+        /a: the probe's output is incomplete \((records for 1 of 2 resources; none for command: reinit the replica|no end marker.*)\): nothing was changed/,
+      );
       expect(existsSync(wiped)).toBe(false);
       expect(existsSync(join(d, 'conf'))).toBe(false);
       // The same step on a host whose output arrives whole: the guard is read, nothing is wiped.
-      const whole = new Runner({ inventory: inv, secrets: {}, transports: new Map<string, Transport>([['a', new LocalTransport(hosts[0]!)]]), check: false, diff: false, events: {}, pendingDir: join(d, 'notify') });
+      const whole = new Runner({
+        inventory: inv,
+        secrets: {},
+        transports: new Map<string, Transport>([['a', new LocalTransport(hosts[0]!)]]),
+        check: false,
+        diff: false,
+        events: {},
+        pendingDir: join(d, 'notify'),
+      });
       await whole.runStep(step, hosts);
       expect(existsSync(join(d, 'conf'))).toBe(true);
       expect(existsSync(wiped)).toBe(false);

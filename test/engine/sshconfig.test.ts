@@ -28,16 +28,53 @@ function configFile(text: string): string {
 const STATIC = BASE.replace('provider: lab', 'provider: static');
 
 function host(over: Partial<Host['ssh']> = {}, name = 'pg1', address = '10.77.0.11'): Host {
-  return { name, address, roles: ['postgres'], groups: [], ssh: { user: 'root', port: 22, become: false, explicit: [], ...over }, vars: {} };
+  return {
+    name,
+    address,
+    roles: ['postgres'],
+    groups: [],
+    ssh: { user: 'root', port: 22, become: false, explicit: [], ...over },
+    vars: {},
+  };
 }
 
 describe('ssh config: matching and values', () => {
   it('Host patterns match the inventory name or the address; the first value obtained wins; Host * gives defaults', () => {
-    const c = cfg(['Host pg*', '  User deploy', '  Port 2200', 'Host 10.77.0.12', '  User byaddress', '  HostName db2.example.net', 'Host *', '  User fallback', '  Port 22', '  ProxyJump bastion', ''].join('\n'));
-    expect(sshConfigFor(c, 'pg1', '10.77.0.11')).toEqual({ user: 'deploy', port: 2200, proxyJump: 'bastion', identityFiles: [] });
+    const c = cfg(
+      [
+        'Host pg*',
+        '  User deploy',
+        '  Port 2200',
+        'Host 10.77.0.12',
+        '  User byaddress',
+        '  HostName db2.example.net',
+        'Host *',
+        '  User fallback',
+        '  Port 22',
+        '  ProxyJump bastion',
+        '',
+      ].join('\n'),
+    );
+    expect(sshConfigFor(c, 'pg1', '10.77.0.11')).toEqual({
+      user: 'deploy',
+      port: 2200,
+      proxyJump: 'bastion',
+      identityFiles: [],
+    });
     // lb2 is matched by address only (and by Host *)
-    expect(sshConfigFor(c, 'lb2', '10.77.0.12')).toEqual({ user: 'byaddress', port: 22, hostName: 'db2.example.net', proxyJump: 'bastion', identityFiles: [] });
-    expect(sshConfigFor(c, 'lb1', '10.77.0.21')).toEqual({ user: 'fallback', port: 22, proxyJump: 'bastion', identityFiles: [] });
+    expect(sshConfigFor(c, 'lb2', '10.77.0.12')).toEqual({
+      user: 'byaddress',
+      port: 22,
+      hostName: 'db2.example.net',
+      proxyJump: 'bastion',
+      identityFiles: [],
+    });
+    expect(sshConfigFor(c, 'lb1', '10.77.0.21')).toEqual({
+      user: 'fallback',
+      port: 22,
+      proxyJump: 'bastion',
+      identityFiles: [],
+    });
   });
 
   it('a negated pattern matching the name or the address excludes the section', () => {
@@ -48,20 +85,37 @@ describe('ssh config: matching and values', () => {
   });
 
   it('keywords are case-insensitive, = separators and top-level values apply, HostName %h is the inventory name', () => {
-    const c = cfg(['port=2022', 'Host pg1', '  hostname %h.db.example.net', '  IDENTITYFILE ~/.ssh/pg_key', '  identityfile /keys/second', ''].join('\n'));
-    expect(sshConfigFor(c, 'pg1', '10.77.0.11')).toEqual({ port: 2022, hostName: 'pg1.db.example.net', identityFiles: ['~/.ssh/pg_key', '/keys/second'] });
+    const c = cfg(
+      [
+        'port=2022',
+        'Host pg1',
+        '  hostname %h.db.example.net',
+        '  IDENTITYFILE ~/.ssh/pg_key',
+        '  identityfile /keys/second',
+        '',
+      ].join('\n'),
+    );
+    expect(sshConfigFor(c, 'pg1', '10.77.0.11')).toEqual({
+      port: 2022,
+      hostName: 'pg1.db.example.net',
+      identityFiles: ['~/.ssh/pg_key', '/keys/second'],
+    });
   });
 
   it('Match exec is not run; Match originalhost is evaluated', () => {
     const marker = join(dir, 'exec-ran');
-    const c = cfg([`Match exec "touch ${marker}"`, '  User fromexec', 'Match originalhost pg1', '  User frommatch', ''].join('\n'));
+    const c = cfg(
+      [`Match exec "touch ${marker}"`, '  User fromexec', 'Match originalhost pg1', '  User frommatch', ''].join('\n'),
+    );
     expect(sshConfigFor(c, 'pg1', '10.77.0.11').user).toBe('frommatch');
     expect(sshConfigFor(c, 'pg2', '10.77.0.12').user).toBeUndefined();
     expect(existsSync(marker)).toBe(false);
   });
 
   it('a bad Port is a UserError naming the file', () => {
-    expect(() => sshConfigFor(cfg('Host *\n  Port ssh\n'), 'pg1', '10.77.0.11')).toThrow(/ssh config \/test\/ssh_config: Port 'ssh' for pg1/);
+    expect(() => sshConfigFor(cfg('Host *\n  Port ssh\n'), 'pg1', '10.77.0.11')).toThrow(
+      /ssh config \/test\/ssh_config: Port 'ssh' for pg1/,
+    );
   });
 
   it('PGHA_SSH_CONFIG names the file; a missing one is a UserError', () => {
@@ -74,7 +128,11 @@ describe('ssh config: matching and values', () => {
 describe('jump specs', () => {
   it('parses [user@]host[:port]', () => {
     expect(parseJump('lb1')).toEqual({ host: 'lb1' });
-    expect(parseJump('admin@bastion.example.net:2222')).toEqual({ user: 'admin', host: 'bastion.example.net', port: 2222 });
+    expect(parseJump('admin@bastion.example.net:2222')).toEqual({
+      user: 'admin',
+      host: 'bastion.example.net',
+      port: 2222,
+    });
     expect(parseJump('10.0.0.5:22')).toEqual({ host: '10.0.0.5', port: 22 });
     expect(parseJump('ops@[2001:db8::1]:2200')).toEqual({ user: 'ops', host: '2001:db8::1', port: 2200 });
     expect(parseJump('bastion:70000')).toBeUndefined();
@@ -84,8 +142,13 @@ describe('jump specs', () => {
 
   it('ProxyJump: none, and chains of hops', () => {
     expect(parseProxyJump('none', 'f')).toEqual([]);
-    expect(parseProxyJump('admin@outer:2222,inner', 'f')).toEqual([{ user: 'admin', host: 'outer', port: 2222 }, { host: 'inner' }]);
-    expect(() => parseProxyJump('outer,,inner', '/x/config')).toThrow(/ssh config \/x\/config: ProxyJump 'outer,,inner'/);
+    expect(parseProxyJump('admin@outer:2222,inner', 'f')).toEqual([
+      { user: 'admin', host: 'outer', port: 2222 },
+      { host: 'inner' },
+    ]);
+    expect(() => parseProxyJump('outer,,inner', '/x/config')).toThrow(
+      /ssh config \/x\/config: ProxyJump 'outer,,inner'/,
+    );
   });
 });
 
@@ -94,13 +157,21 @@ describe('precedence: inventory > ssh config > defaults', () => {
     const key = keyFile('id_deploy');
     const c = cfg(`Host pg1\n  User deploy\n  Port 2222\n  IdentityFile ${key}\n  HostName pg1.example.net\n`);
     const r = resolveHost(host(), c);
-    expect(r.host.ssh).toMatchObject({ user: 'deploy', port: 2222, keyFile: key, become: true, hostName: 'pg1.example.net' });
+    expect(r.host.ssh).toMatchObject({
+      user: 'deploy',
+      port: 2222,
+      keyFile: key,
+      become: true,
+      hostName: 'pg1.example.net',
+    });
     expect(r.host.address).toBe('10.77.0.11');
   });
 
   it('explicit inventory settings win, and a missing IdentityFile is skipped', () => {
     const key = keyFile('id_second');
-    const c = cfg(`Host pg1\n  User deploy\n  Port 2222\n  IdentityFile ${join(dir, 'absent')}\n  IdentityFile ${key}\n`);
+    const c = cfg(
+      `Host pg1\n  User deploy\n  Port 2222\n  IdentityFile ${join(dir, 'absent')}\n  IdentityFile ${key}\n`,
+    );
     const r = resolveHost(host({ user: 'admin', become: true, explicit: ['user', 'become'] }), c);
     expect(r.host.ssh).toMatchObject({ user: 'admin', port: 2222, keyFile: key, become: true });
     const pinned = resolveHost(host({ port: 22, keyFile: '/inv/key', explicit: ['port', 'keyFile'] }), c);
@@ -128,27 +199,45 @@ describe('precedence: inventory > ssh config > defaults', () => {
 
 describe('connection plans', () => {
   it('inventory jump: the jump host is an inventory host reached directly; a host may go direct with jump: none', () => {
-    const inv = load(STATIC.replace('hosts:', 'ssh: {jump: lb1, user: admin}\nhosts:').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres, etcd], ssh: {jump: none}}'));
+    const inv = load(
+      STATIC.replace('hosts:', 'ssh: {jump: lb1, user: admin}\nhosts:').replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd], ssh: {jump: none}}',
+      ),
+    );
     const plans = planConnections(inv, inv.hosts, { PGHA_SSH_CONFIG: configFile('') });
     expect(plans.get('lb1')!.jumps).toEqual([]);
     expect(plans.get('pg3')!.jumps).toEqual([]);
-    expect(plans.get('pg1')!.jumps.map((h) => [h.name, h.address, h.ssh.user])).toEqual([['lb1', '10.77.0.21', 'admin']]);
+    expect(plans.get('pg1')!.jumps.map((h) => [h.name, h.address, h.ssh.user])).toEqual([
+      ['lb1', '10.77.0.21', 'admin'],
+    ]);
     expect(plans.get('lb2')!.jumps.map((h) => h.name)).toEqual(['lb1']);
   });
 
   it('an external bastion takes HostName, Port and IdentityFile from ssh config; user and port in the spec win', () => {
     const key = keyFile('id_bastion');
     const inv = load(STATIC.replace('hosts:', 'ssh: {jump: "ops@bastion"}\nhosts:'));
-    const env = { PGHA_SSH_CONFIG: configFile(`Host bastion\n  HostName 192.0.2.10\n  Port 2222\n  User ignored\n  IdentityFile ${key}\n`) };
+    const env = {
+      PGHA_SSH_CONFIG: configFile(
+        `Host bastion\n  HostName 192.0.2.10\n  Port 2222\n  User ignored\n  IdentityFile ${key}\n`,
+      ),
+    };
     const [hop] = planConnections(inv, inv.hosts, env).get('pg1')!.jumps;
-    expect(hop).toMatchObject({ name: 'bastion', address: '192.0.2.10', ssh: { user: 'ops', port: 2222, keyFile: key } });
+    expect(hop).toMatchObject({
+      name: 'bastion',
+      address: '192.0.2.10',
+      ssh: { user: 'ops', port: 2222, keyFile: key },
+    });
   });
 
   it('ProxyJump from ssh config: chains, and a jump host never jumps through itself', () => {
     const inv = load(STATIC);
     const env = { PGHA_SSH_CONFIG: configFile('Host 10.77.0.*\n  ProxyJump admin@outer:2200,10.77.0.21\n') };
     const plans = planConnections(inv, inv.hosts, env);
-    expect(plans.get('pg1')!.jumps.map((h) => `${h.ssh.user}@${h.address}:${h.ssh.port}`)).toEqual(['admin@outer:2200', 'root@10.77.0.21:22']);
+    expect(plans.get('pg1')!.jumps.map((h) => `${h.ssh.user}@${h.address}:${h.ssh.port}`)).toEqual([
+      'admin@outer:2200',
+      'root@10.77.0.21:22',
+    ]);
     // lb1 is 10.77.0.21: only the hops before it remain
     expect(plans.get('lb1')!.jumps.map((h) => h.address)).toEqual(['outer']);
   });

@@ -46,7 +46,9 @@ describe('passphrase-protected keys', () => {
     expect(err).toBeInstanceOf(UserError);
     const e = err as UserError;
     expect(e.exitCode).toBe(2);
-    expect(e.message).toBe(`pg1: SSH key file ${encrypted} is protected by a passphrase and no ssh-agent is available (SSH_AUTH_SOCK is not set)`);
+    expect(e.message).toBe(
+      `pg1: SSH key file ${encrypted} is protected by a passphrase and no ssh-agent is available (SSH_AUTH_SOCK is not set)`,
+    );
     expect(e.hint).toContain(`ssh-add ${encrypted}`);
     const body = readFileSync(encrypted, 'utf8').split('\n')[1];
     for (const text of [e.message, e.hint ?? '']) {
@@ -56,7 +58,10 @@ describe('passphrase-protected keys', () => {
   });
 
   it('with an agent: only the agent is used for an encrypted key; a plain key is offered beside the agent', () => {
-    expect(keyAuth('pg1', encrypted, { SSH_AUTH_SOCK: '/run/agent.sock' })).toEqual({ agent: '/run/agent.sock', encrypted: true });
+    expect(keyAuth('pg1', encrypted, { SSH_AUTH_SOCK: '/run/agent.sock' })).toEqual({
+      agent: '/run/agent.sock',
+      encrypted: true,
+    });
     const a = keyAuth('pg1', plain, { SSH_AUTH_SOCK: '/run/agent.sock' });
     expect(a.agent).toBe('/run/agent.sock');
     expect(a.privateKey).toBe(readFileSync(plain, 'utf8'));
@@ -66,13 +71,22 @@ describe('passphrase-protected keys', () => {
   });
 
   it('a missing key file is a UserError', () => {
-    expect(() => keyAuth('pg1', join(dir, 'absent'), {})).toThrow(`pg1: SSH key file ${join(dir, 'absent')} does not exist`);
+    expect(() => keyAuth('pg1', join(dir, 'absent'), {})).toThrow(
+      `pg1: SSH key file ${join(dir, 'absent')} does not exist`,
+    );
   });
 
   it('SshTransport.connect refuses an encrypted key without an agent before connecting', async () => {
     delete process.env.SSH_AUTH_SOCK;
     const known = join(dir, 'known_hosts');
-    const host = { name: 'pg1', address: '127.0.0.1', roles: [], groups: [], vars: {}, ssh: { user: 'root', port: 1, become: false, keyFile: encrypted } };
+    const host = {
+      name: 'pg1',
+      address: '127.0.0.1',
+      roles: [],
+      groups: [],
+      vars: {},
+      ssh: { user: 'root', port: 1, become: false, keyFile: encrypted },
+    };
     const connecting = SshTransport.connect(host, new KnownHosts(known), { timeoutMs: 2000 });
     await expect(connecting).rejects.toBeInstanceOf(UserError);
     await expect(connecting).rejects.toThrow(/is protected by a passphrase.*SSH_AUTH_SOCK is not set/);

@@ -14,9 +14,28 @@ import { LocalTransport, fakeHost } from './local-transport.js';
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-step-'));
   const host = fakeHost('a');
-  const inv: Inventory = { file: join(dir, 'inv.yml'), dir, cluster: 'c', subnet: '10.0.0.0/24', prefix: 24, provider: { type: 'static' }, hosts: [host], groups: { all: ['a'] }, vars: {}, warnings: [] };
+  const inv: Inventory = {
+    file: join(dir, 'inv.yml'),
+    dir,
+    cluster: 'c',
+    subnet: '10.0.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts: [host],
+    groups: { all: ['a'] },
+    vars: {},
+    warnings: [],
+  };
   const transports = new Map<string, Transport>([['a', new LocalTransport(host)]]);
-  const runner = new Runner({ inventory: inv, secrets: {}, transports, check: false, diff: false, events: {}, pendingDir: join(dir, 'notify') });
+  const runner = new Runner({
+    inventory: inv,
+    secrets: {},
+    transports,
+    check: false,
+    diff: false,
+    events: {},
+    pendingDir: join(dir, 'notify'),
+  });
   return { dir, host, runner };
 }
 
@@ -35,7 +54,13 @@ describe('typed facts', () => {
         seen.push({ ...facts });
         // facts.port is a number and facts.names a string[] here: no casts.
         if (facts.port === undefined || facts.names === undefined) return [];
-        return [{ kind: 'file', path: join(dir, 'out'), content: `${facts.port + 1} ${facts.names.map((n) => n.toUpperCase()).join(',')}\n` }];
+        return [
+          {
+            kind: 'file',
+            path: join(dir, 'out'),
+            content: `${facts.port + 1} ${facts.names.map((n) => n.toUpperCase()).join(',')}\n`,
+          },
+        ];
       },
     });
     const [res] = await runner.runStep(step, [host]);
@@ -45,7 +70,7 @@ describe('typed facts', () => {
     expect(seen).toEqual([{}, { port: 5432, names: ['pg1', 'pg2'] }]);
   });
 
-  it('fails the host with the fact\'s name when its parser throws', async () => {
+  it("fails the host with the fact's name when its parser throws", async () => {
     const { host, runner } = setup();
     const step = defineStep({
       id: 's.badfact',
@@ -56,7 +81,8 @@ describe('typed facts', () => {
           parse: (o): { port: number } => JSON.parse(o),
         },
       }),
-      resources: (_ctx, facts) => (facts.config ? [{ kind: 'command', label: `port ${facts.config.port}`, script: 'true' }] : []),
+      resources: (_ctx, facts) =>
+        facts.config ? [{ kind: 'command', label: `port ${facts.config.port}`, script: 'true' }] : [],
     });
     const err = await runner.runStep(step, [host]).catch((e) => e);
     expect(err).toBeInstanceOf(RunError);

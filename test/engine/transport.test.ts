@@ -27,31 +27,41 @@ afterAll(() => servers.forEach((s) => s.close()));
 /** An SSH server that accepts any key and runs each exec's command with sh here; it records the command lines. */
 async function fakeHost(hostKeyFile: string): Promise<{ port: number; commands: string[] }> {
   const commands: string[] = [];
-    const server = new ssh2.Server({ hostKeys: [readFileSync(hostKeyFile)] }, (client: any) => {
-        client.on('authentication', (ctx: any) => ctx.accept()).on('ready', () => {
-            client.on('session', (accept: any) => {
-                accept().on('exec', (acceptExec: any, _reject: unknown, info: { command: string }) => {
-          commands.push(info.command);
-          const stream = acceptExec();
-          const p = spawn('sh', ['-c', info.command]);
-          stream.pipe(p.stdin);
-          p.stdin.on('error', () => undefined);
-          p.stdout.pipe(stream, { end: false });
-          p.stderr.pipe(stream.stderr, { end: false });
-          p.on('close', (code) => {
-            stream.exit(code ?? 255);
-            stream.end();
+  const server = new ssh2.Server({ hostKeys: [readFileSync(hostKeyFile)] }, (client: any) => {
+    client
+      .on('authentication', (ctx: any) => ctx.accept())
+      .on('ready', () => {
+        client.on('session', (accept: any) => {
+          accept().on('exec', (acceptExec: any, _reject: unknown, info: { command: string }) => {
+            commands.push(info.command);
+            const stream = acceptExec();
+            const p = spawn('sh', ['-c', info.command]);
+            stream.pipe(p.stdin);
+            p.stdin.on('error', () => undefined);
+            p.stdout.pipe(stream, { end: false });
+            p.stderr.pipe(stream.stderr, { end: false });
+            p.on('close', (code) => {
+              stream.exit(code ?? 255);
+              stream.end();
+            });
           });
         });
-      });
-    }).on('error', () => undefined);
+      })
+      .on('error', () => undefined);
   });
   await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
   servers.push(server);
   return { port: (server.address() as AddressInfo).port, commands };
 }
 
-const host = (port: number): Host => ({ name: 'pg1', address: '127.0.0.1', roles: [], groups: [], vars: {}, ssh: { user: 'root', port, become: false, keyFile: clientKey } });
+const host = (port: number): Host => ({
+  name: 'pg1',
+  address: '127.0.0.1',
+  roles: [],
+  groups: [],
+  vars: {},
+  ssh: { user: 'root', port, become: false, keyFile: clientKey },
+});
 
 describe('SshTransport', () => {
   it('sends the script and its data on stdin: the host sees a fixed command line', async () => {
@@ -59,7 +69,10 @@ describe('SshTransport', () => {
     const t = await SshTransport.connect(host(port), new KnownHosts(join(dir, 'kh1')));
     try {
       const secret = `s3cret-${process.pid}`;
-      const r = await t.exec(`PGPASSWORD='${secret}' sh -c 'echo "pw=$PGPASSWORD"'\nread -r line\necho "data=$line"`, { stdin: `${secret}-data\n`, timeoutMs: 30_000 });
+      const r = await t.exec(`PGPASSWORD='${secret}' sh -c 'echo "pw=$PGPASSWORD"'\nread -r line\necho "data=$line"`, {
+        stdin: `${secret}-data\n`,
+        timeoutMs: 30_000,
+      });
       expect(r).toEqual({ stdout: `pw=${secret}\ndata=${secret}-data`, stderr: '', code: 0 });
       expect((await t.exec('exit 3')).code).toBe(3);
       expect(commands).toEqual(['LC_ALL=C.UTF-8 timeout -k 5 30 sh -s', 'LC_ALL=C.UTF-8 timeout -k 5 600 sh -s']);

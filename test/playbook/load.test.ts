@@ -10,15 +10,29 @@ import type { Inventory } from '../../src/inventory/types.js';
 import { fakeHost } from '../engine/local-transport.js';
 
 const comps: Record<string, Component> = {
-  etcd: { name: 'etcd', steps: [{ id: 'etcd.install', title: 'etcd', resources: () => [] }, { id: 'etcd.config', title: 'etcd config', resources: () => [] }] },
+  etcd: {
+    name: 'etcd',
+    steps: [
+      { id: 'etcd.install', title: 'etcd', resources: () => [] },
+      { id: 'etcd.config', title: 'etcd config', resources: () => [] },
+    ],
+  },
 };
 
 function inv(): Inventory {
   const h1 = { ...fakeHost('pg1', '10.9.0.11'), roles: ['etcd' as const], groups: ['dc1'] };
   const h2 = { ...fakeHost('lb1', '10.9.0.21'), roles: ['haproxy' as const] };
   return {
-    file: '/x/inv.yml', dir: '/x', cluster: 'c', subnet: '10.9.0.0/24', prefix: 24, provider: { type: 'static' },
-    hosts: [h1, h2], groups: { all: ['pg1', 'lb1'], etcd: ['pg1'], haproxy: ['lb1'], postgres: [], dc1: ['pg1'] }, vars: {}, warnings: [],
+    file: '/x/inv.yml',
+    dir: '/x',
+    cluster: 'c',
+    subnet: '10.9.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts: [h1, h2],
+    groups: { all: ['pg1', 'lb1'], etcd: ['pg1'], haproxy: ['lb1'], postgres: [], dc1: ['pg1'] },
+    vars: {},
+    warnings: [],
   };
 }
 
@@ -35,12 +49,16 @@ describe('playbooks', () => {
 
   it('names file, line and field for an unknown key, with a suggestion', () => {
     const f = write('name: x\nplays:\n  - hosts: all\n    taks:\n      - packages: [a]\n');
-    expect(() => loadPlaybook(f, comps)).toThrow(/pb\.yml:4: plays\.0\.taks: unknown key 'taks': did you mean 'tasks'\?/);
+    expect(() => loadPlaybook(f, comps)).toThrow(
+      /pb\.yml:4: plays\.0\.taks: unknown key 'taks': did you mean 'tasks'\?/,
+    );
   });
 
   it('rejects an unknown component with its line', () => {
     const f = write('name: x\nplays:\n  - hosts: etcd\n    component: etdc\n');
-    expect(() => loadPlaybook(f, comps)).toThrow(/pb\.yml:4: plays\.0\.component: unknown component 'etdc': did you mean 'etcd'\?/);
+    expect(() => loadPlaybook(f, comps)).toThrow(
+      /pb\.yml:4: plays\.0\.component: unknown component 'etdc': did you mean 'etcd'\?/,
+    );
   });
 
   it('reports malformed YAML with its line', () => {
@@ -49,7 +67,9 @@ describe('playbooks', () => {
   });
 
   it('resolves hosts by role, group and name, intersected with the limit', () => {
-    const f = write('name: x\nplays:\n  - hosts: etcd\n    component: etcd\n  - hosts: lb1,dc1\n    serial: true\n    tasks:\n      - packages: [socat]\n');
+    const f = write(
+      'name: x\nplays:\n  - hosts: etcd\n    component: etcd\n  - hosts: lb1,dc1\n    serial: true\n    tasks:\n      - packages: [socat]\n',
+    );
     const i = inv();
     const steps = resolvePlays(loadPlaybook(f, comps), i, comps);
     expect(steps.map((s) => [s.step.id, s.hosts.map((h) => h.name), Boolean(s.step.serial)])).toEqual([
@@ -60,14 +80,24 @@ describe('playbooks', () => {
     const limited = resolvePlays(loadPlaybook(f, comps), i, comps, [i.hosts[1]]);
     expect(limited.map((s) => s.hosts.map((h) => h.name))).toEqual([[], [], ['lb1']]);
     const bad = write('name: x\nplays:\n  - hosts: etdc\n    component: etcd\n');
-    expect(() => resolvePlays(loadPlaybook(bad, comps), i, comps)).toThrow(/no host or group named 'etdc'.*did you mean 'etcd'/);
+    expect(() => resolvePlays(loadPlaybook(bad, comps), i, comps)).toThrow(
+      /no host or group named 'etdc'.*did you mean 'etcd'/,
+    );
   });
 
   it('turns tasks into resources, rendering templates with host vars', () => {
     const pb = loadPlaybook(findPlaybook('demo'), comps);
     const i = inv();
     const host = { ...i.hosts[0], vars: { demo_greeting: 'hi' } };
-    const ctx = { host, inventory: i, hosts: i.hosts, secrets: {}, check: true, log: () => undefined, render: (n: string, v: Record<string, unknown>) => renderTemplate(n, v) } as StepContext;
+    const ctx = {
+      host,
+      inventory: i,
+      hosts: i.hosts,
+      secrets: {},
+      check: true,
+      log: () => undefined,
+      render: (n: string, v: Record<string, unknown>) => renderTemplate(n, v),
+    } as StepContext;
     const rs = taskResources(pb.plays[0].tasks!, ctx);
     expect(rs.map((r) => r.kind)).toEqual(['packages', 'file', 'file', 'service']);
     const greeting = rs[1] as { content: string; notify: unknown };
@@ -79,6 +109,8 @@ describe('playbooks', () => {
 describe('playbook tasks', () => {
   it('refuses a task with two actions, naming them', () => {
     const f = write('name: x\nplays:\n  - hosts: all\n    tasks:\n      - packages: [a]\n        service: {name: b}\n');
-    expect(() => loadPlaybook(f, comps)).toThrow(/pb\.yml:5: plays\.0\.tasks\.0: has more than one of 'file', 'directory', 'packages', 'service', 'command'/);
+    expect(() => loadPlaybook(f, comps)).toThrow(
+      /pb\.yml:5: plays\.0\.tasks\.0: has more than one of 'file', 'directory', 'packages', 'service', 'command'/,
+    );
   });
 });

@@ -4,5 +4,7 @@ import type { Out } from '../output.js';
 import { providerAction } from '../provider-run.js';
 
 export function destroy(g: GlobalOptions, out: Out, o: { check?: boolean; cleanupUnfinished?: boolean }) {
-  return providerAction(g, out, 'destroy', Boolean(o.check), undefined, { cleanupUnfinished: Boolean(o.cleanupUnfinished) });
+  return providerAction(g, out, 'destroy', Boolean(o.check), undefined, {
+    cleanupUnfinished: Boolean(o.cleanupUnfinished),
+  });
 }

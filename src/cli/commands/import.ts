@@ -12,8 +12,16 @@ export interface ImportCommandOptions {
   json?: boolean;
 }
 
-export function importCommand(source: string, o: ImportCommandOptions, err: (line: string) => void = (l) => process.stderr.write(l + '\n')) {
-  if (!existsSync(source)) throw new UserError(`${source} does not exist`, 'name an Ansible inventory file (INI or YAML) or the folder that holds it');
+export function importCommand(
+  source: string,
+  o: ImportCommandOptions,
+  err: (line: string) => void = (l) => process.stderr.write(l + '\n'),
+) {
+  if (!existsSync(source))
+    throw new UserError(
+      `${source} does not exist`,
+      'name an Ansible inventory file (INI or YAML) or the folder that holds it',
+    );
   if (o.output && existsSync(o.output) && !o.force) {
     throw new UserError(`${o.output} exists already`, 'choose another --output file, or add --force to replace it');
   }
@@ -24,7 +32,10 @@ export function importCommand(source: string, o: ImportCommandOptions, err: (lin
   } else if (!o.json) {
     process.stdout.write(r.text);
   }
-  if (r.unmapped.length) err(`${r.unmapped.length} variable${r.unmapped.length === 1 ? '' : 's'} not imported (comments in the output say why):`);
+  if (r.unmapped.length)
+    err(
+      `${r.unmapped.length} variable${r.unmapped.length === 1 ? '' : 's'} not imported (comments in the output say why):`,
+    );
   for (const u of r.unmapped) err(`  ${u.name} [${u.where}]: ${u.why}`);
   return { ok: true, source, output: o.output, text: r.text, unmapped: r.unmapped };
 }

@@ -15,7 +15,14 @@ export async function status(g: GlobalOptions, out: Out) {
     } catch (e) {
       out.info(`(some hosts did not answer: ${(e as Error).message})`);
     }
-    const runner = new Runner({ inventory: s.inv, secrets: s.secrets, transports: s.transports, check: true, diff: false, events: {} });
+    const runner = new Runner({
+      inventory: s.inv,
+      secrets: s.secrets,
+      transports: s.transports,
+      check: true,
+      diff: false,
+      events: {},
+    });
     const result = await collectStatus(runner.groupContext(running.filter((h) => s.transports.has(h.name))));
     out.info(hosts.map((h) => `${h.host.padEnd(12)} ${h.state}${h.detail ? `  ${h.detail}` : ''}`).join('\n'));
     out.info('');

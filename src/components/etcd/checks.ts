@@ -108,7 +108,8 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
     }
     ctx.log(what);
     const r = await t.exec(cmds.join(' && '), { timeoutMs: 30_000 });
-    if (r.code !== 0) throw new RemoteError(leaderProbe.host.name, `etcd member add for ${p.host.name} failed`, r.stderr.trim());
+    if (r.code !== 0)
+      throw new RemoteError(leaderProbe.host.name, `etcd member add for ${p.host.name} failed`, r.stderr.trim());
     leaderProbe = await probeMember(ctx, leaderProbe.host);
   }
 }
@@ -159,11 +160,20 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
     if (!list) return { ok: false, problem: 'member list unavailable', host: h.name };
     const names = list.members.map((m) => m.name).sort();
     if (JSON.stringify(names) !== JSON.stringify(expected)) {
-      return { ok: false, problem: `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}`, host: h.name };
+      return {
+        ok: false,
+        problem: `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}`,
+        host: h.name,
+      };
     }
-    if (list.members.some((m) => m.isLearner)) return { ok: false, problem: 'a member is still a learner', host: h.name };
-    const ids = list.members.map((m) => m.id).sort().join(',');
-    if (memberIds !== undefined && ids !== memberIds) return { ok: false, problem: `member ids ${ids} != ${memberIds}`, host: h.name };
+    if (list.members.some((m) => m.isLearner))
+      return { ok: false, problem: 'a member is still a learner', host: h.name };
+    const ids = list.members
+      .map((m) => m.id)
+      .sort()
+      .join(',');
+    if (memberIds !== undefined && ids !== memberIds)
+      return { ok: false, problem: `member ids ${ids} != ${memberIds}`, host: h.name };
     memberIds = ids;
     const statuses = parseEndpointStatus(st);
     if (statuses.length !== hosts.length) {
@@ -183,7 +193,11 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
     const health = parseEndpointHealth(he);
     const bad = health.filter((x) => !x.health);
     if (health.length !== hosts.length || bad.length > 0) {
-      return { ok: false, problem: `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ') || 'missing endpoints'}`, host: h.name };
+      return {
+        ok: false,
+        problem: `unhealthy: ${bad.map((b) => `${b.endpoint} ${b.error}`).join('; ') || 'missing endpoints'}`,
+        host: h.name,
+      };
     }
   }
   if (leader && memberIds && !memberIds.split(',').includes(leader)) {

@@ -3,4 +3,9 @@ import type { ComponentEntry } from '../entry.js';
 import { etcd } from './steps.js';
 import { ETCD_ROLES, etcdVars } from './settings.js';
 
-export const etcdEntry: ComponentEntry = { component: etcd, roles: ETCD_ROLES, settings: etcdVars, prefixes: ['etcd_'] };
+export const etcdEntry: ComponentEntry = {
+  component: etcd,
+  roles: ETCD_ROLES,
+  settings: etcdVars,
+  prefixes: ['etcd_'],
+};

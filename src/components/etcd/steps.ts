@@ -87,7 +87,12 @@ const config = defineStep({
   resources: (ctx, facts) => [
     // Here, not in the install step: guards are probed before a step applies, so the install step would
     // still see no policy-rc.d. Only pgha's own file is removed.
-    { kind: 'command', label: `remove pgha's ${POLICY_RC_D}`, argv: ['rm', '-f', POLICY_RC_D], unless: `! grep -qs pgha-etcd ${POLICY_RC_D}` },
+    {
+      kind: 'command',
+      label: `remove pgha's ${POLICY_RC_D}`,
+      argv: ['rm', '-f', POLICY_RC_D],
+      unless: `! grep -qs pgha-etcd ${POLICY_RC_D}`,
+    },
     etcdConfigFile(ctx, facts, true),
   ],
   async verify(ctx, t) {

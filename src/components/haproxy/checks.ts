@@ -16,7 +16,10 @@ export const PROXIES = { primary: 'primary', replicas: 'replicas', all: 'all' } 
 export function expectedBackends(c: PatroniCluster, maxLag: number): Record<string, string[]> {
   const running = c.members.filter((m) => m.state === 'running');
   return {
-    [PROXIES.primary]: running.filter((m) => LEADER_ROLES.includes(m.role)).map((m) => m.name).sort(),
+    [PROXIES.primary]: running
+      .filter((m) => LEADER_ROLES.includes(m.role))
+      .map((m) => m.name)
+      .sort(),
     [PROXIES.replicas]: running
       .filter((m) => !LEADER_ROLES.includes(m.role) && typeof m.lag === 'number' && m.lag <= maxLag)
       .map((m) => m.name)
@@ -36,7 +39,8 @@ export function diffBackends(want: Record<string, string[]>, got: Record<string,
   const bad: string[] = [];
   for (const [px, names] of Object.entries(want)) {
     const have = got[px] ?? [];
-    if (JSON.stringify(have) !== JSON.stringify(names)) bad.push(`${px}: UP [${have.join(' ')}], want [${names.join(' ')}]`);
+    if (JSON.stringify(have) !== JSON.stringify(names))
+      bad.push(`${px}: UP [${have.join(' ')}], want [${names.join(' ')}]`);
   }
   return bad.join('; ');
 }
@@ -52,7 +56,8 @@ export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): P
         const c = await fetchCluster(ctx);
         if (!c) return { ok: false, value: 'no Patroni member answers GET /cluster' };
         want = expectedBackends(c.cluster, maxLag);
-        if (want[PROXIES.primary]!.length !== 1) return { ok: false, value: `Patroni has ${want[PROXIES.primary]!.length} running leaders` };
+        if (want[PROXIES.primary]!.length !== 1)
+          return { ok: false, value: `Patroni has ${want[PROXIES.primary]!.length} running leaders` };
         const diff = diffBackends(want, await backendsOn(ctx, h, t));
         return { ok: diff === '', value: diff };
       },
@@ -62,7 +67,9 @@ export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): P
       throw new CheckError(
         h.name,
         'haproxy backends show the expected members UP',
-        Object.entries(want).map(([k, v]) => `${k}: [${v.join(' ')}]`).join('; ') || 'one primary, the replicas, all members',
+        Object.entries(want)
+          .map(([k, v]) => `${k}: [${v.join(' ')}]`)
+          .join('; ') || 'one primary, the replicas, all members',
         errText(res.value),
         await journal(t, 'haproxy'),
       );

@@ -24,7 +24,12 @@ export function parseStatCsv(text: string): StatRow[] {
   return lines
     .filter((l) => !l.startsWith('#'))
     .map((l) => l.split(','))
-    .map((f) => ({ pxname: f[iPx] ?? '', svname: f[iSv] ?? '', status: f[iStatus] ?? '', checkStatus: f[iCheck] ?? '' }));
+    .map((f) => ({
+      pxname: f[iPx] ?? '',
+      svname: f[iSv] ?? '',
+      status: f[iStatus] ?? '',
+      checkStatus: f[iCheck] ?? '',
+    }));
 }
 
 /** Servers counted UP per proxy: rows that are neither FRONTEND nor BACKEND and whose status starts with UP. */

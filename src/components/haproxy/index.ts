@@ -3,4 +3,9 @@ import type { ComponentEntry } from '../entry.js';
 import { haproxy } from './steps.js';
 import { HAPROXY_ROLES, haproxyVars } from './settings.js';
 
-export const haproxyEntry: ComponentEntry = { component: haproxy, roles: HAPROXY_ROLES, settings: haproxyVars, prefixes: ['haproxy_'] };
+export const haproxyEntry: ComponentEntry = {
+  component: haproxy,
+  roles: HAPROXY_ROLES,
+  settings: haproxyVars,
+  prefixes: ['haproxy_'],
+};

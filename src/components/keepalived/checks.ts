@@ -21,13 +21,19 @@ export async function vipState(ctx: StepGroupContext): Promise<VipState> {
     const r = await t.exec('ip -o -4 addr show', { timeoutMs: 10_000 });
     if (holdsVip(vip, parseIpAddr(r.stdout))) holders.push(h.name);
   }
-  if (holders.length !== 1) return { holders, healthy: false, detail: `VIP ${vip} on ${holders.length} hosts (${holders.join(', ') || 'none'})` };
+  if (holders.length !== 1)
+    return {
+      holders,
+      healthy: false,
+      detail: `VIP ${vip} on ${holders.length} hosts (${holders.join(', ') || 'none'})`,
+    };
   const h = ctx.inventory.hosts.find((x) => x.name === holders[0])!;
   const t = ctx.transports.get(h.name)!;
   const active = (await t.exec('systemctl is-active haproxy', { timeoutMs: 10_000 })).stdout.trim();
   if (active !== 'active') return { holders, healthy: false, detail: `haproxy on ${h.name} is ${active}` };
   const stats = await httpGet(t, '127.0.0.1', haproxySettings(ctx.inventory, h).statsPort, '/;csv');
-  if (stats.status !== 200) return { holders, healthy: false, detail: `haproxy stats on ${h.name} answered ${stats.status || 'nothing'}` };
+  if (stats.status !== 200)
+    return { holders, healthy: false, detail: `haproxy stats on ${h.name} answered ${stats.status || 'nothing'}` };
   return { holders, healthy: true, detail: `VIP ${vip} on ${h.name}` };
 }
 
@@ -40,7 +46,8 @@ export async function verifyKeepalived(ctx: StepGroupContext, timeoutMs: number)
     { timeoutMs, intervalMs: 1000, what: 'VIP placement' },
   );
   if (!res.ok) {
-    const v: VipState = res.value instanceof Error ? { holders: [], healthy: false, detail: res.value.message } : res.value;
+    const v: VipState =
+      res.value instanceof Error ? { holders: [], healthy: false, detail: res.value.message } : res.value;
     const host = v.holders[0] ?? withRole(ctx.inventory.hosts, 'haproxy')[0]?.name ?? 'haproxy';
     throw new CheckError(
       host,

@@ -4,4 +4,9 @@ import type { ComponentEntry } from '../entry.js';
 import { keepalived } from './steps.js';
 import { KEEPALIVED_SECRETS, keepalivedVars } from './settings.js';
 
-export const keepalivedEntry: ComponentEntry = { component: keepalived, settings: keepalivedVars, prefixes: ['keepalived_'], secrets: KEEPALIVED_SECRETS };
+export const keepalivedEntry: ComponentEntry = {
+  component: keepalived,
+  settings: keepalivedVars,
+  prefixes: ['keepalived_'],
+  secrets: KEEPALIVED_SECRETS,
+};

@@ -14,15 +14,27 @@ export const KEEPALIVED_SECRETS: SecretSpec[] = [
 
 export const keepalivedVars = defineSettings({
   kaInterface: {
-    name: 'keepalived_interface', type: 'string', default: '', pattern: '^[A-Za-z0-9_.@-]*$', level: 'host',
+    name: 'keepalived_interface',
+    type: 'string',
+    default: '',
+    pattern: '^[A-Za-z0-9_.@-]*$',
+    level: 'host',
     doc: 'Interface for VRRP and the VIP (default: the one carrying the host address, read from the host).',
   },
   routerId: {
-    name: 'keepalived_virtual_router_id', type: 'int', default: 0, min: 0, max: 255, level: 'cluster',
+    name: 'keepalived_virtual_router_id',
+    type: 'int',
+    default: 0,
+    min: 0,
+    max: 255,
+    level: 'cluster',
     doc: 'VRRP virtual router id 1-255, unique per network; 0 (default) derives it from the cluster name.',
   },
   unicast: {
-    name: 'keepalived_unicast', type: 'bool', default: false, level: 'cluster',
+    name: 'keepalived_unicast',
+    type: 'bool',
+    default: false,
+    level: 'cluster',
     doc: 'VRRP over unicast to the other haproxy hosts instead of multicast (default false).',
   },
 });
@@ -46,6 +58,10 @@ export function keepalivedSettings(inv: Pick<Inventory, 'file' | 'cluster'>, hos
 /** The VRRP password; keepalived would silently cut a longer one. */
 export function vrrpPassword(ctx: Pick<StepContext, 'secrets'>): string {
   const v = secret(ctx, 'vrrp_password');
-  if (v.length > 8) throw new UserError('secret vrrp_password is longer than 8 characters', 'keepalived only uses the first 8 characters of auth_pass');
+  if (v.length > 8)
+    throw new UserError(
+      'secret vrrp_password is longer than 8 characters',
+      'keepalived only uses the first 8 characters of auth_pass',
+    );
   return v;
 }

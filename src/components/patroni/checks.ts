@@ -15,7 +15,11 @@ export function localPsql(port: number, sql: string): string {
 /** Patroni's journal tail, plus PostgreSQL's last FATAL/HINT lines when Patroni's chatter pushed them out. */
 async function memberLog(t: Transport): Promise<string> {
   const logs = await journal(t, 'patroni');
-  const r = await t.exec(`${journalCmd('patroni', { lines: 500 })} 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, { timeoutMs: 15_000 }).catch(() => undefined);
+  const r = await t
+    .exec(`${journalCmd('patroni', { lines: 500 })} 2>/dev/null | grep -E 'FATAL|HINT|already in use' | tail -n 4`, {
+      timeoutMs: 15_000,
+    })
+    .catch(() => undefined);
   const errs = r?.stdout.trim() ?? '';
   if (!errs || errs.split('\n').every((l) => logs.includes(l))) return logs;
   return `${logs}\n--- last PostgreSQL errors in that log:\n${errs}`;
@@ -36,7 +40,12 @@ export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeou
       failedSince = st.state === 'start failed' ? failedSince || now() : 0;
       return { ok: st.state === 'running', value: `state ${st.state || '?'}, role ${st.role || '?'}` };
     },
-    { timeoutMs, intervalMs: 2000, what: 'patroni member running', stop: () => failedSince > 0 && now() - failedSince > START_FAILED_PATIENCE_MS },
+    {
+      timeoutMs,
+      intervalMs: 2000,
+      what: 'patroni member running',
+      stop: () => failedSince > 0 && now() - failedSince > START_FAILED_PATIENCE_MS,
+    },
   );
   if (!res.ok) {
     throw new CheckError(
@@ -51,7 +60,9 @@ export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeou
 }
 
 /** GET /cluster from the first postgres host that answers. */
-export async function fetchCluster(ctx: StepGroupContext): Promise<{ cluster: PatroniCluster; from: string } | undefined> {
+export async function fetchCluster(
+  ctx: StepGroupContext,
+): Promise<{ cluster: PatroniCluster; from: string } | undefined> {
   for (const h of withRole(ctx.inventory.hosts, 'postgres')) {
     const t = ctx.transports.get(h.name);
     if (!t) continue;
@@ -74,7 +85,12 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
   const lt = leaderHost && ctx.transports.get(leaderHost.name);
   if (!leaderHost || !lt) return { ...v, ok: false, problem: `leader ${v.leader!.name} is not connected` };
   const port = patroniSettings(ctx.inventory, leaderHost).pgPort;
-  const r = await lt.exec(localPsql(port, "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'"));
+  const r = await lt.exec(
+    localPsql(
+      port,
+      "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'",
+    ),
+  );
   const [count = '', list = ''] = r.stdout.trim().split('|');
   const n = Number(count);
   const names = list.split(' ').filter(Boolean);
@@ -85,7 +101,8 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
       ...v,
       ok: false,
       host: missing[0] ?? leaderHost.name,
-      problem: `${r.code === 0 ? n : '?'} of ${v.replicas.length} replicas stream from the leader ${leaderHost.name} (pg_stat_replication)` +
+      problem:
+        `${r.code === 0 ? n : '?'} of ${v.replicas.length} replicas stream from the leader ${leaderHost.name} (pg_stat_replication)` +
         (missing.length ? `; not streaming: ${missing.join(', ')}` : ''),
     };
   }
@@ -93,9 +110,16 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
     const h = ctx.inventory.hosts.find((x) => x.name === m.name);
     const t = h && ctx.transports.get(h.name);
     if (!h || !t) return { ...v, ok: false, problem: `replica ${m.name} is not connected` };
-    const rr = await t.exec(localPsql(patroniSettings(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'));
+    const rr = await t.exec(
+      localPsql(patroniSettings(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'),
+    );
     if (rr.stdout.trim() !== 'streaming') {
-      return { ...v, ok: false, host: h.name, problem: `replica ${m.name} wal receiver: ${rr.stdout.trim() || rr.stderr.trim() || 'none'}` };
+      return {
+        ...v,
+        ok: false,
+        host: h.name,
+        problem: `replica ${m.name} wal receiver: ${rr.stdout.trim() || rr.stderr.trim() || 'none'}`,
+      };
     }
   }
   return v;
@@ -117,7 +141,8 @@ export async function verifyPatroniCluster(ctx: StepGroupContext, timeoutMs: num
     { timeoutMs, intervalMs: 2000, what: 'patroni cluster' },
   );
   if (!res.ok) {
-    const v: StreamVerdict = res.value instanceof Error ? { ok: false, problem: res.value.message, replicas: [] } : res.value;
+    const v: StreamVerdict =
+      res.value instanceof Error ? { ok: false, problem: res.value.message, replicas: [] } : res.value;
     const host = v.host ?? v.leader?.name ?? members[0]!.name;
     throw new CheckError(
       host,

@@ -70,7 +70,8 @@ export function judgeCluster(c: PatroniCluster, expected: string[], maxLag: numb
   const leaders = c.members.filter((m) => LEADER_ROLES.includes(m.role));
   const replicas = c.members.filter((m) => !LEADER_ROLES.includes(m.role));
   const fail = (problem: string): ClusterVerdict => ({ ok: false, problem, leader: leaders[0], replicas });
-  if (leaders.length !== 1) return fail(`${leaders.length} leaders (${leaders.map((l) => l.name).join(', ') || 'none'})`);
+  if (leaders.length !== 1)
+    return fail(`${leaders.length} leaders (${leaders.map((l) => l.name).join(', ') || 'none'})`);
   const leader = leaders[0]!;
   const names = c.members.map((m) => m.name);
   const missing = expected.filter((n) => !names.includes(n));

@@ -23,7 +23,10 @@ export function restAuthLines(): string {
 /** What a command running those programs takes: the REST API credentials as JSON on stdin, masked in its output. */
 export function restAuthInput(ctx: StepContext): { stdin: string; secrets: string[] } {
   const password = secret(ctx, 'patroni_api_password');
-  return { stdin: JSON.stringify({ user: patroniSettings(ctx.inventory, ctx.host).apiUser, password }), secrets: [password] };
+  return {
+    stdin: JSON.stringify({ user: patroniSettings(ctx.inventory, ctx.host).apiUser, password }),
+    secrets: [password],
+  };
 }
 
 export interface RestartTimes {
@@ -36,8 +39,17 @@ export interface RestartTimes {
 }
 
 /** POST /restart with the REST API credentials from stdin, then wait (bounded) until the member runs again. */
-export function restartScript(apiPort: number, { timeoutSec = 120, settleSec = 10, pollSec = 1 }: RestartTimes = {}): string {
-  const vars = { rest_auth: restAuthLines(), api_port: apiPort, timeout_sec: timeoutSec, settle_sec: settleSec, poll_sec: pollSec };
+export function restartScript(
+  apiPort: number,
+  { timeoutSec = 120, settleSec = 10, pollSec = 1 }: RestartTimes = {},
+): string {
+  const vars = {
+    rest_auth: restAuthLines(),
+    api_port: apiPort,
+    timeout_sec: timeoutSec,
+    settle_sec: settleSec,
+    poll_sec: pollSec,
+  };
   return python3(renderProgram('patroni/restart.py.hbs', vars));
 }
 
@@ -61,8 +73,11 @@ export const restartStep: Step = {
   order: replicasFirst,
   async before(ctx) {
     // A parameter change made earlier in this run reaches each member on its next HA loop: give it that long.
-    if (ctx.check || (ctx.changedInRun('patroni.dcs').length === 0 && ctx.changedInRun('patroni.config').length === 0)) return;
-    const loopWait = Math.max(...withRole(ctx.hosts, 'postgres').map((h) => patroniSettings(ctx.inventory, h).loopWait));
+    if (ctx.check || (ctx.changedInRun('patroni.dcs').length === 0 && ctx.changedInRun('patroni.config').length === 0))
+      return;
+    const loopWait = Math.max(
+      ...withRole(ctx.hosts, 'postgres').map((h) => patroniSettings(ctx.inventory, h).loopWait),
+    );
     await sleep((2 * loopWait + 1) * 1000);
   },
   resources(ctx) {

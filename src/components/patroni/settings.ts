@@ -11,111 +11,193 @@ export const PATRONI_SECRETS: SecretSpec[] = [
   { key: 'postgres_superuser_password', length: 32, description: 'PostgreSQL superuser "postgres" (Patroni, verify)' },
   { key: 'replication_password', length: 32, description: 'PostgreSQL replication user (streaming, pg_basebackup)' },
   { key: 'rewind_password', length: 32, description: 'PostgreSQL pg_rewind user' },
-  { key: 'patroni_api_password', length: 32, description: 'Basic auth of Patroni REST API unsafe methods (PATCH/POST)' },
+  {
+    key: 'patroni_api_password',
+    length: 32,
+    description: 'Basic auth of Patroni REST API unsafe methods (PATCH/POST)',
+  },
 ];
 
 const USER = '^[a-z_][a-z0-9_]*$';
 
-export const patroniVars = defineSettings({
-  pgVersion: {
-    name: 'postgres_version', type: 'int', default: 15, min: 10, max: 99, level: 'cluster',
-    doc: 'PostgreSQL major version (default 15, the Debian 12 one).',
-  },
-  pgPort: {
-    name: 'postgres_port', type: 'int', default: 5432, min: 1, max: 65535, level: 'cluster',
-    doc: 'PostgreSQL port on each member (default 5432) (1-65535).',
-  },
-  pgDataDir: {
-    name: 'postgres_data_dir', type: 'string', default: '', pattern: '^(/[A-Za-z0-9_./-]+)?$', level: 'host',
-    doc: 'PostgreSQL data directory (default /var/lib/postgresql/<version>/patroni).',
-  },
-  scope: {
-    name: 'patroni_scope', type: 'string', default: '', pattern: '^[A-Za-z0-9_.-]*$', level: 'cluster',
-    doc: 'Patroni scope, the cluster\'s key in etcd (default: the cluster name).',
-  },
-  namespace: {
-    name: 'patroni_namespace', type: 'string', default: '/service/', pattern: '^/[A-Za-z0-9_./-]*$', level: 'cluster',
-    doc: 'Patroni key prefix in etcd (default /service/).',
-  },
-  apiPort: {
-    name: 'patroni_restapi_port', type: 'int', default: 8008, min: 1, max: 65535, level: 'cluster',
-    doc: 'Patroni REST API port, also what HAProxy checks (default 8008) (1-65535).',
-  },
-  apiUser: {
-    name: 'patroni_api_user', type: 'string', default: 'patroni', pattern: '^[A-Za-z0-9_]+$', level: 'cluster',
-    doc: 'User for the Patroni REST API\'s unsafe methods (default patroni; password in secrets).',
-  },
-  superuser: {
-    name: 'postgres_superuser', type: 'string', default: 'postgres', pattern: USER, level: 'cluster',
-    doc: 'PostgreSQL superuser (default postgres).',
-  },
-  replicationUser: {
-    name: 'postgres_replication_user', type: 'string', default: 'replicator', pattern: USER, level: 'cluster',
-    doc: 'PostgreSQL replication user (default replicator).',
-  },
-  rewindUser: {
-    name: 'postgres_rewind_user', type: 'string', default: 'rewind_user', pattern: USER, level: 'cluster',
-    doc: 'PostgreSQL pg_rewind user (default rewind_user).',
-  },
-  // Failover timing. A hard-killed leader's key expires ttl - loop_wait .. ttl seconds after the loss; the
-  // replicas then race and one promotes (1-2 s), and HAProxy marks it up after rise x inter (1 s). With
-  // ttl 8 / loop_wait 2 / retry_timeout 3 writes through VIP:5001 work again within about 10 s.
-  // The trade-off: the primary demotes itself when it cannot refresh its key in the DCS for `ttl` seconds,
-  // so etcd hiccups longer than retry_timeout (3 s) cost a failover, and each member talks to etcd every 2 s.
-  // Patroni 3.0.2 does not check loop_wait + 2 * retry_timeout <= ttl (3.2+ raises ttl to 20): the rule below does.
-  ttl: {
-    name: 'patroni_ttl', type: 'int', default: 8, min: 2, max: 3600, level: 'cluster',
-    doc: 'Patroni leader lease in seconds (bootstrap.dcs.ttl; default 8). A hard-killed primary is replaced after at most this long. Rule: patroni_loop_wait + 2 * patroni_retry_timeout <= patroni_ttl. A change on a running cluster is applied with PATCH /config.',
-  },
-  loopWait: {
-    name: 'patroni_loop_wait', type: 'int', default: 2, min: 1, max: 3600, level: 'cluster',
-    doc: 'Seconds between Patroni HA loop runs; the leader refreshes its lease this often (default 2).',
-  },
-  retryTimeout: {
-    name: 'patroni_retry_timeout', type: 'int', default: 3, min: 1, max: 3600, level: 'cluster',
-    doc: 'Seconds Patroni retries etcd and PostgreSQL operations before demoting (default 3).',
-  },
-  maxLagOnFailover: {
-    name: 'patroni_maximum_lag_on_failover', type: 'int', default: 1048576, level: 'cluster',
-    doc: 'Bytes a replica may lag and still be promoted (default 1048576).',
-  },
-  synchronousMode: {
-    name: 'patroni_synchronous_mode', type: 'bool', default: false, level: 'cluster',
-    doc: 'Patroni synchronous replication: a commit waits for one synchronous replica (default false).',
-  },
-  synchronousModeStrict: {
-    name: 'patroni_synchronous_mode_strict', type: 'bool', default: false, level: 'cluster',
-    doc: 'With patroni_synchronous_mode: stop accepting writes when no synchronous replica is available (default false).',
-  },
-  // Kept in the DCS (cluster-wide); a change is applied with PATCH /config, and parameters that need a
-  // restart get a rolling restart (patroni.restart step).
-  pgParameters: {
-    name: 'postgres_parameters', type: 'map', keyPattern: '^[a-z_][a-z0-9_.]*$', level: 'cluster',
-    default: {
-      max_connections: 200,
-      shared_buffers: '128MB',
-      wal_level: 'replica',
-      hot_standby: 'on',
-      wal_log_hints: 'on',
-      max_wal_senders: 10,
-      max_replication_slots: 10,
-      wal_keep_size: '256MB',
-      password_encryption: 'scram-sha-256',
-    },
-    doc: 'PostgreSQL settings (GUCs) for every member, merged over pgha\'s defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. Maps merge key by key across cluster, group and host vars. Kept in the DCS: a change is applied with PATCH /config; settings that need a restart get a rolling restart (replicas first, the leader last).',
-  },
-  replicaMaxLag: {
-    name: 'replica_max_lag_bytes', type: 'int', default: 16777216, level: 'cluster',
-    doc: 'Largest replica lag in bytes the checks accept (default 16777216).',
-  },
-}, [
+export const patroniVars = defineSettings(
   {
-    uses: ['ttl', 'loopWait', 'retryTimeout'],
-    roles: ['postgres'],
-    check: (s) => s.loopWait + 2 * s.retryTimeout <= s.ttl ? undefined
-      : `patroni_loop_wait + 2 * patroni_retry_timeout (${s.loopWait} + 2 * ${s.retryTimeout}) must not exceed patroni_ttl (${s.ttl}): the leader would lose its lock on a short etcd delay; raise patroni_ttl or lower the others`,
+    pgVersion: {
+      name: 'postgres_version',
+      type: 'int',
+      default: 15,
+      min: 10,
+      max: 99,
+      level: 'cluster',
+      doc: 'PostgreSQL major version (default 15, the Debian 12 one).',
+    },
+    pgPort: {
+      name: 'postgres_port',
+      type: 'int',
+      default: 5432,
+      min: 1,
+      max: 65535,
+      level: 'cluster',
+      doc: 'PostgreSQL port on each member (default 5432) (1-65535).',
+    },
+    pgDataDir: {
+      name: 'postgres_data_dir',
+      type: 'string',
+      default: '',
+      pattern: '^(/[A-Za-z0-9_./-]+)?$',
+      level: 'host',
+      doc: 'PostgreSQL data directory (default /var/lib/postgresql/<version>/patroni).',
+    },
+    scope: {
+      name: 'patroni_scope',
+      type: 'string',
+      default: '',
+      pattern: '^[A-Za-z0-9_.-]*$',
+      level: 'cluster',
+      doc: "Patroni scope, the cluster's key in etcd (default: the cluster name).",
+    },
+    namespace: {
+      name: 'patroni_namespace',
+      type: 'string',
+      default: '/service/',
+      pattern: '^/[A-Za-z0-9_./-]*$',
+      level: 'cluster',
+      doc: 'Patroni key prefix in etcd (default /service/).',
+    },
+    apiPort: {
+      name: 'patroni_restapi_port',
+      type: 'int',
+      default: 8008,
+      min: 1,
+      max: 65535,
+      level: 'cluster',
+      doc: 'Patroni REST API port, also what HAProxy checks (default 8008) (1-65535).',
+    },
+    apiUser: {
+      name: 'patroni_api_user',
+      type: 'string',
+      default: 'patroni',
+      pattern: '^[A-Za-z0-9_]+$',
+      level: 'cluster',
+      doc: "User for the Patroni REST API's unsafe methods (default patroni; password in secrets).",
+    },
+    superuser: {
+      name: 'postgres_superuser',
+      type: 'string',
+      default: 'postgres',
+      pattern: USER,
+      level: 'cluster',
+      doc: 'PostgreSQL superuser (default postgres).',
+    },
+    replicationUser: {
+      name: 'postgres_replication_user',
+      type: 'string',
+      default: 'replicator',
+      pattern: USER,
+      level: 'cluster',
+      doc: 'PostgreSQL replication user (default replicator).',
+    },
+    rewindUser: {
+      name: 'postgres_rewind_user',
+      type: 'string',
+      default: 'rewind_user',
+      pattern: USER,
+      level: 'cluster',
+      doc: 'PostgreSQL pg_rewind user (default rewind_user).',
+    },
+    // Failover timing. A hard-killed leader's key expires ttl - loop_wait .. ttl seconds after the loss; the
+    // replicas then race and one promotes (1-2 s), and HAProxy marks it up after rise x inter (1 s). With
+    // ttl 8 / loop_wait 2 / retry_timeout 3 writes through VIP:5001 work again within about 10 s.
+    // The trade-off: the primary demotes itself when it cannot refresh its key in the DCS for `ttl` seconds,
+    // so etcd hiccups longer than retry_timeout (3 s) cost a failover, and each member talks to etcd every 2 s.
+    // Patroni 3.0.2 does not check loop_wait + 2 * retry_timeout <= ttl (3.2+ raises ttl to 20): the rule below does.
+    ttl: {
+      name: 'patroni_ttl',
+      type: 'int',
+      default: 8,
+      min: 2,
+      max: 3600,
+      level: 'cluster',
+      doc: 'Patroni leader lease in seconds (bootstrap.dcs.ttl; default 8). A hard-killed primary is replaced after at most this long. Rule: patroni_loop_wait + 2 * patroni_retry_timeout <= patroni_ttl. A change on a running cluster is applied with PATCH /config.',
+    },
+    loopWait: {
+      name: 'patroni_loop_wait',
+      type: 'int',
+      default: 2,
+      min: 1,
+      max: 3600,
+      level: 'cluster',
+      doc: 'Seconds between Patroni HA loop runs; the leader refreshes its lease this often (default 2).',
+    },
+    retryTimeout: {
+      name: 'patroni_retry_timeout',
+      type: 'int',
+      default: 3,
+      min: 1,
+      max: 3600,
+      level: 'cluster',
+      doc: 'Seconds Patroni retries etcd and PostgreSQL operations before demoting (default 3).',
+    },
+    maxLagOnFailover: {
+      name: 'patroni_maximum_lag_on_failover',
+      type: 'int',
+      default: 1048576,
+      level: 'cluster',
+      doc: 'Bytes a replica may lag and still be promoted (default 1048576).',
+    },
+    synchronousMode: {
+      name: 'patroni_synchronous_mode',
+      type: 'bool',
+      default: false,
+      level: 'cluster',
+      doc: 'Patroni synchronous replication: a commit waits for one synchronous replica (default false).',
+    },
+    synchronousModeStrict: {
+      name: 'patroni_synchronous_mode_strict',
+      type: 'bool',
+      default: false,
+      level: 'cluster',
+      doc: 'With patroni_synchronous_mode: stop accepting writes when no synchronous replica is available (default false).',
+    },
+    // Kept in the DCS (cluster-wide); a change is applied with PATCH /config, and parameters that need a
+    // restart get a rolling restart (patroni.restart step).
+    pgParameters: {
+      name: 'postgres_parameters',
+      type: 'map',
+      keyPattern: '^[a-z_][a-z0-9_.]*$',
+      level: 'cluster',
+      default: {
+        max_connections: 200,
+        shared_buffers: '128MB',
+        wal_level: 'replica',
+        hot_standby: 'on',
+        wal_log_hints: 'on',
+        max_wal_senders: 10,
+        max_replication_slots: 10,
+        wal_keep_size: '256MB',
+        password_encryption: 'scram-sha-256',
+      },
+      doc: "PostgreSQL settings (GUCs) for every member, merged over pgha's defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. Maps merge key by key across cluster, group and host vars. Kept in the DCS: a change is applied with PATCH /config; settings that need a restart get a rolling restart (replicas first, the leader last).",
+    },
+    replicaMaxLag: {
+      name: 'replica_max_lag_bytes',
+      type: 'int',
+      default: 16777216,
+      level: 'cluster',
+      doc: 'Largest replica lag in bytes the checks accept (default 16777216).',
+    },
   },
-]);
+  [
+    {
+      uses: ['ttl', 'loopWait', 'retryTimeout'],
+      roles: ['postgres'],
+      check: (s) =>
+        s.loopWait + 2 * s.retryTimeout <= s.ttl
+          ? undefined
+          : `patroni_loop_wait + 2 * patroni_retry_timeout (${s.loopWait} + 2 * ${s.retryTimeout}) must not exceed patroni_ttl (${s.ttl}): the leader would lose its lock on a short etcd delay; raise patroni_ttl or lower the others`,
+    },
+  ],
+);
 
 /** Patroni's settings for one host, with the derived ones (data and bin dirs, scope). */
 export function patroniSettings(inv: Pick<Inventory, 'file' | 'cluster'>, host: Host) {

@@ -69,7 +69,9 @@ function indent(text: string, spaces: number): string {
 export function patroniConfigFile(ctx: StepContext): FileResource {
   const s = patroniSettings(ctx.inventory, ctx.host);
   const q = (v: string) => JSON.stringify(v);
-  const etcdHosts = withRole(ctx.hosts, 'etcd').map((h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`);
+  const etcdHosts = withRole(ctx.hosts, 'etcd').map(
+    (h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`,
+  );
   const content = ctx.render('patroni/config.yml.hbs', {
     scope: q(s.scope),
     namespace: q(s.namespace),
@@ -140,7 +142,11 @@ const install: Step = {
 const config: Step = {
   id: 'patroni.config',
   title: 'Configure and start Patroni (one member initializes, the others clone)',
-  resources: (ctx) => [patroniConfigFile(ctx), { kind: 'service', name: 'patroni', enabled: true, state: 'started' }, reinitStuckReplica(ctx)],
+  resources: (ctx) => [
+    patroniConfigFile(ctx),
+    { kind: 'service', name: 'patroni', enabled: true, state: 'started' },
+    reinitStuckReplica(ctx),
+  ],
   async verify(ctx, t) {
     await verifyMemberRunning(ctx, t, 180_000);
     await repairIfStuck(ctx, t);

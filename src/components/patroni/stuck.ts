@@ -39,7 +39,15 @@ export function replicaStateScript(ctx: StepContext): string {
 }
 
 function reinitArgv(ctx: StepContext): string[] {
-  return ['patronictl', '-c', PATRONI_CONFIG, 'reinit', patroniSettings(ctx.inventory, ctx.host).scope, ctx.host.name, '--force'];
+  return [
+    'patronictl',
+    '-c',
+    PATRONI_CONFIG,
+    'reinit',
+    patroniSettings(ctx.inventory, ctx.host).scope,
+    ctx.host.name,
+    '--force',
+  ];
 }
 
 /** The repair as a guarded resource (a run that finds the replica stuck from an earlier run). */
@@ -64,8 +72,14 @@ export async function repairIfStuck(ctx: StepContext, t: Transport, graceMs = 30
     const state = (await t.exec(replicaStateScript(ctx), { timeoutMs: 30_000 })).stdout.trim();
     if (state === 'stuck') {
       ctx.log(`${ctx.host.name}: replica does not stream and its WAL went its own way: cloning it again`);
-      const re = await t.exec(reinitArgv(ctx).map((a) => shq(a)).join(' '), { timeoutMs: 180_000 });
-      if (re.code !== 0) ctx.log(`${ctx.host.name}: patronictl reinit exited ${re.code}: ${re.stderr.trim().split('\n').pop()}`);
+      const re = await t.exec(
+        reinitArgv(ctx)
+          .map((a) => shq(a))
+          .join(' '),
+        { timeoutMs: 180_000 },
+      );
+      if (re.code !== 0)
+        ctx.log(`${ctx.host.name}: patronictl reinit exited ${re.code}: ${re.stderr.trim().split('\n').pop()}`);
       await verifyMemberRunning(ctx, t, 180_000);
       return;
     }

@@ -67,7 +67,8 @@ async function logsOf(ctx: StepGroupContext, hostName: string | undefined, unit:
 /** The checks of every layer, with short waits (what each component's own step checks after it applied). */
 export async function verifyLayers(ctx: StepGroupContext): Promise<void> {
   const inv = ctx.inventory;
-  if (withRole(inv.hosts, 'etcd').every((h) => ctx.transports.has(h.name))) await verifyEtcdCluster({ ...ctx, hosts: withRole(inv.hosts, 'etcd') }, 20_000);
+  if (withRole(inv.hosts, 'etcd').every((h) => ctx.transports.has(h.name)))
+    await verifyEtcdCluster({ ...ctx, hosts: withRole(inv.hosts, 'etcd') }, 20_000);
   await verifyPatroniCluster(ctx, 30_000);
   await verifyHaproxy({ ...ctx, hosts: withRole(inv.hosts, 'haproxy') }, 20_000);
   await verifyKeepalived(ctx, 15_000);
@@ -79,7 +80,8 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const inv = ctx.inventory;
   const vip = requireVip(inv.vip, inv.file);
   const client = withRole(inv.hosts, 'postgres').find((h) => ctx.transports.has(h.name));
-  if (!client) throw new UserError('no postgres host is connected to run psql from', 'check that the postgres hosts are up');
+  if (!client)
+    throw new UserError('no postgres host is connected to run psql from', 'check that the postgres hosts are up');
   const s = haproxySettings(inv, client);
   if (ctx.check) throw new UserError('verify writes a row through the VIP and cannot run in check mode');
   const verdict = await verifyPatroniCluster(ctx, 30_000);
@@ -98,8 +100,13 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   );
   const [wServer = '', wRecovery = ''] = w.out.split('\n').pop()!.split('|');
   if (w.code !== 0 || wRecovery !== 'false') {
-    throw new CheckError(client.name, `write through ${vip}:${s.primaryPort}`, 'a row written on the primary (pg_is_in_recovery() = false)',
-      w.code !== 0 ? w.err || `psql exit ${w.code}` : `server ${wServer} in recovery = ${wRecovery}`, await logsOf(ctx, holder, 'haproxy'));
+    throw new CheckError(
+      client.name,
+      `write through ${vip}:${s.primaryPort}`,
+      'a row written on the primary (pg_is_in_recovery() = false)',
+      w.code !== 0 ? w.err || `psql exit ${w.code}` : `server ${wServer} in recovery = ${wRecovery}`,
+      await logsOf(ctx, holder, 'haproxy'),
+    );
   }
 
   // 2. Read it back through the replica port (bounded wait for replication).
@@ -110,13 +117,21 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
         `select host(inet_server_addr()) || '|' || pg_is_in_recovery() || '|' || (select count(*) from ${VERIFY_TABLE} where token = '${token}')`,
       );
       const [server = '', rec = '', count = ''] = r.out.split('|');
-      return { ok: r.code === 0 && rec === 'true' && count === '1', value: r.code !== 0 ? r.err : `server ${server} in recovery = ${rec}, rows = ${count}` };
+      return {
+        ok: r.code === 0 && rec === 'true' && count === '1',
+        value: r.code !== 0 ? r.err : `server ${server} in recovery = ${rec}, rows = ${count}`,
+      };
     },
     { timeoutMs: 15_000, intervalMs: 500, what: 'read from a replica' },
   );
   if (!read.ok) {
-    throw new CheckError(client.name, `read through ${vip}:${s.replicaPort}`, 'the new row, from a server in recovery',
-      errText(read.value), await logsOf(ctx, verdict.replicas[0]?.name, 'patroni'));
+    throw new CheckError(
+      client.name,
+      `read through ${vip}:${s.replicaPort}`,
+      'the new row, from a server in recovery',
+      errText(read.value),
+      await logsOf(ctx, verdict.replicas[0]?.name, 'patroni'),
+    );
   }
   const rServer = String(read.value).replace(/^server (\S+).*$/, '$1');
 
@@ -125,13 +140,24 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const n = Math.max(4, 2 * withRole(inv.hosts, 'postgres').length);
   const many = await psql.runMany(s.allPort, 'select host(inet_server_addr())', n);
   if (many.code !== 0) {
-    throw new CheckError(client.name, `connect through ${vip}:${s.allPort}`, 'a connection', many.err || `psql exit ${many.code}`, await logsOf(ctx, holder, 'haproxy'));
+    throw new CheckError(
+      client.name,
+      `connect through ${vip}:${s.allPort}`,
+      'a connection',
+      many.err || `psql exit ${many.code}`,
+      await logsOf(ctx, holder, 'haproxy'),
+    );
   }
   const servers = many.out.split('\n').filter(Boolean);
   const distinct = [...new Set(servers)].sort();
   if (distinct.length < 2) {
-    throw new CheckError(client.name, `balance through ${vip}:${s.allPort}`, `more than one member answering ${n} connections`,
-      `only ${distinct.join(', ') || 'none'}`, await logsOf(ctx, holder, 'haproxy'));
+    throw new CheckError(
+      client.name,
+      `balance through ${vip}:${s.allPort}`,
+      `more than one member answering ${n} connections`,
+      `only ${distinct.join(', ') || 'none'}`,
+      await logsOf(ctx, holder, 'haproxy'),
+    );
   }
 
   return {

@@ -23,7 +23,10 @@ export interface CommandResource {
   timeoutMs?: number;
 }
 
-export interface CommandProbe { kind: 'command'; run: boolean }
+export interface CommandProbe {
+  kind: 'command';
+  run: boolean;
+}
 export type CommandOp = { op: 'run' };
 
 const shell = (r: CommandResource) => (r.argv ? argvToShell(r.argv) : (r.script ?? ''));
@@ -50,7 +53,10 @@ export const commandKind: Kind<CommandResource, CommandProbe, CommandOp> = {
   read(p, tag, rest) {
     if (tag === 'C') p.run = rest.split(' ')[0] === 'run';
   },
-  plan: (r, p, withDiff) => (p.run ? { summary: `run: ${r.label}`, ops: [{ op: 'run' }], diff: withDiff ? commandPreview(shell(r)) : undefined } : undefined),
+  plan: (r, p, withDiff) =>
+    p.run
+      ? { summary: `run: ${r.label}`, ops: [{ op: 'run' }], diff: withDiff ? commandPreview(shell(r)) : undefined }
+      : undefined,
   script: (r) => shell(r),
   exec: (r) => ({ timeoutMs: r.timeoutMs || undefined, secrets: r.secrets, stdin: r.stdin }),
 };

@@ -10,8 +10,16 @@ export interface DirectoryResource {
   mode?: string; // default '0755'
 }
 
-export interface DirState { exists: boolean; owner?: string; group?: string; mode?: string }
-export interface DirectoryProbe { kind: 'directory'; state: DirState }
+export interface DirState {
+  exists: boolean;
+  owner?: string;
+  group?: string;
+  mode?: string;
+}
+export interface DirectoryProbe {
+  kind: 'directory';
+  state: DirState;
+}
 export type DirectoryOp = { op: 'mkdir' };
 
 export const directoryKind: Kind<DirectoryResource, DirectoryProbe, DirectoryOp> = {
@@ -33,5 +41,6 @@ export const directoryKind: Kind<DirectoryResource, DirectoryProbe, DirectoryOp>
     const d = attrsDiffer(r, p.state, '0755');
     return d.length ? { summary: `${r.path}: ${d.join(', ')}`, ops: [{ op: 'mkdir' }] } : undefined;
   },
-  script: (r) => `set -e\numask 077\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
+  script: (r) =>
+    `set -e\numask 077\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
 };

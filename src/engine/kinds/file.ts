@@ -21,8 +21,18 @@ export interface FileResource {
   notify?: Notify[];
 }
 
-export interface FileState { exists: boolean; sha?: string; owner?: string; group?: string; mode?: string; content?: string }
-export interface FileProbe { kind: 'file'; state: FileState }
+export interface FileState {
+  exists: boolean;
+  sha?: string;
+  owner?: string;
+  group?: string;
+  mode?: string;
+  content?: string;
+}
+export interface FileProbe {
+  kind: 'file';
+  state: FileState;
+}
 export type FileOp = { op: 'write' } | { op: 'attrs' }; // content differs: temp file, validate, rename | only owner/group/mode
 
 /** Where the previous version of a replaced file is kept on a host. */
@@ -38,7 +48,13 @@ export function sha256(s: string): string {
 /** Values of keys that look like credentials, for files that hold secrets (on top of the known secrets). */
 const CREDENTIAL_LINE = /^([-+ ]\s*[\w.-]*(password|passwd|secret|auth_pass|token)\s*[:=]\s*).+$/i;
 
-export function fileDiff(path: string, before: string, after: string, secret?: boolean, unknownBefore?: boolean): string {
+export function fileDiff(
+  path: string,
+  before: string,
+  after: string,
+  secret?: boolean,
+  unknownBefore?: boolean,
+): string {
   if (unknownBefore) return `--- ${path}\n+++ ${path}\n(current file too large to show)\n`;
   const lines = mask(createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }))
     .split('\n')
@@ -66,7 +82,10 @@ function fileScript(r: FileResource, op: FileOp['op'], backupDir = BACKUP_DIR): 
     `d=$(dirname ${p}); mkdir -p "$d"; tmp=${tmp}`,
     `trap 'rm -f "$tmp"' EXIT`,
     `base64 -d > "$tmp" <<'PGHA_EOF'`,
-    Buffer.from(r.content, 'utf8').toString('base64').replace(/.{1,76}/g, '$&\n').trimEnd(),
+    Buffer.from(r.content, 'utf8')
+      .toString('base64')
+      .replace(/.{1,76}/g, '$&\n')
+      .trimEnd(),
     'PGHA_EOF',
     `chown ${owner} "$tmp"; chmod ${mode} "$tmp"`,
     validate.trimEnd(),
@@ -75,7 +94,9 @@ function fileScript(r: FileResource, op: FileOp['op'], backupDir = BACKUP_DIR): 
     'trap - EXIT',
     // A changed unit file is read by systemd before any service action that follows.
     /^\/(etc|lib|usr\/lib)\/systemd\/system\//.test(r.path) ? 'systemctl daemon-reload' : '',
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
 export const fileKind: Kind<FileResource, FileProbe, FileOp> = {
@@ -98,13 +119,24 @@ export const fileKind: Kind<FileResource, FileProbe, FileOp> = {
   },
   plan(r, p, withDiff) {
     const s = p.state;
-    if (!s.exists) return { summary: `create ${r.path}`, ops: [{ op: 'write' }], diff: withDiff ? fileDiff(r.path, '', r.content, r.secret) : undefined };
+    if (!s.exists)
+      return {
+        summary: `create ${r.path}`,
+        ops: [{ op: 'write' }],
+        diff: withDiff ? fileDiff(r.path, '', r.content, r.secret) : undefined,
+      };
     if (s.sha !== sha256(r.content)) {
-      return { summary: `update ${r.path}`, ops: [{ op: 'write' }], diff: withDiff ? fileDiff(r.path, s.content ?? '', r.content, r.secret, s.content === undefined) : undefined };
+      return {
+        summary: `update ${r.path}`,
+        ops: [{ op: 'write' }],
+        diff: withDiff ? fileDiff(r.path, s.content ?? '', r.content, r.secret, s.content === undefined) : undefined,
+      };
     }
     const d = attrsDiffer(r, s, '0644');
     return d.length ? { summary: `${r.path}: ${d.join(', ')}`, ops: [{ op: 'attrs' }] } : undefined;
   },
   script: (r, op, opts) => fileScript(r, op.op, opts.backupDir),
-  failure: (r) => ({ hint: r.validate ? `the new ${r.path} did not pass "${r.validate}"; the old file is untouched` : undefined }),
+  failure: (r) => ({
+    hint: r.validate ? `the new ${r.path} did not pass "${r.validate}"; the old file is untouched` : undefined,
+  }),
 };

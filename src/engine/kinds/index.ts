@@ -38,4 +38,6 @@ export function kindOf<K extends KindName>(r: { kind: K }): Kind<ResourceOf<K>, 
 }
 
 /** Every probe line tag, for reading a batched probe's output. */
-export const PROBE_TAGS = Object.values(KINDS).map((k) => k.tags).join('');
+export const PROBE_TAGS = Object.values(KINDS)
+  .map((k) => k.tags)
+  .join('');

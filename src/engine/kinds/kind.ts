@@ -55,6 +55,7 @@ export function attrsDiffer(want: Attrs, have: Attrs, dfltMode: string): string[
   const out: string[] = [];
   if ((want.owner ?? 'root') !== have.owner) out.push(`owner ${have.owner} -> ${want.owner ?? 'root'}`);
   if ((want.group ?? 'root') !== have.group) out.push(`group ${have.group} -> ${want.group ?? 'root'}`);
-  if (octal(want.mode, dfltMode) !== octal(have.mode, '0')) out.push(`mode ${have.mode} -> ${(want.mode ?? dfltMode).replace(/^0?/, '0')}`);
+  if (octal(want.mode, dfltMode) !== octal(have.mode, '0'))
+    out.push(`mode ${have.mode} -> ${(want.mode ?? dfltMode).replace(/^0?/, '0')}`);
   return out;
 }

@@ -8,10 +8,14 @@ export interface PackagesResource {
   names: string[];
 }
 
-export interface PackagesProbe { kind: 'packages'; installed: Set<string> }
+export interface PackagesProbe {
+  kind: 'packages';
+  installed: Set<string>;
+}
 export type PackagesOp = { op: 'install'; names: string[] };
 
-const APT = 'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
+const APT =
+  'DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold';
 
 /** dpkg's journal of an interrupted run. */
 export const DPKG_UPDATES = '/var/lib/dpkg/updates';
@@ -50,7 +54,8 @@ export const packagesKind: Kind<PackagesResource, PackagesProbe, PackagesOp> = {
   describe: (r) => `packages ${r.names.join(' ')}`,
   identity: (r) => `pkg ${[...r.names].sort().join(' ')}`,
   tags: 'P',
-  probe: (r, i) => `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' ${r.names.map(shq).join(' ')} 2>/dev/null | sed 's/^/P ${i} /'`,
+  probe: (r, i) =>
+    `dpkg-query -W -f='\${Package} \${db:Status-Status}\\n' ${r.names.map(shq).join(' ')} 2>/dev/null | sed 's/^/P ${i} /'`,
   unprobed: () => ({ kind: 'packages', installed: new Set() }),
   read(p, tag, rest) {
     const f = rest.split(' ');
@@ -59,7 +64,9 @@ export const packagesKind: Kind<PackagesResource, PackagesProbe, PackagesOp> = {
   plan(r, p) {
     // A version (name=1.2) or an architecture (name:amd64) is not part of the name dpkg-query reports.
     const missing = r.names.filter((n) => !p.installed.has(n.replace(/[=:].*$/, '')));
-    return missing.length ? { summary: `install ${missing.join(' ')}`, ops: [{ op: 'install', names: missing }] } : undefined;
+    return missing.length
+      ? { summary: `install ${missing.join(' ')}`, ops: [{ op: 'install', names: missing }] }
+      : undefined;
   },
   script: (_r, op) => packagesScript(op.names),
   exec: () => ({ timeoutMs: 1_200_000 }),

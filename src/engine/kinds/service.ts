@@ -9,8 +9,14 @@ export interface ServiceResource {
   state?: 'started' | 'stopped';
 }
 
-export interface ServiceState { enabled: string; active: string }
-export interface ServiceProbe { kind: 'service'; state: ServiceState }
+export interface ServiceState {
+  enabled: string;
+  active: string;
+}
+export interface ServiceProbe {
+  kind: 'service';
+  state: ServiceState;
+}
 export type ServiceOp = { op: 'enable' | 'disable' | 'start' | 'stop' };
 
 /** `systemctl is-enabled` answers that mean the unit starts at boot (or is pulled in by another). */
@@ -34,16 +40,30 @@ export const serviceKind: Kind<ServiceResource, ServiceProbe, ServiceOp> = {
     const ops: ServiceOp[] = [];
     const words: string[] = [];
     const enabled = ENABLED.includes(p.state.enabled);
-    if (r.enabled === true && !enabled) { ops.push({ op: 'enable' }); words.push('enable'); }
-    if (r.enabled === false && p.state.enabled === 'enabled') { ops.push({ op: 'disable' }); words.push('disable'); }
+    if (r.enabled === true && !enabled) {
+      ops.push({ op: 'enable' });
+      words.push('enable');
+    }
+    if (r.enabled === false && p.state.enabled === 'enabled') {
+      ops.push({ op: 'disable' });
+      words.push('disable');
+    }
     const active = p.state.active === 'active' || p.state.active === 'reloading' || p.state.active === 'activating';
-    if (r.state === 'started' && !active) { ops.push({ op: 'start' }); words.push(p.state.active === 'failed' ? 'start (was failed)' : 'start'); }
-    if (r.state === 'stopped' && active) { ops.push({ op: 'stop' }); words.push('stop'); }
+    if (r.state === 'started' && !active) {
+      ops.push({ op: 'start' });
+      words.push(p.state.active === 'failed' ? 'start (was failed)' : 'start');
+    }
+    if (r.state === 'stopped' && active) {
+      ops.push({ op: 'stop' });
+      words.push('stop');
+    }
     return ops.length ? { summary: `${words.join(' + ')} ${r.name}`, ops } : undefined;
   },
   script(r, op) {
     const n = shq(r.name);
-    return op.op === 'start' ? `systemctl reset-failed ${n} 2>/dev/null || :\nsystemctl start ${n}` : `systemctl ${op.op} ${n}`;
+    return op.op === 'start'
+      ? `systemctl reset-failed ${n} 2>/dev/null || :\nsystemctl start ${n}`
+      : `systemctl ${op.op} ${n}`;
   },
   failure: (r) => ({ unit: r.name }),
   started: (r, op) => (op.op === 'start' ? r.name : undefined),

@@ -19,19 +19,32 @@ function before(pair: Pair | undefined, lines: string[]): void {
 }
 
 export function emitInventory(m: Mapped, source: string): string {
-  const data: Record<string, unknown> = { cluster: m.cluster, provider: m.provider, network: { subnet: m.subnet, ...(m.vip ? { vip: m.vip } : {}) } };
+  const data: Record<string, unknown> = {
+    cluster: m.cluster,
+    provider: m.provider,
+    network: { subnet: m.subnet, ...(m.vip ? { vip: m.vip } : {}) },
+  };
   if (Object.keys(m.ssh).length) data.ssh = m.ssh;
   if (Object.keys(m.vars).length) data.vars = m.vars;
-  if (m.groups.length) data.groups = Object.fromEntries(m.groups.map((g) => [g.name, { description: `Ansible group ${g.from}` }]));
+  if (m.groups.length)
+    data.groups = Object.fromEntries(m.groups.map((g) => [g.name, { description: `Ansible group ${g.from}` }]));
   data.hosts = Object.fromEntries(
-    m.hosts.map((h) => [h.name, { address: h.address, roles: h.roles, ...(h.groups.length ? { groups: h.groups } : {}), ...(Object.keys(h.ssh).length ? { ssh: h.ssh } : {}) }]),
+    m.hosts.map((h) => [
+      h.name,
+      {
+        address: h.address,
+        roles: h.roles,
+        ...(h.groups.length ? { groups: h.groups } : {}),
+        ...(Object.keys(h.ssh).length ? { ssh: h.ssh } : {}),
+      },
+    ]),
   );
   const doc = new Document(data);
   const root = doc.contents as YAMLMap;
   doc.commentBefore = [
     ` Imported from the Ansible inventory ${source} (pgha import ansible).`,
     ' Roles: Ansible groups master, replica and postgres_cluster -> postgres; etcd_cluster -> etcd; balancers -> haproxy.',
-    ' Variables: values after Ansible\'s precedence (all < parent groups < child groups < host); settings the hosts agree on',
+    " Variables: values after Ansible's precedence (all < parent groups < child groups < host); settings the hosts agree on",
     ' are cluster vars. Every field is described in src/inventory/schema.ts.',
     ...m.notes.map((n) => ` ${n}`),
   ].join('\n');
@@ -41,11 +54,15 @@ export function emitInventory(m: Mapped, source: string): string {
     const pair = pairOf(hosts, h.name)!;
     const node = pair.value as YAMLMap;
     if (!h.ssh || !Object.keys(h.ssh).length) node.flow = true;
-    else for (const k of ['roles', 'groups']) {
-      const seq = pairOf(node, k)?.value as YAMLSeq | undefined;
-      if (seq) seq.flow = true;
-    }
-    const lines = [...(h.from !== h.name ? [` Ansible host ${h.from}`] : []), ...m.unmapped.filter((u) => u.host === h.name).map(commentLine)];
+    else
+      for (const k of ['roles', 'groups']) {
+        const seq = pairOf(node, k)?.value as YAMLSeq | undefined;
+        if (seq) seq.flow = true;
+      }
+    const lines = [
+      ...(h.from !== h.name ? [` Ansible host ${h.from}`] : []),
+      ...m.unmapped.filter((u) => u.host === h.name).map(commentLine),
+    ];
     before(pair, lines);
   }
   const groups = pairOf(root, 'groups')?.value;

@@ -22,5 +22,12 @@ export function importAnsible(path: string, opts: ImportOptions = {}): ImportRes
   const a = loadAnsible(path);
   const m = mapAnsible(a, opts);
   const text = emitInventory(m, relative(process.cwd(), a.file) || a.file);
-  return { text, unmapped: m.unmapped.map((u) => ({ name: u.name, where: u.where, why: u.host ? `${u.why} (host ${u.host})` : u.why })) };
+  return {
+    text,
+    unmapped: m.unmapped.map((u) => ({
+      name: u.name,
+      where: u.where,
+      why: u.host ? `${u.why} (host ${u.host})` : u.why,
+    })),
+  };
 }

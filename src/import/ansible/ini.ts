@@ -109,7 +109,8 @@ export function parseIni(text: string, name: string): RawInventory {
       const section = /^\[([^\]\s:]+)(?::(\w+))?\]\s*([#;].*)?$/.exec(line);
       if (section) {
         const [, g, suffix] = section;
-        if (suffix !== undefined && suffix !== 'children' && suffix !== 'vars') fail(`unknown section type :${suffix}`, 'use [group], [group:children] or [group:vars]');
+        if (suffix !== undefined && suffix !== 'children' && suffix !== 'vars')
+          fail(`unknown section type :${suffix}`, 'use [group], [group:children] or [group:vars]');
         group = g;
         kind = (suffix as 'children' | 'vars' | undefined) ?? 'hosts';
         rawGroup(inv, g, where);

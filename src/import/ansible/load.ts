@@ -30,16 +30,33 @@ export interface AnsibleInventory {
   groups: Map<string, RawGroup>;
 }
 
-const INVENTORY_NAMES = ['inventory', 'hosts', 'inventory.ini', 'hosts.ini', 'inventory.yml', 'inventory.yaml', 'hosts.yml', 'hosts.yaml'];
+const INVENTORY_NAMES = [
+  'inventory',
+  'hosts',
+  'inventory.ini',
+  'hosts.ini',
+  'inventory.yml',
+  'inventory.yaml',
+  'hosts.yml',
+  'hosts.yaml',
+];
 const VAR_EXTENSIONS = ['', '.yml', '.yaml', '.json'];
 
 /** The inventory file: the path itself, or a known inventory file name inside a folder. */
 export function inventoryFile(path: string): string {
   const p = resolve(path);
-  if (!existsSync(p)) throw new UserError(`Ansible inventory ${p} does not exist`, 'give the path of the inventory file (e.g. .../inventory)');
+  if (!existsSync(p))
+    throw new UserError(
+      `Ansible inventory ${p} does not exist`,
+      'give the path of the inventory file (e.g. .../inventory)',
+    );
   if (!statSync(p).isDirectory()) return p;
   const found = INVENTORY_NAMES.map((n) => join(p, n)).find((f) => existsSync(f) && statSync(f).isFile());
-  if (!found) throw new UserError(`no inventory file in ${p} (looked for ${INVENTORY_NAMES.join(', ')})`, 'give the path of the inventory file itself');
+  if (!found)
+    throw new UserError(
+      `no inventory file in ${p} (looked for ${INVENTORY_NAMES.join(', ')})`,
+      'give the path of the inventory file itself',
+    );
   return found;
 }
 
@@ -48,8 +65,14 @@ export function parseInventoryText(text: string, name: string): RawInventory {
   const ext = extname(name).toLowerCase();
   if (ext === '.yml' || ext === '.yaml' || ext === '.json') return parseYamlInventory(text, name);
   if (ext === '.ini') return parseIni(text, name);
-  const significant = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#') && !l.startsWith(';') && l !== '---');
-  const yamlish = significant.length > 0 && /^[^\s=[]+:(\s|$)/.test(significant[0]) && !significant.some((l) => /^\[[^\]]+\]$/.test(l));
+  const significant = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#') && !l.startsWith(';') && l !== '---');
+  const yamlish =
+    significant.length > 0 &&
+    /^[^\s=[]+:(\s|$)/.test(significant[0]) &&
+    !significant.some((l) => /^\[[^\]]+\]$/.test(l));
   return yamlish ? parseYamlInventory(text, name) : parseIni(text, name);
 }
 
@@ -78,7 +101,8 @@ function walk(dir: string): string[] {
 
 function readVarFiles(dir: string, base: string, name: string): VarMap {
   const out: VarMap = {};
-  for (const f of varFiles(join(dir, base), name)) Object.assign(out, readVarsYaml(readFileSync(f, 'utf8'), relative(dir, f)));
+  for (const f of varFiles(join(dir, base), name))
+    Object.assign(out, readVarsYaml(readFileSync(f, 'utf8'), relative(dir, f)));
   return out;
 }
 
@@ -86,7 +110,11 @@ function readVarFiles(dir: string, base: string, name: string): VarMap {
 function depths(groups: Map<string, RawGroup>, file: string): Map<string, number> {
   const depth = new Map<string, number>([['all', 0]]);
   const visit = (g: string, d: number, path: string[]) => {
-    if (path.includes(g)) throw new UserError(`${file}: groups form a cycle: ${[...path, g].join(' -> ')}`, 'a group cannot be its own child');
+    if (path.includes(g))
+      throw new UserError(
+        `${file}: groups form a cycle: ${[...path, g].join(' -> ')}`,
+        'a group cannot be its own child',
+      );
     if ((depth.get(g) ?? -1) < d) depth.set(g, d);
     for (const c of groups.get(g)?.children ?? []) visit(c, d + 1, [...path, g]);
   };
@@ -111,7 +139,8 @@ export function loadAnsible(path: string): AnsibleInventory {
   }
   const depth = depths(groups, basename(file));
   const parents = new Map<string, Set<string>>();
-  for (const g of groups.values()) for (const c of g.children) parents.set(c, (parents.get(c) ?? new Set()).add(g.name));
+  for (const g of groups.values())
+    for (const c of g.children) parents.set(c, (parents.get(c) ?? new Set()).add(g.name));
   const groupFileVars = new Map<string, VarMap>();
   const fileVars = (g: string) => {
     if (!groupFileVars.has(g)) groupFileVars.set(g, readVarFiles(dir, 'group_vars', g));
@@ -131,7 +160,9 @@ export function loadAnsible(path: string): AnsibleInventory {
     };
     for (const g of direct.get(name) ?? []) up(g);
     all.delete('all');
-    const ordered = [...all].sort((a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || priority(a) - priority(b) || (a < b ? -1 : a > b ? 1 : 0));
+    const ordered = [...all].sort(
+      (a, b) => (depth.get(a) ?? 0) - (depth.get(b) ?? 0) || priority(a) - priority(b) || (a < b ? -1 : a > b ? 1 : 0),
+    );
     const inline: VarMap = {};
     for (const g of groups.values()) if (g.hosts.has(name)) Object.assign(inline, g.hosts.get(name));
     const hostFiles = readVarFiles(dir, 'host_vars', name);

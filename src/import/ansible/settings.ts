@@ -38,17 +38,28 @@ export const RENAMED: Record<string, string> = {
 
 /** Variables of the same name in both that pgha does not take from Ansible. */
 const KEPT_OUT: Record<string, string> = {
-  etcd_data_dir: 'pgha keeps etcd\'s data in its own directory (default /var/lib/etcd/pgha), away from the Debian package\'s /var/lib/etcd/default',
+  etcd_data_dir:
+    "pgha keeps etcd's data in its own directory (default /var/lib/etcd/pgha), away from the Debian package's /var/lib/etcd/default",
 };
 
 /** Keys of autobase's map variables that have a pgha equivalent. */
 const SUBKEYS: Record<string, Record<string, string>> = {
-  haproxy_listen_port: { master: 'haproxy_primary_port', replicas: 'haproxy_replica_port', stats: 'haproxy_stats_port' },
+  haproxy_listen_port: {
+    master: 'haproxy_primary_port',
+    replicas: 'haproxy_replica_port',
+    stats: 'haproxy_stats_port',
+  },
   haproxy_maxconn: { global: 'haproxy_maxconn' },
 };
 
 /** Read by the mapping itself (roles, network, cluster name) rather than written as pgha variables. */
-export const DECISION_VARS = new Set(['cluster_vip', 'patroni_cluster_name', 'postgresql_version', 'synchronous_node_count', 'with_haproxy_load_balancing']);
+export const DECISION_VARS = new Set([
+  'cluster_vip',
+  'patroni_cluster_name',
+  'postgresql_version',
+  'synchronous_node_count',
+  'with_haproxy_load_balancing',
+]);
 
 interface Seen {
   host: string;
@@ -78,11 +89,13 @@ export class Settings {
     }
     if (name === 'dcs_type' && s.value === 'etcd') return;
     if (name in KEPT_OUT) return this.report(name, s, KEPT_OUT[name], at);
-    const target = RENAMED[name] ?? (name in KNOWN_VARS && !(name in SUBKEYS) && name !== 'postgres_parameters' ? name : undefined);
+    const target =
+      RENAMED[name] ?? (name in KNOWN_VARS && !(name in SUBKEYS) && name !== 'postgres_parameters' ? name : undefined);
     if (target) return this.set(host, target, name, s);
     if (name in SUBKEYS) {
       const v = s.value;
-      if (!v || typeof v !== 'object' || Array.isArray(v)) return this.report(name, s, `expected a map (${Object.keys(SUBKEYS[name]).join(', ')})`, at);
+      if (!v || typeof v !== 'object' || Array.isArray(v))
+        return this.report(name, s, `expected a map (${Object.keys(SUBKEYS[name]).join(', ')})`, at);
       for (const [k, x] of Object.entries(v)) {
         const t = SUBKEYS[name][k];
         if (t) this.set(host, t, `${name}.${k}`, { value: x, where: s.where });
@@ -96,7 +109,11 @@ export class Settings {
       if (!postgresHost) return;
       for (const it of items) {
         if (it.why) this.report(`${name}[${it.option}]`, { value: it.raw, where: s.where }, it.why, at);
-        else this.params.set(it.option, [...(this.params.get(it.option) ?? []).filter((p) => p.host !== host), { host, value: it.value, where: s.where }]);
+        else
+          this.params.set(it.option, [
+            ...(this.params.get(it.option) ?? []).filter((p) => p.host !== host),
+            { host, value: it.value, where: s.where },
+          ]);
       }
       return;
     }
@@ -115,13 +132,26 @@ export class Settings {
     for (const [target, seen] of this.values) {
       const v = agreed(seen);
       if (v.ok) out[target] = v.value;
-      else this.reportSplit(seen, (s) => s.from ?? target, `differs between hosts (${v.why}); pgha sets ${target} for the whole cluster`);
+      else
+        this.reportSplit(
+          seen,
+          (s) => s.from ?? target,
+          `differs between hosts (${v.why}); pgha sets ${target} for the whole cluster`,
+        );
     }
     const params: Record<string, unknown> = {};
     for (const [option, seen] of [...this.params].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const v = seen.length === postgresHosts ? agreed(seen) : { ok: false as const, why: `set on ${seen.map((s) => s.host).join(', ')} only` };
+      const v =
+        seen.length === postgresHosts
+          ? agreed(seen)
+          : { ok: false as const, why: `set on ${seen.map((s) => s.host).join(', ')} only` };
       if (v.ok) params[option] = v.value;
-      else this.reportSplit(seen, () => `postgres parameter ${option}`, `differs between the postgres hosts (${v.why}); pgha keeps parameters cluster-wide in the DCS`);
+      else
+        this.reportSplit(
+          seen,
+          () => `postgres parameter ${option}`,
+          `differs between the postgres hosts (${v.why}); pgha keeps parameters cluster-wide in the DCS`,
+        );
     }
     if (Object.keys(params).length) out.postgres_parameters = params;
     return out;
@@ -130,8 +160,13 @@ export class Settings {
   /** One report per place a value was set: on the host when only one host has it from there. */
   private reportSplit(seen: Seen[], name: (s: Seen) => string, why: string): void {
     const places = new Map<string, Seen[]>();
-    for (const s of seen) places.set(`${s.where}\u0000${JSON.stringify(s.value)}`, [...(places.get(`${s.where}\u0000${JSON.stringify(s.value)}`) ?? []), s]);
-    for (const group of places.values()) this.report(name(group[0]), group[0], why, group.length === 1 ? group[0].host : undefined);
+    for (const s of seen)
+      places.set(`${s.where}\u0000${JSON.stringify(s.value)}`, [
+        ...(places.get(`${s.where}\u0000${JSON.stringify(s.value)}`) ?? []),
+        s,
+      ]);
+    for (const group of places.values())
+      this.report(name(group[0]), group[0], why, group.length === 1 ? group[0].host : undefined);
   }
 }
 

@@ -46,7 +46,8 @@ export function resolveTemplates(vars: VarMap): VarMap {
     const r = subst(v, [...seen, name]);
     return hasTemplate(r) ? undefined : r;
   };
-  const subst = (s: string, seen: string[]): string => s.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (m, n: string) => lookup(n, seen) ?? m);
+  const subst = (s: string, seen: string[]): string =>
+    s.replace(/\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g, (m, n: string) => lookup(n, seen) ?? m);
   const walk = (v: unknown, seen: string[]): unknown => {
     if (typeof v === 'string') return v.includes('{{') ? subst(v, seen) : v;
     if (Array.isArray(v)) return v.map((x) => walk(x, seen));
@@ -75,7 +76,10 @@ export function checkKnown(name: string, value: unknown): Checked {
     const min = spec.minimum as number | undefined;
     const max = spec.maximum as number | undefined;
     if ((min !== undefined && n < min) || (max !== undefined && n > max)) {
-      return { ok: false, why: `${name} must be ${max !== undefined ? `between ${min} and ${max}` : `at least ${min}`}, not ${n}` };
+      return {
+        ok: false,
+        why: `${name} must be ${max !== undefined ? `between ${min} and ${max}` : `at least ${min}`}, not ${n}`,
+      };
     }
     return { ok: true, value: n };
   }
@@ -84,16 +88,26 @@ export function checkKnown(name: string, value: unknown): Checked {
     return b === undefined ? { ok: false, why: `${name} takes true or false, not "${shown}"` } : { ok: true, value: b };
   }
   if (spec.type === 'string') {
-    if (typeof value !== 'string' && typeof value !== 'number') return { ok: false, why: `${name} takes text, not "${shown}"` };
+    if (typeof value !== 'string' && typeof value !== 'number')
+      return { ok: false, why: `${name} takes text, not "${shown}"` };
     const s = String(value);
-    if (spec.pattern && !new RegExp(spec.pattern as string).test(s)) return { ok: false, why: `"${shown}" is not a valid ${name} (pattern ${spec.pattern})` };
+    if (spec.pattern && !new RegExp(spec.pattern as string).test(s))
+      return { ok: false, why: `"${shown}" is not a valid ${name} (pattern ${spec.pattern})` };
     return { ok: true, value: s };
   }
   return { ok: true, value };
 }
 
 /** Parameters Patroni and pgha set on every member themselves. */
-export const MANAGED_PARAMETERS = new Set(['listen_addresses', 'port', 'data_directory', 'hba_file', 'ident_file', 'config_file', 'cluster_name']);
+export const MANAGED_PARAMETERS = new Set([
+  'listen_addresses',
+  'port',
+  'data_directory',
+  'hba_file',
+  'ident_file',
+  'config_file',
+  'cluster_name',
+]);
 
 export interface ParamItem {
   option: string;

@@ -16,7 +16,11 @@ function parse(text: string, name: string): { doc: Document; lines: LineCounter 
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = lines.linePos(e.pos[0]).line;
-    throw new UserError(`${name}:${line}: malformed YAML: ${e.message.split('\n')[0]}`, 'fix the YAML syntax at that line', { file: name, line });
+    throw new UserError(
+      `${name}:${line}: malformed YAML: ${e.message.split('\n')[0]}`,
+      'fix the YAML syntax at that line',
+      { file: name, line },
+    );
   }
   return { doc, lines };
 }
@@ -46,7 +50,10 @@ export function readVarsYaml(text: string, name: string): VarMap {
   if (text.trimStart().startsWith('$ANSIBLE_VAULT')) return { '(whole file)': { value: VAULT, where: name } };
   const { doc, lines } = parse(text, name);
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return {};
-  if (!isMap(doc.contents)) throw new UserError(`${name}: a variables file must hold a map of variables`, 'write one "name: value" per line', { file: name });
+  if (!isMap(doc.contents))
+    throw new UserError(`${name}: a variables file must hold a map of variables`, 'write one "name: value" per line', {
+      file: name,
+    });
   return mapVars(doc.contents, doc, lines, name);
 }
 
@@ -57,9 +64,17 @@ export function parseYamlInventory(text: string, name: string): RawInventory {
   rawGroup(inv, 'all', `${name}:1`);
   rawGroup(inv, 'ungrouped', `${name}:1`);
   if (doc.contents === null) return inv;
-  if (!isMap(doc.contents)) throw new UserError(`${name}: a YAML inventory is a map of groups (all: {hosts, vars, children})`, 'start it with "all:"', { file: name });
+  if (!isMap(doc.contents))
+    throw new UserError(
+      `${name}: a YAML inventory is a map of groups (all: {hosts, vars, children})`,
+      'start it with "all:"',
+      { file: name },
+    );
   const fail = (line: number | undefined, message: string): never => {
-    throw new UserError(`${name}:${line ?? '?'}: ${message}`, 'a group has only hosts, vars and children', { file: name, line });
+    throw new UserError(`${name}:${line ?? '?'}: ${message}`, 'a group has only hosts, vars and children', {
+      file: name,
+      line,
+    });
   };
   const group = (gname: string, node: unknown, line: number | undefined) => {
     const where = line ? `${name}:${line}` : name;

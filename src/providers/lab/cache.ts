@@ -21,7 +21,9 @@ export function isCacheProcess(argv: string[], confDir: string): boolean {
 
 export function cachePid(inv: Inventory): number | undefined {
   const p = cachePaths(labSettings(inv).stateDir);
-  return livePid(p.pidFile, (a) => isCacheProcess(a, p.confDir)) ?? findProcesses((a) => isCacheProcess(a, p.confDir))[0];
+  return (
+    livePid(p.pidFile, (a) => isCacheProcess(a, p.confDir)) ?? findProcesses((a) => isCacheProcess(a, p.confDir))[0]
+  );
 }
 
 /** Takes the shared cache directory for this lab when no other running cache holds it. */
@@ -89,7 +91,11 @@ export function cacheFiles(inv: Inventory, mirror: DebianMirror, cacheDir: strin
 }
 
 /** Starts the lab's cache unless it runs already. Returns a summary when something was started. */
-export async function ensureCache(inv: Inventory, mirror: DebianMirror, log: (l: string) => void): Promise<string | undefined> {
+export async function ensureCache(
+  inv: Inventory,
+  mirror: DebianMirror,
+  log: (l: string) => void,
+): Promise<string | undefined> {
   const lab = labSettings(inv);
   const p = cachePaths(lab.stateDir);
   const running = cachePid(inv);
@@ -97,14 +103,19 @@ export async function ensureCache(inv: Inventory, mirror: DebianMirror, log: (l:
   if (running) {
     const current = existsSync(confFile) ? readFileSync(confFile, 'utf8') : '';
     const cacheDir = /^CacheDir: (.*)$/m.exec(current)?.[1] ?? '';
-    if (current === cacheFiles(inv, mirror, cacheDir)['acng.conf'] && (await tcpOpen(lab.bridgeAddress, lab.cachePort, 2000))) return undefined;
+    if (
+      current === cacheFiles(inv, mirror, cacheDir)['acng.conf'] &&
+      (await tcpOpen(lab.bridgeAddress, lab.cachePort, 2000))
+    )
+      return undefined;
     log('package cache: configuration changed, restarting it');
     await stopCache(inv);
   }
   const cacheDir = claimShared(p.confDir) ? SHARED : `${PACKAGE_CACHE_ROOT}/${inv.cluster}`;
   mkdirSync(cacheDir, { recursive: true });
   mkdirSync(p.logDir, { recursive: true });
-  for (const [name, content] of Object.entries(cacheFiles(inv, mirror, cacheDir))) writeFileMkdir(`${p.confDir}/${name}`, content);
+  for (const [name, content] of Object.entries(cacheFiles(inv, mirror, cacheDir)))
+    writeFileMkdir(`${p.confDir}/${name}`, content);
   // apt-cacher-ng drops privileges to its user when started as root: let it write there.
   await chownToAcng([cacheDir, p.logDir, p.dir]);
   const out = openSync(p.logFile, 'a');
@@ -113,11 +124,18 @@ export async function ensureCache(inv: Inventory, mirror: DebianMirror, log: (l:
   if (!child.pid) throw new ProviderError('could not start apt-cacher-ng', 'is the apt-cacher-ng package installed?');
   child.unref();
   writeFileSync(p.pidFile, `${child.pid}\n`);
-  const up = await waitFor(async () => ({ ok: await tcpOpen(lab.bridgeAddress, lab.cachePort, 1000), value: null }), { timeoutMs: 15_000, intervalMs: 200 });
+  const up = await waitFor(async () => ({ ok: await tcpOpen(lab.bridgeAddress, lab.cachePort, 1000), value: null }), {
+    timeoutMs: 15_000,
+    intervalMs: 200,
+  });
   if (!up.ok) {
     const tail = existsSync(p.logFile) ? readFileSync(p.logFile, 'utf8').split('\n').slice(-15).join('\n') : '';
     await stopCache(inv);
-    throw new ProviderError(`apt-cacher-ng did not answer on ${lab.bridgeAddress}:${lab.cachePort}`, `see ${p.logFile}; is the port taken?`, tail);
+    throw new ProviderError(
+      `apt-cacher-ng did not answer on ${lab.bridgeAddress}:${lab.cachePort}`,
+      `see ${p.logFile}; is the port taken?`,
+      tail,
+    );
   }
   return `package cache on ${lab.bridgeAddress}:${lab.cachePort} (${cacheDir})`;
 }

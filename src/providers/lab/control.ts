@@ -6,9 +6,15 @@ export const CONTROL_PACKAGES = ['systemd-container', 'debootstrap', 'apt-cacher
 
 export function assertLabPlatform(): void {
   if (process.platform !== 'linux')
-    throw new UserError(`the lab provider needs Linux (this is ${process.platform})`, 'run pgha on a Linux machine, or use provider static/proxmox');
+    throw new UserError(
+      `the lab provider needs Linux (this is ${process.platform})`,
+      'run pgha on a Linux machine, or use provider static/proxmox',
+    );
   if (typeof process.getuid === 'function' && process.getuid() !== 0)
-    throw new UserError('the lab provider needs root (it creates network namespaces, bridges, mounts and machines)', 'run pgha as root, e.g. with sudo');
+    throw new UserError(
+      'the lab provider needs root (it creates network namespaces, bridges, mounts and machines)',
+      'run pgha as root, e.g. with sudo',
+    );
 }
 
 /** Packages from the list that dpkg does not report as installed. */
@@ -37,7 +43,11 @@ export async function ensureControlPackages(log: (l: string) => void, check: boo
     // The package starts its own daemon on *:3142 where there is an init script runner; the lab runs its own instances.
     if (missing.includes('apt-cacher-ng')) await tryRun`/etc/init.d/apt-cacher-ng stop`;
   } catch (e) {
-    throw new ProviderError(`could not install ${missing.join(', ')} on the control machine`, 'install them with apt-get and retry', (e as ProviderError).detail);
+    throw new ProviderError(
+      `could not install ${missing.join(', ')} on the control machine`,
+      'install them with apt-get and retry',
+      (e as ProviderError).detail,
+    );
   }
   return missing;
 }

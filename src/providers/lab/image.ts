@@ -1,6 +1,16 @@
 // The base image: Debian bookworm minbase made by debootstrap once per recipe, shared read-only by every lab host
 // (the lower layer of each host's overlay). Built in a temp dir and renamed into place, so a killed build is never used.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { spawn } from 'node:child_process';
 import { ProviderError } from '../../shared/errors.js';
 import { sleep } from '../../engine/wait.js';
@@ -81,7 +91,11 @@ export interface ImageResult {
  * Makes sure the base image for this mirror exists. `proxy` (http://addr:port of the lab's package cache) routes
  * debootstrap through apt-cacher-ng so a rebuild is served from the cache.
  */
-export async function ensureBaseImage(mirror: DebianMirror, log: (l: string) => void, proxy?: string): Promise<ImageResult> {
+export async function ensureBaseImage(
+  mirror: DebianMirror,
+  log: (l: string) => void,
+  proxy?: string,
+): Promise<ImageResult> {
   const recipe = imageRecipe(mirror);
   const dir = imageDir(recipe);
   if (imageReady(dir)) return { dir, built: false, seconds: 0 };
@@ -102,8 +116,13 @@ export async function ensureBaseImage(mirror: DebianMirror, log: (l: string) => 
     const env: NodeJS.ProcessEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     if (proxy) env.http_proxy = proxy;
     const argv = [
-      'debootstrap', `--variant=${recipe.variant}`, `--include=${recipe.packages.join(',')}`,
-      `--components=${mirror.components.join(',')}`, recipe.suite, tmp, httpForm(recipe.mirror),
+      'debootstrap',
+      `--variant=${recipe.variant}`,
+      `--include=${recipe.packages.join(',')}`,
+      `--components=${mirror.components.join(',')}`,
+      recipe.suite,
+      tmp,
+      httpForm(recipe.mirror),
     ];
     const code = await runLogged(argv, env, logFile, BUILD_TIMEOUT_MS);
     if (code !== 0) {
@@ -131,5 +150,8 @@ async function postprocess(root: string, recipe: ImageRecipe): Promise<void> {
   rmSync(`${root}/etc/hostname`, { force: true });
   const archives = `${root}/var/cache/apt/archives`;
   if (existsSync(archives)) for (const f of readdirSync(archives)) if (f.endsWith('.deb')) rmSync(`${archives}/${f}`);
-  writeFileSync(`${root}/${IMAGE_MARKER}`, JSON.stringify({ ...recipe, hash: recipeHash(recipe), built: new Date().toISOString() }, null, 2) + '\n');
+  writeFileSync(
+    `${root}/${IMAGE_MARKER}`,
+    JSON.stringify({ ...recipe, hash: recipeHash(recipe), built: new Date().toISOString() }, null, 2) + '\n',
+  );
 }

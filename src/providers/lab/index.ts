@@ -10,8 +10,20 @@ import { cachePid, ensureCache, isCacheProcess, stopCache } from './cache.js';
 import { assertLabPlatform, ensureControlPackages, missingPackages } from './control.js';
 import { baseImagePath, ensureBaseImage, imageReady } from './image.js';
 import {
-  ensureLabKey, ensureMount, hardKill, hostFiles, isNspawnOf, labHost, machineInit, machineState, prepareAndBoot, recordHostKeys,
-  syncFiles, teardown, waitSsh, type LabHost,
+  ensureLabKey,
+  ensureMount,
+  hardKill,
+  hostFiles,
+  isNspawnOf,
+  labHost,
+  machineInit,
+  machineState,
+  prepareAndBoot,
+  recordHostKeys,
+  syncFiles,
+  teardown,
+  waitSsh,
+  type LabHost,
 } from './machine.js';
 import { bridgePorts, deleteBridgeIfUnused, ensureBridge, linkExists, netnsExists, netnsPids } from './net.js';
 import { cachePaths, labSettings } from './render.js';
@@ -24,13 +36,29 @@ const LAB = 'lab';
 function validate(inv: Inventory): void {
   const lab = labSettings(inv);
   const where = { file: inv.file, field: 'provider.lab' };
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(lab.bridge)) throw new UserError(`lab bridge name "${lab.bridge}" is not a valid interface name (1-15 characters)`, 'set provider.lab.bridge', where);
-  if (!lab.bridgeAddress) throw new UserError('lab bridge address is not set', 'set provider.lab.bridge_address or network.subnet', where);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(lab.bridge))
+    throw new UserError(
+      `lab bridge name "${lab.bridge}" is not a valid interface name (1-15 characters)`,
+      'set provider.lab.bridge',
+      where,
+    );
+  if (!lab.bridgeAddress)
+    throw new UserError('lab bridge address is not set', 'set provider.lab.bridge_address or network.subnet', where);
   // apt-cacher-ng 3.7 cannot bind ports above 32767 ("Error resolving address for binding").
-  if (!(lab.cachePort > 0 && lab.cachePort < 32768)) throw new UserError(`lab cache port ${lab.cachePort} is out of range`, 'use a port between 1 and 32767 (default 3142)', where);
+  if (!(lab.cachePort > 0 && lab.cachePort < 32768))
+    throw new UserError(
+      `lab cache port ${lab.cachePort} is out of range`,
+      'use a port between 1 and 32767 (default 3142)',
+      where,
+    );
   const seen = new Set<string>([lab.bridgeAddress]);
   for (const h of inv.hosts) {
-    if (seen.has(h.address)) throw new UserError(`address ${h.address} of host ${h.name} is used twice in the lab`, 'give every host its own address, not the bridge address', { file: inv.file, field: `hosts.${h.name}.address` });
+    if (seen.has(h.address))
+      throw new UserError(
+        `address ${h.address} of host ${h.name} is used twice in the lab`,
+        'give every host its own address, not the bridge address',
+        { file: inv.file, field: `hosts.${h.name}.address` },
+      );
     seen.add(h.address);
   }
 }
@@ -47,7 +75,10 @@ function lowerOf(h: LabHost, fallback: string): string {
   if (!existsSync(h.paths.lowerFile)) return fallback;
   const lower = readFileSync(h.paths.lowerFile, 'utf8').trim();
   if (!imageReady(lower))
-    throw new ProviderError(`lab host ${h.name} was made on base image ${lower}, which is gone`, `run pgha destroy for this inventory, then up again`);
+    throw new ProviderError(
+      `lab host ${h.name} was made on base image ${lower}, which is gone`,
+      `run pgha destroy for this inventory, then up again`,
+    );
   return lower;
 }
 
@@ -68,7 +99,9 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
     if (!imageReady(baseImagePath(mirror))) add(LAB, 'create', `build base image ${baseImagePath(mirror)}`);
     if (!linkExists(lab.bridge)) add(LAB, 'create', `bridge ${lab.bridge} ${lab.bridgeAddress}/${inv.prefix}`);
     if (!cachePid(inv)) add(LAB, 'start', `package cache on ${lab.bridgeAddress}:${lab.cachePort}`);
-    const pub = existsSync(sidecarPath(inv, 'id_ed25519.pub')) ? readFileSync(sidecarPath(inv, 'id_ed25519.pub'), 'utf8') : '';
+    const pub = existsSync(sidecarPath(inv, 'id_ed25519.pub'))
+      ? readFileSync(sidecarPath(inv, 'id_ed25519.pub'), 'utf8')
+      : '';
     for (const host of inv.hosts) {
       const h = labHost(inv, host.name);
       const st = await machineState(h);
@@ -92,7 +125,8 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
   if (installed.length) add(LAB, 'create', `installed on the control machine: ${installed.join(' ')}`);
   const mirror: DebianMirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
-  if (await ensureBridge(lab.bridge, lab.bridgeAddress, inv.prefix)) add(LAB, 'create', `bridge ${lab.bridge} ${lab.bridgeAddress}/${inv.prefix}`);
+  if (await ensureBridge(lab.bridge, lab.bridgeAddress, inv.prefix))
+    add(LAB, 'create', `bridge ${lab.bridge} ${lab.bridgeAddress}/${inv.prefix}`);
   const cache = await ensureCache(inv, mirror, ctx.log);
   if (cache) add(LAB, 'start', cache);
   const image = await ensureBaseImage(mirror, ctx.log, `http://${lab.bridgeAddress}:${lab.cachePort}`);
@@ -122,7 +156,11 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
       }
       const existed = existsSync(h.paths.upper);
       const ms = await prepareAndBoot(inv, host, h, lowerOf(h, image.dir), mirror, key, BOOT_TIMEOUT_MS);
-      add(host.name, existed ? 'start' : 'create', `${existed ? 'started' : 'created'} machine ${h.machine} (${host.address}), SSH after ${(ms / 1000).toFixed(1)} s`);
+      add(
+        host.name,
+        existed ? 'start' : 'create',
+        `${existed ? 'started' : 'created'} machine ${h.machine} (${host.address}), SSH after ${(ms / 1000).toFixed(1)} s`,
+      );
     }),
   );
   return changes;
@@ -134,9 +172,16 @@ async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChang
   const changes: ProviderChange[] = [];
   const hosts = allLabHosts(inv);
   if (ctx.check) {
-    for (const h of hosts) if ((await machineState(h)).state === 'running') changes.push({ host: h.name, action: 'change', summary: `stop machine ${h.machine}` });
+    for (const h of hosts)
+      if ((await machineState(h)).state === 'running')
+        changes.push({ host: h.name, action: 'change', summary: `stop machine ${h.machine}` });
     if (cachePid(inv)) changes.push({ host: LAB, action: 'change', summary: 'stop the package cache' });
-    if (linkExists(lab.bridge)) changes.push({ host: LAB, action: 'delete', summary: `delete bridge ${lab.bridge} (when no other host uses it)` });
+    if (linkExists(lab.bridge))
+      changes.push({
+        host: LAB,
+        action: 'delete',
+        summary: `delete bridge ${lab.bridge} (when no other host uses it)`,
+      });
     return changes;
   }
   await Promise.all(
@@ -146,7 +191,8 @@ async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChang
   );
   if (await stopCache(inv)) changes.push({ host: LAB, action: 'change', summary: 'stopped the package cache' });
   const others = bridgePorts(lab.bridge);
-  if (await deleteBridgeIfUnused(lab.bridge)) changes.push({ host: LAB, action: 'delete', summary: `deleted bridge ${lab.bridge}` });
+  if (await deleteBridgeIfUnused(lab.bridge))
+    changes.push({ host: LAB, action: 'delete', summary: `deleted bridge ${lab.bridge}` });
   else if (others.length) ctx.log(`bridge ${lab.bridge} kept: still used by ${others.join(', ')}`);
   for (const c of changes) ctx.log(`${c.host}: ${c.summary}`);
   return changes;
@@ -158,7 +204,9 @@ async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderCh
   const hosts = allLabHosts(inv);
   if (ctx.check) {
     const changes = await down(inv, ctx);
-    for (const h of hosts) if (existsSync(h.paths.dir)) changes.push({ host: h.name, action: 'delete', summary: `delete machine ${h.machine} and its disk` });
+    for (const h of hosts)
+      if (existsSync(h.paths.dir))
+        changes.push({ host: h.name, action: 'delete', summary: `delete machine ${h.machine} and its disk` });
     return changes;
   }
   const changes = await down(inv, ctx);
@@ -211,14 +259,21 @@ export async function hardKillHost(inv: Inventory, hostName: string): Promise<nu
  * own key (e.g. the keys a VM gets from cloud-init) to `user`: root by default; any other user is made as cloud-init
  * makes it (home, /bin/bash, group sudo, passwordless sudo) and gets all the keys, root none. Written before the boot.
  */
-export async function startHost(inv: Inventory, hostName: string, opts: { authorizedKeys?: string[]; user?: string } = {}): Promise<void> {
+export async function startHost(
+  inv: Inventory,
+  hostName: string,
+  opts: { authorizedKeys?: string[]; user?: string } = {},
+): Promise<void> {
   const host = inv.hosts.find((h) => h.name === hostName);
   const h = known(inv, hostName);
   if ((await machineState(h)).state === 'running' && (await machineInit(h))) return;
   await teardown(h); // leftovers of a crash: nspawn, mount, links
   const mirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
-  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, { extraKeys: opts.authorizedKeys, user: opts.user });
+  await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, {
+    extraKeys: opts.authorizedKeys,
+    user: opts.user,
+  });
 }
 
 /** Clean shutdown of one host (its disk is kept). */
@@ -252,7 +307,8 @@ export async function labResourcesLeft(inv: Inventory): Promise<string[]> {
   if (linkExists(lab.bridge)) left.push(`bridge ${lab.bridge}`);
   for (const m of mountsUnder(lab.stateDir)) left.push(`mount ${m}`);
   const machines = hosts.map((h) => h.machine);
-  for (const pid of findProcesses((a) => machines.some((m) => isNspawnOf(a, m)))) left.push(`process ${pid} systemd-nspawn`);
+  for (const pid of findProcesses((a) => machines.some((m) => isNspawnOf(a, m))))
+    left.push(`process ${pid} systemd-nspawn`);
   const confDir = cachePaths(lab.stateDir).confDir;
   for (const pid of findProcesses((a) => isCacheProcess(a, confDir))) left.push(`process ${pid} apt-cacher-ng`);
   return left;

@@ -2,7 +2,18 @@
 // network namespace, detached from pgha (setsid), tracked by a pid file in the lab's state dir.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  chmodSync,
+  chownSync,
+} from 'node:fs';
 import type { Host, Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
@@ -10,7 +21,14 @@ import { ProviderError } from '../../shared/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { deleteHostLink, ensureHostLink, netnsPids } from './net.js';
 import {
-  hostPaths, labSettings, machineName, renderAptProxy, renderEtcHosts, renderResolvConf, renderSourcesList, vethName,
+  hostPaths,
+  labSettings,
+  machineName,
+  renderAptProxy,
+  renderEtcHosts,
+  renderResolvConf,
+  renderSourcesList,
+  vethName,
   type HostPaths,
 } from './render.js';
 import type { DebianMirror } from './sources.js';
@@ -52,7 +70,11 @@ export function nspawnPids(h: LabHost): number[] {
 export async function machineInit(h: LabHost): Promise<number | undefined> {
   for (const pid of await netnsPids(h.machine)) {
     try {
-      const ns = /^NSpid:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1].trim().split(/\s+/) ?? [];
+      const ns =
+        /^NSpid:\s*(.*)$/m
+          .exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+          .trim()
+          .split(/\s+/) ?? [];
       if (ns.length > 1 && ns[ns.length - 1] === '1') return pid;
     } catch {
       /* exited meanwhile */
@@ -66,7 +88,11 @@ export type MachineState = 'running' | 'stopped' | 'absent';
 export async function machineState(h: LabHost): Promise<{ state: MachineState; detail?: string }> {
   const nspawn = nspawnPids(h);
   const init = await machineInit(h);
-  if (init) return { state: 'running', detail: nspawn.length ? `machine ${h.machine}` : `machine ${h.machine} (its systemd-nspawn is gone)` };
+  if (init)
+    return {
+      state: 'running',
+      detail: nspawn.length ? `machine ${h.machine}` : `machine ${h.machine} (its systemd-nspawn is gone)`,
+    };
   if (nspawn.length) return { state: 'running', detail: `machine ${h.machine} (starting or stopping)` };
   return existsSync(h.paths.upper) ? { state: 'stopped', detail: `machine ${h.machine}` } : { state: 'absent' };
 }
@@ -111,7 +137,11 @@ export function hostFiles(inv: Inventory, host: Host, mirror: DebianMirror, publ
     { path: '/etc/hostname', content: `${host.name}\n`, mode: 0o644 },
     { path: '/etc/hosts', content: renderEtcHosts(inv.hosts), mode: 0o644 },
     { path: '/etc/resolv.conf', content: renderResolvConf(), mode: 0o644 },
-    { path: '/etc/apt/apt.conf.d/01pgha-proxy', content: renderAptProxy(lab.bridgeAddress, lab.cachePort), mode: 0o644 },
+    {
+      path: '/etc/apt/apt.conf.d/01pgha-proxy',
+      content: renderAptProxy(lab.bridgeAddress, lab.cachePort),
+      mode: 0o644,
+    },
     { path: '/etc/apt/sources.list', content: renderSourcesList(mirror), mode: 0o644 },
     { path: '/root/.ssh/authorized_keys', content: publicKey.trim() ? publicKey.trim() + '\n' : '', mode: 0o600 },
   ];
@@ -150,7 +180,8 @@ export function syncFiles(root: string, files: HostFile[]): string[] {
 /** Identity made once per host, before its first boot: machine-id and SSH host keys. */
 export async function ensureIdentity(root: string): Promise<void> {
   const mid = `${root}/etc/machine-id`;
-  if (!existsSync(mid) || !readFileSync(mid, 'utf8').trim()) writeFileSync(mid, randomBytes(16).toString('hex') + '\n', { mode: 0o444 });
+  if (!existsSync(mid) || !readFileSync(mid, 'utf8').trim())
+    writeFileSync(mid, randomBytes(16).toString('hex') + '\n', { mode: 0o444 });
   if (!existsSync(`${root}/etc/ssh/ssh_host_ed25519_key`)) await run`ssh-keygen -A -f ${root}`;
 }
 
@@ -169,9 +200,21 @@ export function recordHostKeys(inv: Inventory, h: LabHost): void {
 
 export function nspawnArgv(h: LabHost, hostname: string): string[] {
   return [
-    'systemd-nspawn', '--boot', '--register=no', '--keep-unit', '-D', h.paths.root, '-M', h.machine, `--hostname=${hostname}`,
-    `--network-namespace-path=/run/netns/${h.machine}`, '--capability=CAP_NET_ADMIN,CAP_NET_RAW', '--resolv-conf=off',
-    '--link-journal=no', '--timezone=off', '--console=read-only',
+    'systemd-nspawn',
+    '--boot',
+    '--register=no',
+    '--keep-unit',
+    '-D',
+    h.paths.root,
+    '-M',
+    h.machine,
+    `--hostname=${hostname}`,
+    `--network-namespace-path=/run/netns/${h.machine}`,
+    '--capability=CAP_NET_ADMIN,CAP_NET_RAW',
+    '--resolv-conf=off',
+    '--link-journal=no',
+    '--timezone=off',
+    '--console=read-only',
   ];
 }
 
@@ -189,19 +232,44 @@ export function boot(h: LabHost, hostname: string): number {
 
 export function sshArgs(inv: Inventory, h: LabHost, key: string, user = 'root'): string[] {
   return [
-    '-F', '/dev/null', '-i', key, '-p', String(h.port), '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes',
-    '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${sidecarPath(inv, 'known_hosts')}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'ConnectTimeout=3', `${user}@${h.address}`,
+    '-F',
+    '/dev/null',
+    '-i',
+    key,
+    '-p',
+    String(h.port),
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${sidecarPath(inv, 'known_hosts')}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=3',
+    `${user}@${h.address}`,
   ];
 }
 
 /** Waits (bounded) until sshd answers `user` with the lab key and the recorded host key. */
-export async function waitSsh(inv: Inventory, h: LabHost, key: string, timeoutMs: number, pid?: number, user = 'root'): Promise<number> {
+export async function waitSsh(
+  inv: Inventory,
+  h: LabHost,
+  key: string,
+  timeoutMs: number,
+  pid?: number,
+  user = 'root',
+): Promise<number> {
   const start = Date.now();
   let last = '';
   while (Date.now() - start < timeoutMs) {
     if (pid && !alive(pid)) {
-      const tail = existsSync(h.paths.logFile) ? readFileSync(h.paths.logFile, 'utf8').split('\n').slice(-25).join('\n') : '';
+      const tail = existsSync(h.paths.logFile)
+        ? readFileSync(h.paths.logFile, 'utf8').split('\n').slice(-25).join('\n')
+        : '';
       throw new ProviderError(`lab host ${h.name}: systemd-nspawn exited during boot`, `see ${h.paths.logFile}`, tail);
     }
     const r = await tryRun`ssh ${sshArgs(inv, h, key, user)} true`;
@@ -209,7 +277,11 @@ export async function waitSsh(inv: Inventory, h: LabHost, key: string, timeoutMs
     last = r.stderr.trim();
     await sleep(500);
   }
-  throw new ProviderError(`lab host ${h.name} (${h.address}) did not answer on SSH within ${Math.round(timeoutMs / 1000)} s`, `see ${h.paths.logFile}`, last);
+  throw new ProviderError(
+    `lab host ${h.name} (${h.address}) did not answer on SSH within ${Math.round(timeoutMs / 1000)} s`,
+    `see ${h.paths.logFile}`,
+    last,
+  );
 }
 
 /** Powers the machine off (SIGTERM to nspawn, or SIGRTMIN+4 to an orphaned init), SIGKILL after the deadline. */
@@ -265,7 +337,13 @@ export interface LoginUser {
 }
 
 export async function prepareAndBoot(
-  inv: Inventory, host: Host, h: LabHost, lower: string, mirror: DebianMirror, key: string, bootTimeoutMs: number,
+  inv: Inventory,
+  host: Host,
+  h: LabHost,
+  lower: string,
+  mirror: DebianMirror,
+  key: string,
+  bootTimeoutMs: number,
   login: LoginUser = {},
 ): Promise<number> {
   const lab = labSettings(inv);
@@ -274,7 +352,10 @@ export async function prepareAndBoot(
   if (!existsSync(h.paths.lowerFile)) writeFileSync(h.paths.lowerFile, lower + '\n');
   await ensureHostLink(h.machine, h.veth, lab.bridge, host.address, inv.prefix, lab.bridgeAddress);
   await ensureMount(h, lower);
-  const keys = [readFileSync(`${key}.pub`, 'utf8').trim(), ...(login.extraKeys ?? []).map((k) => k.trim()).filter(Boolean)].join('\n');
+  const keys = [
+    readFileSync(`${key}.pub`, 'utf8').trim(),
+    ...(login.extraKeys ?? []).map((k) => k.trim()).filter(Boolean),
+  ].join('\n');
   const user = login.user ?? 'root';
   if (user === 'root') {
     syncFiles(h.paths.root, hostFiles(inv, host, mirror, keys));

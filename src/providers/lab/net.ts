@@ -49,15 +49,34 @@ async function inNs(ns: string, script: string): Promise<{ code: number; stdout:
 }
 
 /** Is the namespace wired as intended (host0 up with the address, default route via the gateway, veth on the bridge)? */
-export async function hostLinkReady(ns: string, veth: string, bridge: string, address: string, prefix: number, gateway: string): Promise<boolean> {
+export async function hostLinkReady(
+  ns: string,
+  veth: string,
+  bridge: string,
+  address: string,
+  prefix: number,
+  gateway: string,
+): Promise<boolean> {
   if (!netnsExists(ns) || !linkExists(veth)) return false;
   if (!bridgePorts(bridge).includes(veth)) return false;
   const r = await inNs(ns, 'ip -o -4 addr show dev host0; ip -o link show dev host0; ip route show default');
-  return r.code === 0 && r.stdout.includes(` ${address}/${prefix} `) && /[<,]UP[,>]/.test(r.stdout) && r.stdout.includes(`default via ${gateway} `);
+  return (
+    r.code === 0 &&
+    r.stdout.includes(` ${address}/${prefix} `) &&
+    /[<,]UP[,>]/.test(r.stdout) &&
+    r.stdout.includes(`default via ${gateway} `)
+  );
 }
 
 /** Creates or repairs one host's namespace and veth pair. Returns true when something changed. */
-export async function ensureHostLink(ns: string, veth: string, bridge: string, address: string, prefix: number, gateway: string): Promise<boolean> {
+export async function ensureHostLink(
+  ns: string,
+  veth: string,
+  bridge: string,
+  address: string,
+  prefix: number,
+  gateway: string,
+): Promise<boolean> {
   if (await hostLinkReady(ns, veth, bridge, address, prefix, gateway)) return false;
   if (!netnsExists(ns)) await run`ip netns add ${ns}`;
   const peerInNs = (await tryRun`ip -n ${ns} link show dev host0`).code === 0;
@@ -91,5 +110,9 @@ export async function deleteHostLink(ns: string, veth: string): Promise<void> {
 export async function netnsPids(ns: string): Promise<number[]> {
   if (!netnsExists(ns)) return [];
   const r = await tryRun`ip netns pids ${ns}`;
-  return r.stdout.split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0);
+  return r.stdout
+    .split(/\s+/)
+    .filter(Boolean)
+    .map(Number)
+    .filter((n) => n > 0);
 }

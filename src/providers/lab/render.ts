@@ -19,7 +19,10 @@ export function labSettings(inv: Inventory): LabSettings {
 
 /** nspawn machine and network namespace name: unique per lab (cluster-prefixed), a valid hostname label set. */
 export function machineName(cluster: string, host: string): string {
-  const base = `${cluster}-${host}`.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '');
+  const base = `${cluster}-${host}`
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^-+|-+$/g, '');
   return base.length <= 56 ? base : `${base.slice(0, 47)}-${sha(base).slice(0, 8)}`;
 }
 
@@ -85,8 +88,19 @@ export function cachePaths(stateDir: string): CachePaths {
 // ---- base image recipe ----
 
 export const IMAGE_PACKAGES = [
-  'systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'python3', 'sudo', 'ca-certificates',
-  'procps', 'less', 'netbase', 'iputils-ping', 'tzdata',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'openssh-server',
+  'iproute2',
+  'python3',
+  'sudo',
+  'ca-certificates',
+  'procps',
+  'less',
+  'netbase',
+  'iputils-ping',
+  'tzdata',
 ];
 
 /** Bump when the post-processing in image.ts changes: it is part of what the image is. */
@@ -148,7 +162,8 @@ export function renderSourcesList(m: DebianMirror, suite = SUITE): string {
   const comps = m.components.join(' ');
   const lines = [`deb ${uri} ${suite} ${comps}`];
   if (m.updates) lines.push(`deb ${uri} ${suite}-updates ${comps}`);
-  if (m.security) lines.push(`deb ${httpForm(m.security)} ${suite}-security ${(m.securityComponents ?? ['main']).join(' ')}`);
+  if (m.security)
+    lines.push(`deb ${httpForm(m.security)} ${suite}-security ${(m.securityComponents ?? ['main']).join(' ')}`);
   return lines.join('\n') + '\n';
 }
 

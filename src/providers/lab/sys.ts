@@ -15,12 +15,19 @@ export async function run(pieces: TemplateStringsArray, ...args: unknown[]): Pro
   } catch (e) {
     const p = e as ProcessOutput;
     const cmd = pieces.reduce((acc, s, i) => acc + s + (i < args.length ? String(args[i]) : ''), '');
-    throw new ProviderError(`command failed: ${cmd}`, undefined, `exit ${p.exitCode}: ${(p.stderr || p.stdout || String(e)).trim()}`);
+    throw new ProviderError(
+      `command failed: ${cmd}`,
+      undefined,
+      `exit ${p.exitCode}: ${(p.stderr || p.stdout || String(e)).trim()}`,
+    );
   }
 }
 
 /** Run a command, never throwing: returns exit code and output. */
-export async function tryRun(pieces: TemplateStringsArray, ...args: unknown[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function tryRun(
+  pieces: TemplateStringsArray,
+  ...args: unknown[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const p = await shNo(pieces, ...(args as never[]));
   return { code: p.exitCode ?? 1, stdout: p.stdout, stderr: p.stderr };
 }
@@ -123,7 +130,11 @@ export async function unmountAll(dir: string): Promise<void> {
     }
   }
   const left = mountsUnder(dir);
-  if (left.length) throw new ProviderError(`could not unmount ${left.join(', ')}`, 'check `findmnt -R ' + dir + '` and unmount by hand');
+  if (left.length)
+    throw new ProviderError(
+      `could not unmount ${left.join(', ')}`,
+      'check `findmnt -R ' + dir + '` and unmount by hand',
+    );
 }
 
 /** rm -rf that refuses to cross into mounts (unmounts them first). */

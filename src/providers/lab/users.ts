@@ -30,7 +30,11 @@ export function validUserName(name: string): boolean {
   return NAME.test(name);
 }
 
-const rows = (text: string) => text.split('\n').filter((l) => l.trim() !== '').map((l) => l.split(':'));
+const rows = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => l.split(':'));
 const joinRows = (r: string[][]) => r.map((x) => x.join(':')).join('\n') + '\n';
 
 function freeId(taken: Set<number>): number {
@@ -48,13 +52,19 @@ function addMember(row: string[], index: number, user: string): void {
  * The account files with `user` present (its own group, member of sudo) and the account; files that are already
  * right come back unchanged, so a second call on its own output changes nothing.
  */
-export function withUser(files: AccountFiles, user: string, today = Math.floor(Date.now() / 86_400_000)): { files: AccountFiles; account: UserAccount } {
-  if (!validUserName(user) || user === 'root') throw new ProviderError(`"${user}" is not a login name a cloud-init user can have`);
+export function withUser(
+  files: AccountFiles,
+  user: string,
+  today = Math.floor(Date.now() / 86_400_000),
+): { files: AccountFiles; account: UserAccount } {
+  if (!validUserName(user) || user === 'root')
+    throw new ProviderError(`"${user}" is not a login name a cloud-init user can have`);
   const passwd = rows(files.passwd);
   const group = rows(files.group);
   const shadow = rows(files.shadow);
   const gshadow = rows(files.gshadow);
-  if (!group.some((g) => g[0] === 'sudo')) throw new ProviderError('the host has no group sudo (is the sudo package installed?)');
+  if (!group.some((g) => g[0] === 'sudo'))
+    throw new ProviderError('the host has no group sudo (is the sudo package installed?)');
 
   let own = group.find((g) => g[0] === user);
   let pw = passwd.find((p) => p[0] === user);
@@ -72,7 +82,11 @@ export function withUser(files: AccountFiles, user: string, today = Math.floor(D
   }
   if (!shadow.some((s) => s[0] === user)) shadow.push([user, '*', String(today), '0', '99999', '7', '', '', '']);
   if (!gshadow.some((g) => g[0] === user)) gshadow.push([user, '!', '', '']);
-  addMember(group.find((g) => g[0] === 'sudo')!, 3, user);
+  addMember(
+    group.find((g) => g[0] === 'sudo')!,
+    3,
+    user,
+  );
   const sudoShadow = gshadow.find((g) => g[0] === 'sudo');
   if (sudoShadow) addMember(sudoShadow, 3, user);
 
@@ -87,7 +101,12 @@ export function renderSudoersDropIn(user: string): string {
 }
 
 /** Every file the cloud-init user needs, for syncFiles: account databases, sudoers drop-in, authorized_keys. */
-export function cloudUserFiles(current: AccountFiles, user: string, authorizedKeys: string, today?: number): { files: HostFile[]; account: UserAccount } {
+export function cloudUserFiles(
+  current: AccountFiles,
+  user: string,
+  authorizedKeys: string,
+  today?: number,
+): { files: HostFile[]; account: UserAccount } {
   const { files, account } = withUser(current, user, today);
   const shadowGid = Number(rows(files.group).find((g) => g[0] === 'shadow')?.[2] ?? 0);
   const owner = { uid: account.uid, gid: account.gid };
@@ -106,7 +125,12 @@ export function cloudUserFiles(current: AccountFiles, user: string, authorizedKe
 
 export function readAccountFiles(root: string): AccountFiles {
   const read = (f: string) => readFileSync(`${root}/etc/${f}`, 'utf8');
-  return { passwd: read('passwd'), group: read('group'), shadow: read('shadow'), gshadow: existsSync(`${root}/etc/gshadow`) ? read('gshadow') : '' };
+  return {
+    passwd: read('passwd'),
+    group: read('group'),
+    shadow: read('shadow'),
+    gshadow: existsSync(`${root}/etc/gshadow`) ? read('gshadow') : '',
+  };
 }
 
 /** The home directory (0755, the user's, with /etc/skel's files on creation), as `useradd -m` makes it. */

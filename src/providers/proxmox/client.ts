@@ -43,7 +43,9 @@ export class PveTaskError extends Error {
 /** Parse the plain Error that proxmox-api throws into status, reason and body. */
 export function parseApiError(method: string, path: string, e: unknown): PveApiError {
   const msg = e instanceof Error ? e.message : String(e);
-  let m = / return Error (\d{3}) (.*?): (\{.*\})$/s.exec(msg) ?? / connection failed with (\d{3}) (.*?) return: (\{.*\})$/s.exec(msg);
+  let m =
+    / return Error (\d{3}) (.*?): (\{.*\})$/s.exec(msg) ??
+    / connection failed with (\d{3}) (.*?) return: (\{.*\})$/s.exec(msg);
   if (m) {
     let body: { message?: string; errors?: unknown } = {};
     try {
@@ -65,7 +67,8 @@ export function parseApiError(method: string, path: string, e: unknown): PveApiE
 export function isTransient(e: unknown): boolean {
   if (e instanceof PveApiError) {
     if (e.status === 0) return !/certificate|self[- ]signed|ECONNREFUSED|ENOTFOUND|bad port/i.test(e.causeText ?? '');
-    if (/got timeout|got lock request timeout|got no worker upid|VM is locked \((clone|create)\)/.test(e.all)) return true;
+    if (/got timeout|got lock request timeout|got no worker upid|VM is locked \((clone|create)\)/.test(e.all))
+      return true;
     return [502, 503, 504, 595, 599].includes(e.status);
   }
   if (e instanceof PveTaskError) return /got timeout|got lock request timeout/.test(e.exitstatus);
@@ -101,17 +104,24 @@ export function tokenSecret(settings: ProxmoxApiSettings): string {
   const env = settings.tokenSecretEnv;
   const secret = process.env[env];
   if (!secret) {
-    throw new UserError(`the Proxmox API token secret is not set: environment variable ${env} is empty`,
+    throw new UserError(
+      `the Proxmox API token secret is not set: environment variable ${env} is empty`,
       `export ${env}=<secret of token ${settings.tokenId}> (the UUID shown once when the token was created with pveum user token add)`,
-      { field: 'provider.proxmox.api.token_secret_env' });
+      { field: 'provider.proxmox.api.token_secret_env' },
+    );
   }
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(secret)) {
-    throw new UserError(`the value of ${env} is not a Proxmox API token secret (a lowercase UUID)`,
-      `export ${env} with the secret shown when the token ${settings.tokenId} was created`);
+    throw new UserError(
+      `the value of ${env} is not a Proxmox API token secret (a lowercase UUID)`,
+      `export ${env} with the secret shown when the token ${settings.tokenId} was created`,
+    );
   }
   if (!/^[^@!]+@[^@!]+![A-Za-z][A-Za-z0-9.\-_]+$/.test(settings.tokenId)) {
-    throw new UserError(`the Proxmox token id ${settings.tokenId} is not of the form user@realm!tokenname`,
-      'set provider.proxmox.api.token_id, e.g. pgha@pve!provision', { field: 'provider.proxmox.api.token_id' });
+    throw new UserError(
+      `the Proxmox token id ${settings.tokenId} is not of the form user@realm!tokenname`,
+      'set provider.proxmox.api.token_id, e.g. pgha@pve!provision',
+      { field: 'provider.proxmox.api.token_id' },
+    );
   }
   addSecret(secret);
   return secret;
@@ -132,9 +142,11 @@ export function createClient(settings: ProxmoxApiSettings, options: ClientOption
     try {
       ca = readFileSync(settings.caFile, 'utf8');
     } catch (e) {
-      throw new UserError(`cannot read the Proxmox CA file ${settings.caFile}: ${(e as Error).message}`,
+      throw new UserError(
+        `cannot read the Proxmox CA file ${settings.caFile}: ${(e as Error).message}`,
         'copy /etc/pve/pve-root-ca.pem from the Proxmox node and set provider.proxmox.api.ca_file to its path',
-        { field: 'provider.proxmox.api.ca_file' });
+        { field: 'provider.proxmox.api.ca_file' },
+      );
     }
   }
   const connect = settings.verifyTls === false ? { rejectUnauthorized: false } : ca ? { ca } : undefined;
@@ -168,7 +180,9 @@ export function createClient(settings: ProxmoxApiSettings, options: ClientOption
       } catch (e) {
         if (!isTransient(e) || attempt >= opts.attempts) throw e;
         const delay = opts.backoffMs * 2 ** (attempt - 1);
-        opts.log(`proxmox: ${what}: transient failure (${e instanceof PveApiError ? e.all : (e as Error).message}), retry ${attempt}/${opts.attempts - 1} in ${delay} ms`);
+        opts.log(
+          `proxmox: ${what}: transient failure (${e instanceof PveApiError ? e.all : (e as Error).message}), retry ${attempt}/${opts.attempts - 1} in ${delay} ms`,
+        );
         await sleep(delay);
       }
     }
@@ -185,17 +199,30 @@ export function createClient(settings: ProxmoxApiSettings, options: ClientOption
         if (exit === 'OK' || /^WARNINGS: \d+$/.test(exit)) return exit;
         let log: string[] = [];
         try {
-          const lines = (await api.nodes.$(node).tasks.$(upid).log.$get({ start: 0, limit: 0 })) as { n: number; t: string }[];
+          const lines = (await api.nodes.$(node).tasks.$(upid).log.$get({ start: 0, limit: 0 })) as {
+            n: number;
+            t: string;
+          }[];
           log = lines.map((l) => l.t).slice(-50);
         } catch {
           /* the status alone still says what failed */
         }
         throw new PveTaskError(upid, exit, log);
       }
-      if (Date.now() > deadline) throw new PveTaskError(upid, `still running after ${Math.round(timeoutMs / 1000)} s`, []);
+      if (Date.now() > deadline)
+        throw new PveTaskError(upid, `still running after ${Math.round(timeoutMs / 1000)} s`, []);
       await sleep(opts.pollMs);
     }
   };
 
-  return { api, settings, opts, retry, waitTask, close: async () => { await dispatcher?.close(); } };
+  return {
+    api,
+    settings,
+    opts,
+    retry,
+    waitTask,
+    close: async () => {
+      await dispatcher?.close();
+    },
+  };
 }

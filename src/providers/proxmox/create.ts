@@ -37,12 +37,16 @@ export interface CreateContext {
 }
 
 class IdTaken extends Error {
-  constructor(readonly vmid: number, readonly by: string) {
+  constructor(
+    readonly vmid: number,
+    readonly by: string,
+  ) {
     super(`VM id ${vmid} is taken by ${by}`);
   }
 }
 
-const textOf = (e: unknown) => (e instanceof PveApiError ? e.all : e instanceof PveTaskError ? e.exitstatus : String(e));
+const textOf = (e: unknown) =>
+  e instanceof PveApiError ? e.all : e instanceof PveTaskError ? e.exitstatus : String(e);
 
 /** A free VM id not handed out in this run and not in `exclude`. */
 export async function allocateId(x: CreateContext, exclude: Set<number>): Promise<number> {
@@ -79,7 +83,8 @@ async function ownerOf(x: CreateContext, p: NodePlan, vmid: number): Promise<str
 /** The node plan of a placed spec. */
 export function planOf(x: CreateContext, spec: VmSpec, clone = true): NodePlan {
   const p = x.plans.get(spec.node ?? x.s.api.node);
-  if (!p || (clone && p.template === undefined)) throw new UserError(`${spec.name}: no template to clone on node ${spec.node ?? x.s.api.node}`);
+  if (!p || (clone && p.template === undefined))
+    throw new UserError(`${spec.name}: no template to clone on node ${spec.node ?? x.s.api.node}`);
   return p;
 }
 
@@ -90,16 +95,26 @@ async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise
   const node = p.node;
   for (let attempt = 1; ; attempt++) {
     try {
-      const upid = await x.c.api.nodes.$(p.cloneNode).qemu.$(p.template!).clone.$post({
-        newid, name: spec.name, full: true, storage: p.storage, description: identity(x.inv, spec.name), ...(p.target ? { target: p.target } : {}),
-      });
+      const upid = await x.c.api.nodes
+        .$(p.cloneNode)
+        .qemu.$(p.template!)
+        .clone.$post({
+          newid,
+          name: spec.name,
+          full: true,
+          storage: p.storage,
+          description: identity(x.inv, spec.name),
+          ...(p.target ? { target: p.target } : {}),
+        });
       await c.waitTask(String(upid));
       return await waitUnlocked(c, node, newid, 30 * 60_000);
     } catch (e) {
       const text = textOf(e);
       const owner = await ownerOf(x, p, newid);
       if (owner === spec.name) {
-        x.log(`${spec.name}: VM ${newid} exists with our name after "${text}": the clone went through, waiting for it to finish`);
+        x.log(
+          `${spec.name}: VM ${newid} exists with our name after "${text}": the clone went through, waiting for it to finish`,
+        );
         return await waitUnlocked(c, node, newid, 30 * 60_000);
       }
       if (owner !== undefined) throw new IdTaken(newid, `VM '${owner}'`);
@@ -114,7 +129,10 @@ async function cloneInto(x: CreateContext, spec: VmSpec, newid: number): Promise
 }
 
 /** Create, configure and start the VM for spec. Returns its id and final config. */
-export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: number; config: Record<string, unknown> }> {
+export async function createVm(
+  x: CreateContext,
+  spec: VmSpec,
+): Promise<{ vmid: number; config: Record<string, unknown> }> {
   const { c } = x;
   const p = planOf(x, spec);
   const node = p.node;
@@ -126,17 +144,24 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
     // Recorded before the clone is asked for: whatever happens next, pgha knows this id was meant for this host.
     recordVm(x.inv, spec.name, { vmid, node, finished: false });
     try {
-      x.log(`${spec.name}: full clone of template ${p.template} on ${p.cloneNode} into VM ${vmid}${p.target ? ` on ${p.target}` : ''} (storage ${p.storage})`);
+      x.log(
+        `${spec.name}: full clone of template ${p.template} on ${p.cloneNode} into VM ${vmid}${p.target ? ` on ${p.target}` : ''} (storage ${p.storage})`,
+      );
       config = await x.cloneSlots.run(() => cloneInto(x, spec, vmid));
       break;
     } catch (e) {
       if (!(e instanceof IdTaken)) throw e;
       recordVm(x.inv, spec.name, undefined); // someone else's VM: not ours to delete
       if (spec.vmid !== undefined) {
-        throw new UserError(`${spec.name}: the VM id ${vmid} from the inventory is already used by ${e.by}`,
-          `pick a free id for hosts.${spec.name}.proxmox.vmid (pvesh get /cluster/nextid), or remove it to let pgha allocate one`);
+        throw new UserError(
+          `${spec.name}: the VM id ${vmid} from the inventory is already used by ${e.by}`,
+          `pick a free id for hosts.${spec.name}.proxmox.vmid (pvesh get /cluster/nextid), or remove it to let pgha allocate one`,
+        );
       }
-      if (tries >= 10) throw new UserError(`${spec.name}: could not get a free VM id after ${tries + 1} attempts (last: ${e.message})`);
+      if (tries >= 10)
+        throw new UserError(
+          `${spec.name}: could not get a free VM id after ${tries + 1} attempts (last: ${e.message})`,
+        );
       x.log(`${spec.name}: ${e.message} (another run took it), allocating again`);
       exclude.add(vmid);
     }
@@ -148,24 +173,49 @@ export async function createVm(x: CreateContext, spec: VmSpec): Promise<{ vmid: 
 }
 
 /** Configure (cloud-init, sizing, bridge), grow the disk and start a cloned VM; then record it as finished. */
-export async function finishVm(x: CreateContext, spec: VmSpec, vmid: number, config: Record<string, unknown>): Promise<{ vmid: number; config: Record<string, unknown> }> {
+export async function finishVm(
+  x: CreateContext,
+  spec: VmSpec,
+  vmid: number,
+  config: Record<string, unknown>,
+): Promise<{ vmid: number; config: Record<string, unknown> }> {
   const { c } = x;
   const p = planOf(x, spec, false);
   const node = p.node;
   const params: Record<string, string | number> = configParams(spec);
   const net0 = config['net0'];
   if (typeof net0 === 'string' && propertyString(net0)['bridge'] !== p.bridge) {
-    params['net0'] = /bridge=[^,]*/.test(net0) ? net0.replace(/bridge=[^,]*/, `bridge=${p.bridge}`) : `${net0},bridge=${p.bridge}`;
+    params['net0'] = /bridge=[^,]*/.test(net0)
+      ? net0.replace(/bridge=[^,]*/, `bridge=${p.bridge}`)
+      : `${net0},bridge=${p.bridge}`;
   }
-  x.log(`${spec.name}: set cloud-init (${spec.ciuser}, ${spec.ipconfig0}, ${spec.sshKeys.length} ssh key(s)), ${spec.cores} cores, ${spec.memory} MiB, tag ${spec.tag}`);
-  await runTask(c, `configure VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).config.$post(params as never));
+  x.log(
+    `${spec.name}: set cloud-init (${spec.ciuser}, ${spec.ipconfig0}, ${spec.sshKeys.length} ssh key(s)), ${spec.cores} cores, ${spec.memory} MiB, tag ${spec.tag}`,
+  );
+  await runTask(c, `configure VM ${vmid}`, () =>
+    c.api.nodes
+      .$(node)
+      .qemu.$(vmid)
+      .config.$post(params as never),
+  );
   const disk = bootDisk(config);
-  if (!disk) throw new UserError(`${spec.name}: the template ${p.templateRef} has no boot disk`, 'add a disk to the template (qm set … --scsi0 …)');
+  if (!disk)
+    throw new UserError(
+      `${spec.name}: the template ${p.templateRef} has no boot disk`,
+      'add a disk to the template (qm set … --scsi0 …)',
+    );
   if (disk.sizeGb === undefined || disk.sizeGb < spec.diskGb) {
     x.log(`${spec.name}: resize ${disk.key} to ${spec.diskGb} GiB`);
-    await runTask(c, `resize disk of VM ${vmid}`, () => c.api.nodes.$(node).qemu.$(vmid).resize.$put({ disk: disk.key as never, size: `${spec.diskGb}G` }));
+    await runTask(c, `resize disk of VM ${vmid}`, () =>
+      c.api.nodes
+        .$(node)
+        .qemu.$(vmid)
+        .resize.$put({ disk: disk.key as never, size: `${spec.diskGb}G` }),
+    );
   } else if (disk.sizeGb > spec.diskGb) {
-    x.log(`${spec.name}: the template disk (${disk.sizeGb} GiB) is larger than diskGb ${spec.diskGb}: kept (disks are never shrunk)`);
+    x.log(
+      `${spec.name}: the template disk (${disk.sizeGb} GiB) is larger than diskGb ${spec.diskGb}: kept (disks are never shrunk)`,
+    );
   }
   x.log(`${spec.name}: start VM ${vmid}`);
   await startVm(c, node, vmid);

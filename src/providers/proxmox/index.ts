@@ -27,8 +27,10 @@ function byName(inv: Inventory, vms: VmEntry[]): Map<string, VmEntry> {
     if (vm.template || !vm.name) continue;
     const prev = map.get(vm.name);
     if (prev && inv.hosts.some((h) => h.name === vm.name)) {
-      throw new UserError(`two Proxmox VMs are named ${vm.name} (${prev.vmid} on ${prev.node}, ${vm.vmid} on ${vm.node}): pgha cannot tell which is the host`,
-        'rename or remove one of them in Proxmox');
+      throw new UserError(
+        `two Proxmox VMs are named ${vm.name} (${prev.vmid} on ${prev.node}, ${vm.vmid} on ${vm.node}): pgha cannot tell which is the host`,
+        'rename or remove one of them in Proxmox',
+      );
     }
     map.set(vm.name, vm);
   }
@@ -39,9 +41,16 @@ const isOurs = (vm: VmEntry, s: ProxmoxSettings) => tagList(vm.tags).includes(s.
 
 /** Settled results to one error: a single failure as is, several as a per-host RunError. */
 function rethrow(step: string, hosts: string[], results: PromiseSettledResult<unknown>[]): void {
-  const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ host: hosts[i]!, error: r.reason as Error }] : []));
+  const failures = results.flatMap((r, i) =>
+    r.status === 'rejected' ? [{ host: hosts[i]!, error: r.reason as Error }] : [],
+  );
   // The same error on every host (a missing privilege, a wrong storage) is reported once.
-  if (failures.length && new Set(failures.map((f) => f.error.message.replace(f.host, ''))).size === 1 && failures[0]!.error instanceof UserError) throw failures[0]!.error;
+  if (
+    failures.length &&
+    new Set(failures.map((f) => f.error.message.replace(f.host, ''))).size === 1 &&
+    failures[0]!.error instanceof UserError
+  )
+    throw failures[0]!.error;
   if (failures.length === 1) throw failures[0]!.error;
   if (failures.length > 1) throw new RunError(step, failures);
 }
@@ -49,10 +58,18 @@ function rethrow(step: string, hosts: string[], results: PromiseSettledResult<un
 export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Provider {
   const waitSsh = options.waitSsh ?? waitForSsh;
 
-  async function withClient<T>(inv: Inventory, log: (l: string) => void, fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>, warned = false): Promise<T> {
+  async function withClient<T>(
+    inv: Inventory,
+    log: (l: string) => void,
+    fn: (c: PveClient, s: ProxmoxSettings) => Promise<T>,
+    warned = false,
+  ): Promise<T> {
     const s = settingsOf(inv);
     // up and plan print the inventory's warnings (this one included); the other commands say it here.
-    if (!s.api.verifyTls && !warned) log(`warning: TLS verification of the Proxmox API at ${s.api.host} is off (verify_tls: false): set ca_file instead`);
+    if (!s.api.verifyTls && !warned)
+      log(
+        `warning: TLS verification of the Proxmox API at ${s.api.host} is off (verify_tls: false): set ca_file instead`,
+      );
     const c = createClient(s.api, { ...options.client, log });
     try {
       return await fn(c, s);
@@ -64,10 +81,25 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
   }
 
   /** DHCP hosts: learn the address from the guest agent and write it into host.address. Then wait for SSH. */
-  async function reachable(c: PveClient, s: ProxmoxSettings, spec: VmSpec, vm: { vmid: number; node: string }, config: Record<string, unknown>, log: (l: string) => void): Promise<void> {
+  async function reachable(
+    c: PveClient,
+    s: ProxmoxSettings,
+    spec: VmSpec,
+    vm: { vmid: number; node: string },
+    config: Record<string, unknown>,
+    log: (l: string) => void,
+  ): Promise<void> {
     const h: Host = spec.host;
     if (spec.dhcp) {
-      const addr = await waitForAgentAddress(c, vm.node, vm.vmid, h.name, net0Mac(config), s.sshTimeoutSec, options.agentPollMs);
+      const addr = await waitForAgentAddress(
+        c,
+        vm.node,
+        vm.vmid,
+        h.name,
+        net0Mac(config),
+        s.sshTimeoutSec,
+        options.agentPollMs,
+      );
       if (addr !== h.address) log(`${h.name}: address from DHCP (guest agent): ${addr}`);
       h.address = addr;
     }
@@ -77,106 +109,197 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
   async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     const s = settingsOf(inv);
     const specs = inv.hosts.map((h) => specFor(inv, h));
-    return withClient(inv, ctx.log, async (c) => {
-      const vms = await listVms(c);
-      const named = byName(inv, vms);
-      const plan: { spec: VmSpec; vm?: VmEntry; config?: Record<string, unknown>; unfinished?: boolean; drift?: string[] }[] = [];
-      const records = recordedVms(inv);
-      for (const spec of specs) {
-        const vm = named.get(spec.name);
-        const rec = records[spec.name];
-        if (vm) {
-          spec.node = vm.node;
-          const config = await getConfig(c, vm.node, vm.vmid);
-          const unfinished = !!rec && rec.vmid === vm.vmid && !rec.finished;
-          plan.push({ spec, vm, config, unfinished, drift: unfinished ? [] : drift(spec, config) });
-        } else {
-          plan.push({ spec });
-        }
-      }
-      // Where the new VMs go: the nodes that answer, existing VMs where they are, the rest spread by role.
-      const cluster = await onlineNodes(c);
-      const placing = place(inv, s, new Map(plan.flatMap((q) => (q.vm ? [[q.spec.name, q.vm.node] as [string, string]] : []))), cluster.online);
-      const plans = new Map<string, NodePlan>();
-      for (const q of plan) {
-        const where = placing.placed.get(q.spec.name);
-        if (!q.vm && where) q.spec.node = where.node;
-        const node = q.spec.node ?? s.api.node;
-        if (!plans.has(node)) plans.set(node, nodePlan(s, node, vms));
-      }
-      for (const n of placing.notes) ctx.log(`proxmox: ${n}`);
-      const changes: ProviderChange[] = [];
-      for (const q of plan) {
-        const { spec, vm } = q;
-        if (vm && q.unfinished) {
-          changes.push({ host: spec.name, action: 'create', summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start` });
-        } else if (vm) {
-          if (q.drift!.length) {
-            changes.push({ host: spec.name, action: 'drift', summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${q.drift!.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)` });
+    return withClient(
+      inv,
+      ctx.log,
+      async (c) => {
+        const vms = await listVms(c);
+        const named = byName(inv, vms);
+        const plan: {
+          spec: VmSpec;
+          vm?: VmEntry;
+          config?: Record<string, unknown>;
+          unfinished?: boolean;
+          drift?: string[];
+        }[] = [];
+        const records = recordedVms(inv);
+        for (const spec of specs) {
+          const vm = named.get(spec.name);
+          const rec = records[spec.name];
+          if (vm) {
+            spec.node = vm.node;
+            const config = await getConfig(c, vm.node, vm.vmid);
+            const unfinished = !!rec && rec.vmid === vm.vmid && !rec.finished;
+            plan.push({ spec, vm, config, unfinished, drift: unfinished ? [] : drift(spec, config) });
+          } else {
+            plan.push({ spec });
           }
-          if (vm.status !== 'running') changes.push({ host: spec.name, action: 'start', summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})` });
-        } else {
-          const p = plans.get(spec.node ?? s.api.node)!;
-          const why = placing.placed.get(spec.name)?.why;
-          const from = p.target ? `template ${p.templateRef} on ${p.cloneNode} (shared storage, target ${p.node})` : `template ${p.templateRef} on ${p.node}`;
-          changes.push({ host: spec.name, action: 'create', summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}${s.ha ? ', then a Proxmox HA resource' : ''}` });
         }
-      }
-      const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
-      await preflight(c, s, inv, {
-        create: creating, start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])), vms,
-        plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!), placement: placing.problems, clusterNodes: cluster.known, online: cluster.online,
-      }, ctx.log);
-      const ha = s.ha ? await haPlan(c, plan.map((q) => {
-        const node = q.spec.node ?? s.api.node;
-        return { host: q.spec.name, vmid: q.vm?.vmid, node, storage: (q.config && bootDisk(q.config)?.storage) || plans.get(node)!.storage };
-      })) : undefined;
-      if (ha) {
-        changes.push(...ha.changes);
-        for (const n of ha.notes) ctx.log(`proxmox: ${n}`);
-      }
-      if (ctx.check) {
-        // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
-        for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
-          const addr = await waitForAgentAddress(c, p.vm!.node, p.vm!.vmid, p.spec.name, net0Mac(p.config ?? {}), 0).catch(() => undefined);
-          if (addr) p.spec.host.address = addr;
+        // Where the new VMs go: the nodes that answer, existing VMs where they are, the rest spread by role.
+        const cluster = await onlineNodes(c);
+        const placing = place(
+          inv,
+          s,
+          new Map(plan.flatMap((q) => (q.vm ? [[q.spec.name, q.vm.node] as [string, string]] : []))),
+          cluster.online,
+        );
+        const plans = new Map<string, NodePlan>();
+        for (const q of plan) {
+          const where = placing.placed.get(q.spec.name);
+          if (!q.vm && where) q.spec.node = where.node;
+          const node = q.spec.node ?? s.api.node;
+          if (!plans.has(node)) plans.set(node, nodePlan(s, node, vms));
         }
+        for (const n of placing.notes) ctx.log(`proxmox: ${n}`);
+        const changes: ProviderChange[] = [];
+        for (const q of plan) {
+          const { spec, vm } = q;
+          if (vm && q.unfinished) {
+            changes.push({
+              host: spec.name,
+              action: 'create',
+              summary: `finish VM ${vm.vmid} on ${vm.node}, left unfinished by an earlier run: configure, grow the disk, start`,
+            });
+          } else if (vm) {
+            if (q.drift!.length) {
+              changes.push({
+                host: spec.name,
+                action: 'drift',
+                summary: `VM ${vm.vmid} on ${vm.node} differs from the inventory: ${q.drift!.join('; ')} (left as is: change it in Proxmox, or destroy and re-create)`,
+              });
+            }
+            if (vm.status !== 'running')
+              changes.push({
+                host: spec.name,
+                action: 'start',
+                summary: `start VM ${vm.vmid} on ${vm.node} (${vm.status})`,
+              });
+          } else {
+            const p = plans.get(spec.node ?? s.api.node)!;
+            const why = placing.placed.get(spec.name)?.why;
+            const from = p.target
+              ? `template ${p.templateRef} on ${p.cloneNode} (shared storage, target ${p.node})`
+              : `template ${p.templateRef} on ${p.node}`;
+            changes.push({
+              host: spec.name,
+              action: 'create',
+              summary: `on node ${p.node}${why ? ` (${why})` : ''}: clone ${from} into VM ${spec.vmid ?? '(next free id)'}: ${spec.cores} cores, ${spec.memory} MiB, ${spec.diskGb} GiB on ${p.storage}, bridge ${p.bridge}, ${spec.ipconfig0}, tag ${spec.tag}${s.ha ? ', then a Proxmox HA resource' : ''}`,
+            });
+          }
+        }
+        const creating = plan.filter((q) => !q.vm).map((q) => q.spec);
+        await preflight(
+          c,
+          s,
+          inv,
+          {
+            create: creating,
+            start: plan.flatMap((q) => (q.vm && q.vm.status !== 'running' ? [q.vm] : [])),
+            vms,
+            plans: [...new Set(creating.map((x) => x.node ?? s.api.node))].map((n) => plans.get(n)!),
+            placement: placing.problems,
+            clusterNodes: cluster.known,
+            online: cluster.online,
+          },
+          ctx.log,
+        );
+        const ha = s.ha
+          ? await haPlan(
+              c,
+              plan.map((q) => {
+                const node = q.spec.node ?? s.api.node;
+                return {
+                  host: q.spec.name,
+                  vmid: q.vm?.vmid,
+                  node,
+                  storage: (q.config && bootDisk(q.config)?.storage) || plans.get(node)!.storage,
+                };
+              }),
+            )
+          : undefined;
+        if (ha) {
+          changes.push(...ha.changes);
+          for (const n of ha.notes) ctx.log(`proxmox: ${n}`);
+        }
+        if (ctx.check) {
+          // Existing DHCP hosts: one look at the guest agent (read only) so the plan connects to the right address.
+          for (const p of plan.filter((q) => q.vm?.status === 'running' && q.spec.dhcp)) {
+            const addr = await waitForAgentAddress(
+              c,
+              p.vm!.node,
+              p.vm!.vmid,
+              p.spec.name,
+              net0Mac(p.config ?? {}),
+              0,
+            ).catch(() => undefined);
+            if (addr) p.spec.host.address = addr;
+          }
+          return changes;
+        }
+        const x: CreateContext = {
+          c,
+          s,
+          inv,
+          plans,
+          reserved: new Set(),
+          cloneSlots: new Slots(s.maxParallelClones),
+          log: ctx.log,
+        };
+        const vmids = new Map<string, number>();
+        const results = await Promise.allSettled(
+          plan.map(async (p) => {
+            let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
+            let config = p.config ?? {};
+            if (!vm) {
+              const made = await createVm(x, p.spec);
+              vm = { vmid: made.vmid, node: p.spec.node ?? s.api.node };
+              config = made.config;
+            } else if (p.unfinished) {
+              ctx.log(`${p.spec.name}: finish VM ${vm.vmid} (left unfinished by an earlier run)`);
+              config = (await finishVm(x, p.spec, vm.vmid, config)).config;
+            } else if (p.vm!.status !== 'running') {
+              ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
+              await startVm(c, vm.node, vm.vmid);
+            }
+            vmids.set(p.spec.name, vm.vmid);
+            await reachable(c, s, p.spec, vm, config, ctx.log);
+          }),
+        );
+        rethrow(
+          'proxmox up',
+          plan.map((p) => p.spec.name),
+          results.map((r) =>
+            r.status === 'rejected'
+              ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) }
+              : r,
+          ),
+        );
+        if (ha)
+          for (const l of await registerHa(c, inv, s, vmids, ha.state, (h) => identity(inv, h)))
+            ctx.log(`proxmox: ${l}`);
         return changes;
-      }
-      const x: CreateContext = { c, s, inv, plans, reserved: new Set(), cloneSlots: new Slots(s.maxParallelClones), log: ctx.log };
-      const vmids = new Map<string, number>();
-      const results = await Promise.allSettled(plan.map(async (p) => {
-        let vm = p.vm ? { vmid: p.vm.vmid, node: p.vm.node } : undefined;
-        let config = p.config ?? {};
-        if (!vm) {
-          const made = await createVm(x, p.spec);
-          vm = { vmid: made.vmid, node: p.spec.node ?? s.api.node };
-          config = made.config;
-        } else if (p.unfinished) {
-          ctx.log(`${p.spec.name}: finish VM ${vm.vmid} (left unfinished by an earlier run)`);
-          config = (await finishVm(x, p.spec, vm.vmid, config)).config;
-        } else if (p.vm!.status !== 'running') {
-          ctx.log(`${p.spec.name}: start VM ${vm.vmid}`);
-          await startVm(c, vm.node, vm.vmid);
-        }
-        vmids.set(p.spec.name, vm.vmid);
-        await reachable(c, s, p.spec, vm, config, ctx.log);
-      }));
-      rethrow('proxmox up', plan.map((p) => p.spec.name), results.map((r) => (r.status === 'rejected' ? { status: 'rejected' as const, reason: explain(r.reason, `proxmox ${s.api.host}`, s) } : r)));
-      if (ha) for (const l of await registerHa(c, inv, s, vmids, ha.state, (h) => identity(inv, h))) ctx.log(`proxmox: ${l}`);
-      return changes;
-    }, true);
+      },
+      true,
+    );
   }
 
   /** The inventory's VMs that carry the inventory tag; untagged VMs with the same names are reported and left alone. */
-  async function ours(c: PveClient, s: ProxmoxSettings, inv: Inventory, log: (l: string) => void): Promise<{ host: string; vm: VmEntry }[]> {
+  async function ours(
+    c: PveClient,
+    s: ProxmoxSettings,
+    inv: Inventory,
+    log: (l: string) => void,
+  ): Promise<{ host: string; vm: VmEntry }[]> {
     const named = byName(inv, await listVms(c));
     const out: { host: string; vm: VmEntry }[] = [];
     for (const h of inv.hosts) {
       const vm = named.get(h.name);
       if (!vm) continue;
       if (isOurs(vm, s)) out.push({ host: h.name, vm });
-      else log(`${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`);
+      else
+        log(
+          `${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`,
+        );
     }
     return out;
   }
@@ -184,10 +307,18 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
   async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     return withClient(inv, ctx.log, async (c, s) => {
       const list = (await ours(c, s, inv, ctx.log)).filter((o) => o.vm.status === 'running');
-      const changes = list.map((o) => ({ host: o.host, action: 'change' as const, summary: `shut down VM ${o.vm.vmid} on ${o.vm.node} (disks kept)` }));
+      const changes = list.map((o) => ({
+        host: o.host,
+        action: 'change' as const,
+        summary: `shut down VM ${o.vm.vmid} on ${o.vm.node} (disks kept)`,
+      }));
       if (ctx.check) return changes;
       const results = await Promise.allSettled(list.map((o) => shutdownVm(c, o.vm.node, o.vm.vmid)));
-      rethrow('proxmox down', list.map((o) => o.host), results);
+      rethrow(
+        'proxmox down',
+        list.map((o) => o.host),
+        results,
+      );
       return changes;
     });
   }
@@ -212,8 +343,12 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
         done.push({ host, vm });
       } else if (!rec.finished) {
         const cfg = isOurs(vm, s) ? undefined : await getConfig(c, vm.node, vm.vmid).catch(() => undefined);
-        if (isOurs(vm, s) || cfg?.['description'] === identity(inv, host)) unfinished.push({ host, vm, why: 'its creation stopped before it was configured and started' });
-        else log(`${host}: VM ${vm.vmid} on ${vm.node} was recorded but is not the VM pgha cloned (no tag ${s.tag}, other description): left alone`);
+        if (isOurs(vm, s) || cfg?.['description'] === identity(inv, host))
+          unfinished.push({ host, vm, why: 'its creation stopped before it was configured and started' });
+        else
+          log(
+            `${host}: VM ${vm.vmid} on ${vm.node} was recorded but is not the VM pgha cloned (no tag ${s.tag}, other description): left alone`,
+          );
       } else {
         log(`${host}: VM ${vm.vmid} on ${vm.node} does not carry the tag ${s.tag} (any more): left alone`);
       }
@@ -221,11 +356,18 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     const known = new Set(Object.values(records).map((r) => r.vmid));
     for (const vm of vms) {
       if (vm.template || known.has(vm.vmid) || !isOurs(vm, s)) continue;
-      unfinished.push({ host: vm.name ?? `vm${vm.vmid}`, vm, why: `it carries the tag ${s.tag} but pgha has no record of making it for this inventory` });
+      unfinished.push({
+        host: vm.name ?? `vm${vm.vmid}`,
+        vm,
+        why: `it carries the tag ${s.tag} but pgha has no record of making it for this inventory`,
+      });
     }
     for (const h of inv.hosts) {
       const vm = vms.find((v) => v.name === h.name && !v.template);
-      if (vm && !isOurs(vm, s) && !known.has(vm.vmid)) log(`${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`);
+      if (vm && !isOurs(vm, s) && !known.has(vm.vmid))
+        log(
+          `${h.name}: VM ${vm.vmid} on ${vm.node} has this name but not the tag ${s.tag}: not created by this inventory, left alone`,
+        );
     }
     return { done, unfinished, gone };
   }
@@ -235,8 +377,11 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       const { done, unfinished, gone } = await destroyable(c, s, inv, ctx.log);
       const ha = s.ha ? await readHa(c) : undefined;
       const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])];
-      const changes: ProviderChange[] = list.map((o) => ({ host: o.host, action: 'delete' as const,
-        summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}` }));
+      const changes: ProviderChange[] = list.map((o) => ({
+        host: o.host,
+        action: 'delete' as const,
+        summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}`,
+      }));
       if (!ctx.cleanupUnfinished) {
         for (const u of unfinished) {
           const summary = `VM ${u.vm.vmid} on ${u.vm.node} left alone: ${u.why}; pgha destroy --cleanup-unfinished deletes it`;
@@ -246,28 +391,45 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
       }
       if (ctx.check) return changes;
       for (const host of gone) recordVm(inv, host, undefined);
-      const results = await Promise.allSettled(list.map(async (o) => {
-        if (ha?.resources.has(sidOf(o.vm.vmid))) await unregisterHa(c, o.vm.vmid); // else HA would start it again
-        if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
-        await deleteVm(c, o.vm.node, o.vm.vmid);
-        if (recordedVms(inv)[o.host]?.vmid === o.vm.vmid) recordVm(inv, o.host, undefined);
-      }));
-      rethrow('proxmox destroy', list.map((o) => o.host), results);
-      if (ha && !Object.keys(recordedVms(inv)).length) for (const id of await deleteRules(c, inv)) ctx.log(`proxmox: HA rule ${id} deleted`);
+      const results = await Promise.allSettled(
+        list.map(async (o) => {
+          if (ha?.resources.has(sidOf(o.vm.vmid))) await unregisterHa(c, o.vm.vmid); // else HA would start it again
+          if (o.vm.status !== 'stopped') await stopVm(c, o.vm.node, o.vm.vmid);
+          await deleteVm(c, o.vm.node, o.vm.vmid);
+          if (recordedVms(inv)[o.host]?.vmid === o.vm.vmid) recordVm(inv, o.host, undefined);
+        }),
+      );
+      rethrow(
+        'proxmox destroy',
+        list.map((o) => o.host),
+        results,
+      );
+      if (ha && !Object.keys(recordedVms(inv)).length)
+        for (const id of await deleteRules(c, inv)) ctx.log(`proxmox: HA rule ${id} deleted`);
       return changes;
     });
   }
 
   async function status(inv: Inventory): Promise<HostState[]> {
-    return withClient(inv, (l) => { if (l.startsWith('warning: ')) process.stderr.write(`${l}\n`); }, async (c, s) => {
-      const named = byName(inv, await listVms(c));
-      return inv.hosts.map((h): HostState => {
-        const vm = named.get(h.name);
-        if (!vm) return { host: h.name, state: 'absent' };
-        const state = vm.status === 'running' ? 'running' : vm.status === 'stopped' ? 'stopped' : 'unknown';
-        return { host: h.name, state, detail: `VM ${vm.vmid} on ${vm.node}${isOurs(vm, s) ? '' : ` (not tagged ${s.tag})`}${vm.lock ? ` lock ${vm.lock}` : ''}` };
-      });
-    });
+    return withClient(
+      inv,
+      (l) => {
+        if (l.startsWith('warning: ')) process.stderr.write(`${l}\n`);
+      },
+      async (c, s) => {
+        const named = byName(inv, await listVms(c));
+        return inv.hosts.map((h): HostState => {
+          const vm = named.get(h.name);
+          if (!vm) return { host: h.name, state: 'absent' };
+          const state = vm.status === 'running' ? 'running' : vm.status === 'stopped' ? 'stopped' : 'unknown';
+          return {
+            host: h.name,
+            state,
+            detail: `VM ${vm.vmid} on ${vm.node}${isOurs(vm, s) ? '' : ` (not tagged ${s.tag})`}${vm.lock ? ` lock ${vm.lock}` : ''}`,
+          };
+        });
+      },
+    );
   }
 
   return { name: 'proxmox', up, down, destroy, status };

@@ -21,7 +21,14 @@ export function locator(inv: Pick<Inventory, 'file'>): Locator {
   } catch {
     parsed = undefined; // an inventory built in memory: problems are reported without lines
   }
-  const get = (ptr: string) => ptr.split('/').slice(1).reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), parsed?.data);
+  const get = (ptr: string) =>
+    ptr
+      .split('/')
+      .slice(1)
+      .reduce<unknown>(
+        (o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined),
+        parsed?.data,
+      );
   const has = (ptr: string) => get(ptr) !== undefined && get(ptr) !== null;
   return {
     line: (ptr) => (parsed ? lineOf(parsed.doc, parsed.lines, ptr) : undefined),
@@ -45,7 +52,10 @@ export class Problems {
     const lines = this.list.map((e) => `  ${file}:${e.line ?? '?'}: ${e.field}: ${e.message}`).join('\n');
     const hints = [...new Set(this.list.flatMap((e) => (e.hint ? [e.hint] : [])))];
     const first = this.list[0]!;
-    throw new UserError(`Proxmox checks found ${n} problem${n > 1 ? 's' : ''} before any change (nothing was created):\n${lines}`,
-      hints.length ? hints.join('\n') : undefined, { file, line: first.line, field: first.field });
+    throw new UserError(
+      `Proxmox checks found ${n} problem${n > 1 ? 's' : ''} before any change (nothing was created):\n${lines}`,
+      hints.length ? hints.join('\n') : undefined,
+      { file, line: first.line, field: first.field },
+    );
   }
 }

@@ -37,7 +37,12 @@ export interface PlaceResult {
 const roleList = (roles: Role[]) => roles.join('/');
 
 /** Place every host of the inventory. `existing` maps host → node of its VM; `online` the nodes that answer. */
-export function place(inv: Inventory, s: ProxmoxSettings, existing: Map<string, string>, online: Set<string>): PlaceResult {
+export function place(
+  inv: Inventory,
+  s: ProxmoxSettings,
+  existing: Map<string, string>,
+  online: Set<string>,
+): PlaceResult {
   const allowed = s.nodes.map((n) => n.name);
   const usable = allowed.filter((n) => online.has(n));
   const offline = allowed.filter((n) => !online.has(n));
@@ -51,8 +56,11 @@ export function place(inv: Inventory, s: ProxmoxSettings, existing: Map<string, 
     else if (h.proxmox?.node) {
       placed.set(h.name, { node: h.proxmox.node, why: `pinned by hosts.${h.name}.proxmox.node` });
       if (!online.has(h.proxmox.node)) {
-        problems.push({ pointer: `/hosts/${h.name}/proxmox/node`, message: `host ${h.name} is pinned to node ${h.proxmox.node}, which is offline`,
-          hint: `bring ${h.proxmox.node} back, or pin ${h.name} to another node (or remove the pin)` });
+        problems.push({
+          pointer: `/hosts/${h.name}/proxmox/node`,
+          message: `host ${h.name} is pinned to node ${h.proxmox.node}, which is offline`,
+          hint: `bring ${h.proxmox.node} back, or pin ${h.name} to another node (or remove the pin)`,
+        });
       }
     }
   }
@@ -65,34 +73,52 @@ export function place(inv: Inventory, s: ProxmoxSettings, existing: Map<string, 
       const want = Math.min(members.length, allowed.length);
       const can = Math.min(members.length, usable.length);
       if (can < want && members.some((m) => toCreate.includes(m))) {
-        problems.push({ pointer: '/provider/proxmox/nodes', message: `node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} offline: the ${members.length} ${r} members need ${want} different nodes and only ${usable.join(', ') || 'none'} ${usable.length === 1 ? 'is' : 'are'} online`,
-          hint: `bring ${offline.join(', ')} back, add another node to provider.proxmox.nodes, or set provider.proxmox.spread: false to accept members of one role on the same node` });
+        problems.push({
+          pointer: '/provider/proxmox/nodes',
+          message: `node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} offline: the ${members.length} ${r} members need ${want} different nodes and only ${usable.join(', ') || 'none'} ${usable.length === 1 ? 'is' : 'are'} online`,
+          hint: `bring ${offline.join(', ')} back, add another node to provider.proxmox.nodes, or set provider.proxmox.spread: false to accept members of one role on the same node`,
+        });
       }
     }
   }
   if (!usable.length && toCreate.some((h) => !placed.has(h.name))) {
-    problems.push({ pointer: '/provider/proxmox/nodes', message: `no node pgha may use is online (${allowed.join(', ')})`, hint: 'bring a node back, or list an online node in provider.proxmox.nodes' });
+    problems.push({
+      pointer: '/provider/proxmox/nodes',
+      message: `no node pgha may use is online (${allowed.join(', ')})`,
+      hint: 'bring a node back, or list an online node in provider.proxmox.nodes',
+    });
   }
   if (offline.length && toCreate.length && !problems.some((p) => p.pointer === '/provider/proxmox/nodes')) {
-    notes.push(`node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} offline: skipped (the spread holds on ${usable.join(', ')})`);
+    notes.push(
+      `node${offline.length > 1 ? 's' : ''} ${offline.join(', ')} offline: skipped (the spread holds on ${usable.join(', ')})`,
+    );
   }
 
   const count = (node: string, role?: Role) =>
-    [...placed].filter(([name, p]) => p.node === node && (!role || inv.hosts.find((x) => x.name === name)?.roles.includes(role))).length;
+    [...placed].filter(
+      ([name, p]) => p.node === node && (!role || inv.hosts.find((x) => x.name === name)?.roles.includes(role)),
+    ).length;
   for (const h of toCreate) {
     if (placed.has(h.name)) continue;
     const candidates = usable.length ? usable : allowed;
-    const score = (n: string) => [s.spread ? Math.max(0, ...h.roles.map((r) => count(n, r))) : 0, count(n), allowed.indexOf(n)];
+    const score = (n: string) => [
+      s.spread ? Math.max(0, ...h.roles.map((r) => count(n, r))) : 0,
+      count(n),
+      allowed.indexOf(n),
+    ];
     const best = [...candidates].sort((a, b) => {
       const [x, y] = [score(a), score(b)];
       return x[0]! - y[0]! || x[1]! - y[1]! || x[2]! - y[2]!;
     })[0]!;
-    const mates = [...placed].filter(([name]) => inv.hosts.find((x) => x.name === name)?.roles.some((r) => h.roles.includes(r))).map(([name, p]) => `${name} on ${p.node}`);
+    const mates = [...placed]
+      .filter(([name]) => inv.hosts.find((x) => x.name === name)?.roles.some((r) => h.roles.includes(r)))
+      .map(([name, p]) => `${name} on ${p.node}`);
     const sameHere = score(best)[0]!;
     let why: string;
     if (!s.spread) why = `fewest VMs of this inventory there (spread: false)`;
     else if (candidates.length === 1) why = `the only ${usable.length ? 'usable ' : ''}node`;
-    else if (sameHere === 0) why = `no other ${roleList(h.roles)} member there${mates.length ? ` (${mates.join(', ')})` : ''}`;
+    else if (sameHere === 0)
+      why = `no other ${roleList(h.roles)} member there${mates.length ? ` (${mates.join(', ')})` : ''}`;
     else why = `more ${roleList(h.roles)} members than nodes: the node with the fewest (${mates.join(', ')})`;
     placed.set(h.name, { node: best, why });
   }
@@ -105,10 +131,18 @@ export function nodePlan(s: ProxmoxSettings, node: string, vms: VmEntry[]): Node
   const entry = s.nodes[index] ?? { name: node };
   const ref = entry.template ?? s.template;
   const templates = vms.filter((v) => v.template);
-  const found = typeof ref === 'number'
-    ? (vms.find((v) => v.vmid === ref))
-    : (templates.find((v) => v.name === ref && v.node === node) ?? templates.find((v) => v.name === ref));
-  const plan: NodePlan = { node, index, templateRef: ref, storage: entry.storage ?? s.storage, bridge: entry.bridge ?? s.bridge, cloneNode: node };
+  const found =
+    typeof ref === 'number'
+      ? vms.find((v) => v.vmid === ref)
+      : (templates.find((v) => v.name === ref && v.node === node) ?? templates.find((v) => v.name === ref));
+  const plan: NodePlan = {
+    node,
+    index,
+    templateRef: ref,
+    storage: entry.storage ?? s.storage,
+    bridge: entry.bridge ?? s.bridge,
+    cloneNode: node,
+  };
   if (typeof ref === 'number') plan.template = ref;
   if (found) {
     plan.template = found.vmid;

@@ -22,40 +22,71 @@ export interface VmSpec {
 export function settingsOf(inv: Inventory): ProxmoxSettings {
   const s = inv.provider.proxmox;
   if (inv.provider.type !== 'proxmox' || !s) {
-    throw new UserError(`the inventory ${inv.file} does not use provider proxmox`, 'set provider.type: proxmox and a provider.proxmox section',
-      { file: inv.file, field: 'provider' });
+    throw new UserError(
+      `the inventory ${inv.file} does not use provider proxmox`,
+      'set provider.type: proxmox and a provider.proxmox section',
+      { file: inv.file, field: 'provider' },
+    );
   }
   return s;
 }
 
 function hostSettings(h: Host, s: ProxmoxSettings): ProxmoxHostSettings {
-  return h.proxmox ?? { cores: s.defaults.cores, memory: s.defaults.memory, diskGb: s.defaults.diskGb, ip: 'static', user: s.defaults.user, sshPublicKey: s.defaults.sshPublicKey };
+  return (
+    h.proxmox ?? {
+      cores: s.defaults.cores,
+      memory: s.defaults.memory,
+      diskGb: s.defaults.diskGb,
+      ip: 'static',
+      user: s.defaults.user,
+      sshPublicKey: s.defaults.sshPublicKey,
+    }
+  );
 }
 
 function publicKeys(h: Host, hs: ProxmoxHostSettings, s: ProxmoxSettings): string[] {
   let text = hs.sshPublicKey ?? s.defaults.sshPublicKey;
   if (!text && h.ssh.keyFile && existsSync(`${h.ssh.keyFile}.pub`)) text = readFileSync(`${h.ssh.keyFile}.pub`, 'utf8');
-  return (text ?? '').split('\n').map((l) => l.trim()).filter(Boolean);
+  return (text ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 export function specFor(inv: Inventory, h: Host): VmSpec {
   const s = settingsOf(inv);
   const hs = hostSettings(h, s);
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(h.name)) {
-    throw new UserError(`host name ${h.name} cannot be a Proxmox VM name (letters, digits and '-' only)`, 'rename the host in the inventory',
-      { file: inv.file, field: `hosts.${h.name}` });
+    throw new UserError(
+      `host name ${h.name} cannot be a Proxmox VM name (letters, digits and '-' only)`,
+      'rename the host in the inventory',
+      { file: inv.file, field: `hosts.${h.name}` },
+    );
   }
   const dhcp = hs.ip === 'dhcp';
   const ipconfig0 = dhcp ? 'ip=dhcp' : `ip=${h.address}/${inv.prefix}${hs.gateway ? `,gw=${hs.gateway}` : ''}`;
   return {
-    host: h, name: h.name, vmid: hs.vmid, cores: hs.cores, memory: hs.memory, diskGb: hs.diskGb, ciuser: hs.user,
-    sshKeys: publicKeys(h, hs, s), ipconfig0, dhcp, nameserver: s.nameserver, tag: s.tag,
+    host: h,
+    name: h.name,
+    vmid: hs.vmid,
+    cores: hs.cores,
+    memory: hs.memory,
+    diskGb: hs.diskGb,
+    ciuser: hs.user,
+    sshKeys: publicKeys(h, hs, s),
+    ipconfig0,
+    dhcp,
+    nameserver: s.nameserver,
+    tag: s.tag,
   };
 }
 
 /** PVE wants sshkeys percent-encoded by the client (every reserved character, spaces as %20); the form layer encodes again. */
 export function encodeSshKeys(keys: string[]): string {
-  return encodeURIComponent(keys.join('\n')).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(keys.join('\n')).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 export function decodeSshKeys(value: unknown): string[] {
@@ -66,7 +97,10 @@ export function decodeSshKeys(value: unknown): string[] {
   } catch {
     /* leave as is */
   }
-  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 /** Split a property string (`a=1,b=2` or `value,k=v`) into a map; a bare first value goes under `_`. */
@@ -82,7 +116,12 @@ export function propertyString(value: unknown): Record<string, string> {
 }
 
 export function tagList(value: unknown): string[] {
-  return typeof value === 'string' ? value.split(/[;,\s]+/).map((t) => t.toLowerCase()).filter(Boolean) : [];
+  return typeof value === 'string'
+    ? value
+        .split(/[;,\s]+/)
+        .map((t) => t.toLowerCase())
+        .filter(Boolean)
+    : [];
 }
 
 /** Size string like `20G`, `512M`, `10240` (bytes) to GiB. */
@@ -96,8 +135,11 @@ export function sizeGb(size: string | undefined): number | undefined {
 const DISK_KEY = /^(scsi|virtio|sata|ide)\d+$/;
 
 /** The boot disk of a VM config: the first disk in `boot: order=` that is not a CD-ROM / cloud-init, else the first disk. */
-export function bootDisk(config: Record<string, unknown>): { key: string; sizeGb?: number; storage: string } | undefined {
-  const isDisk = (k: string) => DISK_KEY.test(k) && typeof config[k] === 'string' && !/media=cdrom|cloudinit/.test(config[k] as string);
+export function bootDisk(
+  config: Record<string, unknown>,
+): { key: string; sizeGb?: number; storage: string } | undefined {
+  const isDisk = (k: string) =>
+    DISK_KEY.test(k) && typeof config[k] === 'string' && !/media=cdrom|cloudinit/.test(config[k] as string);
   const order = propertyString(config['boot'])['order']?.split(';') ?? [];
   const key = order.find(isDisk) ?? Object.keys(config).filter(isDisk).sort()[0];
   if (!key) return undefined;
@@ -113,7 +155,10 @@ function memoryOf(value: unknown): number {
 
 function normIp(value: unknown): string {
   const p = propertyString(value);
-  return Object.keys(p).sort().map((k) => `${k}=${p[k]}`).join(',');
+  return Object.keys(p)
+    .sort()
+    .map((k) => `${k}=${p[k]}`)
+    .join(',');
 }
 
 /** The differences between a VM's config and the inventory, as `key: have → want` lines. */
@@ -126,22 +171,30 @@ export function drift(spec: VmSpec, config: Record<string, unknown>): string[] {
   const disk = bootDisk(config);
   if (!disk) out.push('disk: no boot disk found');
   // Smaller than wanted is drift; larger is not (a template disk above `disk` is kept: disks are never shrunk).
-  else if (disk.sizeGb !== undefined && disk.sizeGb < spec.diskGb - 0.01) out.push(`disk ${disk.key}: ${+disk.sizeGb.toFixed(2)} GiB → ${spec.diskGb} GiB`);
-  if (normIp(config['ipconfig0']) !== normIp(spec.ipconfig0)) out.push(`ipconfig0: ${String(config['ipconfig0'] ?? '(unset)')} → ${spec.ipconfig0}`);
-  if ((config['ciuser'] ?? '') !== spec.ciuser) out.push(`ciuser: ${String(config['ciuser'] ?? '(unset)')} → ${spec.ciuser}`);
+  else if (disk.sizeGb !== undefined && disk.sizeGb < spec.diskGb - 0.01)
+    out.push(`disk ${disk.key}: ${+disk.sizeGb.toFixed(2)} GiB → ${spec.diskGb} GiB`);
+  if (normIp(config['ipconfig0']) !== normIp(spec.ipconfig0))
+    out.push(`ipconfig0: ${String(config['ipconfig0'] ?? '(unset)')} → ${spec.ipconfig0}`);
+  if ((config['ciuser'] ?? '') !== spec.ciuser)
+    out.push(`ciuser: ${String(config['ciuser'] ?? '(unset)')} → ${spec.ciuser}`);
   if (spec.sshKeys.length) {
     const have = decodeSshKeys(config['sshkeys']);
     const missing = spec.sshKeys.filter((k) => !have.includes(k));
     if (missing.length) out.push(`sshkeys: ${missing.length} inventory key(s) missing`);
   }
-  if (!tagList(config['tags']).includes(spec.tag.toLowerCase())) out.push(`tags: ${String(config['tags'] ?? '(none)')} lacks ${spec.tag}`);
+  if (!tagList(config['tags']).includes(spec.tag.toLowerCase()))
+    out.push(`tags: ${String(config['tags'] ?? '(none)')} lacks ${spec.tag}`);
   return out;
 }
 
 /** The config keys to set after the clone. */
 export function configParams(spec: VmSpec): Record<string, string | number> {
   const p: Record<string, string | number> = {
-    ciuser: spec.ciuser, ipconfig0: spec.ipconfig0, cores: spec.cores, memory: String(spec.memory), tags: spec.tag,
+    ciuser: spec.ciuser,
+    ipconfig0: spec.ipconfig0,
+    cores: spec.cores,
+    memory: String(spec.memory),
+    tags: spec.tag,
   };
   if (spec.sshKeys.length) p['sshkeys'] = encodeSshKeys(spec.sshKeys);
   if (spec.nameserver) p['nameserver'] = spec.nameserver;

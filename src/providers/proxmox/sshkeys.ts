@@ -5,8 +5,14 @@ import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 const KEY_TYPES = new Set([
-  'ssh-ed25519', 'ssh-rsa', 'ssh-dss', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521',
-  'sk-ssh-ed25519@openssh.com', 'sk-ecdsa-sha2-nistp256@openssh.com',
+  'ssh-ed25519',
+  'ssh-rsa',
+  'ssh-dss',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'sk-ssh-ed25519@openssh.com',
+  'sk-ecdsa-sha2-nistp256@openssh.com',
 ]);
 
 /** The strings of an SSH wire-format blob (uint32 length + bytes each); undefined when the lengths do not add up. */
@@ -25,8 +31,14 @@ function wireStrings(blob: Buffer): Buffer[] | undefined {
 
 /** Fields each key type's blob holds after its type name (and the length ed25519 keys must have). */
 const FIELDS: Record<string, number> = {
-  'ssh-ed25519': 1, 'ssh-rsa': 2, 'ssh-dss': 4, 'ecdsa-sha2-nistp256': 2, 'ecdsa-sha2-nistp384': 2, 'ecdsa-sha2-nistp521': 2,
-  'sk-ssh-ed25519@openssh.com': 2, 'sk-ecdsa-sha2-nistp256@openssh.com': 3,
+  'ssh-ed25519': 1,
+  'ssh-rsa': 2,
+  'ssh-dss': 4,
+  'ecdsa-sha2-nistp256': 2,
+  'ecdsa-sha2-nistp384': 2,
+  'ecdsa-sha2-nistp521': 2,
+  'sk-ssh-ed25519@openssh.com': 2,
+  'sk-ecdsa-sha2-nistp256@openssh.com': 3,
 };
 
 export interface ParsedKey {
@@ -39,15 +51,20 @@ export interface ParsedKey {
 export function parsePublicKey(line: string): ParsedKey | string {
   const parts = line.trim().split(/\s+/);
   const [type = '', blob = ''] = parts;
-  if (!KEY_TYPES.has(type)) return `'${type.slice(0, 40)}' is not an SSH key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...)`;
+  if (!KEY_TYPES.has(type))
+    return `'${type.slice(0, 40)}' is not an SSH key type (ssh-ed25519, ssh-rsa, ecdsa-sha2-nistp256, ...)`;
   if (!blob) return `the ${type} key has no key data after its type`;
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0) return `the key data of the ${type} key is not base64`;
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob) || blob.length % 4 !== 0)
+    return `the key data of the ${type} key is not base64`;
   const fields = wireStrings(Buffer.from(blob, 'base64'));
-  if (!fields || !fields.length) return `the key data of the ${type} key is cut short or malformed (was it copied whole?)`;
+  if (!fields || !fields.length)
+    return `the key data of the ${type} key is cut short or malformed (was it copied whole?)`;
   const inner = fields[0]!.toString('latin1');
   if (inner !== type) return `the key data says ${JSON.stringify(inner.slice(0, 40))} but the line says ${type}`;
-  if (fields.length !== 1 + FIELDS[type]!) return `the key data of the ${type} key is cut short or malformed (was it copied whole?)`;
-  if (type === 'ssh-ed25519' && fields[1]!.length !== 32) return 'the ed25519 key data has the wrong length (was it copied whole?)';
+  if (fields.length !== 1 + FIELDS[type]!)
+    return `the key data of the ${type} key is cut short or malformed (was it copied whole?)`;
+  if (type === 'ssh-ed25519' && fields[1]!.length !== 32)
+    return 'the ed25519 key data has the wrong length (was it copied whole?)';
   return { type, blob };
 }
 
@@ -99,14 +116,25 @@ export function publicOfPrivate(file: string): ParsedKey | string {
   }
   try {
     const jwk = createPublicKey(createPrivateKey(text)).export({ format: 'jwk' });
-    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') return { type: 'ssh-ed25519', blob: Buffer.concat([str(Buffer.from('ssh-ed25519')), str(b64u(jwk.x))]).toString('base64') };
-    if (jwk.kty === 'RSA') return { type: 'ssh-rsa', blob: Buffer.concat([str(Buffer.from('ssh-rsa')), mpint(b64u(jwk.e)), mpint(b64u(jwk.n))]).toString('base64') };
+    if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519')
+      return {
+        type: 'ssh-ed25519',
+        blob: Buffer.concat([str(Buffer.from('ssh-ed25519')), str(b64u(jwk.x))]).toString('base64'),
+      };
+    if (jwk.kty === 'RSA')
+      return {
+        type: 'ssh-rsa',
+        blob: Buffer.concat([str(Buffer.from('ssh-rsa')), mpint(b64u(jwk.e)), mpint(b64u(jwk.n))]).toString('base64'),
+      };
     if (jwk.kty === 'EC') {
       const curve = { 'P-256': 'nistp256', 'P-384': 'nistp384', 'P-521': 'nistp521' }[jwk.crv ?? ''];
       if (!curve) return `an EC key on curve ${jwk.crv}, which SSH does not use`;
       const type = `ecdsa-sha2-${curve}`;
       const point = Buffer.concat([Buffer.from([4]), b64u(jwk.x), b64u(jwk.y)]);
-      return { type, blob: Buffer.concat([str(Buffer.from(type)), str(Buffer.from(curve)), str(point)]).toString('base64') };
+      return {
+        type,
+        blob: Buffer.concat([str(Buffer.from(type)), str(Buffer.from(curve)), str(point)]).toString('base64'),
+      };
     }
     return `a ${jwk.kty} key, which SSH does not use`;
   } catch (e) {

@@ -26,8 +26,11 @@ function read(inv: Pick<Inventory, 'file'>): StateFile {
     const data = JSON.parse(text) as unknown;
     return data && typeof data === 'object' && !Array.isArray(data) ? (data as StateFile) : {};
   } catch {
-    throw new UserError(`${file} is not valid JSON: pgha cannot tell which Proxmox VMs it made for this inventory`,
-      `restore it from a backup, or remove it (destroy then deletes no VM; tagged VMs show as unfinished and pgha destroy --cleanup-unfinished removes them)`, { file });
+    throw new UserError(
+      `${file} is not valid JSON: pgha cannot tell which Proxmox VMs it made for this inventory`,
+      `restore it from a backup, or remove it (destroy then deletes no VM; tagged VMs show as unfinished and pgha destroy --cleanup-unfinished removes them)`,
+      { file },
+    );
   }
 }
 

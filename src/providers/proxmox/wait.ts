@@ -13,9 +13,11 @@ export const waitForSsh: SshWaiter = async (host, address, port, timeoutSec) => 
   for (;;) {
     if (await tcpOpen(address, port, 2000)) return;
     if (Date.now() > deadline) {
-      throw new ProviderError(`${host}: no SSH answer on ${address}:${port} after ${timeoutSec} s`,
+      throw new ProviderError(
+        `${host}: no SSH answer on ${address}:${port} after ${timeoutSec} s`,
         'check the VM console in Proxmox: did cloud-init apply the network (ipconfig0, gateway, bridge) and start sshd? ' +
-        'Raise provider.proxmox.sshTimeoutSec if the guest boots slowly');
+          'Raise provider.proxmox.sshTimeoutSec if the guest boots slowly',
+      );
     }
     await sleep(1000);
   }
@@ -54,13 +56,22 @@ export function net0Mac(config: Record<string, unknown>): string | undefined {
 }
 
 /** Poll the guest agent until it reports a usable IPv4 address on the VM's NIC. */
-export async function waitForAgentAddress(c: PveClient, node: string, vmid: number, host: string, mac: string | undefined,
-  timeoutSec: number, pollMs = 2000): Promise<string> {
+export async function waitForAgentAddress(
+  c: PveClient,
+  node: string,
+  vmid: number,
+  host: string,
+  mac: string | undefined,
+  timeoutSec: number,
+  pollMs = 2000,
+): Promise<string> {
   const deadline = Date.now() + timeoutSec * 1000;
   let last = 'no answer yet';
   for (;;) {
     try {
-      const r = (await c.api.nodes.$(node).qemu.$(vmid).agent['network-get-interfaces'].$get()) as { result?: AgentIface[] };
+      const r = (await c.api.nodes.$(node).qemu.$(vmid).agent['network-get-interfaces'].$get()) as {
+        result?: AgentIface[];
+      };
       const addr = pickAddress(r?.result ?? [], mac);
       if (addr) return addr;
       last = 'the agent reports no IPv4 address yet';
@@ -69,13 +80,17 @@ export async function waitForAgentAddress(c: PveClient, node: string, vmid: numb
       if (!(e instanceof PveApiError) || e.status === 403 || e.status === 401 || e.status === 0) throw e;
       last = e.all;
       if (/No QEMU guest agent configured/.test(last)) {
-        throw new ProviderError(`${host}: VM ${vmid} uses DHCP but has no QEMU guest agent configured, so pgha cannot learn its address`,
-          'enable the agent in the template (qm set <template> --agent enabled=1, and install qemu-guest-agent in the image), or give the host a static address');
+        throw new ProviderError(
+          `${host}: VM ${vmid} uses DHCP but has no QEMU guest agent configured, so pgha cannot learn its address`,
+          'enable the agent in the template (qm set <template> --agent enabled=1, and install qemu-guest-agent in the image), or give the host a static address',
+        );
       }
     }
     if (Date.now() > deadline) {
-      throw new ProviderError(`${host}: no DHCP address reported by the guest agent of VM ${vmid} after ${timeoutSec} s (${last})`,
-        'check that qemu-guest-agent is installed and running in the image and that the bridge has a DHCP server');
+      throw new ProviderError(
+        `${host}: no DHCP address reported by the guest agent of VM ${vmid} after ${timeoutSec} s (${last})`,
+        'check that qemu-guest-agent is installed and running in the image and that the bridge has a DHCP server',
+      );
     }
     await sleep(pollMs);
   }

@@ -17,7 +17,12 @@ describe('command kind', () => {
   it('runs while its `creates` path is missing, and not after', async () => {
     const { dir, t } = setup();
     const done = join(dir, "it's done");
-    const r: CommandResource = { kind: 'command', label: 'init', argv: ['sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', "a 'quoted' word", done], creates: done };
+    const r: CommandResource = {
+      kind: 'command',
+      label: 'init',
+      argv: ['sh', '-c', 'printf "%s" "$1" > "$2"', 'sh', "a 'quoted' word", done],
+      creates: done,
+    };
     expect(commandKind.describe(r)).toBe('command: init');
     const { state } = await probeOne(commandKind, t, r);
     expect(state).toEqual({ kind: 'command', run: true });
@@ -33,7 +38,13 @@ describe('command kind', () => {
   it('skips when its `unless` test succeeds; either guard is enough', async () => {
     const { dir, t } = setup();
     const flag = join(dir, 'flag');
-    const r: CommandResource = { kind: 'command', label: 'x', script: 'true', unless: `test -f ${flag}`, creates: join(dir, 'never') };
+    const r: CommandResource = {
+      kind: 'command',
+      label: 'x',
+      script: 'true',
+      unless: `test -f ${flag}`,
+      creates: join(dir, 'never'),
+    };
     expect((await probeOne(commandKind, t, r)).state.run).toBe(true);
     writeFileSync(flag, '');
     expect((await probeOne(commandKind, t, r)).state.run).toBe(false);
@@ -56,7 +67,9 @@ describe('command kind', () => {
     addSecret('s3cr3t-value');
     try {
       const r: CommandResource = { kind: 'command', label: 'x', script: 'a\necho s3cr3t-value\nc\nd\ne\nf' };
-      expect(commandKind.plan(r, { kind: 'command', run: true }, true)!.diff).toBe('$ a\n  echo ********\n  c\n  d\n  ... (2 more lines)');
+      expect(commandKind.plan(r, { kind: 'command', run: true }, true)!.diff).toBe(
+        '$ a\n  echo ********\n  c\n  d\n  ... (2 more lines)',
+      );
     } finally {
       clearSecrets();
     }
@@ -65,7 +78,14 @@ describe('command kind', () => {
   it('feeds its stdin, masks its secrets and keeps its own timeout', async () => {
     const { dir, t } = setup();
     const out = join(dir, 'in');
-    const r: CommandResource = { kind: 'command', label: 'x', script: `cat > ${out}`, stdin: 'from stdin\n', secrets: ['pw'], timeoutMs: 5000 };
+    const r: CommandResource = {
+      kind: 'command',
+      label: 'x',
+      script: `cat > ${out}`,
+      stdin: 'from stdin\n',
+      secrets: ['pw'],
+      timeoutMs: 5000,
+    };
     expect(commandKind.exec!(r, { op: 'run' })).toEqual({ timeoutMs: 5000, secrets: ['pw'], stdin: 'from stdin\n' });
     expect(commandKind.exec!({ ...r, timeoutMs: undefined }, { op: 'run' }).timeoutMs).toBeUndefined(); // apply's default then
     await applyOps(commandKind, t, r, [{ op: 'run' }]);

@@ -9,7 +9,13 @@ import { ME, applyOps, probeOne } from './helpers.js';
 
 function setup(mode?: string) {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-kind-dir-'));
-  const r: DirectoryResource = { kind: 'directory', path: join(dir, 'a b', 'data'), owner: ME.user, group: ME.group, mode };
+  const r: DirectoryResource = {
+    kind: 'directory',
+    path: join(dir, 'a b', 'data'),
+    owner: ME.user,
+    group: ME.group,
+    mode,
+  };
   return { r, t: new LocalTransport(fakeHost()) };
 }
 
@@ -31,7 +37,10 @@ describe('directory kind', () => {
     expect(statSync(r.path).isDirectory()).toBe(true);
     expect(statSync(r.path).mode & 0o777).toBe(0o750);
     const again = await probeOne(directoryKind, t, r);
-    expect(again.state).toEqual({ kind: 'directory', state: { exists: true, owner: ME.user, group: ME.group, mode: '750' } });
+    expect(again.state).toEqual({
+      kind: 'directory',
+      state: { exists: true, owner: ME.user, group: ME.group, mode: '750' },
+    });
     expect(directoryKind.plan(r, again.state, false)).toBeUndefined();
   });
 
@@ -41,14 +50,21 @@ describe('directory kind', () => {
     expect(statSync(r.path).mode & 0o777).toBe(0o755);
     chmodSync(r.path, 0o700);
     const { state } = await probeOne(directoryKind, t, r);
-    expect(directoryKind.plan(r, state, false)).toEqual({ summary: `${r.path}: mode 700 -> 0755`, ops: [{ op: 'mkdir' }] });
+    expect(directoryKind.plan(r, state, false)).toEqual({
+      summary: `${r.path}: mode 700 -> 0755`,
+      ops: [{ op: 'mkdir' }],
+    });
     await applyOps(directoryKind, t, r, [{ op: 'mkdir' }]);
     expect(statSync(r.path).mode & 0o777).toBe(0o755);
   });
 
   it('sees another owner', () => {
     const { r } = setup('0755');
-    const plan = directoryKind.plan(r, { kind: 'directory', state: { exists: true, owner: 'nobody', group: ME.group, mode: '755' } }, false);
+    const plan = directoryKind.plan(
+      r,
+      { kind: 'directory', state: { exists: true, owner: 'nobody', group: ME.group, mode: '755' } },
+      false,
+    );
     expect(plan?.summary).toBe(`${r.path}: owner nobody -> ${ME.user}`);
   });
 });

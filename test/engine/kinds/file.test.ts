@@ -10,7 +10,14 @@ import { fakeBin } from '../fake-bin.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-kind-file-'));
-  const r: FileResource = { kind: 'file', path: join(dir, "conf d", "it's.conf"), content: 'port = 1\n', owner: ME.user, group: ME.group, mode: '0640' };
+  const r: FileResource = {
+    kind: 'file',
+    path: join(dir, 'conf d', "it's.conf"),
+    content: 'port = 1\n',
+    owner: ME.user,
+    group: ME.group,
+    mode: '0640',
+  };
   return { dir, r, t: new LocalTransport(fakeHost()), backup: join(dir, 'backup') };
 }
 
@@ -34,7 +41,13 @@ describe('file kind', () => {
     expect(readFileSync(r.path, 'utf8')).toBe('port = 1\n');
     expect(statSync(r.path).mode & 0o777).toBe(0o640);
     const again = await probeOne(fileKind, t, r);
-    expect(again.state.state).toMatchObject({ exists: true, sha: sha256('port = 1\n'), owner: ME.user, group: ME.group, mode: '640' });
+    expect(again.state.state).toMatchObject({
+      exists: true,
+      sha: sha256('port = 1\n'),
+      owner: ME.user,
+      group: ME.group,
+      mode: '640',
+    });
     expect(fileKind.plan(r, again.state, true)).toBeUndefined();
   });
 
@@ -74,7 +87,9 @@ describe('file kind', () => {
     expect(res!.stderr).toContain('validation failed: grep -q "port = [0-9]" %s');
     expect(readFileSync(r.path, 'utf8')).toBe('port = 1\n');
     expect(readdirSync(join(r.path, '..'))).toEqual(["it's.conf"]); // no temp file left
-    expect(fileKind.failure!(bad).hint).toBe(`the new ${r.path} did not pass "${bad.validate}"; the old file is untouched`);
+    expect(fileKind.failure!(bad).hint).toBe(
+      `the new ${r.path} did not pass "${bad.validate}"; the old file is untouched`,
+    );
     expect(fileKind.failure!(r).hint).toBeUndefined();
   });
 
@@ -89,12 +104,20 @@ describe('file kind', () => {
 
   it('says the current content is too large to show when the probe did not send it', () => {
     const { r } = setup();
-    const plan = fileKind.plan(r, { kind: 'file', state: { exists: true, sha: 'x', owner: ME.user, group: ME.group, mode: '640' } }, true)!;
+    const plan = fileKind.plan(
+      r,
+      { kind: 'file', state: { exists: true, sha: 'x', owner: ME.user, group: ME.group, mode: '640' } },
+      true,
+    )!;
     expect(plan.diff).toContain('(current file too large to show)');
   });
 
   it('reloads systemd after writing a unit file, and only then', () => {
-    const unit = fileKind.script({ kind: 'file', path: '/etc/systemd/system/x.service', content: '' }, { op: 'write' }, {});
+    const unit = fileKind.script(
+      { kind: 'file', path: '/etc/systemd/system/x.service', content: '' },
+      { op: 'write' },
+      {},
+    );
     const plain = fileKind.script({ kind: 'file', path: '/etc/x.conf', content: '' }, { op: 'write' }, {});
     expect(unit.split('\n').at(-1)).toBe('systemctl daemon-reload');
     expect(plain).not.toContain('daemon-reload');
@@ -105,7 +128,10 @@ describe('file kind', () => {
     const p = fileKind.unprobed();
     fileKind.read(p, 'F', 'abc app app 600');
     fileKind.read(p, 'X', Buffer.from('a\nb').toString('base64'));
-    expect(p).toEqual({ kind: 'file', state: { exists: true, sha: 'abc', owner: 'app', group: 'app', mode: '600', content: 'a\nb' } });
+    expect(p).toEqual({
+      kind: 'file',
+      state: { exists: true, sha: 'abc', owner: 'app', group: 'app', mode: '600', content: 'a\nb' },
+    });
     const q = fileKind.unprobed();
     fileKind.read(q, 'F', '-');
     fileKind.read(q, 'D', 'root root 755'); // another kind's line

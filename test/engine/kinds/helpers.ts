@@ -11,7 +11,10 @@ export const ME = {
 
 /** Runs the probe of resource `r` (as number 3 of a batch) and reads its lines into the kind's state. */
 export async function probeOne<R extends { kind: string }, P extends { kind: R['kind'] }, O extends { op: string }>(
-  kind: Kind<R, P, O>, t: Transport, r: R, withContent = false,
+  kind: Kind<R, P, O>,
+  t: Transport,
+  r: R,
+  withContent = false,
 ): Promise<{ state: P; stdout: string }> {
   const { stdout, code } = await t.exec(kind.probe(r, 3, withContent));
   if (code !== 0) throw new Error(`probe exited ${code}`);
@@ -25,7 +28,11 @@ export async function probeOne<R extends { kind: string }, P extends { kind: R['
 
 /** Runs the apply script of each planned op, the way apply does (its exec options), stopping at a failure. */
 export async function applyOps<R extends { kind: string }, P extends { kind: R['kind'] }, O extends { op: string }>(
-  kind: Kind<R, P, O>, t: Transport, r: R, ops: O[], backupDir?: string,
+  kind: Kind<R, P, O>,
+  t: Transport,
+  r: R,
+  ops: O[],
+  backupDir?: string,
 ): Promise<ExecResult[]> {
   const out: ExecResult[] = [];
   for (const op of ops) {

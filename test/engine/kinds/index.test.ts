@@ -26,11 +26,17 @@ describe('kind registry', () => {
       { kind: 'service', name: 'a' },
       { kind: 'command', label: 'a', script: 'true' },
     ];
-    expect(rs.map((r) => kindOf(r).describe(r))).toEqual(['file /a', 'directory /a', 'packages a', 'service a', 'command: a']);
+    expect(rs.map((r) => kindOf(r).describe(r))).toEqual([
+      'file /a',
+      'directory /a',
+      'packages a',
+      'service a',
+      'command: a',
+    ]);
     expect(new Set(rs.map((r) => kindOf(r).identity(r))).size).toBe(5); // same name, different kinds: five probes
   });
 
-  it('reads a batched probe: a line goes to its resource only when the tag is of that resource\'s kind', async () => {
+  it("reads a batched probe: a line goes to its resource only when the tag is of that resource's kind", async () => {
     const rs: Resource[] = [
       { kind: 'directory', path: '/' },
       { kind: 'command', label: 'never ran', script: 'true', creates: '/' },

@@ -11,7 +11,8 @@ function host(status: string) {
   const h = fakeBin({
     'dpkg-query': 'for p in "$@"; do case "$p" in -*) ;; *) grep "^${p%%[=:]*}[: ]" "$FAKE/status" ;; esac; done; :',
     dpkg: ':',
-    'apt-get': 'case " $* " in *" install "*) for last; do :; done; n=${last%%=*}; sed -i "s/^$n .*/$n installed/" "$FAKE/status" ;; esac',
+    'apt-get':
+      'case " $* " in *" install "*) for last; do :; done; n=${last%%=*}; sed -i "s/^$n .*/$n installed/" "$FAKE/status" ;; esac',
   });
   writeFileSync(join(h.fake, 'status'), status);
   return h;
@@ -31,7 +32,10 @@ describe('packages kind', () => {
     const { state } = await probeOne(packagesKind, h.t, r);
     expect(state).toEqual({ kind: 'packages', installed: new Set(['haproxy', 'libpq5']) });
     const plan = packagesKind.plan(r, state, false)!;
-    expect(plan).toEqual({ summary: 'install keepalived=1:2.2.7-1', ops: [{ op: 'install', names: ['keepalived=1:2.2.7-1'] }] });
+    expect(plan).toEqual({
+      summary: 'install keepalived=1:2.2.7-1',
+      ops: [{ op: 'install', names: ['keepalived=1:2.2.7-1'] }],
+    });
     const [res] = await applyOps(packagesKind, h.t, r, plan.ops);
     expect(res!.code).toBe(0);
     expect(h.calls().at(-1)).toMatch(/^apt-get .* install -y -q --no-install-recommends keepalived=1:2.2.7-1$/);

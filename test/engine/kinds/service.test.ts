@@ -24,7 +24,10 @@ function host(enabled: string, active: string) {
   });
   writeFileSync(join(h.fake, 'enabled'), `${enabled}\n`);
   writeFileSync(join(h.fake, 'active'), `${active}\n`);
-  const state = () => [readFileSync(join(h.fake, 'enabled'), 'utf8').trim(), readFileSync(join(h.fake, 'active'), 'utf8').trim()];
+  const state = () => [
+    readFileSync(join(h.fake, 'enabled'), 'utf8').trim(),
+    readFileSync(join(h.fake, 'active'), 'utf8').trim(),
+  ];
   return { ...h, state };
 }
 
@@ -44,7 +47,13 @@ describe('service kind', () => {
     expect(plan).toEqual({ summary: 'enable + start (was failed) app', ops: [{ op: 'enable' }, { op: 'start' }] });
     const results = await applyOps(serviceKind, h.t, r, plan.ops);
     expect(results.map((x) => x.code)).toEqual([0, 0]);
-    expect(h.calls()).toEqual(['systemctl is-enabled app', 'systemctl is-active app', 'systemctl enable app', 'systemctl reset-failed app', 'systemctl start app']);
+    expect(h.calls()).toEqual([
+      'systemctl is-enabled app',
+      'systemctl is-active app',
+      'systemctl enable app',
+      'systemctl reset-failed app',
+      'systemctl start app',
+    ]);
     expect(h.state()).toEqual(['enabled', 'active']);
     expect(serviceKind.started!(r, { op: 'start' })).toBe('app');
     expect(serviceKind.started!(r, { op: 'enable' })).toBeUndefined();
@@ -66,7 +75,13 @@ describe('service kind', () => {
       expect(serviceKind.plan(r, { kind: 'service', state: { enabled, active: 'activating' } }, false)).toBeUndefined();
     }
     // Only an "enabled" unit is disabled: a static one cannot be.
-    expect(serviceKind.plan({ ...r, enabled: false }, { kind: 'service', state: { enabled: 'static', active: 'active' } }, false)).toBeUndefined();
+    expect(
+      serviceKind.plan(
+        { ...r, enabled: false },
+        { kind: 'service', state: { enabled: 'static', active: 'active' } },
+        false,
+      ),
+    ).toBeUndefined();
   });
 
   it('reads an empty answer (no systemd) as unknown, and shows the journal of a failed unit', () => {

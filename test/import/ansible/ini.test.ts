@@ -24,7 +24,9 @@ describe('Ansible INI inventory', () => {
     );
     expect(hostsOf('loose.example.org\n[a]\nh1', 'ungrouped')).toEqual(['loose.example.org']);
     expect([...inv.groups.get('master')!.hosts.keys()]).toEqual(['10.0.0.11']);
-    expect(inv.groups.get('master')!.hosts.get('10.0.0.11')).toEqual({ hostname: { value: 'pg1', where: 'inventory:3' } });
+    expect(inv.groups.get('master')!.hosts.get('10.0.0.11')).toEqual({
+      hostname: { value: 'pg1', where: 'inventory:3' },
+    });
     expect([...inv.groups.get('postgres_cluster')!.children]).toEqual(['master', 'replica']);
     expect(inv.groups.get('postgres_cluster')!.vars.patroni_ttl).toEqual({ value: 20, where: 'inventory:11' });
     expect(inv.hostOrder).toEqual(['loose.example.org', '10.0.0.11', '10.0.0.12']);
@@ -32,7 +34,16 @@ describe('Ansible INI inventory', () => {
 
   it('skips comments (# anywhere unquoted, ; at the start) and keeps # inside quotes', () => {
     const inv = parseIni(
-      ['# a comment', '; another', '[db]', 'h1 a=1 # trailing comment b=2', "h2 label='x # y'", '[db:vars]', 'greeting = "hi # there"  # comment', 'plain=text # comment'].join('\n'),
+      [
+        '# a comment',
+        '; another',
+        '[db]',
+        'h1 a=1 # trailing comment b=2',
+        "h2 label='x # y'",
+        '[db:vars]',
+        'greeting = "hi # there"  # comment',
+        'plain=text # comment',
+      ].join('\n'),
       'inv',
     );
     const db = inv.groups.get('db')!;
@@ -70,7 +81,7 @@ describe('Ansible INI inventory', () => {
     expect(inv.groups.get('g')!.hosts.get('web')!.ansible_port.value).toBe(2222);
   });
 
-  it('merges a host\'s inline vars across lines of the same group', () => {
+  it("merges a host's inline vars across lines of the same group", () => {
     const inv = parseIni('[g]\nh a=1\nh b=2', 'inv');
     expect(Object.keys(inv.groups.get('g')!.hosts.get('h')!).sort()).toEqual(['a', 'b']);
   });

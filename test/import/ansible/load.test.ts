@@ -5,7 +5,8 @@ import { importAnsible } from '../../../src/import/ansible/index.js';
 import { UserError } from '../../../src/shared/errors.js';
 import { ALL_VARS, AUTOBASE_INI, AUTOBASE_YAML, layout } from './layout.js';
 
-const hostOf = (dir: string, name: string, file = 'inventory') => loadAnsible(join(dir, file)).hosts.find((h) => h.name === name)!;
+const hostOf = (dir: string, name: string, file = 'inventory') =>
+  loadAnsible(join(dir, file)).hosts.find((h) => h.name === name)!;
 
 describe('Ansible layout and precedence', () => {
   it('orders groups parents before children, then by name, and includes groups reached through children', () => {
@@ -16,13 +17,20 @@ describe('Ansible layout and precedence', () => {
 
   it('all < parent group < child group < host line < host_vars, with group_vars files over inventory group vars', () => {
     const dir = layout({
-      inventory: AUTOBASE_INI + '\n[all:vars]\na=inv-all\nb=inv-all\nc=inv-all\nd=inv-all\ne=inv-all\n[postgres_cluster:vars]\nb=inv-parent\n[master:vars]\nc=inv-child\n',
+      inventory:
+        AUTOBASE_INI +
+        '\n[all:vars]\na=inv-all\nb=inv-all\nc=inv-all\nd=inv-all\ne=inv-all\n[postgres_cluster:vars]\nb=inv-parent\n[master:vars]\nc=inv-child\n',
       'group_vars/all.yml': 'd: file-all\n',
       'group_vars/postgres_cluster.yml': 'c: file-parent\ne: file-parent\n',
       'group_vars/master.yaml': 'e: file-child\n',
       'host_vars/10.231.120.11.yml': 'f: host-file\n',
     });
-    const inline = layout({ inventory: AUTOBASE_INI.replace('10.231.120.11 hostname=pg1', '10.231.120.11 hostname=pg1 f=host-line g=host-line') });
+    const inline = layout({
+      inventory: AUTOBASE_INI.replace(
+        '10.231.120.11 hostname=pg1',
+        '10.231.120.11 hostname=pg1 f=host-line g=host-line',
+      ),
+    });
     const v = hostOf(dir, '10.231.120.11').vars;
     expect(v.a).toEqual({ value: 'inv-all', where: 'inventory:27' });
     expect(v.b).toEqual({ value: 'inv-parent', where: 'inventory:33' });
@@ -65,8 +73,12 @@ describe('Ansible layout and precedence', () => {
     expect(h.vars.ansible_group_priority).toBeUndefined();
   });
 
-  it('reads Ansible\'s YAML inventory format with the same groups and vars', () => {
-    const dir = layout({ 'hosts.yml': AUTOBASE_YAML.replace('10.231.120.13: {hostname: pg3}', '10.231.120.13: {hostname: pg3, z: 1}') + '  vars:\n    k: v\n' });
+  it("reads Ansible's YAML inventory format with the same groups and vars", () => {
+    const dir = layout({
+      'hosts.yml':
+        AUTOBASE_YAML.replace('10.231.120.13: {hostname: pg3}', '10.231.120.13: {hostname: pg3, z: 1}') +
+        '  vars:\n    k: v\n',
+    });
     const h = hostOf(dir, '10.231.120.13', 'hosts.yml');
     expect(h.groups).toEqual(['etcd_cluster', 'postgres_cluster', 'replica']);
     expect(h.vars.z).toEqual({ value: 1, where: 'hosts.yml:20' });
@@ -75,17 +87,35 @@ describe('Ansible layout and precedence', () => {
   });
 
   it('expands host ranges in a YAML inventory too', () => {
-    const dir = layout({ 'inventory.yaml': 'all:\n  children:\n    etcd_cluster:\n      hosts:\n        etcd[1:3]: {ansible_port: 2200}\n' });
+    const dir = layout({
+      'inventory.yaml': 'all:\n  children:\n    etcd_cluster:\n      hosts:\n        etcd[1:3]: {ansible_port: 2200}\n',
+    });
     const inv = loadAnsible(join(dir, 'inventory.yaml'));
-    expect(inv.hosts.map((h) => `${h.name}:${h.vars.ansible_port.value}`)).toEqual(['etcd1:2200', 'etcd2:2200', 'etcd3:2200']);
+    expect(inv.hosts.map((h) => `${h.name}:${h.vars.ansible_port.value}`)).toEqual([
+      'etcd1:2200',
+      'etcd2:2200',
+      'etcd3:2200',
+    ]);
   });
 
   it('the same cluster as INI and as YAML gives the same pgha inventory', () => {
-    const ini = layout({ inventory: AUTOBASE_INI, 'group_vars/all.yml': ALL_VARS, 'host_vars/10.231.120.13.yml': 'patroni_tags: x\n' });
-    const yml = layout({ 'inventory.yml': AUTOBASE_YAML, 'group_vars/all.yml': ALL_VARS, 'host_vars/10.231.120.13.yml': 'patroni_tags: x\n' });
+    const ini = layout({
+      inventory: AUTOBASE_INI,
+      'group_vars/all.yml': ALL_VARS,
+      'host_vars/10.231.120.13.yml': 'patroni_tags: x\n',
+    });
+    const yml = layout({
+      'inventory.yml': AUTOBASE_YAML,
+      'group_vars/all.yml': ALL_VARS,
+      'host_vars/10.231.120.13.yml': 'patroni_tags: x\n',
+    });
     const a = importAnsible(join(ini, 'inventory'), {});
     const b = importAnsible(join(yml, 'inventory.yml'), {});
-    const body = (t: string) => t.split('\n').filter((l) => !l.startsWith('# Imported from')).join('\n');
+    const body = (t: string) =>
+      t
+        .split('\n')
+        .filter((l) => !l.startsWith('# Imported from'))
+        .join('\n');
     expect(body(a.text)).toContain('pg3: { address: 10.231.120.13');
     expect(body(b.text)).toBe(body(a.text));
     expect(b.unmapped).toEqual(a.unmapped);

@@ -6,10 +6,28 @@ import { UserError } from '../../../src/shared/errors.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 
 const inv = {
-  file: '/srv/inv/demo.yml', dir: '/srv/inv', cluster: 'demo', subnet: '10.9.0.0/24', prefix: 24,
-  provider: { type: 'lab', lab: { bridge: 'pgha-demo', bridgeAddress: '10.9.0.1', cachePort: 3142, stateDir: '/var/lib/pgha/labs/demo' } },
-  hosts: [{ name: 'pg1', address: '10.9.0.11', roles: [], groups: [], ssh: { user: 'root', port: 22, become: false }, vars: {} }],
-  groups: {}, vars: {}, warnings: [],
+  file: '/srv/inv/demo.yml',
+  dir: '/srv/inv',
+  cluster: 'demo',
+  subnet: '10.9.0.0/24',
+  prefix: 24,
+  provider: {
+    type: 'lab',
+    lab: { bridge: 'pgha-demo', bridgeAddress: '10.9.0.1', cachePort: 3142, stateDir: '/var/lib/pgha/labs/demo' },
+  },
+  hosts: [
+    {
+      name: 'pg1',
+      address: '10.9.0.11',
+      roles: [],
+      groups: [],
+      ssh: { user: 'root', port: 22, become: false },
+      vars: {},
+    },
+  ],
+  groups: {},
+  vars: {},
+  warnings: [],
 } as Inventory;
 
 afterEach(() => vi.restoreAllMocks());
@@ -38,7 +56,16 @@ describe('lab processes are recognised by their argv', () => {
     expect(h.machine).toBe('demo-pg1');
     expect(h.paths.root).toBe('/var/lib/pgha/labs/demo/hosts/pg1/root');
     const argv = nspawnArgv(h, 'pg1');
-    expect(argv).toEqual(expect.arrayContaining(['--boot', '--register=no', '--keep-unit', '--resolv-conf=off', '--network-namespace-path=/run/netns/demo-pg1', '--capability=CAP_NET_ADMIN,CAP_NET_RAW']));
+    expect(argv).toEqual(
+      expect.arrayContaining([
+        '--boot',
+        '--register=no',
+        '--keep-unit',
+        '--resolv-conf=off',
+        '--network-namespace-path=/run/netns/demo-pg1',
+        '--capability=CAP_NET_ADMIN,CAP_NET_RAW',
+      ]),
+    );
     expect(isNspawnOf(argv, 'demo-pg1')).toBe(true);
     expect(isNspawnOf(argv, 'demo-pg')).toBe(false);
     expect(isNspawnOf(['/usr/bin/systemd-nspawn', '--machine=demo-pg1'], 'demo-pg1')).toBe(true);

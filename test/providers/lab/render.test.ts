@@ -2,9 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { controlMachineMirror, findDebianMirror, parseDeb822, parseSourcesList, readAptSources } from '../../../src/providers/lab/sources.js';
 import {
-  imageDir, imageRecipe, labMac, machineName, recipeHash, renderAcngConf, renderAptProxy, renderBackends, renderEtcHosts, renderSourcesList, vethName,
+  controlMachineMirror,
+  findDebianMirror,
+  parseDeb822,
+  parseSourcesList,
+  readAptSources,
+} from '../../../src/providers/lab/sources.js';
+import {
+  imageDir,
+  imageRecipe,
+  labMac,
+  machineName,
+  recipeHash,
+  renderAcngConf,
+  renderAptProxy,
+  renderBackends,
+  renderEtcHosts,
+  renderSourcesList,
+  vethName,
 } from '../../../src/providers/lab/render.js';
 import { UserError } from '../../../src/shared/errors.js';
 
@@ -47,8 +63,20 @@ describe('apt sources', () => {
       '# deb http://commented/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://mirror.example/debian/ bookworm main contrib # trailing\ndeb-src http://mirror.example/debian bookworm main\nnonsense line\n',
     );
     expect(s).toEqual([
-      { file: 'sources.list', type: 'deb', uri: 'http://mirror.example/debian', suite: 'bookworm', components: ['main', 'contrib'] },
-      { file: 'sources.list', type: 'deb-src', uri: 'http://mirror.example/debian', suite: 'bookworm', components: ['main'] },
+      {
+        file: 'sources.list',
+        type: 'deb',
+        uri: 'http://mirror.example/debian',
+        suite: 'bookworm',
+        components: ['main', 'contrib'],
+      },
+      {
+        file: 'sources.list',
+        type: 'deb-src',
+        uri: 'http://mirror.example/debian',
+        suite: 'bookworm',
+        components: ['main'],
+      },
     ]);
   });
 
@@ -99,11 +127,25 @@ describe('lab names and files', () => {
     expect(recipeHash({ ...r, packages: [...r.packages, 'vim'] })).not.toBe(recipeHash(r));
     expect(recipeHash(imageRecipe({ ...m, uri: 'http://other/debian' }))).not.toBe(recipeHash(r));
     expect(imageDir(r)).toBe(`/var/lib/pgha/images/bookworm-${recipeHash(r)}`);
-    expect(r.packages).toEqual(expect.arrayContaining(['systemd', 'systemd-sysv', 'dbus', 'openssh-server', 'iproute2', 'python3', 'sudo', 'ca-certificates']));
+    expect(r.packages).toEqual(
+      expect.arrayContaining([
+        'systemd',
+        'systemd-sysv',
+        'dbus',
+        'openssh-server',
+        'iproute2',
+        'python3',
+        'sudo',
+        'ca-certificates',
+      ]),
+    );
   });
 
   it('/etc/hosts has localhost and every lab host', () => {
-    const text = renderEtcHosts([{ name: 'pg1', address: '10.0.0.11' }, { name: 'pg2', address: '10.0.0.12' }]);
+    const text = renderEtcHosts([
+      { name: 'pg1', address: '10.0.0.11' },
+      { name: 'pg2', address: '10.0.0.12' },
+    ]);
     expect(text).toMatch(/^127\.0\.0\.1\tlocalhost$/m);
     expect(text).toMatch(/^10\.0\.0\.11\tpg1$/m);
     expect(text).toMatch(/^10\.0\.0\.12\tpg2$/m);
@@ -111,19 +153,46 @@ describe('lab names and files', () => {
 
   it('apt proxy and sources point at the cache and the same mirror (http)', () => {
     expect(renderAptProxy('10.0.0.1', 3142)).toBe('Acquire::http::Proxy "http://10.0.0.1:3142";\n');
-    expect(renderSourcesList({ uri: 'https://deb.debian.org/debian', components: ['main'], updates: true, security: 'http://deb.debian.org/debian-security' })).toBe(
+    expect(
+      renderSourcesList({
+        uri: 'https://deb.debian.org/debian',
+        components: ['main'],
+        updates: true,
+        security: 'http://deb.debian.org/debian-security',
+      }),
+    ).toBe(
       'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n',
     );
-    expect(renderSourcesList({ uri: 'http://m/debian', components: ['main', 'contrib'], updates: false })).toBe('deb http://m/debian bookworm main contrib\n');
+    expect(renderSourcesList({ uri: 'http://m/debian', components: ['main', 'contrib'], updates: false })).toBe(
+      'deb http://m/debian bookworm main contrib\n',
+    );
   });
 
   it('apt-cacher-ng gets a configuration of its own', () => {
-    const conf = renderAcngConf({ cacheDir: '/c', logDir: '/l', bindAddress: '10.0.0.1', port: 3142, pidFile: '/p', socketPath: '/s', securityRemap: true });
-    for (const line of ['CacheDir: /c', 'LogDir: /l', 'BindAddress: 10.0.0.1', 'Port: 3142', 'ForeGround: 1', 'SocketPath: /s', 'PidFile: /p'])
+    const conf = renderAcngConf({
+      cacheDir: '/c',
+      logDir: '/l',
+      bindAddress: '10.0.0.1',
+      port: 3142,
+      pidFile: '/p',
+      socketPath: '/s',
+      securityRemap: true,
+    });
+    for (const line of [
+      'CacheDir: /c',
+      'LogDir: /l',
+      'BindAddress: 10.0.0.1',
+      'Port: 3142',
+      'ForeGround: 1',
+      'SocketPath: /s',
+      'PidFile: /p',
+    ])
       expect(conf.split('\n')).toContain(line);
     expect(conf).toMatch(/^Remap-debrep: file:deb_mirror\*\.gz \/debian ; file:backends_debian$/m);
     expect(conf).toMatch(/^Remap-secdeb: .* ; file:backends_debian_security$/m);
-    expect(renderAcngConf({ cacheDir: '/c', logDir: '/l', bindAddress: 'a', port: 1, pidFile: '/p', socketPath: '/s' })).not.toContain('secdeb');
+    expect(
+      renderAcngConf({ cacheDir: '/c', logDir: '/l', bindAddress: 'a', port: 1, pidFile: '/p', socketPath: '/s' }),
+    ).not.toContain('secdeb');
     expect(renderBackends('http://deb.debian.org/debian//')).toBe('http://deb.debian.org/debian/\n');
   });
 });

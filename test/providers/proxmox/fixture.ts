@@ -8,7 +8,8 @@ import { createProxmoxProvider } from '../../../src/providers/proxmox/index.js';
 import type { ProviderChange } from '../../../src/providers/types.js';
 import { PveSim, type SimOptions } from './sim/server.js';
 
-export const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm2yq8v4Wc8bJ7o0o+Ck/9y3mRkq1cR7gYt0s3d7h1x admin@ctl:smartcard';
+export const KEY =
+  'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm2yq8v4Wc8bJ7o0o+Ck/9y3mRkq1cR7gYt0s3d7h1x admin@ctl:smartcard';
 
 /** A TCP listener standing in for sshd on a loopback address. */
 export async function sshListener(address: string): Promise<{ port: number; server: Server; accepted: () => number }> {
@@ -25,18 +26,53 @@ export async function sshListener(address: string): Promise<{ port: number; serv
 
 export function settings(sim: PveSim, over: Partial<ProxmoxSettings> = {}): ProxmoxSettings {
   return {
-    api: { host: '127.0.0.1', port: sim.port, node: 'pve1', tokenId: sim.tokenId, tokenSecretEnv: 'PGHA_TEST_PVE_SECRET', verifyTls: true, caFile: sim.caFile },
-    nodes: [{ name: 'pve1' }], spread: true, ha: false, template: 9000, storage: 'local-lvm', bridge: 'vmbr0', nameserver: '10.77.0.1', tag: 'pgha-demo', maxParallelClones: 2, sshTimeoutSec: 5,
+    api: {
+      host: '127.0.0.1',
+      port: sim.port,
+      node: 'pve1',
+      tokenId: sim.tokenId,
+      tokenSecretEnv: 'PGHA_TEST_PVE_SECRET',
+      verifyTls: true,
+      caFile: sim.caFile,
+    },
+    nodes: [{ name: 'pve1' }],
+    spread: true,
+    ha: false,
+    template: 9000,
+    storage: 'local-lvm',
+    bridge: 'vmbr0',
+    nameserver: '10.77.0.1',
+    tag: 'pgha-demo',
+    maxParallelClones: 2,
+    sshTimeoutSec: 5,
     defaults: { cores: 2, memory: 2048, diskGb: 20, user: 'debian', sshPublicKey: KEY },
     ...over,
   };
 }
 
-export function host(name: string, address: string, sshPort: number, over: Partial<NonNullable<Host['proxmox']>> = {}): Host {
+export function host(
+  name: string,
+  address: string,
+  sshPort: number,
+  over: Partial<NonNullable<Host['proxmox']>> = {},
+): Host {
   return {
-    name, address, roles: ['etcd', 'postgres'], groups: [], vars: {},
+    name,
+    address,
+    roles: ['etcd', 'postgres'],
+    groups: [],
+    vars: {},
     ssh: { user: 'debian', port: sshPort, become: true },
-    proxmox: { cores: 2, memory: 2048, diskGb: 20, ip: 'static', gateway: '127.0.0.1', user: 'debian', sshPublicKey: KEY, ...over },
+    proxmox: {
+      cores: 2,
+      memory: 2048,
+      diskGb: 20,
+      ip: 'static',
+      gateway: '127.0.0.1',
+      user: 'debian',
+      sshPublicKey: KEY,
+      ...over,
+    },
   };
 }
 
@@ -44,8 +80,16 @@ export function host(name: string, address: string, sshPort: number, over: Parti
 export function inventory(s: ProxmoxSettings, hosts: Host[]): Inventory {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-proxmox-test-'));
   return {
-    file: join(dir, 'demo.yml'), dir, cluster: 'demo', subnet: '127.0.0.0/8', prefix: 8,
-    provider: { type: 'proxmox', proxmox: s }, hosts, groups: { all: hosts.map((h) => h.name) }, vars: {}, warnings: [],
+    file: join(dir, 'demo.yml'),
+    dir,
+    cluster: 'demo',
+    subnet: '127.0.0.0/8',
+    prefix: 8,
+    provider: { type: 'proxmox', proxmox: s },
+    hosts,
+    groups: { all: hosts.map((h) => h.name) },
+    vars: {},
+    warnings: [],
   };
 }
 
@@ -65,11 +109,18 @@ export async function world(simOpts: SimOptions = {}, over: Partial<ProxmoxSetti
   process.env['PGHA_TEST_PVE_SECRET'] = sim.secret;
   const listeners = await Promise.all(['127.0.0.11', '127.0.0.12', '127.0.0.13'].map(sshListener));
   const s = settings(sim, over);
-  const inv = inventory(s, listeners.map((l, i) => host(`pg${i + 1}`, `127.0.0.1${i + 1}`, l.port)));
+  const inv = inventory(
+    s,
+    listeners.map((l, i) => host(`pg${i + 1}`, `127.0.0.1${i + 1}`, l.port)),
+  );
   const log: string[] = [];
   const provider = createProxmoxProvider({ client: { backoffMs: 20, pollMs: 10 }, agentPollMs: 20 });
   return {
-    sim, inv, listeners, log, provider,
+    sim,
+    inv,
+    listeners,
+    log,
+    provider,
     up: (check = false) => provider.up(inv, { check, log: (l) => log.push(l) }),
     close: async () => {
       await sim.close();

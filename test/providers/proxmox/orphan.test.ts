@@ -15,7 +15,11 @@ afterEach(async () => {
 });
 
 const vmByName = (x: World, name: string) => [...x.sim.st.vms.values()].find((v) => v.config['name'] === name);
-const ctx = (x: World, over: { check?: boolean; cleanupUnfinished?: boolean } = {}) => ({ check: false, log: (l: string) => x.log.push(l), ...over });
+const ctx = (x: World, over: { check?: boolean; cleanupUnfinished?: boolean } = {}) => ({
+  check: false,
+  log: (l: string) => x.log.push(l),
+  ...over,
+});
 
 describe('proxmox: every VM pgha clones is recorded and recognisable', () => {
   it('records each VM for the inventory, with the identity in the clone and the tag set right after it', async () => {
@@ -28,19 +32,25 @@ describe('proxmox: every VM pgha clones is recorded and recognisable', () => {
       expect(rec[name]).toEqual({ vmid: vm.vmid, node: 'pve1', finished: true });
       expect(vm.config['description']).toBe(`pgha: host ${name} of cluster demo, inventory ${w.inv.file}`);
       // For this VM: the clone, then the tag alone (PUT), and only then the rest of the configuration.
-      const mine = w.sim.requests.filter((r) => r.params['newid'] === String(vm.vmid) || r.path.includes(`/qemu/${vm.vmid}/`));
-      const changing = mine.filter((r) => r.method !== 'GET' && r.status === 200).map((r) => `${r.method} ${r.path.replace(/.*\/qemu\/\d+\//, '')}`);
+      const mine = w.sim.requests.filter(
+        (r) => r.params['newid'] === String(vm.vmid) || r.path.includes(`/qemu/${vm.vmid}/`),
+      );
+      const changing = mine
+        .filter((r) => r.method !== 'GET' && r.status === 200)
+        .map((r) => `${r.method} ${r.path.replace(/.*\/qemu\/\d+\//, '')}`);
       expect(changing).toEqual(['POST clone', 'PUT config', 'POST config', 'PUT resize', 'POST status/start']);
       expect(mine.find((r) => r.method === 'PUT' && r.path.endsWith('/config'))!.params).toEqual({ tags: 'pgha-demo' });
     }
-    const file = JSON.parse(readFileSync(sidecarPath(w.inv, 'state.json'), 'utf8')) as { proxmox: { vms: Record<string, unknown> } };
+    const file = JSON.parse(readFileSync(sidecarPath(w.inv, 'state.json'), 'utf8')) as {
+      proxmox: { vms: Record<string, unknown> };
+    };
     expect(Object.keys(file.proxmox.vms).sort()).toEqual(['pg1', 'pg2', 'pg3']);
   });
 
   it('a creation that fails after the clone leaves a tagged, recorded, unfinished VM: destroy reports it, cleanup deletes it', async () => {
     w = await world({}, { maxParallelClones: 1 });
     w.inv.hosts = w.inv.hosts.slice(0, 1);
-    w.sim.failOnce('POST', /\/qemu\/\d+\/config$/, 500, 'unable to parse value of \'ipconfig0\'');
+    w.sim.failOnce('POST', /\/qemu\/\d+\/config$/, 500, "unable to parse value of 'ipconfig0'");
     await expect(w.up()).rejects.toThrow(/unable to parse value/);
     const vm = vmByName(w, 'pg1')!;
     expect(vm.config['tags']).toBe('pgha-demo');
@@ -48,7 +58,15 @@ describe('proxmox: every VM pgha clones is recorded and recognisable', () => {
 
     const before = w.sim.requests.length;
     const report = await w.provider.destroy(w.inv, ctx(w));
-    expect(report).toEqual([{ host: 'pg1', action: 'drift', summary: expect.stringContaining(`VM ${vm.vmid} on pve1 left alone: its creation stopped before it was configured and started; pgha destroy --cleanup-unfinished deletes it`) }]);
+    expect(report).toEqual([
+      {
+        host: 'pg1',
+        action: 'drift',
+        summary: expect.stringContaining(
+          `VM ${vm.vmid} on pve1 left alone: its creation stopped before it was configured and started; pgha destroy --cleanup-unfinished deletes it`,
+        ),
+      },
+    ]);
     expect(w.sim.requests.slice(before).filter((r) => r.method !== 'GET')).toEqual([]);
     expect(vmByName(w, 'pg1')).toBeDefined();
 
@@ -61,11 +79,17 @@ describe('proxmox: every VM pgha clones is recorded and recognisable', () => {
   it('a re-run finishes a VM an earlier run left unfinished instead of leaving it half configured', async () => {
     w = await world({}, { maxParallelClones: 1 });
     w.inv.hosts = w.inv.hosts.slice(0, 1);
-    w.sim.failOnce('POST', /\/qemu\/\d+\/config$/, 500, 'unable to parse value of \'ipconfig0\'');
+    w.sim.failOnce('POST', /\/qemu\/\d+\/config$/, 500, "unable to parse value of 'ipconfig0'");
     await expect(w.up()).rejects.toThrow();
     const vmid = vmByName(w, 'pg1')!.vmid;
     const plan = await w.up(true);
-    expect(plan).toEqual([{ host: 'pg1', action: 'create', summary: `finish VM ${vmid} on pve1, left unfinished by an earlier run: configure, grow the disk, start` }]);
+    expect(plan).toEqual([
+      {
+        host: 'pg1',
+        action: 'create',
+        summary: `finish VM ${vmid} on pve1, left unfinished by an earlier run: configure, grow the disk, start`,
+      },
+    ]);
     await w.up();
     const vm = vmByName(w, 'pg1')!;
     expect(vm.vmid).toBe(vmid);
@@ -93,7 +117,13 @@ describe('proxmox: every VM pgha clones is recorded and recognisable', () => {
     await w.up();
     const pg2 = vmByName(w, 'pg2')!;
     // pg2 was deleted by hand in Proxmox, and someone else's VM got the same id.
-    w.sim.st.vms.set(pg2.vmid, { vmid: pg2.vmid, node: 'pve1', status: 'running', createdAt: 0, config: { name: 'accounting' } });
+    w.sim.st.vms.set(pg2.vmid, {
+      vmid: pg2.vmid,
+      node: 'pve1',
+      status: 'running',
+      createdAt: 0,
+      config: { name: 'accounting' },
+    });
     const done = await w.provider.destroy(w.inv, ctx(w, { cleanupUnfinished: true }));
     expect(done.map((c) => c.host).sort()).toEqual(['pg1', 'pg3']);
     expect(w.sim.st.vms.get(pg2.vmid)!.config['name']).toBe('accounting');

@@ -41,7 +41,14 @@ describe('proxmox provider: up', () => {
       const vm = vmByName(w, name)!;
       expect(vm.status).toBe('running');
       ids.add(vm.vmid);
-      expect(vm.config).toMatchObject({ cores: '2', memory: '2048', tags: 'pgha-demo', ciuser: 'debian', nameserver: '10.77.0.1', ipconfig0: `ip=127.0.0.1${i + 1}/8,gw=127.0.0.1` });
+      expect(vm.config).toMatchObject({
+        cores: '2',
+        memory: '2048',
+        tags: 'pgha-demo',
+        ciuser: 'debian',
+        nameserver: '10.77.0.1',
+        ipconfig0: `ip=127.0.0.1${i + 1}/8,gw=127.0.0.1`,
+      });
       expect(vm.config['scsi0']).toMatch(new RegExp(`^local-lvm:vm-${vm.vmid}-disk-0,.*size=20G`));
       expect(vm.config['lock']).toBeUndefined();
       expect(decodeURIComponent(vm.config['sshkeys']!)).toBe(KEY); // encoded by pgha, form-encoded again on the wire
@@ -121,18 +128,29 @@ describe('proxmox provider: up', () => {
     delete api.caFile;
     await w.up();
     const warning = /^warning: TLS verification of the Proxmox API at 127\.0\.0\.1 is off \(verify_tls: false\)/;
-    for (const run of [() => w!.provider.destroy(w!.inv, { check: true, log: (l) => w!.log.push(l) }), () => w!.provider.down(w!.inv, { check: true, log: (l) => w!.log.push(l) })]) {
+    for (const run of [
+      () => w!.provider.destroy(w!.inv, { check: true, log: (l) => w!.log.push(l) }),
+      () => w!.provider.down(w!.inv, { check: true, log: (l) => w!.log.push(l) }),
+    ]) {
       const n = w.log.filter((l) => warning.test(l)).length;
       await run();
       expect(w.log.filter((l) => warning.test(l))).toHaveLength(n + 1);
     }
     // up and plan show it among the inventory's warnings, which the CLI prints on every run.
-    const inv = parseInventory('/tmp/tls.yml', `cluster: demo
+    const inv = parseInventory(
+      '/tmp/tls.yml',
+      `cluster: demo
 provider: {type: proxmox, proxmox: {api: {host: pve1.example.net, node: pve1, token_id: 'a@pve!b', verify_tls: false}, template: 9000, storage: local-lvm, bridge: vmbr0}}
 network: {subnet: 10.1.0.0/24}
 hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
-`, catalog);
-    expect(inv.warnings).toContainEqual(expect.stringMatching(/^\/tmp\/tls\.yml:2: provider\.proxmox\.api\.verify_tls: TLS verification of the Proxmox API at pve1\.example\.net is off/));
+`,
+      catalog,
+    );
+    expect(inv.warnings).toContainEqual(
+      expect.stringMatching(
+        /^\/tmp\/tls\.yml:2: provider\.proxmox\.api\.verify_tls: TLS verification of the Proxmox API at pve1\.example\.net is off/,
+      ),
+    );
   });
 
   it('starts a stopped VM again', async () => {
@@ -146,7 +164,12 @@ hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
 
   it('retries after a lock timeout and then succeeds', async () => {
     w = await world();
-    w.sim.failOnce('POST', /\/qemu\/\d+\/config$/, 500, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout");
+    w.sim.failOnce(
+      'POST',
+      /\/qemu\/\d+\/config$/,
+      500,
+      "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout",
+    );
     await w.up();
     const posts = w.sim.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/config'));
     expect(posts).toHaveLength(4);
@@ -174,7 +197,13 @@ hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
       if (!raced && r.path.endsWith('/clone')) {
         raced = true;
         const id = Number(r.params['newid']);
-        sim.st.vms.set(id, { vmid: id, node: 'pve1', status: 'stopped', createdAt: 0, config: { name: 'someone-else', cores: '1' } });
+        sim.st.vms.set(id, {
+          vmid: id,
+          node: 'pve1',
+          status: 'stopped',
+          createdAt: 0,
+          config: { name: 'someone-else', cores: '1' },
+        });
       }
     };
     await w.up();
@@ -195,8 +224,17 @@ hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
       setTimeout(() => {
         const v = sim.st.vms.get(vm.vmid)!;
         const mac = /=([0-9A-F:]{17})/i.exec(v.config['net0']!)![1]!.toLowerCase();
-        v.agent = [{ name: 'lo', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }] },
-          { name: 'eth0', 'hardware-address': mac, 'ip-addresses': [{ 'ip-address': 'fe80::1', 'ip-address-type': 'ipv6', prefix: 64 }, { 'ip-address': '127.0.0.11', 'ip-address-type': 'ipv4', prefix: 8 }] }];
+        v.agent = [
+          { name: 'lo', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }] },
+          {
+            name: 'eth0',
+            'hardware-address': mac,
+            'ip-addresses': [
+              { 'ip-address': 'fe80::1', 'ip-address-type': 'ipv6', prefix: 64 },
+              { 'ip-address': '127.0.0.11', 'ip-address-type': 'ipv4', prefix: 8 },
+            ],
+          },
+        ];
       }, 150);
       return { interfaces: undefined };
     };
@@ -213,7 +251,13 @@ hosts: {pg1: {address: 10.1.0.11, roles: [etcd, postgres]}}
 });
 
 describe('proxmox provider: errors a user will hit', () => {
-  const fail = async (x: World) => x.up().then(() => { throw new Error('up succeeded'); }, (e: Error) => e);
+  const fail = async (x: World) =>
+    x.up().then(
+      () => {
+        throw new Error('up succeeded');
+      },
+      (e: Error) => e,
+    );
 
   it('names the missing privilege and path, with the pveum fix', async () => {
     w = await world();
@@ -235,10 +279,15 @@ describe('proxmox provider: errors a user will hit', () => {
   });
 
   it('says the template lives on another node on storage it cannot be cloned from', async () => {
-    w = await world({ nodes: ['pve1', 'pve2'], templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }] });
+    w = await world({
+      nodes: ['pve1', 'pve2'],
+      templates: [{ vmid: 9000, node: 'pve2', name: 'tpl', storage: 'local-lvm' }],
+    });
     const e = await fail(w);
     expect(e).toBeInstanceOf(UserError);
-    expect(e.message).toContain('provider.proxmox.template: the template 9000 on pve2 has disks on storage that is not shared (local-lvm): it cannot be cloned to node pve1');
+    expect(e.message).toContain(
+      'provider.proxmox.template: the template 9000 on pve2 has disks on storage that is not shared (local-lvm): it cannot be cloned to node pve1',
+    );
     expect(w.sim.changes()).toEqual([]);
   });
 
@@ -279,7 +328,9 @@ describe('proxmox provider: errors a user will hit', () => {
   it('rejects a wrong secret, a missing secret variable and an untrusted certificate', async () => {
     w = await world();
     process.env['PGHA_TEST_PVE_SECRET'] = '11111111-2222-3333-4444-555555555555';
-    expect((await fail(w)).message).toContain('Proxmox rejected the API token pgha@pve!provision (Authentication failed!)');
+    expect((await fail(w)).message).toContain(
+      'Proxmox rejected the API token pgha@pve!provision (Authentication failed!)',
+    );
     delete process.env['PGHA_TEST_PVE_SECRET'];
     const missing = await fail(w);
     expect(missing).toBeInstanceOf(UserError);
@@ -295,11 +346,19 @@ describe('proxmox provider: down, destroy, status', () => {
     w = await world();
     await w.up();
     vmByName(w, 'pg3')!.config['tags'] = 'someone-else';
-    w.sim.st.vms.set(555, { vmid: 555, node: 'pve1', status: 'running', createdAt: 0, config: { name: 'other', tags: 'pgha-demo' } });
+    w.sim.st.vms.set(555, {
+      vmid: 555,
+      node: 'pve1',
+      status: 'running',
+      createdAt: 0,
+      config: { name: 'other', tags: 'pgha-demo' },
+    });
     const ctx = { check: true, log: (l: string) => w!.log.push(l) };
     const planned = await w.provider.destroy(w.inv, ctx);
     expect(planned.map((c) => `${c.host} ${c.action}`)).toEqual(['pg1 delete', 'pg2 delete', 'other drift']);
-    expect(planned[2]!.summary).toContain('VM 555 on pve1 left alone: it carries the tag pgha-demo but pgha has no record of making it');
+    expect(planned[2]!.summary).toContain(
+      'VM 555 on pve1 left alone: it carries the tag pgha-demo but pgha has no record of making it',
+    );
     expect(vmByName(w, 'pg1')).toBeDefined();
     const done = await w.provider.destroy(w.inv, { ...ctx, check: false });
     expect(done).toEqual(planned);

@@ -41,20 +41,35 @@ type Handler = (env: SimEnv, p: P) => Promise<unknown> | unknown;
 export function infoOf(vm: SimVm): SimVmInfo {
   let keys: string[] = [];
   try {
-    keys = decodeURIComponent(vm.config['sshkeys'] ?? '').split('\n').filter(Boolean);
+    keys = decodeURIComponent(vm.config['sshkeys'] ?? '')
+      .split('\n')
+      .filter(Boolean);
   } catch {
     keys = [];
   }
   const c = vm.config;
-  return { vmid: vm.vmid, name: c['name'] ?? `VM ${vm.vmid}`, node: vm.node, config: { ...c },
-    cloudInit: { ciuser: c['ciuser'], sshkeys: keys, ipconfig0: c['ipconfig0'], nameserver: c['nameserver'] } };
+  return {
+    vmid: vm.vmid,
+    name: c['name'] ?? `VM ${vm.vmid}`,
+    node: vm.node,
+    config: { ...c },
+    cloudInit: { ciuser: c['ciuser'], sshkeys: keys, ipconfig0: c['ipconfig0'], nameserver: c['nameserver'] },
+  };
 }
 
 function defaultAgent(vm: SimVm): AgentIface[] {
   const ip = /ip=([\d.]+)\/(\d+)/.exec(vm.config['ipconfig0'] ?? '');
   const mac = /=([0-9A-F:]{17})/i.exec(vm.config['net0'] ?? '')?.[1]?.toLowerCase();
-  const lo: AgentIface = { name: 'lo', 'hardware-address': '00:00:00:00:00:00', 'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }] };
-  const eth: AgentIface = { name: 'eth0', 'hardware-address': mac, 'ip-addresses': ip ? [{ 'ip-address': ip[1]!, 'ip-address-type': 'ipv4', prefix: Number(ip[2]) }] : [] };
+  const lo: AgentIface = {
+    name: 'lo',
+    'hardware-address': '00:00:00:00:00:00',
+    'ip-addresses': [{ 'ip-address': '127.0.0.1', 'ip-address-type': 'ipv4', prefix: 8 }],
+  };
+  const eth: AgentIface = {
+    name: 'eth0',
+    'hardware-address': mac,
+    'ip-addresses': ip ? [{ 'ip-address': ip[1]!, 'ip-address-type': 'ipv4', prefix: Number(ip[2]) }] : [],
+  };
   return [lo, eth];
 }
 
@@ -69,7 +84,8 @@ function configOut(vm: SimVm): Record<string, unknown> {
 /** Per-key privileges of a config change (QS Qemu.pm $check_vm_modify_config_perm). */
 function checkConfigPerms(st: ClusterState, path: string, keys: string[], storages: string[], bridge?: string): void {
   for (const k of keys) {
-    if (/^(ciuser|cipassword|sshkeys|nameserver|searchdomain|citype|ciupgrade|cicustom|ipconfig\d+)$/.test(k)) st.require(path, ['VM.Config.Cloudinit', 'VM.Config.Network'], true);
+    if (/^(ciuser|cipassword|sshkeys|nameserver|searchdomain|citype|ciupgrade|cicustom|ipconfig\d+)$/.test(k))
+      st.require(path, ['VM.Config.Cloudinit', 'VM.Config.Network'], true);
     else if (/^(cores|sockets|vcpus|cpu|cpulimit|cpuunits|numa)$/.test(k)) st.require(path, ['VM.Config.CPU']);
     else if (/^(memory|balloon|shares)$/.test(k)) st.require(path, ['VM.Config.Memory']);
     else if (/^net\d+$/.test(k)) st.require(path, ['VM.Config.Network']);
@@ -95,11 +111,18 @@ function configPrecheck(env: SimEnv, p: P): SimVm {
   if (!keys.length) throw new PveFail(500, 'no options specified');
   if (vm.config['lock']) throw new PveFail(500, `VM is locked (${vm.config['lock']})`);
   const bridge = p['net0'] ? /bridge=([^,]+)/.exec(p['net0'])?.[1] : undefined;
-  checkConfigPerms(env.st, `/vms/${vm.vmid}`, keys.flatMap((k) => (k === 'delete' ? p[k]!.split(/[,;\s]+/) : [k])), [], bridge);
+  checkConfigPerms(
+    env.st,
+    `/vms/${vm.vmid}`,
+    keys.flatMap((k) => (k === 'delete' ? p[k]!.split(/[,;\s]+/) : [k])),
+    [],
+    bridge,
+  );
   if (p['sshkeys'] !== undefined) {
     const text = decodeURIComponent(p['sshkeys']);
     for (const line of text.split('\n').filter((l) => l.trim())) {
-      if (!/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$/.test(line.trim())) throw new PveFail(500, 'SSH public key validation error');
+      if (!/^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$/.test(line.trim()))
+        throw new PveFail(500, 'SSH public key validation error');
     }
   }
   return vm;
@@ -109,17 +132,38 @@ function vmEntry(env: SimEnv, vm: SimVm): Record<string, unknown> {
   const fresh = Date.now() - vm.createdAt < env.rrdDelayMs;
   const size = parseSize(/size=([^,]+)/.exec(vm.config['scsi0'] ?? '')?.[1] ?? '0');
   return {
-    id: `qemu/${vm.vmid}`, vmid: vm.vmid, node: vm.node, type: 'qemu', status: fresh ? 'unknown' : vm.status,
-    ...(fresh ? {} : { name: vm.config['name'] }), template: vm.config['template'] === '1' ? 1 : 0,
-    ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}), ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
-    maxcpu: Number(vm.config['cores'] ?? 1), maxmem: Number(/\d+/.exec(vm.config['memory'] ?? '512')![0]) * 1024 * 1024, maxdisk: size,
-    cpu: 0, mem: 0, disk: 0, uptime: vm.status === 'running' ? 10 : 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0, hastate: undefined,
+    id: `qemu/${vm.vmid}`,
+    vmid: vm.vmid,
+    node: vm.node,
+    type: 'qemu',
+    status: fresh ? 'unknown' : vm.status,
+    ...(fresh ? {} : { name: vm.config['name'] }),
+    template: vm.config['template'] === '1' ? 1 : 0,
+    ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}),
+    ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
+    maxcpu: Number(vm.config['cores'] ?? 1),
+    maxmem: Number(/\d+/.exec(vm.config['memory'] ?? '512')![0]) * 1024 * 1024,
+    maxdisk: size,
+    cpu: 0,
+    mem: 0,
+    disk: 0,
+    uptime: vm.status === 'running' ? 10 : 0,
+    netin: 0,
+    netout: 0,
+    diskread: 0,
+    diskwrite: 0,
+    hastate: undefined,
   };
 }
 
-
 export const handlers: Record<string, Handler> = {
-  'GET /cluster/ha/resources': (env) => [...env.st.ha.resources].map(([sid, r]) => ({ sid, type: 'vm', state: r.state, ...(r.comment ? { comment: r.comment } : {}) })),
+  'GET /cluster/ha/resources': (env) =>
+    [...env.st.ha.resources].map(([sid, r]) => ({
+      sid,
+      type: 'vm',
+      state: r.state,
+      ...(r.comment ? { comment: r.comment } : {}),
+    })),
   'POST /cluster/ha/resources': (env, p) => {
     const sid = /^\d+$/.test(p['sid']!) ? `vm:${p['sid']}` : p['sid']!;
     if (env.st.ha.resources.has(sid)) throw new PveFail(500, `resource ID '${sid}' already defined`);
@@ -143,41 +187,77 @@ export const handlers: Record<string, Handler> = {
     if (!env.st.ha.rules.delete(p['rule']!)) throw new PveFail(500, `no such rule '${p['rule']}'`);
     return null;
   },
-  'GET /nodes': (env) => env.nodes.map((node) => (env.offline.has(node) ? { node, status: 'offline' }
-    : { node, status: 'online', uptime: 86400, maxcpu: 16, maxmem: 64 * 1024 ** 3, level: '' })),
+  'GET /nodes': (env) =>
+    env.nodes.map((node) =>
+      env.offline.has(node)
+        ? { node, status: 'offline' }
+        : { node, status: 'online', uptime: 86400, maxcpu: 16, maxmem: 64 * 1024 ** 3, level: '' },
+    ),
   'GET /access/permissions': (env, p) => {
     const paths = p['path'] !== undefined ? [p['path']] : Object.keys(env.st.acl);
-    return Object.fromEntries(paths.map((path) => [path, Object.fromEntries([...env.st.privsAt(path)].map((priv) => [priv, 1]))]));
+    return Object.fromEntries(
+      paths.map((path) => [path, Object.fromEntries([...env.st.privsAt(path)].map((priv) => [priv, 1]))]),
+    );
   },
   'GET /nodes/{node}/network': (env, p) => {
     // Without Sys.Audit on the node, only the bridges the token may use or audit (SDN.Use / SDN.Audit) are listed.
     const all = env.bridges[p['node']!] ?? ['vmbr0'];
-    const visible = env.st.has(`/nodes/${p['node']}`, 'Sys.Audit') ? all
-      : all.filter((b) => env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Use') || env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Audit'));
-    return visible.map((iface, i) => ({ iface, type: 'bridge', active: 1, autostart: 1, priority: i + 1, families: ['inet'], method: 'manual' }));
+    const visible = env.st.has(`/nodes/${p['node']}`, 'Sys.Audit')
+      ? all
+      : all.filter(
+          (b) =>
+            env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Use') ||
+            env.st.has(`/sdn/zones/localnetwork/${b}`, 'SDN.Audit'),
+        );
+    return visible.map((iface, i) => ({
+      iface,
+      type: 'bridge',
+      active: 1,
+      autostart: 1,
+      priority: i + 1,
+      families: ['inet'],
+      method: 'manual',
+    }));
   },
   'GET /nodes/{node}/storage/{storage}/status': (env, p) => {
     const id = p['storage']!;
-    if (!env.storages[id]?.includes(p['node']!)) throw new PveFail(400, 'Parameter verification failed.', { storage: 'No such storage.' });
+    if (!env.storages[id]?.includes(p['node']!))
+      throw new PveFail(400, 'Parameter verification failed.', { storage: 'No such storage.' });
     const info = env.storageInfo[id] ?? {};
     const active = info.active ?? true;
-    return { type: 'lvmthin', content: info.content ?? 'images,rootdir', enabled: 1, active: active ? 1 : 0, shared: info.shared ? 1 : 0,
-      ...(active ? { total: 500 * 1024 ** 3, used: 20 * 1024 ** 3, avail: 480 * 1024 ** 3 } : {}) };
+    return {
+      type: 'lvmthin',
+      content: info.content ?? 'images,rootdir',
+      enabled: 1,
+      active: active ? 1 : 0,
+      shared: info.shared ? 1 : 0,
+      ...(active ? { total: 500 * 1024 ** 3, used: 20 * 1024 ** 3, avail: 480 * 1024 ** 3 } : {}),
+    };
   },
   'GET /cluster/resources': (env, p) => {
     if (p['type'] && p['type'] !== 'vm') return [];
-    return [...env.st.vms.values()].filter((vm) => env.st.has(`/vms/${vm.vmid}`, 'VM.Audit')).map((vm) => vmEntry(env, vm));
+    return [...env.st.vms.values()]
+      .filter((vm) => env.st.has(`/vms/${vm.vmid}`, 'VM.Audit'))
+      .map((vm) => vmEntry(env, vm));
   },
   'GET /cluster/nextid': (env, p) => {
     if (p['vmid'] !== undefined) {
-      if (env.st.vms.has(Number(p['vmid']))) throw new PveFail(400, 'Parameter verification failed.', { vmid: `VM ${p['vmid']} already exists` });
+      if (env.st.vms.has(Number(p['vmid'])))
+        throw new PveFail(400, 'Parameter verification failed.', { vmid: `VM ${p['vmid']} already exists` });
       return String(p['vmid']);
     }
     return String(env.st.nextFree()); // a JSON string, as PVE sends it
   },
   'GET /nodes/{node}/qemu': (env, p) =>
-    [...env.st.vms.values()].filter((vm) => vm.node === p['node'] && env.st.has(`/vms/${vm.vmid}`, 'VM.Audit'))
-      .map((vm) => ({ vmid: vm.vmid, name: vm.config['name'] ?? `VM ${vm.vmid}`, status: vm.status, template: vm.config['template'] === '1' ? 1 : undefined, tags: vm.config['tags'] })),
+    [...env.st.vms.values()]
+      .filter((vm) => vm.node === p['node'] && env.st.has(`/vms/${vm.vmid}`, 'VM.Audit'))
+      .map((vm) => ({
+        vmid: vm.vmid,
+        name: vm.config['name'] ?? `VM ${vm.vmid}`,
+        status: vm.status,
+        template: vm.config['template'] === '1' ? 1 : undefined,
+        tags: vm.config['tags'],
+      })),
   'GET /nodes/{node}/qemu/{vmid}/config': (env, p) => configOut(env.st.vmOn(p['node']!, Number(p['vmid']))),
   'PUT /nodes/{node}/qemu/{vmid}/config': async (env, p) => {
     const vm = configPrecheck(env, p);
@@ -190,7 +270,8 @@ export const handlers: Record<string, Handler> = {
       await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
         if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
         await env.st.work(env.taskMs);
-        for (const k of Object.keys(p).filter((k) => !['node', 'vmid'].includes(k))) log(`update VM ${vm.vmid}: -${k} ${k === 'sshkeys' ? '<hidden>' : p[k]}`);
+        for (const k of Object.keys(p).filter((k) => !['node', 'vmid'].includes(k)))
+          log(`update VM ${vm.vmid}: -${k} ${k === 'sshkeys' ? '<hidden>' : p[k]}`);
         applyConfig(vm, p);
       });
     });
@@ -202,47 +283,65 @@ export const handlers: Record<string, Handler> = {
     const newid = Number(p['newid']);
     const full = p['full'] === '1';
     const srcVm = st.vms.get(src);
-    if (!srcVm || srcVm.node !== node) throw new PveFail(500, `unable to find configuration file for VM ${src} on node '${node}'`);
-    if (p['storage'] && !full && srcVm.config['template'] === '1') throw new PveFail(500, "parameter 'storage' not allowed for linked clones");
+    if (!srcVm || srcVm.node !== node)
+      throw new PveFail(500, `unable to find configuration file for VM ${src} on node '${node}'`);
+    if (p['storage'] && !full && srcVm.config['template'] === '1')
+      throw new PveFail(500, "parameter 'storage' not allowed for linked clones");
     const storage = p['storage'] ?? /^([^:]+):/.exec(srcVm.config['scsi0'] ?? '')?.[1] ?? 'local-lvm';
     const target = p['target'] ?? node;
-    if (!env.nodes.includes(target)) throw new PveFail(400, 'Parameter verification failed.', { target: `no such cluster node '${target}'` });
+    if (!env.nodes.includes(target))
+      throw new PveFail(400, 'Parameter verification failed.', { target: `no such cluster node '${target}'` });
     if (env.offline.has(target)) throw new PveFail(500, `target node '${target}' is not online`);
     if (!env.storages[storage]) throw new PveFail(500, `storage '${storage}' does not exist`);
     if (target !== node) {
       // Every source volume, the cloud-init drive included, must be on shared storage; so must a storage given with target.
-      const vols = Object.keys(srcVm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))
+      const vols = Object.keys(srcVm.config)
+        .filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))
         .filter((k) => !/media=cdrom/.test(srcVm.config[k]!) || /cloudinit/.test(srcVm.config[k]!));
-      if (vols.some((k) => !env.storageInfo[srcVm.config[k]!.split(':')[0]!]?.shared)) throw new PveFail(500, `can't clone VM to node '${target}' (VM uses local storage)`);
-      if (p['storage'] && !env.storageInfo[storage]?.shared) throw new PveFail(500, `can't clone to non-shared storage '${storage}'`);
+      if (vols.some((k) => !env.storageInfo[srcVm.config[k]!.split(':')[0]!]?.shared))
+        throw new PveFail(500, `can't clone VM to node '${target}' (VM uses local storage)`);
+      if (p['storage'] && !env.storageInfo[storage]?.shared)
+        throw new PveFail(500, `can't clone to non-shared storage '${storage}'`);
     }
-    if (!env.storages[storage]!.includes(target)) throw new PveFail(500, `storage '${storage}' is not available on node '${target}'`);
+    if (!env.storages[storage]!.includes(target))
+      throw new PveFail(500, `storage '${storage}' is not available on node '${target}'`);
     st.require(`/storage/${storage}`, ['Datastore.AllocateSpace']);
     const bridge = /bridge=([^,]+)/.exec(srcVm.config['net0'] ?? '')?.[1];
     if (bridge) st.require(`/sdn/zones/localnetwork/${bridge}`, ['SDN.Use']);
     return st.startTask(node, 'qmclone', String(src), async (log) => {
-      await st.flock(node, src, 1000, () => st.flock(node, newid, 1000, async () => {
-        const other = st.vms.get(newid);
-        if (other && other.node === node) throw new Error(`unable to create VM ${newid}: config file already exists`);
-        if (other) throw new Error(`close (rename) atomic file '/etc/pve/nodes/${node}/qemu-server/${newid}.conf' failed: File exists`);
-        const cfg = { ...srcVm.config };
-        delete cfg['template'];
-        cfg['name'] = p['name'] ?? `Copy-of-VM-${srcVm.config['name'] ?? src}`;
-        if (p['description'] !== undefined) cfg['description'] = p['description'];
-        cfg['lock'] = 'clone';
-        cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
-        const vm: SimVm = { vmid: newid, node: target, config: cfg, status: 'stopped', createdAt: Date.now() };
-        st.vms.set(newid, vm);
-        for (const k of Object.keys(cfg).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) {
-          if (/media=cdrom/.test(cfg[k]!) && !/cloudinit/.test(cfg[k]!)) continue;
-          const ci = /cloudinit/.test(cfg[k]!);
-          const vol = ci ? `${storage}:vm-${newid}-cloudinit` : `${storage}:vm-${newid}-disk-0`;
-          if (!ci) log(`create ${full ? 'full' : 'linked'} clone of drive ${k} (${cfg[k]!.split(',')[0]})`);
-          cfg[k] = [vol, ...cfg[k]!.split(',').slice(1)].join(',');
-        }
-        await st.work(env.cloneMs);
-        delete cfg['lock'];
-      }), true);
+      await st.flock(
+        node,
+        src,
+        1000,
+        () =>
+          st.flock(node, newid, 1000, async () => {
+            const other = st.vms.get(newid);
+            if (other && other.node === node)
+              throw new Error(`unable to create VM ${newid}: config file already exists`);
+            if (other)
+              throw new Error(
+                `close (rename) atomic file '/etc/pve/nodes/${node}/qemu-server/${newid}.conf' failed: File exists`,
+              );
+            const cfg = { ...srcVm.config };
+            delete cfg['template'];
+            cfg['name'] = p['name'] ?? `Copy-of-VM-${srcVm.config['name'] ?? src}`;
+            if (p['description'] !== undefined) cfg['description'] = p['description'];
+            cfg['lock'] = 'clone';
+            cfg['net0'] = (cfg['net0'] ?? '').replace(/=([0-9A-F]{2}:){5}[0-9A-F]{2}/i, `=${st.newMac()}`);
+            const vm: SimVm = { vmid: newid, node: target, config: cfg, status: 'stopped', createdAt: Date.now() };
+            st.vms.set(newid, vm);
+            for (const k of Object.keys(cfg).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) {
+              if (/media=cdrom/.test(cfg[k]!) && !/cloudinit/.test(cfg[k]!)) continue;
+              const ci = /cloudinit/.test(cfg[k]!);
+              const vol = ci ? `${storage}:vm-${newid}-cloudinit` : `${storage}:vm-${newid}-disk-0`;
+              if (!ci) log(`create ${full ? 'full' : 'linked'} clone of drive ${k} (${cfg[k]!.split(',')[0]})`);
+              cfg[k] = [vol, ...cfg[k]!.split(',').slice(1)].join(',');
+            }
+            await st.work(env.cloneMs);
+            delete cfg['lock'];
+          }),
+        true,
+      );
     });
   },
   'PUT /nodes/{node}/qemu/{vmid}/resize': (env, p) => {
@@ -281,9 +380,21 @@ export const handlers: Record<string, Handler> = {
   'POST /nodes/{node}/qemu/{vmid}/status/shutdown': (env, p) => powerOff(env, p, 'qmshutdown'),
   'GET /nodes/{node}/qemu/{vmid}/status/current': (env, p) => {
     const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
-    return { vmid: vm.vmid, status: vm.status, qmpstatus: vm.status, name: vm.config['name'], ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
-      ...(vm.config['agent'] ? { agent: 1 } : {}), ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}), cpus: Number(vm.config['cores'] ?? 1),
-      uptime: 0, maxmem: 0, mem: 0, maxdisk: 0, ha: { managed: 0 } };
+    return {
+      vmid: vm.vmid,
+      status: vm.status,
+      qmpstatus: vm.status,
+      name: vm.config['name'],
+      ...(vm.config['lock'] ? { lock: vm.config['lock'] } : {}),
+      ...(vm.config['agent'] ? { agent: 1 } : {}),
+      ...(vm.config['tags'] ? { tags: vm.config['tags'] } : {}),
+      cpus: Number(vm.config['cores'] ?? 1),
+      uptime: 0,
+      maxmem: 0,
+      mem: 0,
+      maxdisk: 0,
+      ha: { managed: 0 },
+    };
   },
   'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces': (env, p) => {
     const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
@@ -296,12 +407,14 @@ export const handlers: Record<string, Handler> = {
     const vm = env.st.vmOn(p['node']!, Number(p['vmid']));
     if (vm.status === 'running') throw new PveFail(500, `VM ${vm.vmid} is running - destroy failed`);
     const sid = `vm:${vm.vmid}`;
-    if (env.st.ha.resources.has(sid) && p['purge'] !== '1') throw new PveFail(500, `unable to remove VM ${vm.vmid} - used in HA resources and purge parameter not set.`);
+    if (env.st.ha.resources.has(sid) && p['purge'] !== '1')
+      throw new PveFail(500, `unable to remove VM ${vm.vmid} - used in HA resources and purge parameter not set.`);
     return env.st.startTask(vm.node, 'qmdestroy', String(vm.vmid), async (log) => {
       await env.st.flock(vm.node, vm.vmid, 10_000, async () => {
         if (vm.config['lock']) throw new Error(`VM is locked (${vm.config['lock']})`);
         vm.config['lock'] = 'destroyed';
-        for (const k of Object.keys(vm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k))) log(`Removing image: ${vm.config[k]!.split(',')[0]}`);
+        for (const k of Object.keys(vm.config).filter((k) => /^(scsi|virtio|sata|ide)\d+$/.test(k)))
+          log(`Removing image: ${vm.config[k]!.split(',')[0]}`);
         await env.st.work(env.taskMs);
         env.st.vms.delete(vm.vmid);
         if (p['purge'] === '1') {
@@ -320,8 +433,19 @@ export const handlers: Record<string, Handler> = {
   'GET /nodes/{node}/tasks/{upid}/status': (env, p) => {
     const t = task(env, p);
     const [user, tokenid] = `${env.st.user}!${env.st.tokenName}`.split('!');
-    return { upid: t.upid, node: t.node, pid: t.pid, pstart: 0xc8e2b1, starttime: t.starttime, type: t.type, id: t.id, user, tokenid,
-      status: t.status, ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}) };
+    return {
+      upid: t.upid,
+      node: t.node,
+      pid: t.pid,
+      pstart: 0xc8e2b1,
+      starttime: t.starttime,
+      type: t.type,
+      id: t.id,
+      user,
+      tokenid,
+      status: t.status,
+      ...(t.status === 'stopped' ? { exitstatus: t.exitstatus } : {}),
+    };
   },
   'GET /nodes/{node}/tasks/{upid}/log': (env, p) => {
     const t = task(env, p);
@@ -353,4 +477,3 @@ function powerOff(env: SimEnv, p: P, type: string): string {
     });
   });
 }
-

@@ -42,13 +42,28 @@ export const ENDPOINTS = [
 /** Where the data comes from (attribution; update together with the input file). */
 export const SOURCE = {
   api: 'Proxmox VE 9.1 REST API schema',
-  origin: 'https://github.com/proxmox/pve-docs, api-viewer/apidata.js (commit e5010dcea566a205770572cfbc5fe0af220d5077, 9.1.3)',
+  origin:
+    'https://github.com/proxmox/pve-docs, api-viewer/apidata.js (commit e5010dcea566a205770572cfbc5fe0af220d5077, 9.1.3)',
   license: 'AGPL-3.0-or-later (pve-docs debian/copyright for *.js)',
-  content: 'endpoints used by pgha; per parameter only the fields that validation reads. indexMax is the largest n of an indexed key such as net[n].',
+  content:
+    'endpoints used by pgha; per parameter only the fields that validation reads. indexMax is the largest n of an indexed key such as net[n].',
 };
 
 /** Fields of a parameter (or a property-string sub-key) that validation reads; descriptions are left out. */
-const PROP_FIELDS = ['alias', 'default_key', 'enum', 'format', 'keyAlias', 'maxLength', 'maximum', 'minimum', 'optional', 'pattern', 'requires', 'type'];
+const PROP_FIELDS = [
+  'alias',
+  'default_key',
+  'enum',
+  'format',
+  'keyAlias',
+  'maxLength',
+  'maximum',
+  'minimum',
+  'optional',
+  'pattern',
+  'requires',
+  'type',
+];
 
 /** Largest n of indexed keys whose range the schema text does not state (constants of qemu-server / pve-container). */
 const INDEX_MAX = { net: 31, ipconfig: 31, hostpci: 15, numa: 7, unused: 255, virtiofs: 9, mp: 255 };
@@ -71,7 +86,8 @@ function indexMax(key, p, where) {
   const range = /[Nn] is (\d+) to (\d+)/.exec(JSON.stringify(p));
   if (range) return Number(range[2]);
   const base = key.slice(0, -'[n]'.length);
-  if (INDEX_MAX[base] === undefined) throw new Error(`${where}: no range for ${key} in the schema; add it to INDEX_MAX`);
+  if (INDEX_MAX[base] === undefined)
+    throw new Error(`${where}: no range for ${key} in the schema; add it to INDEX_MAX`);
   return INDEX_MAX[base];
 }
 
@@ -149,7 +165,9 @@ function main(argv) {
       /* missing counts as different */
     }
     if (current !== text) {
-      console.error(`${SUBSET_PATH} is not what ${files[0]} gives: run npm run pve-schema -- ${files[0]} and commit the result`);
+      console.error(
+        `${SUBSET_PATH} is not what ${files[0]} gives: run npm run pve-schema -- ${files[0]} and commit the result`,
+      );
       return 1;
     }
     console.log(`${SUBSET_PATH} is up to date`);
@@ -159,7 +177,9 @@ function main(argv) {
   const n = JSON.parse(text);
   const methods = Object.values(n.endpoints).flatMap((m) => Object.values(m));
   const params = methods.reduce((a, m) => a + Object.keys(m.parameters.properties).length, 0);
-  console.log(`wrote ${SUBSET_PATH}: ${methods.length} endpoints, ${params} parameters, ${Buffer.byteLength(text)} bytes`);
+  console.log(
+    `wrote ${SUBSET_PATH}: ${methods.length} endpoints, ${params} parameters, ${Buffer.byteLength(text)} bytes`,
+  );
   return 0;
 }
 

@@ -45,7 +45,8 @@ export { SUBSET_PATH };
 
 /** Reads a subset file; a missing or unreadable one is an error that says how to get it back. */
 export function loadSubset(file = SUBSET_PATH): SchemaSubset {
-  const fix = 'it is part of the repository (git checkout -- test/providers/proxmox/sim/apidata-subset.json), ' +
+  const fix =
+    'it is part of the repository (git checkout -- test/providers/proxmox/sim/apidata-subset.json), ' +
     'or make it again with npm run pve-schema -- PATH/TO/apidata.json';
   if (!existsSync(file)) throw new Error(`the Proxmox API schema subset ${file} does not exist: ${fix}`);
   let data: SchemaSubset;
@@ -77,9 +78,13 @@ export class ApiSchema {
   }
 
   /** Find the schema entry of a concrete path (segments already URL-decoded). Literal segments win over {params}. */
-  match(path: string): { template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> } | undefined {
+  match(
+    path: string,
+  ): { template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> } | undefined {
     const segs = path.split('/').filter(Boolean);
-    let best: { score: number; template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> } | undefined;
+    let best:
+      | { score: number; template: string; methods: Record<string, MethodInfo>; pathParams: Record<string, string> }
+      | undefined;
     for (const r of this.routes) {
       if (r.segs.length !== segs.length) continue;
       const params: Record<string, string> = {};
@@ -91,7 +96,8 @@ export class ApiSchema {
         else if (s === segs[i]) score++;
         else ok = false;
       });
-      if (ok && (!best || score > best.score)) best = { score, template: r.template, methods: r.methods, pathParams: params };
+      if (ok && (!best || score > best.score))
+        best = { score, template: r.template, methods: r.methods, pathParams: params };
     }
     return best;
   }
@@ -100,11 +106,13 @@ export class ApiSchema {
   validate(method: string, path: string, params: Record<string, string | string[]>): Validation {
     const m = this.match(path);
     const info = m?.methods[method];
-    if (!m || !info) return { ok: false, status: 501, reason: `Method '${method} ${path}' not implemented`, errors: {} };
+    if (!m || !info)
+      return { ok: false, status: 501, reason: `Method '${method} ${path}' not implemented`, errors: {} };
     const route: Route = { template: m.template, info, pathParams: m.pathParams };
     const all: Record<string, string | string[]> = { ...params, ...m.pathParams };
     const errors = checkParams(info.parameters, all);
-    if (Object.keys(errors).length) return { ok: false, status: 400, reason: 'Parameter verification failed.', errors, route };
+    if (Object.keys(errors).length)
+      return { ok: false, status: 400, reason: 'Parameter verification failed.', errors, route };
     return { ok: true, route };
   }
 }
@@ -119,13 +127,17 @@ export function propFor(props: Record<string, PropSchema>, key: string): PropSch
   return Number(m[2]) <= (p.indexMax ?? 0) ? p : undefined;
 }
 
-function checkParams(schema: MethodInfo['parameters'], params: Record<string, string | string[]>): Record<string, string> {
+function checkParams(
+  schema: MethodInfo['parameters'],
+  params: Record<string, string | string[]>,
+): Record<string, string> {
   const props = schema.properties ?? {};
   const errors: Record<string, string> = {};
   for (const [k, v] of Object.entries(params)) {
     const p = propFor(props, k);
     if (!p) {
-      if (!schema.additionalProperties) errors[k] = 'property is not defined in schema and the schema does not allow additional properties';
+      if (!schema.additionalProperties)
+        errors[k] = 'property is not defined in schema and the schema does not allow additional properties';
       continue;
     }
     if (Array.isArray(v) && p.type !== 'array') {
@@ -167,11 +179,14 @@ export function checkValue(name: string, p: PropSchema, v: string): string | und
     if (errs.length) return `invalid format - format error\n${errs.join('')}`;
   }
   if (p.type === 'integer' || p.type === 'number') {
-    if (p.minimum !== undefined && Number(v) < Number(p.minimum)) return `value must have a minimum value of ${p.minimum}`;
-    if (p.maximum !== undefined && Number(v) > Number(p.maximum)) return `value must have a maximum value of ${p.maximum}`;
+    if (p.minimum !== undefined && Number(v) < Number(p.minimum))
+      return `value must have a minimum value of ${p.minimum}`;
+    if (p.maximum !== undefined && Number(v) > Number(p.maximum))
+      return `value must have a maximum value of ${p.maximum}`;
   }
   if (p.maxLength !== undefined && v.length > p.maxLength) return `value may only be ${p.maxLength} characters long`;
-  if (p.enum && !p.enum.includes(v)) return `value '${v}' does not have a value in the enumeration '${p.enum.join(', ')}'`;
+  if (p.enum && !p.enum.includes(v))
+    return `value '${v}' does not have a value in the enumeration '${p.enum.join(', ')}'`;
   if (p.pattern && !new RegExp(`^(?:${p.pattern})$`).test(v)) return 'value does not match the regex pattern';
   return undefined;
 }
@@ -190,13 +205,17 @@ function cidrOk(v: string, family: 4 | 6): boolean {
 function checkFormat(name: string, format: string, v: string): string | undefined {
   switch (format) {
     case 'pve-vmid':
-      return /^\d+$/.test(v) && Number(v) >= 100 && Number(v) <= 999999999 ? undefined : 'value does not look like a valid VM ID';
+      return /^\d+$/.test(v) && Number(v) >= 100 && Number(v) <= 999999999
+        ? undefined
+        : 'value does not look like a valid VM ID';
     case 'pve-node':
-      return /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(v) ? undefined : 'value does not look like a valid node name';
+      return /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/.test(v)
+        ? undefined
+        : 'value does not look like a valid node name';
     case 'dns-name':
       return DNS_NAME.test(v) ? undefined : 'value does not look like a valid DNS name';
     case 'pve-storage-id':
-      return /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(v) ? undefined : 'storage ID \'' + v + '\' contains illegal characters';
+      return /^[a-z][a-z0-9\-_.]*[a-z0-9]$/i.test(v) ? undefined : "storage ID '" + v + "' contains illegal characters";
     case 'pve-bridge-id':
       return /^[-_.\w\d]+$/.test(v) ? undefined : 'invalid bridge ID';
     case 'pve-configid':
@@ -204,14 +223,18 @@ function checkFormat(name: string, format: string, v: string): string | undefine
     case 'pve-poolid':
       return /^[A-Za-z0-9_\-/]+$/.test(v) ? undefined : 'invalid pool ID';
     case 'mac-addr':
-      return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(v) && !/^.[13579bdf]/i.test(v) ? undefined : 'value does not look like a valid unicast MAC address';
+      return /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(v) && !/^.[13579bdf]/i.test(v)
+        ? undefined
+        : 'value does not look like a valid unicast MAC address';
     case 'urlencoded':
       return /^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : `invalid urlencoded string: ${v}`;
     case 'address-list':
-      for (const a of v.split(/[\s,;]+/).filter(Boolean)) if (!isIP(a) && !DNS_NAME.test(a)) return `value does not look like a valid address: ${a}`;
+      for (const a of v.split(/[\s,;]+/).filter(Boolean))
+        if (!isIP(a) && !DNS_NAME.test(a)) return `value does not look like a valid address: ${a}`;
       return undefined;
     case 'pve-tag-list':
-      for (const t of v.split(/[;,\s]+/).filter(Boolean)) if (!/^[a-z0-9_][a-z0-9_\-+.]*$/i.test(t)) return 'invalid characters in tag';
+      for (const t of v.split(/[;,\s]+/).filter(Boolean))
+        if (!/^[a-z0-9_][a-z0-9_\-+.]*$/i.test(t)) return 'invalid characters in tag';
       return undefined;
     case 'disk-size':
       return /^\d+(\.\d+)?[KMGT]?$/.test(v) ? undefined : 'unable to parse size';
@@ -219,9 +242,12 @@ function checkFormat(name: string, format: string, v: string): string | undefine
       const errs = checkPropertyString(name, IPCONFIG, v);
       if (errs.length) return `format error\n${errs.join('').replace(/\n$/, '')}`;
       const kv = Object.fromEntries(v.split(',').map((p) => p.split('=')));
-      if (kv['ip'] && !['dhcp', 'manual'].includes(kv['ip']) && !cidrOk(kv['ip'], 4)) return `format error\n${name}.ip: invalid format - value does not look like a valid ipv4 network configuration\n`;
-      if (kv['ip6'] && !['dhcp', 'auto', 'manual'].includes(kv['ip6']) && !cidrOk(kv['ip6'], 6)) return `format error\n${name}.ip6: invalid format - value does not look like a valid ipv6 network configuration\n`;
-      if (kv['gw'] && isIP(kv['gw']) !== 4) return `format error\n${name}.gw: invalid format - value does not look like a valid IPv4 address`;
+      if (kv['ip'] && !['dhcp', 'manual'].includes(kv['ip']) && !cidrOk(kv['ip'], 4))
+        return `format error\n${name}.ip: invalid format - value does not look like a valid ipv4 network configuration\n`;
+      if (kv['ip6'] && !['dhcp', 'auto', 'manual'].includes(kv['ip6']) && !cidrOk(kv['ip6'], 6))
+        return `format error\n${name}.ip6: invalid format - value does not look like a valid ipv6 network configuration\n`;
+      if (kv['gw'] && isIP(kv['gw']) !== 4)
+        return `format error\n${name}.gw: invalid format - value does not look like a valid IPv4 address`;
       return undefined;
     }
     default:
@@ -259,7 +285,9 @@ export function checkPropertyString(name: string, format: Record<string, PropSch
       sub = format[key];
     }
     if (!sub) {
-      errs.push(`${name}.${key}: property is not defined in schema and the schema does not allow additional properties\n`);
+      errs.push(
+        `${name}.${key}: property is not defined in schema and the schema does not allow additional properties\n`,
+      );
       continue;
     }
     if (key in seen) errs.push(`${name}.${key}: duplicate key in comma-separated list property\n`);
@@ -270,8 +298,10 @@ export function checkPropertyString(name: string, format: Record<string, PropSch
   }
   for (const [k, sub] of Object.entries(format)) {
     if (sub.alias) continue;
-    if (!sub.optional && sub.default_key === undefined && !(k in seen)) errs.push(`${name}.${k}: property is missing and it is not optional\n`);
-    if (sub.requires && k in seen && !(sub.requires in seen)) errs.push(`${name}.${sub.requires}: missing property required by '${name}.${k}'\n`);
+    if (!sub.optional && sub.default_key === undefined && !(k in seen))
+      errs.push(`${name}.${k}: property is missing and it is not optional\n`);
+    if (sub.requires && k in seen && !(sub.requires in seen))
+      errs.push(`${name}.${sub.requires}: missing property required by '${name}.${k}'\n`);
   }
   return errs;
 }

@@ -24,7 +24,16 @@ export interface SimOptions {
   storageInfo?: Record<string, { content?: string; active?: boolean; shared?: boolean }>;
   /** node → bridges (default vmbr0 on every node). */
   bridges?: Record<string, string[]>;
-  templates?: { vmid: number; node: string; name: string; storage: string; diskSize?: string; tags?: string; agent?: boolean; bridge?: string }[];
+  templates?: {
+    vmid: number;
+    node: string;
+    name: string;
+    storage: string;
+    diskSize?: string;
+    tags?: string;
+    agent?: boolean;
+    bridge?: string;
+  }[];
   /** Multiplies lock timeouts and work times (1 = PVE's real 10 s / 1 s lock timeouts). */
   timeScale?: number;
   cloneMs?: number;
@@ -64,8 +73,27 @@ export function apiSchema(file = SUBSET_PATH): ApiSchema {
 function makeCert(dir: string): { key: string; cert: string; caFile: string } {
   const key = join(dir, 'key.pem');
   const caFile = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', caFile, '-days', '1',
-    '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      caFile,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(caFile, 'utf8'), caFile };
 }
 
@@ -94,11 +122,19 @@ export class PveSim {
     const [user, tok] = this.tokenId.split('!') as [string, string];
     this.st = new ClusterState(user, tok, opts.timeScale ?? 1);
     this.env = {
-      st: this.st, hooks: this.hooks, nodes: opts.nodes ?? ['pve1'], offline: new Set(), storages: opts.storages ?? { 'local-lvm': ['pve1'] },
-      storageInfo: opts.storageInfo ?? {}, bridges: opts.bridges ?? {},
-      cloneMs: opts.cloneMs ?? 300, taskMs: opts.taskMs ?? 50, rrdDelayMs: opts.rrdDelayMs ?? 0,
+      st: this.st,
+      hooks: this.hooks,
+      nodes: opts.nodes ?? ['pve1'],
+      offline: new Set(),
+      storages: opts.storages ?? { 'local-lvm': ['pve1'] },
+      storageInfo: opts.storageInfo ?? {},
+      bridges: opts.bridges ?? {},
+      cloneMs: opts.cloneMs ?? 300,
+      taskMs: opts.taskMs ?? 50,
+      rrdDelayMs: opts.rrdDelayMs ?? 0,
     };
-    for (const t of opts.templates ?? [{ vmid: 9000, node: 'pve1', name: 'debian12-ci', storage: 'local-lvm' }]) this.st.addTemplate(t);
+    for (const t of opts.templates ?? [{ vmid: 9000, node: 'pve1', name: 'debian12-ci', storage: 'local-lvm' }])
+      this.st.addTemplate(t);
     this.authDelayMs = opts.authDelayMs ?? 3000;
   }
 
@@ -144,7 +180,10 @@ export class PveSim {
   private send(res: ServerResponse, status: number, reason: string, body: unknown): void {
     if (res.destroyed) return;
     const text = JSON.stringify(body);
-    res.writeHead(status, reason.split('\n')[0]!.trim() || 'OK', { 'Content-Type': 'application/json;charset=UTF-8', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, reason.split('\n')[0]!.trim() || 'OK', {
+      'Content-Type': 'application/json;charset=UTF-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -166,21 +205,27 @@ export class PveSim {
     const url = new URL(req.url ?? '/', 'https://127.0.0.1');
     const params = await this.readParams(req, url);
     const raw = url.pathname.replace(/^\/api2\/json/, '');
-    const path = raw.split('/').map((s) => decodeURIComponent(s)).join('/');
+    const path = raw
+      .split('/')
+      .map((s) => decodeURIComponent(s))
+      .join('/');
     const rec: RequestRecord = { method, path, params };
     this.requests.push(rec);
     // Authentication: PVEAPIToken=USER@REALM!TOKENID=SECRET, split on the last '='.
     const auth = /^PVEAPIToken[= ](.+)$/.exec(req.headers.authorization ?? '')?.[1];
     if (!auth) return this.sendAuthFail(res, rec, 'No ticket');
     const eq = auth.lastIndexOf('=');
-    if (auth.slice(0, eq) !== this.tokenId || auth.slice(eq + 1) !== this.secret) return this.sendAuthFail(res, rec, 'Authentication failed!');
+    if (auth.slice(0, eq) !== this.tokenId || auth.slice(eq + 1) !== this.secret)
+      return this.sendAuthFail(res, rec, 'Authentication failed!');
 
     try {
       const v = this.schema!.validate(method, path, params);
       const route = v.route;
-      if (!route) throw Object.assign(new PveFail(501, `Method '${method} ${path}' not implemented`), { invalid: true });
+      if (!route)
+        throw Object.assign(new PveFail(501, `Method '${method} ${path}' not implemented`), { invalid: true });
       const all: Record<string, string> = {};
-      for (const [k, val] of Object.entries({ ...params, ...route.pathParams })) all[k] = Array.isArray(val) ? val.join(',') : val;
+      for (const [k, val] of Object.entries({ ...params, ...route.pathParams }))
+        all[k] = Array.isArray(val) ? val.join(',') : val;
       this.checkPerm(route.info.permissions?.check, all);
       if (!v.ok) throw Object.assign(new PveFail(v.status, v.reason, v.errors), { invalid: true });
       const node = route.pathParams['node'];
@@ -212,11 +257,14 @@ export class PveSim {
 
   private sendAuthFail(res: ServerResponse, rec: RequestRecord, reason: string): void {
     rec.status = 401;
-    setTimeout(() => {
-      if (res.destroyed) return;
-      res.writeHead(401, reason); // PVE sends no body and no Content-Type on 401
-      res.end();
-    }, this.authDelayMs * (this.opts.timeScale ?? 1));
+    setTimeout(
+      () => {
+        if (res.destroyed) return;
+        res.writeHead(401, reason); // PVE sends no body and no Content-Type on 401
+        res.end();
+      },
+      this.authDelayMs * (this.opts.timeScale ?? 1),
+    );
   }
 
   /** Evaluate a schema permission check: ["perm", path, privs, "any"?, 1?, "require_param"?, p], ["and"|"or", ...]. */

@@ -30,15 +30,36 @@ export interface SimTask {
 
 /** Thrown inside handlers and workers: HTTP status + message (+ parameter errors). */
 export class PveFail extends Error {
-  constructor(readonly status: number, message: string, readonly errors?: Record<string, string>) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly errors?: Record<string, string>,
+  ) {
     super(message);
   }
 }
 
 export const ALL_PRIVS = [
-  'VM.Allocate', 'VM.Clone', 'VM.Audit', 'VM.Config.Cloudinit', 'VM.Config.Network', 'VM.Config.Options', 'VM.Config.Disk',
-  'VM.Config.CPU', 'VM.Config.Memory', 'VM.Config.CDROM', 'VM.Config.HWType', 'VM.PowerMgmt', 'VM.GuestAgent.Audit',
-  'VM.GuestAgent.Unrestricted', 'Datastore.AllocateSpace', 'Datastore.Audit', 'SDN.Use', 'Sys.Audit', 'Sys.Modify', 'Sys.Console',
+  'VM.Allocate',
+  'VM.Clone',
+  'VM.Audit',
+  'VM.Config.Cloudinit',
+  'VM.Config.Network',
+  'VM.Config.Options',
+  'VM.Config.Disk',
+  'VM.Config.CPU',
+  'VM.Config.Memory',
+  'VM.Config.CDROM',
+  'VM.Config.HWType',
+  'VM.PowerMgmt',
+  'VM.GuestAgent.Audit',
+  'VM.GuestAgent.Unrestricted',
+  'Datastore.AllocateSpace',
+  'Datastore.Audit',
+  'SDN.Use',
+  'Sys.Audit',
+  'Sys.Modify',
+  'Sys.Console',
 ];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -47,7 +68,10 @@ export class ClusterState {
   readonly vms = new Map<number, SimVm>();
   readonly tasks = new Map<string, SimTask>();
   /** HA resources (sid → settings) and rules (id → settings, resources as a comma list). */
-  readonly ha = { resources: new Map<string, { state: string; comment?: string }>(), rules: new Map<string, Record<string, string>>() };
+  readonly ha = {
+    resources: new Map<string, { state: string; comment?: string }>(),
+    rules: new Map<string, Record<string, string>>(),
+  };
   /** Node-local flocks on lock-<vmid>.conf: exclusive holder count (-1) or shared holders (>0). */
   private readonly flocks = new Map<string, number>();
   /** Token ACL: path → privileges; the most specific path wins (PVE propagation). */
@@ -55,7 +79,11 @@ export class ClusterState {
   private pid = 0x2a1f0;
   private macSeq = 1;
 
-  constructor(readonly user: string, readonly tokenName: string, readonly timeScale: number) {}
+  constructor(
+    readonly user: string,
+    readonly tokenName: string,
+    readonly timeScale: number,
+  ) {}
 
   // ---- permissions
   privsAt(path: string): Set<string> {
@@ -73,7 +101,11 @@ export class ClusterState {
   require(path: string, privs: string[], any = false): void {
     const have = this.privsAt(path);
     const ok = any ? privs.some((p) => have.has(p)) : privs.every((p) => have.has(p));
-    if (!ok) throw new PveFail(403, `Permission check failed (${path}, ${any ? privs.join('|') : privs.find((p) => !have.has(p))})`);
+    if (!ok)
+      throw new PveFail(
+        403,
+        `Permission check failed (${path}, ${any ? privs.join('|') : privs.find((p) => !have.has(p))})`,
+      );
   }
 
   // ---- flocks
@@ -83,7 +115,8 @@ export class ClusterState {
     for (;;) {
       const cur = this.flocks.get(key) ?? 0;
       if (cur === 0 || (shared && cur > 0)) break;
-      if (Date.now() >= deadline) throw new PveFail(500, `can't lock file '/var/lock/qemu-server/lock-${vmid}.conf' - got timeout`);
+      if (Date.now() >= deadline)
+        throw new PveFail(500, `can't lock file '/var/lock/qemu-server/lock-${vmid}.conf' - got timeout`);
       await sleep(5);
     }
     this.flocks.set(key, shared ? (this.flocks.get(key) ?? 0) + 1 : -1);
@@ -130,7 +163,8 @@ export class ClusterState {
   // ---- VMs
   vmOn(node: string, vmid: number): SimVm {
     const vm = this.vms.get(vmid);
-    if (!vm || vm.node !== node) throw new PveFail(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
+    if (!vm || vm.node !== node)
+      throw new PveFail(500, `Configuration file 'nodes/${node}/qemu-server/${vmid}.conf' does not exist`);
     return vm;
   }
   newMac(): string {
@@ -141,14 +175,36 @@ export class ClusterState {
     for (let id = 100; id < 1_000_000; id++) if (!this.vms.has(id)) return id;
     throw new PveFail(500, 'unable to get any free VMID in range [100, 1000000]');
   }
-  addTemplate(t: { vmid: number; node: string; name: string; storage: string; diskSize?: string; tags?: string; agent?: boolean; bridge?: string }): void {
+  addTemplate(t: {
+    vmid: number;
+    node: string;
+    name: string;
+    storage: string;
+    diskSize?: string;
+    tags?: string;
+    agent?: boolean;
+    bridge?: string;
+  }): void {
     this.vms.set(t.vmid, {
-      vmid: t.vmid, node: t.node, status: 'stopped', createdAt: 0,
+      vmid: t.vmid,
+      node: t.node,
+      status: 'stopped',
+      createdAt: 0,
       config: {
-        name: t.name, template: '1', cores: '1', memory: '1024', ostype: 'l26', scsihw: 'virtio-scsi-single', boot: 'order=scsi0',
-        scsi0: `${t.storage}:base-${t.vmid}-disk-0,iothread=1,size=${t.diskSize ?? '2G'}`, ide2: `${t.storage}:vm-${t.vmid}-cloudinit,media=cdrom`,
-        net0: `virtio=${this.newMac()},bridge=${t.bridge ?? 'vmbr0'}`, serial0: 'socket', vga: 'serial0',
-        ...(t.agent === false ? {} : { agent: '1' }), ...(t.tags ? { tags: t.tags } : {}),
+        name: t.name,
+        template: '1',
+        cores: '1',
+        memory: '1024',
+        ostype: 'l26',
+        scsihw: 'virtio-scsi-single',
+        boot: 'order=scsi0',
+        scsi0: `${t.storage}:base-${t.vmid}-disk-0,iothread=1,size=${t.diskSize ?? '2G'}`,
+        ide2: `${t.storage}:vm-${t.vmid}-cloudinit,media=cdrom`,
+        net0: `virtio=${this.newMac()},bridge=${t.bridge ?? 'vmbr0'}`,
+        serial0: 'socket',
+        vga: 'serial0',
+        ...(t.agent === false ? {} : { agent: '1' }),
+        ...(t.tags ? { tags: t.tags } : {}),
       },
     });
   }
@@ -156,7 +212,16 @@ export class ClusterState {
 
 /** Tags as PVE stores them: split on ; , or space, lower-cased, sorted, unique, joined with ;. */
 export function normTags(v: string): string {
-  return [...new Set(v.split(/[;,\s]+/).filter(Boolean).map((t) => t.toLowerCase()))].sort().join(';');
+  return [
+    ...new Set(
+      v
+        .split(/[;,\s]+/)
+        .filter(Boolean)
+        .map((t) => t.toLowerCase()),
+    ),
+  ]
+    .sort()
+    .join(';');
 }
 
 /** Size strings in bytes (`2G`, `512M`, bytes without unit) and back to PVE's short form. */
@@ -166,6 +231,12 @@ export function parseSize(s: string): number {
   return Math.round(Number(m[1]) * 1024 ** ' KMGT'.indexOf(m[2] || ' '));
 }
 export function formatSize(bytes: number): string {
-  for (const [u, n] of [['T', 4], ['G', 3], ['M', 2], ['K', 1]] as const) if (bytes % 1024 ** n === 0) return `${bytes / 1024 ** n}${u}`;
+  for (const [u, n] of [
+    ['T', 4],
+    ['G', 3],
+    ['M', 2],
+    ['K', 1],
+  ] as const)
+    if (bytes % 1024 ** n === 0) return `${bytes / 1024 ** n}${u}`;
   return String(bytes);
 }
