@@ -19,7 +19,7 @@ const r = spawnSync('npx', args, {
   env: { ...process.env, FORCE_COLOR: process.env.FORCE_COLOR ?? '0' },
 });
 let passed = 0;
-let failed = 0;
+let failed;
 if (existsSync(report)) {
   const j = JSON.parse(readFileSync(report, 'utf8'));
   passed = j.numPassedTests ?? 0;

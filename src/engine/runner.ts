@@ -166,7 +166,7 @@ export class Runner {
       const read = await factsAndProbe(t, withPending({}), resources, this.s.diff);
       return { facts: {}, resources, probes: read.probes, pending: read.facts[PENDING_FACT] as Pending };
     }
-    let guess: Resource[] = [];
+    let guess: Resource[];
     try {
       guess = await step.resources(ctx, {});
     } catch {

@@ -125,7 +125,10 @@ export function locateAjvErrors(errors: ErrorObject[], doc: Document, lines: Lin
       };
     }
     const k = `${located.field}|${located.message}`;
-    if (!seen.has(k)) (out.push(located), seen.add(k));
+    if (!seen.has(k)) {
+      out.push(located);
+      seen.add(k);
+    }
   }
   for (const [ptr, keys] of alternatives) {
     out.push({

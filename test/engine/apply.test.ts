@@ -27,7 +27,7 @@ function setup() {
 
 describe('apply (local sh)', () => {
   it('creates a file atomically, keeps the previous version, and is idempotent', async () => {
-    const { dir, backupDir, t, converge, file } = setup();
+    const { dir, backupDir, converge, file } = setup();
     const rs: Resource[] = [
       { kind: 'directory', path: join(dir, 'data'), mode: '0700' },
       { kind: 'file', path: file, content: 'port = 1\n', mode: '0600' },

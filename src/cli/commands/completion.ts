@@ -153,7 +153,7 @@ _pgha() {
     '*:: :->args'
   case $state in
     command)
-${describe(top(m), 'commands').replace(/'\n      \)$/, `'\n        'help:help for a command'\n      )`)}
+${describe(top(m), 'commands').replace(/'\n {6}\)$/, `'\n        'help:help for a command'\n      )`)}
       _describe 'command' commands;;
     args)
       case $words[1] in

@@ -138,7 +138,7 @@ export async function createVm(
   const node = p.node;
   const exclude = new Set<number>();
   let vmid = 0;
-  let config: Record<string, unknown> = {};
+  let config: Record<string, unknown>;
   for (let tries = 0; ; tries++) {
     vmid = spec.vmid ?? (await allocateId(x, exclude));
     // Recorded before the clone is asked for: whatever happens next, pgha knows this id was meant for this host.

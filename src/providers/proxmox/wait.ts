@@ -66,7 +66,7 @@ export async function waitForAgentAddress(
   pollMs = 2000,
 ): Promise<string> {
   const deadline = Date.now() + timeoutSec * 1000;
-  let last = 'no answer yet';
+  let last: string;
   for (;;) {
     try {
       const r = (await c.api.nodes.$(node).qemu.$(vmid).agent['network-get-interfaces'].$get()) as {

@@ -39,7 +39,7 @@ type P = Record<string, string>;
 type Handler = (env: SimEnv, p: P) => Promise<unknown> | unknown;
 
 export function infoOf(vm: SimVm): SimVmInfo {
-  let keys: string[] = [];
+  let keys: string[];
   try {
     keys = decodeURIComponent(vm.config['sshkeys'] ?? '')
       .split('\n')

@@ -53,7 +53,9 @@ export function loadSubset(file = SUBSET_PATH): SchemaSubset {
   try {
     data = JSON.parse(readFileSync(file, 'utf8')) as SchemaSubset;
   } catch (e) {
-    throw new Error(`the Proxmox API schema subset ${file} is not readable JSON (${(e as Error).message}): ${fix}`);
+    throw new Error(`the Proxmox API schema subset ${file} is not readable JSON (${(e as Error).message}): ${fix}`, {
+      cause: e,
+    });
   }
   if (!data || typeof data.endpoints !== 'object' || !Object.keys(data.endpoints).length) {
     throw new Error(`the Proxmox API schema subset ${file} has no endpoints: ${fix}`);
@@ -271,7 +273,7 @@ export function checkPropertyString(name: string, format: Record<string, PropSch
     if (part === '') continue;
     const eq = part.indexOf('=');
     let key = eq < 0 ? defaultKey : part.slice(0, eq);
-    let val = eq < 0 ? part : part.slice(eq + 1);
+    const val = eq < 0 ? part : part.slice(eq + 1);
     if (key === undefined) {
       errs.push(`${name}: value without key, but schema does not define a default key\n`);
       continue;
