@@ -50,7 +50,7 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
     case 'lab up':
       return ok(lab(g, out, 'up'));
     case 'lab down':
-      return ok(lab(g, out, 'down'));
+      return ok(lab(g, out, 'down', opts));
     default:
       throw new Error(`no handler for ${command}`);
   }

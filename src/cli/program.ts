@@ -28,6 +28,7 @@ export interface CommandOptions extends CommonOptions {
   exitCode?: boolean;
   playbook?: string[];
   cleanupUnfinished?: boolean;
+  yes?: boolean;
   output?: string;
   force?: boolean;
   provider?: 'static' | 'lab';
@@ -74,6 +75,7 @@ function common(cmd: Command, what: { limit?: boolean; logFile?: boolean } = {})
 }
 
 const CHECK = 'change nothing, report what would change';
+const YES = 'do not ask: confirm removing or stopping what is listed';
 const DIFF = 'show unified diffs of changed files (secrets masked)';
 
 /**
@@ -186,15 +188,18 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .summary('remove the hosts pgha created (lab machines, Proxmox VMs) and their disks')
     .description(
       'Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
-        'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder.',
+        'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder. ' +
+        'It lists what goes and what is lost, and asks on a terminal; without one it refuses unless --yes is given.',
     )
     .option('--check', CHECK)
+    .option('-y, --yes', YES)
     .option('--cleanup-unfinished', "also delete Proxmox VMs carrying the inventory's tag that were never finished")
     .addHelpText(
       'after',
       examples([
         'pgha destroy',
         'pgha destroy -i inventory/prod.yml --check',
+        'pgha destroy -i inventory/lab.yml --yes          # no question (scripts, CI)',
         'pgha destroy -i inventory/example-proxmox.yml --cleanup-unfinished',
       ]),
     )
@@ -216,8 +221,12 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .action(act('lab up'));
   common(lab.command('down'), { limit: false })
     .summary('stop the lab machines (disks are kept)')
-    .description('Stops the lab machines and frees their network; disks are kept (pgha destroy removes them).')
-    .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml']))
+    .description(
+      'Stops the lab machines and frees their network; disks are kept (pgha destroy removes them). ' +
+        'It asks on a terminal; without one it refuses unless --yes is given.',
+    )
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml --yes']))
     .action(act('lab down'));
 
   program

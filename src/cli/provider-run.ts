@@ -4,6 +4,7 @@ import { UserError } from '../shared/errors.js';
 import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';
+import { confirmLoss, lossOf } from './confirm.js';
 
 export async function providerAction(
   g: GlobalOptions,
@@ -11,7 +12,7 @@ export async function providerAction(
   action: 'up' | 'down' | 'destroy',
   check: boolean,
   only?: 'lab',
-  extra: { cleanupUnfinished?: boolean } = {},
+  extra: { cleanupUnfinished?: boolean; yes?: boolean } = {},
 ) {
   const s = await openSession(g, `provider ${action}`, { check });
   try {
@@ -21,7 +22,15 @@ export async function providerAction(
         `pgha lab works on lab inventories; use pgha up / destroy for this one`,
       );
     }
-    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...extra });
+    const { yes, ...pextra } = extra;
+    if (!check && action !== 'up') {
+      // What would go, read without changing anything, then asked for (or --yes).
+      const planned = await s.provider[action](s.inv, { check: true, log: () => undefined, ...pextra });
+      const gone = planned.filter((c) => c.action === 'delete' || c.action === 'change');
+      const command = `pgha ${action === 'down' ? 'lab down' : action}`;
+      await confirmLoss({ command, changes: gone, lost: lossOf(s.inv, action, gone) }, Boolean(yes));
+    }
+    const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...pextra });
     // Destroyed hosts come back with new host keys: forget the old ones.
     if (action === 'destroy' && !check) s.knownHosts.forget(s.inv.hosts.map((h) => hostPattern(h.address, h.ssh.port)));
     providerLines(out, changes, check);

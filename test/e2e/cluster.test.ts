@@ -41,7 +41,7 @@ beforeAll(() => ensurePsql());
 
 afterAll(async () => {
   for (const t of conns.values()) await t.close();
-  await pgha(['destroy', '-i', file]);
+  await pgha(['destroy', '-i', file, '--yes']);
 });
 
 describe('HA cluster on a 5-host lab', () => {
@@ -183,7 +183,7 @@ describe('HA cluster on a 5-host lab', () => {
   it('destroy leaves nothing behind', async () => {
     for (const t of conns.values()) await t.close();
     conns = new Map();
-    const r = await pgha(['destroy', '-i', file]);
+    const r = await pgha(['destroy', '-i', file, '--yes']);
     expectOk(r, 'pgha destroy');
     expect(await labResourcesLeft(inv)).toEqual([]);
   });

@@ -76,7 +76,7 @@ async function freePort(t: SshTransport, port: number): Promise<void> {
 
 afterAll(async () => {
   for (const t of conns.values()) await t.close();
-  await pgha(['destroy', '-i', file]);
+  await pgha(['destroy', '-i', file, '--yes']);
   if (inv) expect(await labResourcesLeft(inv)).toEqual([]);
 });
 
@@ -228,7 +228,7 @@ describe('faults: clear messages, and a re-run converges', () => {
   it('destroy leaves nothing behind', async () => {
     for (const t of conns.values()) await t.close();
     conns = new Map();
-    const r = await run(['destroy', '-i', file]);
+    const r = await run(['destroy', '-i', file, '--yes']);
     expect(r.code, show(r)).toBe(0);
     expect(await labResourcesLeft(inv)).toEqual([]);
   });

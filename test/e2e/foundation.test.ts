@@ -13,7 +13,7 @@ let conns: Map<string, SshTransport> | undefined;
 
 afterAll(async () => {
   for (const t of conns?.values() ?? []) await t.close();
-  await pgha(['destroy', '-i', inv]);
+  await pgha(['destroy', '-i', inv, '--yes']);
 });
 
 async function invocation(t: SshTransport, unit: string): Promise<string> {
@@ -116,13 +116,22 @@ describe('engine on a 5-host lab', () => {
     expectOk(r, 'pgha run demo after the holder died');
   });
 
+  it('destroy without a terminal and without --yes refuses, lists what would go and leaves every machine running', async () => {
+    const refused = await pgha(['destroy', '-i', inv]);
+    expect(refused.code).toBe(2);
+    expect(refused.json.error.message).toMatch(/no terminal to ask on; nothing was changed/);
+    expect(refused.json.error.message).toMatch(/pg1: delete machine \S+ and its disk/);
+    expect(refused.json.error.message).toMatch(/every copy of the database of cluster e2e-base/);
+    for (const t of conns!.values()) expect(await sh(t, 'echo up')).toBe('up');
+  });
+
   it('destroy removes every machine and leaves nothing behind', async () => {
     for (const t of conns!.values()) await t.close();
     conns = undefined;
-    const r = await pgha(['destroy', '-i', inv]);
+    const r = await pgha(['destroy', '-i', inv, '--yes']);
     expectOk(r, 'pgha destroy');
     expect(await labResourcesLeft(await inventory(inv))).toEqual([]);
-    const again = await pgha(['destroy', '-i', inv]);
+    const again = await pgha(['destroy', '-i', inv, '--yes']);
     expectOk(again, 'pgha destroy (again)');
   });
 });

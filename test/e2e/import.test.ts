@@ -15,7 +15,7 @@ let created = false;
 
 afterAll(async () => {
   if (!created) return;
-  const r = await pgha(['destroy', '-i', file]);
+  const r = await pgha(['destroy', '-i', file, '--yes']);
   expectOk(r, 'pgha destroy');
   expect(await labResourcesLeft(loadInventory(file, catalog))).toEqual([]);
 }, 600_000);

@@ -84,7 +84,7 @@ async function sshdPeersFromControl(lb1: SshTransport): Promise<number> {
 afterAll(async () => {
   for (const t of open) await t.close();
   healAll();
-  const r = await pgha(['destroy', '-i', lab]);
+  const r = await pgha(['destroy', '-i', lab, '--yes']);
   if (r.code !== 0) console.log(`destroy exited ${r.code}: ${r.stdout.slice(-2000)} ${r.stderr.slice(-2000)}`);
 });
 
@@ -270,7 +270,7 @@ describe('hosts behind a jump host', () => {
   it('destroy removes the lab', async () => {
     for (const t of open.splice(0)) await t.close();
     healAll();
-    const r = await pgha(['destroy', '-i', lab]);
+    const r = await pgha(['destroy', '-i', lab, '--yes']);
     expectOk(r, 'pgha destroy');
     expect(await labResourcesLeft(await inventory(lab))).toEqual([]);
   });

@@ -152,7 +152,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (guests().length) await pgha(['destroy', '-i', file], { env: env() });
+    if (guests().length) await pgha(['destroy', '-i', file, '--yes'], { env: env() });
   } finally {
     await sim.close();
     for (const h of hv?.hosts ?? []) await removeHost(only(h.name), h.name).catch(() => undefined);
@@ -297,7 +297,7 @@ describe('pgha up with provider proxmox: simulator VMs are lab machines', () => 
 
   it('pgha destroy deletes the VMs (purge) and their lab machines', async () => {
     const from = sim.requests.length;
-    const r = await pgha(['destroy', '-i', file], { env: env() });
+    const r = await pgha(['destroy', '-i', file, '--yes'], { env: env() });
     expectOk(r, 'pgha destroy (proxmox)');
     expect(r.json.changes.map((c: { host: string; action: string }) => `${c.host} ${c.action}`).sort()).toEqual(
       NAMES.map((n) => `${n} delete`),
