@@ -9,6 +9,7 @@ import { sidecarPath, type Inventory } from '../inventory/types.js';
 import { type GlobalOptions, connectAll, openSession } from './session.js';
 import type { Out } from './output.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
+import { patroniSettings } from '../components/patroni/settings.js';
 
 export interface ApplyOptions {
   check: boolean;
@@ -36,6 +37,8 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
     );
   try {
     for (const w of s.inv.warnings) out.info(`warning: ${w}`);
+    const replication = replicationNote(s.inv);
+    if (replication && pb.name === 'cluster') out.info(replication);
     const pchanges = await s.provider.up(s.inv, { check: o.check, log: (l) => out.info(l) });
     providerLines(out, pchanges, o.check);
     const missing = new Set(pchanges.filter((c) => c.action === 'create').map((c) => c.host));
@@ -101,6 +104,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       playbook: pb.name,
       seconds: Number(secs),
       warnings: s.inv.warnings,
+      ...(pb.name === 'cluster' ? { replication: replicationMode(s.inv) } : {}),
       provider: pchanges,
       changes: r.results.flatMap((x) =>
         x.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined })),
@@ -139,4 +143,21 @@ export function connectionInfo(inv: Inventory): string {
     `  password     ${rel.startsWith('..') ? sidecarPath(inv, 'secrets.yml') : rel} (postgres_superuser_password)`,
     `  HAProxy stats http://${inv.vip}:8404/`,
   ].join('\n');
+}
+
+/** The cluster's replication mode, from the first PostgreSQL member's settings (cluster-level settings). */
+export function replicationMode(inv: Inventory): 'synchronous' | 'synchronous (strict)' | 'asynchronous' | undefined {
+  const member = inv.hosts.find((h) => h.roles.includes('postgres'));
+  if (!member) return undefined;
+  const s = patroniSettings(inv, member);
+  return !s.synchronousMode ? 'asynchronous' : s.synchronousModeStrict ? 'synchronous (strict)' : 'synchronous';
+}
+
+/** One line naming an asynchronous cluster as such, with what it risks (nothing to say for synchronous ones). */
+export function replicationNote(inv: Inventory): string | undefined {
+  if (replicationMode(inv) !== 'asynchronous') return undefined;
+  return (
+    'replication: asynchronous (patroni_synchronous_mode: false): a failover can lose the last writes the old leader ' +
+    'acknowledged; remove the setting for synchronous replication (the default)'
+  );
 }

@@ -77,7 +77,13 @@ describe('patroni config', () => {
     expect(doc.restapi.connect_address).toBe('10.77.0.12:8008');
     expect(doc.restapi.listen).toBe('0.0.0.0:8008');
     expect(doc.restapi.authentication).toEqual({ username: 'patroni', password: SECRETS.patroni_api_password });
-    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 8, loop_wait: 2, retry_timeout: 3, synchronous_mode: false });
+    expect(doc.bootstrap.dcs).toMatchObject({
+      ttl: 8,
+      loop_wait: 2,
+      retry_timeout: 3,
+      synchronous_mode: true,
+      synchronous_mode_strict: false,
+    });
     expect(doc.bootstrap.dcs.loop_wait + 2 * doc.bootstrap.dcs.retry_timeout).toBeLessThanOrEqual(
       doc.bootstrap.dcs.ttl,
     );
@@ -120,10 +126,10 @@ describe('patroni config', () => {
     const { doc } = await cfgOf('pg1', {
       patroni_ttl: 20,
       patroni_loop_wait: 5,
-      patroni_synchronous_mode: true,
+      patroni_synchronous_mode: false,
       postgres_parameters: { max_connections: 300, work_mem: '8MB' },
     });
-    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, synchronous_mode: true });
+    expect(doc.bootstrap.dcs).toMatchObject({ ttl: 20, loop_wait: 5, synchronous_mode: false });
     expect(doc.bootstrap.dcs.postgresql.parameters).toMatchObject({
       max_connections: 300,
       work_mem: '8MB',

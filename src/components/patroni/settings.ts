@@ -148,9 +148,11 @@ export const patroniVars = defineSettings(
     synchronousMode: {
       name: 'patroni_synchronous_mode',
       type: 'bool',
-      default: false,
+      default: true,
       level: 'cluster',
-      doc: 'Patroni synchronous replication: a commit waits for one synchronous replica (default false).',
+      doc:
+        'Patroni synchronous replication: a commit waits for one synchronous replica, so a failover never loses an ' +
+        'acknowledged write (default true). false: asynchronous, a failover can lose the last writes the old leader acknowledged.',
     },
     synchronousModeStrict: {
       name: 'patroni_synchronous_mode_strict',
