@@ -17,6 +17,7 @@ import { status } from './commands/status.js';
 import { validate } from './commands/validate.js';
 import { destroy } from './commands/destroy.js';
 import { lab } from './commands/lab.js';
+import { rebuild } from './commands/rebuild.js';
 import { importCommand } from './commands/import.js';
 
 let sink: EventSink | undefined;
@@ -47,6 +48,8 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
       return ok(validate(g, out, opts));
     case 'destroy':
       return ok(destroy(g, out, opts));
+    case 'rebuild':
+      return ok(rebuild(g, out, opts));
     case 'lab up':
       return ok(lab(g, out, 'up'));
     case 'lab down':

@@ -184,10 +184,11 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     )
     .action(act('validate'));
 
-  common(program.command('destroy'), { limit: false })
+  common(program.command('destroy'))
     .summary('remove the hosts pgha created (lab machines, Proxmox VMs) and their disks')
     .description(
-      'Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it). ' +
+      'Stops and removes the hosts this inventory created (lab machines and disks; Proxmox VMs tagged for it); ' +
+        'with --limit only those hosts (the lab bridge and package cache stay while another lab host runs). ' +
         'The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is in the current folder. ' +
         'It lists what goes and what is lost, and asks on a terminal; without one it refuses unless --yes is given.',
     )
@@ -200,10 +201,30 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
         'pgha destroy',
         'pgha destroy -i inventory/prod.yml --check',
         'pgha destroy -i inventory/lab.yml --yes          # no question (scripts, CI)',
+        'pgha destroy -i inventory/lab.yml --limit lb2    # only lb2; pgha up --limit lb2 brings it back',
         'pgha destroy -i inventory/example-proxmox.yml --cleanup-unfinished',
       ]),
     )
     .action(act('destroy'));
+
+  common(program.command('rebuild'))
+    .summary('destroy the hosts and bring the cluster up again on new ones (lab, Proxmox)')
+    .description(
+      'destroy, then up, in one command: the hosts (all, or those of --limit) are deleted with their disks, ' +
+        'made again and converged, and the cluster is verified. It lists what goes and what is lost and asks on a ' +
+        'terminal; without one it refuses unless --yes is given. Refused on provider static (pgha does not make ' +
+        'those hosts). The inventory must be named (-i or $PGHA_INVENTORY) unless inventory/lab.yml is here.',
+    )
+    .option('-y, --yes', YES)
+    .addHelpText(
+      'after',
+      examples([
+        'pgha rebuild -i inventory/lab.yml',
+        'pgha rebuild -i inventory/lab.yml --yes              # no question (scripts, CI)',
+        'pgha rebuild -i inventory/lab.yml --limit pg3 --yes  # a fresh pg3, cloned again from the leader',
+      ]),
+    )
+    .action(act('rebuild'));
 
   const lab = program
     .command('lab')
@@ -214,19 +235,28 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     )
     .usage('up|down [options]')
     .addHelpText('after', examples(['pgha lab up', 'pgha lab down -i test/e2e/fixtures/foundation.yml']));
-  common(lab.command('up'), { limit: false })
+  common(lab.command('up'))
     .summary('start the lab machines')
-    .description('Starts the lab machines of a lab inventory (built from a cached Debian 12 image).')
-    .addHelpText('after', examples(['pgha lab up', 'pgha lab up -i inventory/lab.yml --json']))
+    .description(
+      'Starts the lab machines of a lab inventory (built from a cached Debian 12 image); with --limit only those.',
+    )
+    .addHelpText(
+      'after',
+      examples(['pgha lab up', 'pgha lab up -i inventory/lab.yml --json', 'pgha lab up --limit lb2']),
+    )
     .action(act('lab up'));
-  common(lab.command('down'), { limit: false })
+  common(lab.command('down'))
     .summary('stop the lab machines (disks are kept)')
     .description(
-      'Stops the lab machines and frees their network; disks are kept (pgha destroy removes them). ' +
+      'Stops the lab machines and frees their network; disks are kept (pgha destroy removes them). With --limit ' +
+        'only those machines stop; the bridge and package cache stay while another machine of the lab runs. ' +
         'It asks on a terminal; without one it refuses unless --yes is given.',
     )
     .option('-y, --yes', YES)
-    .addHelpText('after', examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml --yes']))
+    .addHelpText(
+      'after',
+      examples(['pgha lab down', 'pgha lab down -i inventory/lab.yml --yes', 'pgha lab down --limit pg3 --yes']),
+    )
     .action(act('lab down'));
 
   program

@@ -1,10 +1,11 @@
-// What destroy and lab up/down share: one provider action on the inventory's hosts.
+// What destroy, rebuild and lab up/down share: one provider action on the inventory's hosts (those of --limit).
 import { hostPattern } from '../engine/knownhosts.js';
 import { UserError } from '../shared/errors.js';
 import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';
 import { confirmLoss, lossOf } from './confirm.js';
+import { limitedHosts } from '../inventory/limit.js';
 
 export async function providerAction(
   g: GlobalOptions,
@@ -12,7 +13,7 @@ export async function providerAction(
   action: 'up' | 'down' | 'destroy',
   check: boolean,
   only?: 'lab',
-  extra: { cleanupUnfinished?: boolean; yes?: boolean } = {},
+  extra: { cleanupUnfinished?: boolean; yes?: boolean; command?: string; refuseStatic?: string } = {},
 ) {
   const s = await openSession(g, `provider ${action}`, { check });
   try {
@@ -22,17 +23,25 @@ export async function providerAction(
         `pgha lab works on lab inventories; use pgha up / destroy for this one`,
       );
     }
-    const { yes, ...pextra } = extra;
+    if (extra.refuseStatic && s.inv.provider.type === 'static') {
+      throw new UserError(
+        `${extra.command ?? `pgha ${action}`}: ${s.inv.file} uses provider static, whose hosts pgha did not create and cannot re-create`,
+        extra.refuseStatic,
+        { file: s.inv.file, field: 'provider' },
+      );
+    }
+    const { yes, command: name, refuseStatic: _, ...pextra } = extra;
     if (!check && action !== 'up') {
       // What would go, read without changing anything, then asked for (or --yes).
       const planned = await s.provider[action](s.inv, { check: true, log: () => undefined, ...pextra });
       const gone = planned.filter((c) => c.action === 'delete' || c.action === 'change');
-      const command = `pgha ${action === 'down' ? 'lab down' : action}`;
+      const command = name ?? `pgha ${action === 'down' ? 'lab down' : action}`;
       await confirmLoss({ command, changes: gone, lost: lossOf(s.inv, action, gone) }, Boolean(yes));
     }
     const changes = await s.provider[action](s.inv, { check, log: (l) => out.info(l), ...pextra });
     // Destroyed hosts come back with new host keys: forget the old ones.
-    if (action === 'destroy' && !check) s.knownHosts.forget(s.inv.hosts.map((h) => hostPattern(h.address, h.ssh.port)));
+    if (action === 'destroy' && !check)
+      s.knownHosts.forget(limitedHosts(s.inv).map((h) => hostPattern(h.address, h.ssh.port)));
     providerLines(out, changes, check);
     if (changes.length === 0) out.info(`${action}: nothing to do`);
     return { ok: true, action, changes };

@@ -27,7 +27,7 @@ export interface GlobalOptions {
 
 /**
  * The inventory a command works on: -i, else $PGHA_INVENTORY, else inventory/lab.yml in the current folder,
- * else (except for destroy, which must never pick one by itself) the lab inventory shipped with pgha.
+ * else (except for destroy and rebuild, which must never pick one by themselves) the lab inventory shipped with pgha.
  */
 export function resolveInventory(
   option: string | undefined,
@@ -37,10 +37,10 @@ export function resolveInventory(
   if (option) return option;
   if (env.PGHA_INVENTORY) return env.PGHA_INVENTORY;
   if (existsSync('inventory/lab.yml')) return 'inventory/lab.yml';
-  if (command === 'destroy') {
+  if (command === 'destroy' || command === 'rebuild') {
     throw new UserError(
-      'pgha destroy needs to be told which inventory: there is no inventory/lab.yml here',
-      'give it with -i FILE (or set PGHA_INVENTORY), or run pgha destroy in the folder that holds inventory/lab.yml',
+      `pgha ${command} needs to be told which inventory: there is no inventory/lab.yml here`,
+      `give it with -i FILE (or set PGHA_INVENTORY), or run pgha ${command} in the folder that holds inventory/lab.yml`,
     );
   }
   return join(packageRoot(), 'inventory', 'lab.yml');
@@ -81,6 +81,8 @@ export async function openSession(
 ): Promise<Session> {
   const inv = await loadInventory(g.inventory, catalog);
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
+  // The provider reads the selection from the inventory (a pattern that matches nothing has thrown above).
+  if (g.limit) inv.limit = hosts.map((h) => h.name);
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
   try {
     const secrets = loadSecrets(sidecarPath(inv, 'secrets.yml'), [...SECRET_KEYS], { check: opts.check });

@@ -27,3 +27,14 @@ export function selectHosts(inv: Inventory, expr: string, opts: { what: string; 
   if (!hosts.length && !opts.allowEmpty) throw new UserError(`${opts.what} ${expr} selects no host`, 'check the names and the ! exclusions', { file: inv.file, field: 'limit' });
   return hosts;
 }
+
+/** The hosts a provider acts on: those chosen by --limit (inventory.limit), or every host when none was given. */
+export function limitedHosts(inv: Inventory): Host[] {
+  const chosen = inv.limit;
+  return chosen ? inv.hosts.filter((h) => chosen.includes(h.name)) : inv.hosts;
+}
+
+/** Whether --limit (inventory.limit) includes this host name; true when no limit was given. */
+export function inLimit(inv: Inventory, name: string): boolean {
+  return !inv.limit || inv.limit.includes(name);
+}

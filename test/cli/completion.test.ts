@@ -54,11 +54,12 @@ describe('bash completion (run in bash)', () => {
   it('lab up|down, then their options', () => {
     expect(complete(['pgha', 'lab', ''])).toEqual(['down', 'up']);
     expect(complete(['pgha', 'lab', 'up', '-'])).toEqual([...flagsOf('lab up')].sort());
-    expect(complete(['pgha', 'lab', 'up', '-'])).not.toContain('--limit');
+    expect(complete(['pgha', 'lab', 'up', '-'])).toContain('--limit');
+    expect(complete(['pgha', 'lab', 'down', '-'])).toContain('--limit');
   });
 
   it('each command its own options', () => {
-    for (const path of ['up', 'plan', 'verify', 'status', 'validate', 'destroy'])
+    for (const path of ['up', 'plan', 'verify', 'status', 'validate', 'destroy', 'rebuild'])
       expect(complete(['pgha', path, '-'])).toEqual([...flagsOf(path)].sort());
     expect(complete(['pgha', 'up', '--c'])).toEqual(['--check']);
     expect(complete(['pgha', 'plan', '--e'])).toEqual(['--exit-code']);
@@ -133,7 +134,7 @@ describe('zsh completion (structure)', () => {
       const b = lab.slice(lab.indexOf(`\n                ${sub})\n`));
       const body = b.slice(0, b.indexOf('&& return 0;;'));
       for (const f of flagsOf(`lab ${sub}`)) expect(body).toContain(f);
-      expect(body).not.toContain('--limit');
+      expect(body).toContain('--limit');
     }
   });
 });

@@ -141,11 +141,11 @@ describe('pgha CLI: the command line', () => {
     expect(check.code).toBe(2);
     expect(check.stderr).toContain('error: unknown option --check for pgha status; see pgha status --help');
     expect(check.stderr).not.toMatch(STACK);
-    const json = await pgha(['lab', 'up', '--limit', 'pg1', '--json']);
+    const json = await pgha(['import', 'ansible', 'inv', '--limit', 'pg1', '--json']);
     expect(json.code).toBe(2);
     expect(JSON.parse(json.stdout).error).toMatchObject({
       type: 'UserError',
-      message: 'unknown option --limit for pgha lab up; see pgha lab up --help',
+      message: 'unknown option --limit for pgha import ansible; see pgha import ansible --help',
     });
   });
 

@@ -34,9 +34,10 @@ const ACCEPTS: Record<string, string[]> = {
   verify: [...COMMON, '-l', '--limit', '--log-file'],
   status: [...COMMON, '-l', '--limit'],
   validate: [...COMMON, '-l', '--limit', '--playbook'],
-  destroy: [...COMMON, '--log-file', '--check', '--cleanup-unfinished', '-y', '--yes'],
-  'lab up': [...COMMON, '--log-file'],
-  'lab down': [...COMMON, '--log-file', '-y', '--yes'],
+  destroy: [...COMMON, '-l', '--limit', '--log-file', '--check', '--cleanup-unfinished', '-y', '--yes'],
+  rebuild: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
+  'lab up': [...COMMON, '-l', '--limit', '--log-file'],
+  'lab down': [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };

@@ -1,12 +1,14 @@
 // The engine on real lab hosts: five Debian 12 machines, a small playbook (a package, a file from a template,
 // a service that depends on the file), idempotence, an exact change and restart, and a clean teardown.
 import { afterAll, describe, expect, it } from 'vitest';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { sidecarPath } from '../../src/inventory/types.js';
 import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
 import { labResourcesLeft } from '../../src/providers/lab/index.js';
-import type { SshTransport } from '../../src/engine/transport.js';
+import { labHost } from '../../src/providers/lab/machine.js';
+import { SshTransport } from '../../src/engine/transport.js';
+import { KnownHosts } from '../../src/engine/knownhosts.js';
 
 const inv = tempInventory('base.yml');
 let conns: Map<string, SshTransport> | undefined;
@@ -114,6 +116,37 @@ describe('engine on a 5-host lab', () => {
     await new Promise((r) => holder.once('exit', r));
     const r = await pgha(['run', 'demo', '-i', inv, '--check']);
     expectOk(r, 'pgha run demo after the holder died');
+  });
+
+  it('destroy --limit of one lab host removes only that host; lab up --limit brings it back', async () => {
+    const lab = await inventory(inv);
+    // Without a terminal and without --yes: refused, and the list names exactly the limited host.
+    const member = await pgha(['destroy', '-i', inv, '--limit', 'pg3']);
+    expect(member.code).toBe(2);
+    expect(member.json.error.message).toMatch(/pg3: delete machine \S+ and its disk/);
+    expect(member.json.error.message).toMatch(/pg3: its copy of the database \(PostgreSQL member of e2e-base\)/);
+    expect(member.json.error.message).not.toMatch(/(pg1|pg2|lb1|lb2|lab):/);
+    await conns!.get('lb2')!.close();
+    const r = await pgha(['destroy', '-i', inv, '--limit', 'lb2', '--yes']);
+    expectOk(r, 'pgha destroy --limit lb2');
+    expect(new Set(r.json.changes.map((c: { host: string }) => c.host))).toEqual(new Set(['lb2']));
+    expect(existsSync(labHost(lab, 'lb2').paths.dir)).toBe(false);
+    const left = await labResourcesLeft(lab);
+    expect(left.filter((l) => l.includes('e2e-base-lb2'))).toEqual([]);
+    expect(left.some((l) => l.startsWith('bridge '))).toBe(true);
+    for (const n of ['lb1', 'pg1', 'pg2', 'pg3']) expect(await sh(conns!.get(n)!, 'hostname')).toBe(n);
+
+    const back = await pgha(['lab', 'up', '-i', inv, '--limit', 'lb2']);
+    expectOk(back, 'pgha lab up --limit lb2');
+    expect(back.json.changes.filter((c: { host: string }) => c.host !== 'lab')).toEqual([
+      expect.objectContaining({ host: 'lb2', action: 'create' }),
+    ]);
+    const lb2 = await SshTransport.connect(
+      lab.hosts.find((h) => h.name === 'lb2')!,
+      new KnownHosts(sidecarPath(lab, 'known_hosts')),
+    );
+    conns!.set('lb2', lb2);
+    expect(await sh(lb2, 'hostname')).toBe('lb2');
   });
 
   it('destroy without a terminal and without --yes refuses, lists what would go and leaves every machine running', async () => {

@@ -29,6 +29,8 @@ import { bridgePorts, deleteBridgeIfUnused, ensureBridge, linkExists, netnsExist
 import { cachePaths, labSettings } from './render.js';
 import { controlMachineMirror, type DebianMirror } from './sources.js';
 import { findProcesses, mountsUnder, removeTree } from './sys.js';
+import { labPlan, type LabPlan } from './select.js';
+import { limitedHosts } from '../../inventory/limit.js';
 
 const BOOT_TIMEOUT_MS = 120_000;
 const LAB = 'lab';
@@ -102,7 +104,7 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
     const pub = existsSync(sidecarPath(inv, 'id_ed25519.pub'))
       ? readFileSync(sidecarPath(inv, 'id_ed25519.pub'), 'utf8')
       : '';
-    for (const host of inv.hosts) {
+    for (const host of limitedHosts(inv)) {
       const h = labHost(inv, host.name);
       const st = await machineState(h);
       if (st.state === 'absent') add(host.name, 'create', `create machine ${h.machine} (${host.address})`);
@@ -134,7 +136,7 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
 
   const pub = readFileSync(`${key}.pub`, 'utf8');
   await Promise.all(
-    inv.hosts.map(async (host) => {
+    limitedHosts(inv).map(async (host) => {
       const h = labHost(inv, host.name);
       const st = await machineState(h);
       const init = await machineInit(h);
@@ -166,22 +168,45 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
   return changes;
 }
 
-async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
+/** The machines a stop or destroy touches (--limit) and what happens to the lab's shared parts. */
+async function planFor(inv: Inventory, action: 'down' | 'destroy'): Promise<{ hosts: LabHost[]; plan: LabPlan }> {
+  const all = allLabHosts(inv);
+  const machines = await Promise.all(
+    all.map(async (h) => ({
+      name: h.name,
+      running: (await machineState(h)).state === 'running',
+      onDisk: existsSync(h.paths.dir),
+    })),
+  );
+  const plan = labPlan(action, machines, inv.limit);
+  return { hosts: all.filter((h) => plan.chosen.includes(h.name)), plan };
+}
+
+async function down(
+  inv: Inventory,
+  ctx: ProviderContext,
+  action: 'down' | 'destroy' = 'down',
+): Promise<ProviderChange[]> {
   assertLabPlatform();
   const lab = labSettings(inv);
   const changes: ProviderChange[] = [];
-  const hosts = allLabHosts(inv);
+  const { hosts, plan } = await planFor(inv, action);
+  const kept = () =>
+    ctx.log(`bridge ${lab.bridge} and the package cache kept: ${plan.othersRunning.join(', ')} still running`);
   if (ctx.check) {
     for (const h of hosts)
       if ((await machineState(h)).state === 'running')
         changes.push({ host: h.name, action: 'change', summary: `stop machine ${h.machine}` });
-    if (cachePid(inv)) changes.push({ host: LAB, action: 'change', summary: 'stop the package cache' });
-    if (linkExists(lab.bridge))
-      changes.push({
-        host: LAB,
-        action: 'delete',
-        summary: `delete bridge ${lab.bridge} (when no other host uses it)`,
-      });
+    if (!plan.stopShared) kept();
+    else {
+      if (cachePid(inv)) changes.push({ host: LAB, action: 'change', summary: 'stop the package cache' });
+      if (linkExists(lab.bridge))
+        changes.push({
+          host: LAB,
+          action: 'delete',
+          summary: `delete bridge ${lab.bridge} (when no other host uses it)`,
+        });
+    }
     return changes;
   }
   await Promise.all(
@@ -189,11 +214,13 @@ async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChang
       if (await teardown(h)) changes.push({ host: h.name, action: 'change', summary: `stopped machine ${h.machine}` });
     }),
   );
-  if (await stopCache(inv)) changes.push({ host: LAB, action: 'change', summary: 'stopped the package cache' });
-  const others = bridgePorts(lab.bridge);
-  if (await deleteBridgeIfUnused(lab.bridge))
-    changes.push({ host: LAB, action: 'delete', summary: `deleted bridge ${lab.bridge}` });
-  else if (others.length) ctx.log(`bridge ${lab.bridge} kept: still used by ${others.join(', ')}`);
+  if (plan.stopShared) {
+    if (await stopCache(inv)) changes.push({ host: LAB, action: 'change', summary: 'stopped the package cache' });
+    const others = bridgePorts(lab.bridge);
+    if (await deleteBridgeIfUnused(lab.bridge))
+      changes.push({ host: LAB, action: 'delete', summary: `deleted bridge ${lab.bridge}` });
+    else if (others.length) ctx.log(`bridge ${lab.bridge} kept: still used by ${others.join(', ')}`);
+  } else kept();
   for (const c of changes) ctx.log(`${c.host}: ${c.summary}`);
   return changes;
 }
@@ -201,15 +228,15 @@ async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChang
 async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
   assertLabPlatform();
   const lab = labSettings(inv);
-  const hosts = allLabHosts(inv);
+  const { hosts, plan } = await planFor(inv, 'destroy');
+  const gone = hosts.filter((h) => plan.remove.includes(h.name));
   if (ctx.check) {
-    const changes = await down(inv, ctx);
-    for (const h of hosts)
-      if (existsSync(h.paths.dir))
-        changes.push({ host: h.name, action: 'delete', summary: `delete machine ${h.machine} and its disk` });
+    const changes = await down(inv, ctx, 'destroy');
+    for (const h of gone)
+      changes.push({ host: h.name, action: 'delete', summary: `delete machine ${h.machine} and its disk` });
     return changes;
   }
-  const changes = await down(inv, ctx);
+  const changes = await down(inv, ctx, 'destroy');
   const kh = new KnownHosts(sidecarPath(inv, 'known_hosts'));
   for (const h of hosts) {
     if (existsSync(h.paths.dir)) {
@@ -219,6 +246,7 @@ async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderCh
     }
     if (h.address) kh.forget([hostPattern(h.address, h.port)]);
   }
+  if (!plan.removeState) return changes;
   // Only what the lab made: the state dir may have been pointed at a directory holding other things.
   await removeTree(`${lab.stateDir}/hosts`);
   await removeTree(cachePaths(lab.stateDir).dir);
@@ -239,7 +267,7 @@ async function status(inv: Inventory): Promise<HostState[]> {
   );
 }
 
-export const labProvider: Provider = { name: 'lab', up, down, destroy, status };
+export const labProvider: Provider = { name: 'lab', up, down: (inv, ctx) => down(inv, ctx), destroy, status };
 
 // ---- for end-to-end tests and the CLI's lab commands ----
 

@@ -11,6 +11,7 @@ import { deleteRules, haPlan, readHa, registerHa, sidOf, unregisterHa } from './
 import { identity, recordedVms, recordVm } from './state.js';
 import { bootDisk, drift, settingsOf, specFor, tagList, type VmSpec } from './spec.js';
 import { deleteVm, getConfig, listVms, shutdownVm, startVm, stopVm, type VmEntry } from './vm.js';
+import { inLimit, limitedHosts } from '../../inventory/limit.js';
 import { net0Mac, waitForAgentAddress, waitForSsh, type SshWaiter } from './wait.js';
 
 export interface ProxmoxProviderOptions {
@@ -108,7 +109,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
 
   async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     const s = settingsOf(inv);
-    const specs = inv.hosts.map((h) => specFor(inv, h));
+    const specs = limitedHosts(inv).map((h) => specFor(inv, h));
     return withClient(
       inv,
       ctx.log,
@@ -306,7 +307,7 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
 
   async function down(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[]> {
     return withClient(inv, ctx.log, async (c, s) => {
-      const list = (await ours(c, s, inv, ctx.log)).filter((o) => o.vm.status === 'running');
+      const list = (await ours(c, s, inv, ctx.log)).filter((o) => o.vm.status === 'running' && inLimit(inv, o.host));
       const changes = list.map((o) => ({
         host: o.host,
         action: 'change' as const,
@@ -376,21 +377,21 @@ export function createProxmoxProvider(options: ProxmoxProviderOptions = {}): Pro
     return withClient(inv, ctx.log, async (c, s) => {
       const { done, unfinished, gone } = await destroyable(c, s, inv, ctx.log);
       const ha = s.ha ? await readHa(c) : undefined;
-      const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])];
+      const list = [...done, ...(ctx.cleanupUnfinished ? unfinished : [])].filter((o) => inLimit(inv, o.host));
       const changes: ProviderChange[] = list.map((o) => ({
         host: o.host,
         action: 'delete' as const,
         summary: `stop and delete VM ${o.vm.vmid} on ${o.vm.node} with its disks (purge)${'why' in o ? ` (unfinished: ${o.why})` : ''}`,
       }));
       if (!ctx.cleanupUnfinished) {
-        for (const u of unfinished) {
+        for (const u of unfinished.filter((o) => inLimit(inv, o.host))) {
           const summary = `VM ${u.vm.vmid} on ${u.vm.node} left alone: ${u.why}; pgha destroy --cleanup-unfinished deletes it`;
           ctx.log(`${u.host}: ${summary}`);
           changes.push({ host: u.host, action: 'drift', summary });
         }
       }
       if (ctx.check) return changes;
-      for (const host of gone) recordVm(inv, host, undefined);
+      for (const host of gone.filter((h) => inLimit(inv, h))) recordVm(inv, host, undefined);
       const results = await Promise.allSettled(
         list.map(async (o) => {
           if (ha?.resources.has(sidOf(o.vm.vmid))) await unregisterHa(c, o.vm.vmid); // else HA would start it again
