@@ -126,6 +126,11 @@ describe('engine on a 5-host lab', () => {
     expect(member.json.error.message).toMatch(/pg3: delete machine \S+ and its disk/);
     expect(member.json.error.message).toMatch(/pg3: its copy of the database \(PostgreSQL member of e2e-base\)/);
     expect(member.json.error.message).not.toMatch(/(pg1|pg2|lb1|lb2|lab):/);
+    const rebuild = await pgha(['rebuild', '-i', inv, '--limit', 'lb2']);
+    expect(rebuild.code).toBe(2);
+    expect(rebuild.json.error.message).toMatch(/^pgha rebuild asks for confirmation/);
+    expect(rebuild.json.error.message).toMatch(/lb2: delete machine \S+ and its disk/);
+    expect(rebuild.json.error.message).not.toMatch(/(pg1|pg2|pg3|lb1|lab):/);
     await conns!.get('lb2')!.close();
     const r = await pgha(['destroy', '-i', inv, '--limit', 'lb2', '--yes']);
     expectOk(r, 'pgha destroy --limit lb2');
