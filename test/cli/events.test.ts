@@ -9,30 +9,18 @@ import { Runner } from '../../src/engine/runner.js';
 import { RunError } from '../../src/shared/errors.js';
 import { MASK, addSecret, clearSecrets } from '../../src/engine/mask.js';
 import type { Step, Transport } from '../../src/engine/types.js';
-import type { Inventory } from '../../src/inventory/types.js';
 import { makeOut } from '../../src/cli/output.js';
 import { openEventLog } from '../../src/cli/logfile.js';
 import { computeRecap, formatRecap } from '../../src/cli/recap.js';
 import { watchTransport } from '../../src/cli/session.js';
 import { planExitCode } from '../../src/cli/commands/plan.js';
-import { LocalTransport, fakeHost } from '../engine/local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory } from '../engine/local-transport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-events-'));
 
 function setup(names: string[], onExec?: (host: string, script: string) => void) {
   const hosts = names.map((n, i) => fakeHost(n, `10.0.0.${i + 1}`));
-  const inv: Inventory = {
-    file: join(dir, 'inv.yml'),
-    dir,
-    cluster: 'c',
-    subnet: '10.0.0.0/24',
-    prefix: 24,
-    provider: { type: 'static' },
-    hosts,
-    groups: { all: names },
-    vars: {},
-    warnings: [],
-  };
+  const inv = fakeInventory(dir, hosts);
   const transports = new Map<string, Transport>(
     hosts.map((h) => {
       const t = new LocalTransport(h);

@@ -2,7 +2,8 @@
 // the script and its data on stdin, under `timeout`): lets tests drive the real probe/apply scripts against a
 // temp directory without SSH.
 import { spawn } from 'node:child_process';
-import type { Host } from '../../src/inventory/types.js';
+import { join } from 'node:path';
+import type { Host, Inventory } from '../../src/inventory/types.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/engine/types.js';
 import { remoteInvocation } from '../../src/engine/remote.js';
 
@@ -34,4 +35,20 @@ export class LocalTransport implements Transport {
 
 export function fakeHost(name = 'h1', address = '10.0.0.1'): Host {
   return { name, address, roles: [], groups: [], ssh: { user: 'root', port: 22, become: false }, vars: {} };
+}
+
+/** An inventory of the given hosts in `dir` (cluster c, provider static), for runner-level tests. */
+export function fakeInventory(dir: string, hosts: Host[]): Inventory {
+  return {
+    file: join(dir, 'inv.yml'),
+    dir,
+    cluster: 'c',
+    subnet: '10.0.0.0/24',
+    prefix: 24,
+    provider: { type: 'static' },
+    hosts,
+    groups: { all: hosts.map((h) => h.name) },
+    vars: {},
+    warnings: [],
+  };
 }

@@ -9,25 +9,13 @@ import { RunError } from '../../src/shared/errors.js';
 import { pendingFact, recordScript } from '../../src/engine/pending.js';
 import { DPKG_RECOVER, dpkgRecover, packagesScript } from '../../src/engine/apply.js';
 import type { Step, Transport } from '../../src/engine/types.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { LocalTransport, fakeHost } from './local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
 import { fakeBin } from './fake-bin.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-pending-'));
   const host = fakeHost('a');
-  const inv: Inventory = {
-    file: join(dir, 'inv.yml'),
-    dir,
-    cluster: 'c',
-    subnet: '10.0.0.0/24',
-    prefix: 24,
-    provider: { type: 'static' },
-    hosts: [host],
-    groups: { all: ['a'] },
-    vars: {},
-    warnings: [],
-  };
+  const inv = fakeInventory(dir, [host]);
   const t = new LocalTransport(host);
   const transports = new Map<string, Transport>([['a', t]]);
   const pendingDir = join(dir, 'notify');

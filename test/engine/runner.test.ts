@@ -7,25 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
 import { RunError } from '../../src/shared/errors.js';
 import type { Step, Transport } from '../../src/engine/types.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { LocalTransport, fakeHost } from './local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-runner-'));
 
 function setup(names: string[]) {
   const hosts = names.map((n, i) => fakeHost(n, `10.0.0.${i + 1}`));
-  const inv: Inventory = {
-    file: join(dir, 'inv.yml'),
-    dir,
-    cluster: 'c',
-    subnet: '10.0.0.0/24',
-    prefix: 24,
-    provider: { type: 'static' },
-    hosts,
-    groups: { all: names },
-    vars: {},
-    warnings: [],
-  };
+  const inv = fakeInventory(dir, hosts);
   const transports = new Map<string, Transport>(hosts.map((h) => [h.name, new LocalTransport(h)]));
   return { hosts, inv, transports };
 }

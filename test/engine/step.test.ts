@@ -8,24 +8,12 @@ import { Runner } from '../../src/engine/runner.js';
 import { RemoteError, RunError } from '../../src/shared/errors.js';
 import { defineStep } from '../../src/engine/step.js';
 import type { Transport } from '../../src/engine/types.js';
-import type { Inventory } from '../../src/inventory/types.js';
-import { LocalTransport, fakeHost } from './local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-step-'));
   const host = fakeHost('a');
-  const inv: Inventory = {
-    file: join(dir, 'inv.yml'),
-    dir,
-    cluster: 'c',
-    subnet: '10.0.0.0/24',
-    prefix: 24,
-    provider: { type: 'static' },
-    hosts: [host],
-    groups: { all: ['a'] },
-    vars: {},
-    warnings: [],
-  };
+  const inv = fakeInventory(dir, [host]);
   const transports = new Map<string, Transport>([['a', new LocalTransport(host)]]);
   const runner = new Runner({
     inventory: inv,
