@@ -5,25 +5,18 @@
 import { mask } from '../engine/mask.js';
 import { type EventSink, errorJson, exitCodeOf, formatError, makeOut, outputMode } from './output.js';
 import { commandSpecs, parseArgv, type Invocation } from './program.js';
-import { resolveInventory, type GlobalOptions } from './session.js';
+import type { GlobalOptions } from './session.js';
 import { openEventLog } from './logfile.js';
 import { recapOf } from './recap.js';
-import { completion, playbookNames, type Shell } from './commands/completion.js';
-import { up } from './commands/up.js';
-import { plan } from './commands/plan.js';
-import { run } from './commands/run.js';
-import { verify } from './commands/verify.js';
-import { status } from './commands/status.js';
-import { validate } from './commands/validate.js';
-import { destroy } from './commands/destroy.js';
-import { lab } from './commands/lab.js';
-import { rebuild } from './commands/rebuild.js';
-import { importCommand } from './commands/import.js';
+import type { Shell } from './commands/completion.js';
 
+// Each command's module (and what it needs: the components, SSH, a provider's client) is loaded only when that
+// command runs, so `pgha --version` or `pgha validate` start without the code of the others.
 let sink: EventSink | undefined;
 
 /** Runs the command; its JSON-able result and exit code. */
 async function dispatch({ command, args, opts }: Invocation): Promise<{ result: unknown; code: number }> {
+  const { resolveInventory } = await import('./session.js');
   const g: GlobalOptions = {
     inventory: resolveInventory(opts.inventory, command),
     limit: opts.limit,
@@ -35,25 +28,25 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
   const ok = async (result: Promise<unknown> | unknown) => ({ result: await result, code: 0 });
   switch (command) {
     case 'up':
-      return ok(up(g, out, opts));
+      return ok((await import('./commands/up.js')).up(g, out, opts));
     case 'plan':
-      return plan(g, out, opts);
+      return (await import('./commands/plan.js')).plan(g, out, opts);
     case 'run':
-      return ok(run(g, out, args[0], opts));
+      return ok((await import('./commands/run.js')).run(g, out, args[0], opts));
     case 'verify':
-      return ok(verify(g, out));
+      return ok((await import('./commands/verify.js')).verify(g, out));
     case 'status':
-      return ok(status(g, out));
+      return ok((await import('./commands/status.js')).status(g, out));
     case 'validate':
-      return ok(validate(g, out, opts));
+      return ok((await import('./commands/validate.js')).validate(g, out, opts));
     case 'destroy':
-      return ok(destroy(g, out, opts));
+      return ok((await import('./commands/destroy.js')).destroy(g, out, opts));
     case 'rebuild':
-      return ok(rebuild(g, out, opts));
+      return ok((await import('./commands/rebuild.js')).rebuild(g, out, opts));
     case 'lab up':
-      return ok(lab(g, out, 'up'));
+      return ok((await import('./commands/lab.js')).lab(g, out, 'up'));
     case 'lab down':
-      return ok(lab(g, out, 'down', opts));
+      return ok((await import('./commands/lab.js')).lab(g, out, 'down', opts));
     default:
       throw new Error(`no handler for ${command}`);
   }
@@ -71,10 +64,12 @@ async function main(argv: string[]): Promise<number> {
     }
     const inv = parsed.invocation;
     if (inv.command === 'completion') {
+      const { completion, playbookNames } = await import('./commands/completion.js');
       process.stdout.write(completion(inv.args[0] as Shell, { specs: commandSpecs(), playbooks: playbookNames() }));
       return 0;
     }
     if (inv.command === 'import ansible') {
+      const { importCommand } = await import('./commands/import.js');
       const result = importCommand(inv.args[0], inv.opts);
       if (inv.opts.json) print(result);
       return 0;

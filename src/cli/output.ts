@@ -1,6 +1,5 @@
 // Output: listr2 on a terminal, plain lines when not a TTY, one JSON document with --json.
 // Errors are printed as what failed, where, and what to do next; a stack trace only with -v.
-import { Listr } from 'listr2';
 import type { Host } from '../inventory/types.js';
 import type { Step } from '../engine/types.js';
 import type { HostStepResult, RunEvents } from '../engine/runner.js';
@@ -121,6 +120,7 @@ export function makeOut(
         for (const j of list) await j.run(() => undefined);
         return;
       }
+      const { Listr } = await import('listr2'); // only on a terminal
       await new Listr(
         list.map((j) => ({
           title: j.title,

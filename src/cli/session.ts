@@ -4,8 +4,6 @@ import type { Host, Inventory } from '../inventory/types.js';
 import { sidecarPath } from '../inventory/types.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
 import type { ExecOptions, Transport } from '../engine/types.js';
-import { connectPlanned } from '../engine/jump.js';
-import { planConnections } from '../engine/sshplan.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
@@ -111,6 +109,11 @@ export async function openSession(
 /** Connect to every given host in parallel; all failures are reported together. */
 export async function connectAll(s: Session, hosts: Host[]): Promise<void> {
   const failures: { host: string; error: Error }[] = [];
+  // The SSH client (and the ssh config reader) load here, on first use: commands that connect nowhere skip them.
+  const [{ connectPlanned }, { planConnections }] = await Promise.all([
+    import('../engine/jump.js'),
+    import('../engine/sshplan.js'),
+  ]);
   const plans = planConnections(s.inv, hosts);
   await Promise.all(
     hosts

@@ -1,6 +1,6 @@
 // Templates are handlebars files; rendering is strict, so a missing variable is an error that names the
 // template, the line and the variable instead of an empty string in a config file.
-import Handlebars from 'handlebars';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,13 +19,21 @@ export function packageRoot(): string {
 
 export const TEMPLATES_DIR = join(packageRoot(), 'templates');
 
-const hb = Handlebars.create();
-hb.registerHelper('json', (v: unknown) => new hb.SafeString(JSON.stringify(v)));
-hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-hb.registerHelper('join', (arr: unknown, sep: unknown) =>
-  Array.isArray(arr) ? arr.join(typeof sep === 'string' ? sep : ',') : '',
-);
-hb.registerHelper('default', (v: unknown, d: unknown) => (v === undefined || v === null || v === '' ? d : v));
+type Handlebars = typeof import('handlebars');
+let handlebars: Handlebars | undefined;
+
+/** The handlebars environment with pgha's helpers, loaded on the first template (commands that render none skip it). */
+function engine(): Handlebars {
+  if (handlebars) return handlebars;
+  const hb = (createRequire(import.meta.url)('handlebars') as Handlebars).create();
+  hb.registerHelper('json', (v: unknown) => new hb.SafeString(JSON.stringify(v)));
+  hb.registerHelper('eq', (a: unknown, b: unknown) => a === b);
+  hb.registerHelper('join', (arr: unknown, sep: unknown) =>
+    Array.isArray(arr) ? arr.join(typeof sep === 'string' ? sep : ',') : '',
+  );
+  hb.registerHelper('default', (v: unknown, d: unknown) => (v === undefined || v === null || v === '' ? d : v));
+  return (handlebars = hb);
+}
 
 const cache = new Map<string, HandlebarsTemplateDelegate>();
 
@@ -43,7 +51,7 @@ export function renderTemplate(
   if (!tpl) {
     const src = readFileSync(file, 'utf8');
     try {
-      tpl = hb.compile(src, { strict: true, noEscape: true });
+      tpl = engine().compile(src, { strict: true, noEscape: true });
       tpl({}, {}); // force the parse now, so syntax errors surface here with their line
     } catch (e) {
       const msg = (e as Error).message;

@@ -8,6 +8,7 @@ import { addSecret, mask } from './mask.js';
 import { KILL_AFTER_SEC, TIMED_OUT_CODES, remoteInvocation, timeoutSeconds } from './remote.js';
 import { keyAuth } from './sshkey.js';
 import { forwardOut } from './forward.js';
+import { traceMark } from '../shared/trace.js';
 import type { Duplex } from 'node:stream';
 
 export interface ConnectOptions {
@@ -34,6 +35,7 @@ export class SshTransport implements Transport {
     let changed = false;
     const where = `${host.ssh.user}@${address}:${host.ssh.port}${opts.via ? ` through the jump host ${opts.via}` : ''}`;
     const auth = keyAuth(host.name, host.ssh.keyFile);
+    traceMark('first SSH connect');
     try {
       await t.ssh.connect({
         host: address,

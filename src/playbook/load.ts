@@ -8,6 +8,7 @@ import { UserError } from '../shared/errors.js';
 import { packageRoot } from '../engine/template.js';
 import { lineOf, locateAjvErrors, makeAjv, readYaml, throwLocated, type Located } from '../shared/yamlfile.js';
 import { nearest } from '../shared/nearest.js';
+import type { ValidateFunction } from 'ajv';
 import { playbookSchema } from './schema.js';
 import { type TaskSpec, tasksStep } from './tasks.js';
 
@@ -47,10 +48,11 @@ export function findPlaybook(nameOrPath: string): string {
   return resolve(f);
 }
 
-const validate = makeAjv().compile(playbookSchema);
+let compiled: ValidateFunction | undefined;
 
 export function loadPlaybook(file: string, components: Record<string, Component>): Playbook {
   const { doc, lines, data } = readYaml(file);
+  const validate = (compiled ??= makeAjv().compile(playbookSchema));
   if (!validate(data))
     throwLocated(
       file,

@@ -150,6 +150,7 @@ export function throwLocated(file: string, what: string, errs: Located[], hint: 
   });
 }
 
+/** Without code optimisation: each schema is validated against once or a few times per run, so compiling dominates. */
 export function makeAjv(): Ajv {
-  return new Ajv({ allErrors: true, strict: false, useDefaults: false, verbose: true });
+  return new Ajv({ allErrors: true, strict: false, useDefaults: false, verbose: true, code: { optimize: false } });
 }

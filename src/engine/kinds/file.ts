@@ -1,7 +1,7 @@
 // file: compared by sha256 and owner/group/mode; written through a temp file beside the target, validated,
 // renamed over it, the previous version kept under the backup directory.
 import { createHash } from 'node:crypto';
-import { createTwoFilesPatch } from 'diff';
+import { createRequire } from 'node:module';
 import type { Notify } from '../types.js';
 import { MASK, mask } from '../mask.js';
 import { shq } from '../quote.js';
@@ -48,6 +48,9 @@ export function sha256(s: string): string {
 /** Values of keys that look like credentials, for files that hold secrets (on top of the known secrets). */
 const CREDENTIAL_LINE = /^([-+ ]\s*[\w.-]*(password|passwd|secret|auth_pass|token)\s*[:=]\s*).+$/i;
 
+/** The diff library, loaded on the first diff (plan, --diff) only. */
+let diffLib: typeof import('diff') | undefined;
+
 export function fileDiff(
   path: string,
   before: string,
@@ -56,7 +59,8 @@ export function fileDiff(
   unknownBefore?: boolean,
 ): string {
   if (unknownBefore) return `--- ${path}\n+++ ${path}\n(current file too large to show)\n`;
-  const lines = mask(createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }))
+  diffLib ??= createRequire(import.meta.url)('diff') as typeof import('diff');
+  const lines = mask(diffLib.createTwoFilesPatch(path, path, before, after, '', '', { context: 3 }))
     .split('\n')
     .filter((l) => !/^={10,}$/.test(l) && !l.startsWith('Index: '))
     .map((l) => (/^(---|\+\+\+) /.test(l) ? l.trimEnd() : l));
