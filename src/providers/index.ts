@@ -1,7 +1,7 @@
 import type { Inventory } from '../inventory/types.js';
 import type { Provider } from './types.js';
-import { staticProvider } from './static/index.js';
 
+/** The inventory's provider; only its module is loaded (no Proxmox client for a lab or static inventory). */
 export async function providerFor(inv: Inventory): Promise<Provider> {
   switch (inv.provider.type) {
     case 'lab':
@@ -9,6 +9,6 @@ export async function providerFor(inv: Inventory): Promise<Provider> {
     case 'proxmox':
       return (await import('./proxmox/index.js')).proxmoxProvider;
     default:
-      return staticProvider;
+      return (await import('./static/index.js')).staticProvider;
   }
 }
