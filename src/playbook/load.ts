@@ -50,7 +50,7 @@ export function findPlaybook(nameOrPath: string): string {
 const validate = makeAjv().compile(playbookSchema);
 
 export function loadPlaybook(file: string, components: Record<string, Component>): Playbook {
-  const { doc, lines, data } = readYaml(file);
+  const { doc, lines, data } = readYaml(file, 'playbook');
   if (!validate(data))
     throwLocated(
       file,
