@@ -9,6 +9,7 @@ import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
+import { chooseApiMember, isApiMember } from './api-member.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -159,10 +160,10 @@ const config: Step = {
 const dcs: Step = {
   id: 'patroni.dcs',
   title: 'Keep the DCS settings (ttl, loop_wait, parameters, ...) as in the inventory',
+  // Cluster-wide: one member applies it, the first whose REST API answers (chosen once per run, before planning).
+  before: async (ctx) => void (await chooseApiMember(ctx, 'PATCH /config')),
   resources(ctx) {
-    // Cluster-wide: one member applies it (the first postgres host of the inventory).
-    const first = withRole(ctx.hosts, 'postgres')[0];
-    if (!first || first.name !== ctx.host.name) return [];
+    if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);
     const desired = dcsConfig(s);
     return [
