@@ -3,10 +3,10 @@ import { relative } from 'node:path';
 import { components } from '../components/index.js';
 import { findPlaybook, loadPlaybook, resolvePlays } from '../playbook/load.js';
 import { Runner } from '../engine/runner.js';
-import { RunError } from '../shared/errors.js';
+import { RunError, UserError } from '../shared/errors.js';
 import type { ProviderChange } from '../providers/types.js';
-import { sidecarPath, type Inventory } from '../inventory/types.js';
-import { type GlobalOptions, connectAll, openSession } from './session.js';
+import { sidecarPath, type Host, type Inventory } from '../inventory/types.js';
+import { type GlobalOptions, type Session, connectAll, openSession } from './session.js';
 import type { Out } from './output.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
@@ -47,12 +47,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       out.info(
         `${[...missing].join(', ')} do not exist yet: every file, package and service of the playbook would be created there`,
       );
-    try {
-      await connectAll(s, reachable);
-    } catch (e) {
-      if (e instanceof RunError) unreachable.push(...e.failures.map((f) => f.host));
-      throw e;
-    }
+    const down = await connectOrDown(s, reachable, o.check, (l) => out.info(l), unreachable);
     const r = (runner = new Runner({
       inventory: s.inv,
       secrets: s.secrets,
@@ -62,7 +57,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       events: out.events,
       templateDirs: [pb.dir],
     }));
-    const allow = new Set(reachable.map((h) => h.name));
+    const allow = new Set(reachable.filter((h) => !down.some((d) => d.host === h.name)).map((h) => h.name));
     const steps = resolvePlays(pb, s.inv, components, s.hosts)
       .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
       .filter((x) => x.hosts.length);
@@ -91,6 +86,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
         `${o.check ? 'plan' : 'done'}: ${t.changes} change${t.changes > 1 ? 's' : ''}${o.check ? ' would be made' : ''} (${secs} s)` +
           `${t.restarted.length ? `; restarted ${t.restarted.join(', ')}` : ''}${t.reloaded.length ? `; reloaded ${t.reloaded.join(', ')}` : ''}`,
       );
+    if (down.length) out.info(`not planned: ${down.map((d) => d.host).join(', ')} (down)`);
     if (pb.name === 'cluster' && !o.check && s.inv.vip) out.info(connectionInfo(s.inv));
     if (g.verbose)
       out.info(
@@ -106,6 +102,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       warnings: s.inv.warnings,
       ...(pb.name === 'cluster' ? { replication: replicationMode(s.inv) } : {}),
       provider: pchanges,
+      ...(down.length ? { down } : {}),
       changes: r.results.flatMap((x) =>
         x.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined })),
       ),
@@ -128,6 +125,44 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
     throw attachRecap(e, summary);
   } finally {
     await s.close();
+  }
+}
+
+export interface DownHost {
+  host: string;
+  reason: string;
+}
+
+/**
+ * Connect to the hosts of a run. In check mode (plan) a host that cannot be reached is down: it is named with the
+ * reason, its steps are skipped and the others are planned. Otherwise (up, run), and when no host answers at all or
+ * a host's identity is in question (a changed host key), the run stops here as before. `unreachable` collects the
+ * hosts that did not connect, for the recap.
+ */
+export async function connectOrDown(
+  s: Session,
+  hosts: Host[],
+  check: boolean,
+  info: (line: string) => void,
+  unreachable: string[],
+  connect: (s: Session, hosts: Host[]) => Promise<void> = connectAll,
+): Promise<DownHost[]> {
+  try {
+    await connect(s, hosts);
+    return [];
+  } catch (e) {
+    if (!(e instanceof RunError)) throw e;
+    unreachable.push(...e.failures.map((f) => f.host));
+    const answered = hosts.some((h) => s.transports.has(h.name));
+    if (!check || !answered || e.failures.some((f) => f.error instanceof UserError)) throw e;
+    const down = hosts
+      .filter((h) => e.failures.some((f) => f.host === h.name))
+      .map((h) => {
+        const msg = e.failures.find((f) => f.host === h.name)!.error.message.split('\n')[0]!;
+        return { host: h.name, reason: msg.startsWith(`${h.name}: `) ? msg.slice(h.name.length + 2) : msg };
+      });
+    for (const d of down) info(`down: ${d.host} (${d.reason}): its steps are skipped`);
+    return down;
   }
 }
 

@@ -1,7 +1,7 @@
 // Reading an inventory file: YAML with positions, duplicate keys found (not fatal), schema errors located and worded.
 import type { ErrorObject, ValidateFunction } from 'ajv';
-import { isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
-import { fieldName, lineOf, locateAjvErrors, makeAjv, type Located } from '../shared/yamlfile.js';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { dropDuplicateKeys, fieldName, lineOf, locateAjvErrors, makeAjv, type Located } from '../shared/yamlfile.js';
 import { nearest } from '../shared/nearest.js';
 import { UserError } from '../shared/errors.js';
 import addFormatsModule from 'ajv-formats';
@@ -30,40 +30,8 @@ export function parseYamlText(file: string, text: string): ParsedYaml {
     const line = lines.linePos(doc.errors[0].pos[0]).line;
     throw new UserError(`inventory ${file} is not valid YAML:\n${list.join('\n')}`, 'fix the YAML syntax at that line', { file, line });
   }
-  const errors: Located[] = [];
-  visit(doc, {
-    Map(_key, map, path) {
-      const seen = new Map<string, number | undefined>();
-      const ptr = pointerOf(path, map);
-      // The first definition stays (and is checked); later ones are reported and dropped.
-      map.items = map.items.filter((pair) => {
-        const k = keyText(pair.key);
-        const line = (pair.key as Node | null)?.range ? lines.linePos((pair.key as Node).range![0]).line : undefined;
-        if (!seen.has(k)) return seen.set(k, line), true;
-        const what = ptr === '/hosts' ? 'host name' : ptr === '/groups' ? 'group name' : 'key';
-        errors.push({ line, field: fieldName(`${ptr}/${k}`), message: `duplicate ${what} '${k}' (first at line ${seen.get(k) ?? '?'})` });
-        return false;
-      });
-    },
-  });
+  const errors = dropDuplicateKeys(doc, lines, (ptr) => (ptr === '/hosts' ? 'host name' : ptr === '/groups' ? 'group name' : 'key'));
   return { file, doc, lines, data: doc.toJS({ maxAliasCount: 1000 }), errors };
-}
-
-/** JSON pointer of a node from the ancestor path that yaml's visit() gives (Document, Map, Pair, Map, Pair, ...). */
-function pointerOf(path: readonly unknown[], node: unknown): string {
-  const chain = [...path, node];
-  const parts: string[] = [];
-  for (let i = 1; i < chain.length; i++) {
-    const parent = chain[i - 1];
-    const cur = chain[i];
-    if (isSeq(parent)) parts.push(String(parent.items.indexOf(cur as never)));
-    else if (isPair(parent) && parent.value === cur) parts.push(keyText(parent.key));
-  }
-  return parts.map((x) => `/${x.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-}
-
-function keyText(k: unknown): string {
-  return isScalar(k) ? String(k.value) : String(k);
 }
 
 const ajv = makeAjv();

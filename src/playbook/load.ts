@@ -51,7 +51,7 @@ export function findPlaybook(nameOrPath: string): string {
 let compiled: ValidateFunction | undefined;
 
 export function loadPlaybook(file: string, components: Record<string, Component>): Playbook {
-  const { doc, lines, data } = readYaml(file);
+  const { doc, lines, data } = readYaml(file, 'playbook');
   const validate = (compiled ??= makeAjv().compile(playbookSchema));
   if (!validate(data))
     throwLocated(

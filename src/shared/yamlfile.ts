@@ -5,7 +5,7 @@ import AjvModule, { type ErrorObject } from 'ajv';
 const Ajv = AjvModule.default;
 type Ajv = InstanceType<typeof Ajv>;
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isMap, isSeq, type Document, type Node } from 'yaml';
+import { LineCounter, parseDocument, isMap, isPair, isScalar, isSeq, visit, type Document, type Node } from 'yaml';
 import { UserError } from './errors.js';
 import { nearest } from './nearest.js';
 
@@ -15,7 +15,8 @@ export interface Located {
   message: string;
 }
 
-export function readYaml(file: string): { doc: Document; lines: LineCounter; data: unknown } {
+/** Read a YAML file keeping positions; a key given twice in one map is an error at both lines (`what` names the file). */
+export function readYaml(file: string, what = 'YAML file'): { doc: Document; lines: LineCounter; data: unknown } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -27,7 +28,7 @@ export function readYaml(file: string): { doc: Document; lines: LineCounter; dat
     );
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
   if (doc.errors.length) {
     const e = doc.errors[0];
     const line = lines.linePos(e.pos[0]).line;
@@ -37,7 +38,70 @@ export function readYaml(file: string): { doc: Document; lines: LineCounter; dat
       { file, line },
     );
   }
+  const dups = dropDuplicateKeys(doc, lines);
+  if (dups.length) throwLocated(file, what, dups, 'keep one of the two lines of each key');
   return { doc, lines, data: doc.toJS() };
+}
+
+/**
+ * Keys given more than once in one map: an error at every line of the key (the first says where the others are,
+ * the others where the first is). The first definition stays in the document; the later ones are dropped.
+ * `label` words the kind of key from the map's JSON pointer ("host name" under /hosts).
+ */
+export function dropDuplicateKeys(
+  doc: Document,
+  lines: LineCounter,
+  label: (mapPointer: string) => string = () => 'key',
+): Located[] {
+  const errors: Located[] = [];
+  visit(doc, {
+    Map(_key, map, path) {
+      const ptr = pointerOf(path, map);
+      const seen = new Map<string, (number | undefined)[]>();
+      map.items = map.items.filter((pair) => {
+        const k = keyText(pair.key);
+        const at = seen.get(k);
+        const line = (pair.key as Node | null)?.range ? lines.linePos((pair.key as Node).range![0]).line : undefined;
+        if (at) at.push(line);
+        else seen.set(k, [line]);
+        return !at;
+      });
+      for (const [k, at] of seen) {
+        if (at.length < 2) continue;
+        const what = label(ptr);
+        const field = fieldName(`${ptr}/${k}`);
+        const others = at.slice(1).map((l) => l ?? '?');
+        errors.push({
+          line: at[0],
+          field,
+          message: `${what} '${k}' is given ${at.length === 2 ? 'twice' : `${at.length} times`} (again at line${others.length > 1 ? 's' : ''} ${others.join(', ')})`,
+        });
+        at.slice(1).forEach((l, i) => {
+          const between = others.slice(0, i);
+          const also = between.length ? `, again at line${between.length > 1 ? 's' : ''} ${between.join(', ')}` : '';
+          errors.push({ line: l, field, message: `duplicate ${what} '${k}' (first at line ${at[0] ?? '?'}${also})` });
+        });
+      }
+    },
+  });
+  return errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+}
+
+/** JSON pointer of a node from the ancestor path that yaml's visit() gives (Document, Map, Pair, Map, Pair, ...). */
+function pointerOf(path: readonly unknown[], node: unknown): string {
+  const chain = [...path, node];
+  const parts: string[] = [];
+  for (let i = 1; i < chain.length; i++) {
+    const parent = chain[i - 1];
+    const cur = chain[i];
+    if (isSeq(parent)) parts.push(String(parent.items.indexOf(cur as never)));
+    else if (isPair(parent) && parent.value === cur) parts.push(keyText(parent.key));
+  }
+  return parts.map((x) => `/${x.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+}
+
+function keyText(k: unknown): string {
+  return isScalar(k) ? String(k.value) : String(k);
 }
 
 /** The line of the node at a JSON pointer path ("/plays/0/hosts"), or of its nearest existing parent. */

@@ -216,6 +216,36 @@ describe('etcd membership checks across hosts', () => {
     expect(cmds[0]).toContain('member add pg3 --peer-urls=http://10.77.0.13:2380');
   });
 
+  it('leaves a member that is not connected alone (never taken for one that lost its data), and adds through a running one', async () => {
+    const status = fx('status.json');
+    const list = JSON.parse(rename(fx('memberlist.json')).replace(/:(\d{16,})/g, ':"$1"'));
+    list.members = list.members
+      .filter((m: { name: string }) => m.name !== 'pg2')
+      .map((m: { name: string }) => ({ ...m, peerURLs: [`http://10.77.0.1${m.name.slice(2)}:2380`] }));
+    const mlText = JSON.stringify(list).replace(/"(\d{16,})"/g, '$1');
+    const answer = (h: { name: string }) =>
+      fakeTransport(h as never, (script) => {
+        if (script.includes('member add')) return { stdout: 'ok' };
+        if (h.name === 'pg2') return { stdout: 'no\n---pgha-split---\n\n---pgha-split---\n' };
+        return { stdout: `yes\n---pgha-split---\n${status}\n---pgha-split---\n${mlText}` };
+      });
+    // pg1 is down (no connection); pg2 is new; pg3 runs: pg2 is added through pg3, pg1 is not touched.
+    const transports = new Map(etcdHosts.filter((h) => h.name !== 'pg1').map((h) => [h.name, answer(h)]));
+    const logs: string[] = [];
+    await reconcileMembers({ ...groupCtx(inv, transports, etcdHosts), log: (l) => logs.push(l) });
+    const adds = [...transports.entries()].flatMap(([n, t]) =>
+      t.scripts.filter((s) => s.includes('member add')).map((s) => [n, s]),
+    );
+    expect(adds).toHaveLength(1);
+    expect(adds[0]![0]).toBe('pg3');
+    expect(adds[0]![1]).toContain('member add pg2 --peer-urls=http://10.77.0.12:2380');
+    expect(adds[0]![1]).not.toContain('member remove');
+    expect(logs).toEqual([
+      'pg1 is not connected: its etcd membership is left as it is',
+      'add pg2 (http://10.77.0.12:2380) to the etcd cluster',
+    ]);
+  });
+
   it('agreement: healthy recorded cluster passes only when names match the inventory', async () => {
     const three = inv.hosts.filter((h) => h.roles.includes('etcd'));
     const tr = (ml: string) =>

@@ -1,5 +1,6 @@
-// A fake Patroni 3.0.2 REST API on 127.0.0.1, one server per member: GET /patroni and /cluster, POST /restart
-// (Basic auth required on POST, as with restapi.authentication). Every request is recorded, in arrival order.
+// A fake Patroni 3.0.2 REST API on 127.0.0.1, one server per member: GET /patroni and /cluster, POST /restart,
+// GET and PATCH /config (Basic auth required on POST and PATCH, as with restapi.authentication). Every request is
+// recorded, in arrival order.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -28,8 +29,12 @@ export interface FakeCall {
 export interface FakePatroni {
   members: FakeMember[];
   calls: FakeCall[];
+  /** The DCS settings GET /config shows (one for the cluster; PATCH merges into it). */
+  config: Record<string, any>;
   /** Names of members that got POST /restart, in order. */
   restarts(): string[];
+  /** Stop one member's REST API: its port then refuses connections, as a stopped Patroni's does. */
+  stop(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -46,6 +51,9 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
     ...m,
   }));
   const servers: Server[] = [];
+  const dcs = {
+    config: { ttl: 30, loop_wait: 10, postgresql: { parameters: { max_connections: 100 } } } as Record<string, any>,
+  };
   const clusterJson = () =>
     JSON.stringify({
       members: members.map((m) => ({
@@ -84,6 +92,22 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
           );
         }
         if (req.method === 'GET' && req.url === '/cluster') return send(200, clusterJson());
+        if (req.method === 'GET' && req.url === '/config') return send(200, JSON.stringify(dcs.config));
+        if (req.method === 'PATCH' && req.url === '/config') {
+          if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
+          const p = JSON.parse(body) as Record<string, any>;
+          const c = dcs.config;
+          dcs.config = {
+            ...c,
+            ...p,
+            postgresql: {
+              ...c.postgresql,
+              ...p.postgresql,
+              parameters: { ...c.postgresql?.parameters, ...p.postgresql?.parameters },
+            },
+          };
+          return send(200, JSON.stringify(dcs.config));
+        }
         if (req.method === 'POST' && req.url === '/restart') {
           if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
           if (m.restart === 'start failed') {
@@ -105,9 +129,16 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
   return {
     members,
     calls,
+    get config() {
+      return dcs.config;
+    },
+    stop: (name) => {
+      const s = servers[members.findIndex((m) => m.name === name)]!;
+      return new Promise<void>((r) => s.close(() => r()));
+    },
     restarts: () => calls.filter((c) => c.method === 'POST' && c.path === '/restart').map((c) => c.member),
     close: async () => {
-      await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      await Promise.all(servers.filter((s) => s.listening).map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
 }

@@ -67,6 +67,32 @@ describe('patroni config', () => {
     expect(res).toContainEqual({ kind: 'service', name: 'patroni', enabled: true, state: 'started' });
   });
 
+  it('validation tolerates etcd hosts that do not answer while one does, and still catches real errors', async () => {
+    const { f } = await cfgOf();
+    const validate = async (out: string) => {
+      const { fake, t } = fakeBin({ patroni: `cat <<'EOF'\n${out}\nEOF\nexit 1` });
+      return await t.exec(f.validate!.split('%s').join(shq(join(fake, 'patroni.yml'))));
+    };
+    // As 3.0.2 words it: one line per etcd host it cannot connect to.
+    const unreachable = (i: number) =>
+      `etcd3.hosts.${i} 10.77.0.1${i + 1}:2379 didn't pass validation: '10.77.0.1${i + 1}:2379 is not reachable'`;
+    const busy = 'restapi.listen 0.0.0.0:8008 Port 8008 is already in use.';
+    expect((await validate(unreachable(2))).code).toBe(0);
+    expect((await validate(`${busy}\n${unreachable(0)}\n${unreachable(1)}`)).code).toBe(0);
+    // None of the three answers: the complaints stand.
+    const none = await validate([0, 1, 2].map(unreachable).join('\n'));
+    expect(none.code).toBe(1);
+    expect(none.stdout.trim().split('\n')).toEqual([0, 1, 2].map(unreachable));
+    // A real error next to an unreachable host still fails, and is what is shown.
+    const real = await validate(`${unreachable(1)}\npostgresql.authentication.rewind  is not defined.`);
+    expect(real.code).toBe(1);
+    expect(real.stdout.trim()).toBe('postgresql.authentication.rewind  is not defined.');
+    // A malformed etcd host is not a connectivity problem.
+    const wrong = await validate("etcd3.hosts.1 10.77.0.12 didn't pass validation: 'contains a wrong value'");
+    expect(wrong.code).toBe(1);
+    expect(wrong.stdout).toContain('contains a wrong value');
+  });
+
   it('renders scope, etcd3 hosts with ports, REST API, bootstrap and auth', async () => {
     const { doc } = await cfgOf();
     expect(doc.scope).toBe('demo');

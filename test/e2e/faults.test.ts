@@ -101,6 +101,15 @@ describe('faults: clear messages, and a re-run converges', () => {
     expect(r.stderr).toMatch(/next: check that the host is up/);
     expect(r.stderr).not.toMatch(/pg1|pg3|lb1|lb2/);
     expect(r.stderr).not.toMatch(STACK);
+    // plan says which host is down and plans the others.
+    const p = await run(['plan', '-i', hostsFile]);
+    console.log(`plan with pg2 down: exit ${p.code} after ${p.seconds.toFixed(1)} s`);
+    expect(p.code, show(p)).toBe(0);
+    const said = p.stdout + p.stderr;
+    expect(said).toMatch(/^down: pg2 \(cannot reach root@10\.231\.80\.12:22 over SSH .*\): its steps are skipped$/m);
+    expect(said).toMatch(/^not planned: pg2 \(down\)$/m);
+    expect(said).toMatch(/^ {2}lb1: /m);
+    expect(said).toMatch(/^ {2}pg2 +ok=0 +changed=0 +failed=0 +unreachable=1$/m);
     // Nothing was touched on the hosts that answered.
     await startHost(inv, 'pg2');
     conns = await connect(inv);

@@ -52,6 +52,34 @@ describe('bad inventories: one UserError naming file, line and field', () => {
     expect(errorLines(e)).toContainEqual({ line: 11, field: 'hosts.pg1', message: "duplicate host name 'pg1' (first at line 9)" });
   });
 
+  it('a duplicate host name is an error at both lines', () => {
+    const e = loadError(BASE.replace('  pg3: {address: 10.77.0.13', '  pg1: {address: 10.77.0.13'));
+    expect(errorLines(e)).toContainEqual({ line: 9, field: 'hosts.pg1', message: "host name 'pg1' is given twice (again at line 11)" });
+    expect(e.where).toMatchObject({ file: e.file, line: 9 });
+  });
+
+  it('a key given twice, in a nested map and at the top level, is an error at every line of it', () => {
+    const e = loadError(BASE.replace('network:', 'vars:\n  patroni_ttl: 8\n  patroni_loop_wait: 2\n  patroni_ttl: 9\nnetwork:') + 'cluster: other\nvars: {patroni_ttl: 7}\n');
+    expect(errorLines(e)).toEqual([
+      { line: 1, field: 'cluster', message: "key 'cluster' is given twice (again at line 16)" },
+      { line: 3, field: 'vars', message: "key 'vars' is given twice (again at line 17)" },
+      { line: 4, field: 'vars.patroni_ttl', message: "key 'patroni_ttl' is given twice (again at line 6)" },
+      { line: 6, field: 'vars.patroni_ttl', message: "duplicate key 'patroni_ttl' (first at line 4)" },
+      { line: 16, field: 'cluster', message: "duplicate key 'cluster' (first at line 1)" },
+      { line: 17, field: 'vars', message: "duplicate key 'vars' (first at line 3)" },
+    ]);
+    expect(e.message).toContain(`inventory ${e.file} has 6 errors`);
+  });
+
+  it('a key given three times names every other line', () => {
+    const e = loadError(BASE.replace('  vip: 10.77.0.100', '  vip: 10.77.0.100\n  vip: 10.77.0.101\n  vip: 10.77.0.102'));
+    expect(errorLines(e)).toEqual([
+      { line: 5, field: 'network.vip', message: "key 'vip' is given 3 times (again at lines 6, 7)" },
+      { line: 6, field: 'network.vip', message: "duplicate key 'vip' (first at line 5)" },
+      { line: 7, field: 'network.vip', message: "duplicate key 'vip' (first at line 5, again at line 6)" },
+    ]);
+  });
+
   it('a duplicate address', () => {
     const e = loadError(BASE.replace('10.77.0.13', '10.77.0.11'));
     expect(errorLines(e)).toEqual([{ line: 11, field: 'hosts.pg3.address', message: '10.77.0.11 is already used by host pg1' }]);
@@ -196,6 +224,7 @@ hosts:
     expect(errs.map((x) => [x.line, x.field])).toEqual([
       [1, 'cluster'],
       [2, 'network.vip'],
+      [4, 'hosts.pg1'],
       [4, 'hosts.pg1.colour'],
       [5, 'hosts.pg1'],
     ]);

@@ -8,6 +8,7 @@ import { renderTemplate } from '../../src/engine/template.js';
 import type { Component, StepContext } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { fakeHost } from '../engine/local-transport.js';
+import { UserError } from '../../src/shared/errors.js';
 
 const comps: Record<string, Component> = {
   etcd: {
@@ -59,6 +60,25 @@ describe('playbooks', () => {
     expect(() => loadPlaybook(f, comps)).toThrow(
       /pb\.yml:4: plays\.0\.component: unknown component 'etdc': did you mean 'etcd'\?/,
     );
+  });
+
+  it('a key given twice is an error at both lines, with the file named for each', () => {
+    const f = write('name: x\nplays:\n  - hosts: etcd\n    component: etcd\n    hosts: all\nname: y\n');
+    let err: unknown;
+    try {
+      loadPlaybook(f, comps);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as UserError).exitCode).toBe(2);
+    expect((err as UserError).message.split('\n')).toEqual([
+      `playbook ${f} has 4 errors:`,
+      `  ${f}:1: name: key 'name' is given twice (again at line 6)`,
+      `  ${f}:3: plays.0.hosts: key 'hosts' is given twice (again at line 5)`,
+      `  ${f}:5: plays.0.hosts: duplicate key 'hosts' (first at line 3)`,
+      `  ${f}:6: name: duplicate key 'name' (first at line 1)`,
+    ]);
   });
 
   it('reports malformed YAML with its line', () => {

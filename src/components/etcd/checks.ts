@@ -50,10 +50,16 @@ export async function probeMember(ctx: StepGroupContext, host: Host): Promise<Me
 /**
  * Before configuring: members whose data belongs to another cluster are reported; a member that lost its
  * data (or is new) while the cluster runs is added to it (`member remove` of its stale entry, then
- * `member add`), so it joins with state `existing` instead of forming a second cluster.
+ * `member add`), so it joins with state `existing` instead of forming a second cluster. Membership changes go
+ * through a running member (the leader when it answers, else any other).
  */
 export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
-  const hosts = withRole(ctx.hosts, 'etcd');
+  // A host that is not connected says nothing about its data: it is neither joined nor replaced.
+  const hosts = withRole(ctx.hosts, 'etcd').filter((h) => {
+    if (ctx.transports.has(h.name)) return true;
+    ctx.log(`${h.name} is not connected: its etcd membership is left as it is`);
+    return false;
+  });
   const probes = await Promise.all(hosts.map((h) => probeMember(ctx, h)));
   const running = probes.filter((p) => p.hasData && p.status && p.list);
 

@@ -9,17 +9,28 @@ import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
+import { chooseApiMember, isApiMember } from './api-member.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
 
 /**
- * `patroni --validate-config` also tries to bind the listen ports; on a running member they are taken by
- * Patroni itself, so exactly that complaint is ignored. Every other finding fails the validation.
+ * `patroni --validate-config` (3.0.2) also tries to bind the listen ports and to connect to every etcd host. On a
+ * running member its own ports are taken by Patroni itself, so exactly that complaint is ignored. An etcd host
+ * that does not answer ("etcd3.hosts.N HOST:PORT didn't pass validation: 'HOST:PORT is not reachable'") is no
+ * reason to refuse the file while another one answers: one member down must not block a configuration change.
+ * When none of the `etcdHosts` answers, the complaints stay. Every other finding fails the validation.
  */
-export const PATRONI_VALIDATE =
-  `sh -c 'out=$(patroni --validate-config "$1" 2>&1) && exit 0; ` +
-  `rest=$(echo "$out" | grep -v "is already in use"); if [ -n "$rest" ]; then echo "$rest"; exit 1; fi' pgha-validate %s`;
+export function patroniValidate(etcdHosts: number): string {
+  const down = '"^etcd3\\.hosts\\.[0-9]* .* is not reachable"';
+  const script = [
+    'out=$(patroni --validate-config "$1" 2>&1) && exit 0',
+    'rest=$(echo "$out" | grep -v "is already in use")',
+    `if [ "$(echo "$rest" | grep -c ${down})" -lt "$2" ]; then rest=$(echo "$rest" | grep -v ${down}); fi`,
+    'if [ -n "$rest" ]; then echo "$rest"; exit 1; fi',
+  ].join('; ');
+  return `sh -c '${script}' pgha-validate %s ${etcdHosts}`;
+}
 
 /** The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. */
 export function dcsConfig(s: PatroniSettings): Record<string, unknown> {
@@ -103,7 +114,7 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     group: 'postgres',
     mode: '0600',
     secret: true,
-    validate: PATRONI_VALIDATE,
+    validate: patroniValidate(etcdHosts.length),
     notify: [{ service: 'patroni', action: 'reload' }],
   };
 }
@@ -159,10 +170,10 @@ const config: Step = {
 const dcs: Step = {
   id: 'patroni.dcs',
   title: 'Keep the DCS settings (ttl, loop_wait, parameters, ...) as in the inventory',
+  // Cluster-wide: one member applies it, the first whose REST API answers (chosen once per run, before planning).
+  before: async (ctx) => void (await chooseApiMember(ctx, 'PATCH /config')),
   resources(ctx) {
-    // Cluster-wide: one member applies it (the first postgres host of the inventory).
-    const first = withRole(ctx.hosts, 'postgres')[0];
-    if (!first || first.name !== ctx.host.name) return [];
+    if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);
     const desired = dcsConfig(s);
     return [
