@@ -15,8 +15,10 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
   const errors: Located[] = [];
   const warnings: Located[] = [];
   const at = (ptr: string, key = false) => lineOf(p.doc, p.lines, ptr, key);
-  const err = (ptr: string, message: string, key = false) => errors.push({ line: at(ptr, key), field: fieldName(ptr), message });
-  const warn = (ptr: string, message: string, key = false) => warnings.push({ line: at(ptr, key), field: fieldName(ptr), message });
+  const err = (ptr: string, message: string, key = false) =>
+    errors.push({ line: at(ptr, key), field: fieldName(ptr), message });
+  const warn = (ptr: string, message: string, key = false) =>
+    warnings.push({ line: at(ptr, key), field: fieldName(ptr), message });
   const { inv, subnet } = b;
 
   // Addresses: valid in the subnet, unique, and none of them the VIP or the lab bridge address.
@@ -32,7 +34,12 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
     if (other) err(ptr, `${address} is already used by ${other}`);
     else used.set(n, who);
   };
-  if (inv.provider.lab && subnet) claim('/provider/lab/bridge_address', inv.provider.lab.bridgeAddress, 'the lab bridge (provider.lab.bridge_address)');
+  if (inv.provider.lab && subnet)
+    claim(
+      '/provider/lab/bridge_address',
+      inv.provider.lab.bridgeAddress,
+      'the lab bridge (provider.lab.bridge_address)',
+    );
   for (const h of inv.hosts) if (h.address) claim(`/hosts/${h.name}/address`, h.address, `host ${h.name}`);
   if (inv.vip) claim('/network/vip', inv.vip, 'the VIP');
 
@@ -41,28 +48,50 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
   const list = (r: string) => names(r).join(', ');
   const have = (r: string) => (names(r).length === 1 ? `host ${list(r)} has` : `hosts ${list(r)} have`);
   if (inv.hosts.length) {
-    if (!names('postgres').length) err('/hosts', 'no host has the postgres role: give it to at least one host (two or more for failover)', true);
+    if (!names('postgres').length)
+      err('/hosts', 'no host has the postgres role: give it to at least one host (two or more for failover)', true);
     if (names('postgres').length && !names('etcd').length) {
-      err('/hosts', `${have('postgres')} the postgres role but no host has the etcd role: Patroni needs an etcd cluster (give etcd to 3 hosts)`, true);
+      err(
+        '/hosts',
+        `${have('postgres')} the postgres role but no host has the etcd role: Patroni needs an etcd cluster (give etcd to 3 hosts)`,
+        true,
+      );
     }
     if (names('haproxy').length && !inv.vip) {
-      err(p.data && obj(p.data).network ? '/network' : '', `${have('haproxy')} the haproxy role but network.vip is not set: keepalived needs a virtual IP in the subnet for them to share`, true);
+      err(
+        p.data && obj(p.data).network ? '/network' : '',
+        `${have('haproxy')} the haproxy role but network.vip is not set: keepalived needs a virtual IP in the subnet for them to share`,
+        true,
+      );
     }
-    if (inv.vip && !names('haproxy').length) warn('/network/vip', 'a VIP is set but no host has the haproxy role: nothing will hold it');
+    if (inv.vip && !names('haproxy').length)
+      warn('/network/vip', 'a VIP is set but no host has the haproxy role: nothing will hold it');
     const etcd = names('etcd').length;
     if (etcd && (etcd < 3 || etcd % 2 === 0)) {
-      warn('/hosts', `${etcd} etcd member${etcd > 1 ? 's' : ''} (${list('etcd')}): use an odd number, at least 3, so etcd keeps quorum when one member fails`, true);
+      warn(
+        '/hosts',
+        `${etcd} etcd member${etcd > 1 ? 's' : ''} (${list('etcd')}): use an odd number, at least 3, so etcd keeps quorum when one member fails`,
+        true,
+      );
     }
-    if (names('postgres').length === 1) warn('/hosts', `one postgres host (${list('postgres')}): there is no replica to fail over to`, true);
-    if (names('haproxy').length === 1) warn('/hosts', `one haproxy host (${list('haproxy')}): the VIP has nowhere to move`, true);
+    if (names('postgres').length === 1)
+      warn('/hosts', `one postgres host (${list('postgres')}): there is no replica to fail over to`, true);
+    if (names('haproxy').length === 1)
+      warn('/hosts', `one haproxy host (${list('haproxy')}): the VIP has nowhere to move`, true);
   }
 
   checkJumps(p, inv, err);
 
   // Provider sections that do not match the provider type.
   const prov = obj(obj(p.data).provider);
-  if (prov.lab !== undefined && inv.provider.type !== 'lab') err('/provider/lab', `lab settings are only used with provider lab (type is ${inv.provider.type})`, true);
-  if (prov.proxmox !== undefined && inv.provider.type !== 'proxmox') err('/provider/proxmox', `proxmox settings are only used with provider proxmox (type is ${inv.provider.type})`, true);
+  if (prov.lab !== undefined && inv.provider.type !== 'lab')
+    err('/provider/lab', `lab settings are only used with provider lab (type is ${inv.provider.type})`, true);
+  if (prov.proxmox !== undefined && inv.provider.type !== 'proxmox')
+    err(
+      '/provider/proxmox',
+      `proxmox settings are only used with provider proxmox (type is ${inv.provider.type})`,
+      true,
+    );
 
   if (inv.provider.proxmox) {
     const px = inv.provider.proxmox;
@@ -73,7 +102,10 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
       return taken ? `gateway ${gw} is the address of ${taken}` : undefined;
     };
     if (!px.api.verifyTls) {
-      warn('/provider/proxmox/api/verify_tls', `TLS verification of the Proxmox API at ${px.api.host} is off: anyone on the path can read the API token; set ca_file to the node's pve-root-ca.pem instead`);
+      warn(
+        '/provider/proxmox/api/verify_tls',
+        `TLS verification of the Proxmox API at ${px.api.host} is off: anyone on the path can read the API token; set ca_file to the node's pve-root-ca.pem instead`,
+      );
     }
     if (px.defaults.gateway) {
       const problem = gatewayProblem(px.defaults.gateway);
@@ -85,25 +117,40 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
       if (!hp) continue;
       const own = obj(obj(obj(obj(p.data).hosts)[h.name]).proxmox);
       if (hp.node && !px.nodes.some((n) => n.name === hp.node)) {
-        err(`/hosts/${h.name}/proxmox/node`, `node ${hp.node} is not one of provider.proxmox.nodes (${px.nodes.map((n) => n.name).join(', ')})`);
+        err(
+          `/hosts/${h.name}/proxmox/node`,
+          `node ${hp.node} is not one of provider.proxmox.nodes (${px.nodes.map((n) => n.name).join(', ')})`,
+        );
       }
       if (hp.vmid !== undefined) {
         if (hp.vmid === px.template) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is the template's vmid`);
-        else if (vmids.has(hp.vmid)) err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);
+        else if (vmids.has(hp.vmid))
+          err(`/hosts/${h.name}/proxmox/vmid`, `vmid ${hp.vmid} is already used by host ${vmids.get(hp.vmid)}`);
         else vmids.set(hp.vmid, h.name);
       }
       if (own.gateway !== undefined && hp.gateway) {
         const problem = gatewayProblem(hp.gateway);
         if (problem) err(`/hosts/${h.name}/proxmox/gateway`, problem);
       }
-      if (hp.ip === 'static' && !hp.gateway) warn(`/hosts/${h.name}`, 'ip static without a gateway (hosts.*.proxmox.gateway or provider.proxmox.defaults.gateway): the VM reaches only its subnet', true);
-      if (!hp.sshPublicKey) warn(`/hosts/${h.name}`, 'no ssh_public_key for cloud-init (hosts.*.proxmox or provider.proxmox.defaults): the VM relies on keys already in the template', true);
+      if (hp.ip === 'static' && !hp.gateway)
+        warn(
+          `/hosts/${h.name}`,
+          'ip static without a gateway (hosts.*.proxmox.gateway or provider.proxmox.defaults.gateway): the VM reaches only its subnet',
+          true,
+        );
+      if (!hp.sshPublicKey)
+        warn(
+          `/hosts/${h.name}`,
+          'no ssh_public_key for cloud-init (hosts.*.proxmox or provider.proxmox.defaults): the VM relies on keys already in the template',
+          true,
+        );
     }
   }
 
   // Variables: a name that looks like a component's but is not declared is a typo; the components' rules.
   const varLayers: [string, unknown][] = [['/vars', obj(p.data).vars]];
-  for (const [g, spec] of Object.entries(obj(obj(p.data).groups))) varLayers.push([`/groups/${g}/vars`, obj(spec).vars]);
+  for (const [g, spec] of Object.entries(obj(obj(p.data).groups)))
+    varLayers.push([`/groups/${g}/vars`, obj(spec).vars]);
   for (const [h, spec] of Object.entries(obj(obj(p.data).hosts))) varLayers.push([`/hosts/${h}/vars`, obj(spec).vars]);
   for (const [ptr, vars] of varLayers) {
     for (const k of Object.keys(obj(vars))) {
@@ -131,7 +178,12 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
 function rulePointer(data: unknown, keys: readonly string[], host: string, groups: string[]): string {
   const layers = [`/hosts/${host}/vars`, ...[...groups].reverse().map((g) => `/groups/${g}/vars`), '/vars'];
   for (const ptr of layers) {
-    const v = obj(ptr.split('/').slice(1).reduce<unknown>((o, k) => obj(o)[k], data));
+    const v = obj(
+      ptr
+        .split('/')
+        .slice(1)
+        .reduce<unknown>((o, k) => obj(o)[k], data),
+    );
     const k = keys.find((x) => x in v);
     if (k) return `${ptr}/${k}`;
   }
@@ -156,7 +208,10 @@ function checkJumps(p: ParsedYaml, inv: Built['inv'], err: (ptr: string, message
     const plain = !spec.user && !spec.port && !spec.host.includes('.');
     if (plain && !names.includes(spec.host) && inv.provider.type === 'lab') {
       const near = nearest(spec.host, names);
-      err(`${ptr}/jump`, `'${jump}' is not a host of this inventory${near ? `: did you mean '${near}'?` : ` (hosts: ${names.join(', ')})`}`);
+      err(
+        `${ptr}/jump`,
+        `'${jump}' is not a host of this inventory${near ? `: did you mean '${near}'?` : ` (hosts: ${names.join(', ')})`}`,
+      );
     }
   }
 }

@@ -10,21 +10,32 @@ export function resolveLimit(inv: Inventory, expr: string): Host[] {
 
 /** Hosts named by a selector (as for --limit); `what` says where the selector came from, for errors. */
 export function selectHosts(inv: Inventory, expr: string, opts: { what: string; allowEmpty?: boolean }): Host[] {
-  const words = expr.split(',').map((w) => w.trim()).filter(Boolean);
-  if (!words.length) throw new UserError(`${opts.what} is empty`, 'give host or group names, comma-separated, e.g. pg1,haproxy');
+  const words = expr
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+  if (!words.length)
+    throw new UserError(`${opts.what} is empty`, 'give host or group names, comma-separated, e.g. pg1,haproxy');
   const known = [...Object.keys(inv.groups), ...inv.hosts.map((h) => h.name)];
   const namesOf = (word: string): string[] => {
     if (inv.groups[word]) return inv.groups[word];
     if (inv.hosts.some((h) => h.name === word)) return [word];
     const near = nearest(word, known);
-    throw new UserError(`${opts.what}: no host or group named '${word}' in ${inv.file}${near ? `: did you mean '${near}'?` : ''}`,
-      `hosts: ${inv.hosts.map((h) => h.name).join(', ')}; groups: ${Object.keys(inv.groups).join(', ')}`, { file: inv.file, field: 'limit' });
+    throw new UserError(
+      `${opts.what}: no host or group named '${word}' in ${inv.file}${near ? `: did you mean '${near}'?` : ''}`,
+      `hosts: ${inv.hosts.map((h) => h.name).join(', ')}; groups: ${Object.keys(inv.groups).join(', ')}`,
+      { file: inv.file, field: 'limit' },
+    );
   };
   const include = words.filter((w) => !w.startsWith('!'));
   const chosen = new Set(include.length ? include.flatMap(namesOf) : inv.hosts.map((h) => h.name));
   for (const w of words.filter((x) => x.startsWith('!'))) for (const n of namesOf(w.slice(1))) chosen.delete(n);
   const hosts = inv.hosts.filter((h) => chosen.has(h.name));
-  if (!hosts.length && !opts.allowEmpty) throw new UserError(`${opts.what} ${expr} selects no host`, 'check the names and the ! exclusions', { file: inv.file, field: 'limit' });
+  if (!hosts.length && !opts.allowEmpty)
+    throw new UserError(`${opts.what} ${expr} selects no host`, 'check the names and the ! exclusions', {
+      file: inv.file,
+      field: 'limit',
+    });
   return hosts;
 }
 

@@ -25,8 +25,11 @@ export function loadInventory(file: string, catalog: Catalog, opts: LoadOptions 
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(`cannot read inventory ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`,
-      'give the path of an inventory YAML file (default inventory/lab.yml)', { file: path });
+    throw new UserError(
+      `cannot read inventory ${path}: ${code === 'ENOENT' ? 'no such file' : (code ?? (e as Error).message)}`,
+      'give the path of an inventory YAML file (default inventory/lab.yml)',
+      { file: path },
+    );
   }
   return parseInventory(path, text, catalog, opts);
 }
@@ -39,13 +42,17 @@ export function parseInventory(file: string, text: string, catalog: Catalog, opt
     throw new UserError(`inventory ${path} is empty`, 'start from inventory/lab.yml', { file: path, line: 1 });
   }
   if (typeof parsed.data !== 'object' || Array.isArray(parsed.data)) {
-    throw new UserError(`inventory ${path} must be a map (cluster, network, hosts, ...), got ${Array.isArray(parsed.data) ? 'a list' : typeof parsed.data}`,
-      'start from inventory/lab.yml', { file: path, line: 1 });
+    throw new UserError(
+      `inventory ${path} must be a map (cluster, network, hosts, ...), got ${Array.isArray(parsed.data) ? 'a list' : typeof parsed.data}`,
+      'start from inventory/lab.yml',
+      { file: path, line: 1 },
+    );
   }
   const built = buildInventory(parsed, catalog);
   const checked = checkInventory(parsed, built, catalog);
   const errors = dedupe([...parsed.errors, ...schemaErrors(parsed, catalog), ...built.errors, ...checked.errors]);
-  if (errors.length) throwLocated(path, 'inventory', errors, 'fix the lines above; every field is described in src/inventory/schema.ts');
+  if (errors.length)
+    throwLocated(path, 'inventory', errors, 'fix the lines above; every field is described in src/inventory/schema.ts');
   const inv = built.inv;
   inv.warnings = checked.warnings.map((w) => `${path}:${w.line ?? '?'}: ${w.field}: ${w.message}`);
   if (opts.limit !== undefined) inv.limit = resolveLimit(inv, opts.limit).map((h) => h.name);

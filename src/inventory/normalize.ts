@@ -88,26 +88,45 @@ export function buildInventory(p: ParsedYaml, catalog: Catalog): Built {
   for (const [name, spec] of Object.entries(obj(data.hosts))) {
     const h = obj(spec);
     const ptr = `/hosts/${name}`;
-    const roles = (Array.isArray(h.roles) ? h.roles : []).filter((r): r is Role => typeof r === 'string' && ROLES.includes(r));
+    const roles = (Array.isArray(h.roles) ? h.roles : []).filter(
+      (r): r is Role => typeof r === 'string' && ROLES.includes(r),
+    );
     const groups = (Array.isArray(h.groups) ? h.groups : []).filter((g): g is string => typeof g === 'string');
     groups.forEach((g, i) => {
       if (!(g in groupDefs)) {
         const near = nearest(g, Object.keys(groupDefs));
-        errors.push({ line: at(`${ptr}/groups/${i}`), field: fieldName(`${ptr}/groups/${i}`),
-          message: `group '${g}' is not declared under groups${near ? `: did you mean '${near}'?` : ` (declare it: groups: {${g}: {}})`}` });
+        errors.push({
+          line: at(`${ptr}/groups/${i}`),
+          field: fieldName(`${ptr}/groups/${i}`),
+          message: `group '${g}' is not declared under groups${near ? `: did you mean '${near}'?` : ` (declare it: groups: {${g}: {}})`}`,
+        });
       }
     });
     const pve = provider.proxmox ? proxmoxHost(provider.proxmox, obj(h.proxmox)) : undefined;
     if (h.proxmox !== undefined && !provider.proxmox) {
-      errors.push({ line: at(`${ptr}/proxmox`, true), field: fieldName(`${ptr}/proxmox`), message: `proxmox settings are only used with provider proxmox (this inventory uses ${provider.type})` });
+      errors.push({
+        line: at(`${ptr}/proxmox`, true),
+        field: fieldName(`${ptr}/proxmox`),
+        message: `proxmox settings are only used with provider proxmox (this inventory uses ${provider.type})`,
+      });
     }
     const host: Host = {
       name,
       address: str(h.address) ?? '',
       roles: ROLES.filter((r) => roles.includes(r)),
       groups,
-      ssh: sshSettings([sshAll, ...groups.map((g) => obj(obj(groupDefs[g]).ssh)), obj(h.ssh)], provider, pve, dir, file),
-      vars: hostVars(obj(data.vars), groups.map((g) => obj(obj(groupDefs[g]).vars)), obj(h.vars)),
+      ssh: sshSettings(
+        [sshAll, ...groups.map((g) => obj(obj(groupDefs[g]).ssh)), obj(h.ssh)],
+        provider,
+        pve,
+        dir,
+        file,
+      ),
+      vars: hostVars(
+        obj(data.vars),
+        groups.map((g) => obj(obj(groupDefs[g]).vars)),
+        obj(h.vars),
+      ),
       ...(pve ? { proxmox: pve } : {}),
     };
     inv.hosts.push(host);
@@ -117,8 +136,17 @@ export function buildInventory(p: ParsedYaml, catalog: Catalog): Built {
   for (const r of ROLES) inv.groups[r] = inv.hosts.filter((h) => h.roles.includes(r)).map((h) => h.name);
   for (const g of Object.keys(groupDefs)) {
     if (ROLES.includes(g) || g === 'all' || g in obj(data.hosts)) {
-      const why = g === 'all' ? 'the group of every host' : g in obj(data.hosts) ? 'a host name' : 'a role (hosts join it through roles)';
-      errors.push({ line: at(`/groups/${g}`, true), field: `groups.${g}`, message: `group name '${g}' is ${why}: choose another name` });
+      const why =
+        g === 'all'
+          ? 'the group of every host'
+          : g in obj(data.hosts)
+            ? 'a host name'
+            : 'a role (hosts join it through roles)';
+      errors.push({
+        line: at(`/groups/${g}`, true),
+        field: `groups.${g}`,
+        message: `group name '${g}' is ${why}: choose another name`,
+      });
       continue;
     }
     inv.groups[g] = inv.hosts.filter((h) => h.groups.includes(g)).map((h) => h.name);
@@ -128,7 +156,7 @@ export function buildInventory(p: ParsedYaml, catalog: Catalog): Built {
 }
 
 function buildProvider(raw: unknown, cluster: string, dir: string, subnet: Subnet | undefined): ProviderSettings {
-  const type = typeof raw === 'string' ? raw : str(obj(raw).type) ?? 'lab';
+  const type = typeof raw === 'string' ? raw : (str(obj(raw).type) ?? 'lab');
   const o = obj(raw);
   if (type === 'proxmox') return { type, proxmox: proxmoxSettings(obj(o.proxmox), cluster, dir) };
   if (type === 'static') return { type };
@@ -184,7 +212,16 @@ function proxmoxNodes(raw: unknown, apiNode: string): ProxmoxNode[] {
     if (typeof n === 'string') return n ? [{ name: n }] : [];
     const o = obj(n);
     const template = int(o.template) ?? str(o.template);
-    return str(o.name) ? [{ name: str(o.name)!, ...(template !== undefined ? { template } : {}), ...(str(o.storage) ? { storage: str(o.storage) } : {}), ...(str(o.bridge) ? { bridge: str(o.bridge) } : {}) }] : [];
+    return str(o.name)
+      ? [
+          {
+            name: str(o.name)!,
+            ...(template !== undefined ? { template } : {}),
+            ...(str(o.storage) ? { storage: str(o.storage) } : {}),
+            ...(str(o.bridge) ? { bridge: str(o.bridge) } : {}),
+          },
+        ]
+      : [];
   });
 }
 
@@ -206,7 +243,13 @@ function proxmoxHost(s: ProxmoxSettings, h: Raw): ProxmoxHostSettings {
 }
 
 /** SSH settings from the layers that set them, lowest first (inventory-wide, groups in order, the host). */
-function sshSettings(layers: Raw[], provider: ProviderSettings, pve: ProxmoxHostSettings | undefined, dir: string, file: string): SshSettings {
+function sshSettings(
+  layers: Raw[],
+  provider: ProviderSettings,
+  pve: ProxmoxHostSettings | undefined,
+  dir: string,
+  file: string,
+): SshSettings {
   const top = <T>(key: string, read: (v: unknown) => T | undefined): T | undefined => {
     for (const l of [...layers].reverse()) if (l[key] !== undefined) return read(l[key]);
     return undefined;
@@ -214,9 +257,19 @@ function sshSettings(layers: Raw[], provider: ProviderSettings, pve: ProxmoxHost
   const explicit: SshField[] = [];
   const mark = <T>(field: SshField, v: T | undefined): T | undefined => (v !== undefined && explicit.push(field), v);
   const user = mark('user', top('user', str) ?? pve?.user) ?? 'root';
-  const key = mark('keyFile', top('key_file', (v) => (v === null ? null : str(v))));
-  const keyFile = key ? resolvePath(dir, key) : provider.type === 'lab' ? sidecarPath({ file }, 'id_ed25519') : undefined;
-  const jump = mark('jump', top('jump', (v) => (v === null ? 'none' : str(v))));
+  const key = mark(
+    'keyFile',
+    top('key_file', (v) => (v === null ? null : str(v))),
+  );
+  const keyFile = key
+    ? resolvePath(dir, key)
+    : provider.type === 'lab'
+      ? sidecarPath({ file }, 'id_ed25519')
+      : undefined;
+  const jump = mark(
+    'jump',
+    top('jump', (v) => (v === null ? 'none' : str(v))),
+  );
   return {
     user,
     port: mark('port', top('port', int)) ?? 22,

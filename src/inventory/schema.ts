@@ -22,14 +22,27 @@ const ssh = (where: string) => ({
   additionalProperties: false,
   description: `SSH settings ${where}.`,
   properties: {
-    user: { type: 'string', pattern: '^[a-z_][a-z0-9_.-]*$', description: 'Login user (default root; for provider proxmox the cloud-init user of the host).' },
+    user: {
+      type: 'string',
+      pattern: '^[a-z_][a-z0-9_.-]*$',
+      description: 'Login user (default root; for provider proxmox the cloud-init user of the host).',
+    },
     port: { type: 'integer', minimum: 1, maximum: 65535, description: 'SSH port (default 22).' },
-    key_file: nullable({ type: 'string', minLength: 1, description: 'Private key file, relative to the inventory file (or absolute, or ~/...). Default: none (ssh-agent) for static and proxmox; the generated key .pgha/<inventory>/id_ed25519 for provider lab.' }),
-    become: { type: 'boolean', description: 'Run remote commands through `sudo -n` (default: true when user is not root, false for root).' },
+    key_file: nullable({
+      type: 'string',
+      minLength: 1,
+      description:
+        'Private key file, relative to the inventory file (or absolute, or ~/...). Default: none (ssh-agent) for static and proxmox; the generated key .pgha/<inventory>/id_ed25519 for provider lab.',
+    }),
+    become: {
+      type: 'boolean',
+      description: 'Run remote commands through `sudo -n` (default: true when user is not root, false for root).',
+    },
     jump: nullable({
       type: 'string',
       pattern: JUMP_PATTERN,
-      description: 'Jump host (bastion) to reach the hosts through: the name of an inventory host (connected to directly), or [user@]host[:port] of an external one; none (or null) to connect directly. Default: ProxyJump from ~/.ssh/config (provider static and proxmox), else direct.',
+      description:
+        'Jump host (bastion) to reach the hosts through: the name of an inventory host (connected to directly), or [user@]host[:port] of an external one; none (or null) to connect directly. Default: ProxyJump from ~/.ssh/config (provider static and proxmox), else direct.',
     }),
   },
 });
@@ -39,21 +52,56 @@ const labSettings = {
   additionalProperties: false,
   description: 'Local lab of systemd-nspawn hosts on this machine (provider lab).',
   properties: {
-    bridge: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,15}$', description: 'Bridge interface on the control machine (at most 15 characters). Default: pgha-<cluster>, shortened to 15 characters.' },
-    bridge_address: { ...IPV4, description: 'The control machine\'s address on the lab subnet: gateway and package cache for the lab hosts. Default: the first address of network.subnet (.1).' },
-    cache_port: { type: 'integer', minimum: 1, maximum: 65535, description: 'Port of the apt package cache on bridge_address (default 3142).' },
-    state_dir: { type: 'string', minLength: 1, description: 'Where the lab keeps disks, pids and logs; relative paths are relative to the inventory file. Default /var/lib/pgha/labs/<cluster>.' },
+    bridge: {
+      type: 'string',
+      pattern: '^[A-Za-z0-9_.-]{1,15}$',
+      description:
+        'Bridge interface on the control machine (at most 15 characters). Default: pgha-<cluster>, shortened to 15 characters.',
+    },
+    bridge_address: {
+      ...IPV4,
+      description:
+        "The control machine's address on the lab subnet: gateway and package cache for the lab hosts. Default: the first address of network.subnet (.1).",
+    },
+    cache_port: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      description: 'Port of the apt package cache on bridge_address (default 3142).',
+    },
+    state_dir: {
+      type: 'string',
+      minLength: 1,
+      description:
+        'Where the lab keeps disks, pids and logs; relative paths are relative to the inventory file. Default /var/lib/pgha/labs/<cluster>.',
+    },
   },
 };
 
 const proxmoxVmSettings = {
   cores: { type: 'integer', minimum: 1, maximum: 512, description: 'CPU cores.' },
   memory: { type: 'integer', minimum: 256, description: 'Memory in MiB.' },
-  disk: { type: 'integer', minimum: 1, description: 'Size of the boot disk in GiB (the clone is grown to this size, never shrunk).' },
-  ip: { enum: ['dhcp', 'static'], description: 'static: cloud-init sets the host address with the subnet prefix and gateway; dhcp: the VM asks DHCP (address is then what the lease is expected to give).' },
+  disk: {
+    type: 'integer',
+    minimum: 1,
+    description: 'Size of the boot disk in GiB (the clone is grown to this size, never shrunk).',
+  },
+  ip: {
+    enum: ['dhcp', 'static'],
+    description:
+      'static: cloud-init sets the host address with the subnet prefix and gateway; dhcp: the VM asks DHCP (address is then what the lease is expected to give).',
+  },
   gateway: { ...IPV4, description: 'Default gateway for ip static (inside network.subnet).' },
-  user: { type: 'string', pattern: '^[a-z_][a-z0-9_.-]*$', description: 'cloud-init user created on the VM (ciuser); SSH logs in as this user unless ssh.user says otherwise.' },
-  ssh_public_key: { type: 'string', pattern: '^(ssh-|ecdsa-|sk-)', description: 'Public key text cloud-init authorizes for user (one or more lines).' },
+  user: {
+    type: 'string',
+    pattern: '^[a-z_][a-z0-9_.-]*$',
+    description: 'cloud-init user created on the VM (ciuser); SSH logs in as this user unless ssh.user says otherwise.',
+  },
+  ssh_public_key: {
+    type: 'string',
+    pattern: '^(ssh-|ecdsa-|sk-)',
+    description: 'Public key text cloud-init authorizes for user (one or more lines).',
+  },
 };
 
 const proxmoxSettings = {
@@ -71,17 +119,35 @@ const proxmoxSettings = {
         host: { type: 'string', minLength: 1, description: 'API host name or address.' },
         port: { type: 'integer', minimum: 1, maximum: 65535, description: 'API port (default 8006).' },
         node: { type: 'string', minLength: 1, description: 'Node that holds the template and gets the VMs.' },
-        token_id: { type: 'string', pattern: '^[^@!\\s]+@[^@!\\s]+![A-Za-z][A-Za-z0-9._-]*$', description: 'API token id: user@realm!tokenname.' },
-        token_secret_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Name of the environment variable holding the token secret (default PGHA_PVE_TOKEN_SECRET). The secret itself never goes in the file.' },
-        token_secret: { not: {}, description: 'Not allowed: the secret never goes in the inventory; export it in the variable named by token_secret_env.' },
-        verify_tls: { type: 'boolean', description: 'Verify the API\'s TLS certificate (default true).' },
-        ca_file: nullable({ type: 'string', minLength: 1, description: 'PEM file to trust for the API certificate (self-signed PVE), relative to the inventory file.' }),
+        token_id: {
+          type: 'string',
+          pattern: '^[^@!\\s]+@[^@!\\s]+![A-Za-z][A-Za-z0-9._-]*$',
+          description: 'API token id: user@realm!tokenname.',
+        },
+        token_secret_env: {
+          type: 'string',
+          pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+          description:
+            'Name of the environment variable holding the token secret (default PGHA_PVE_TOKEN_SECRET). The secret itself never goes in the file.',
+        },
+        token_secret: {
+          not: {},
+          description:
+            'Not allowed: the secret never goes in the inventory; export it in the variable named by token_secret_env.',
+        },
+        verify_tls: { type: 'boolean', description: "Verify the API's TLS certificate (default true)." },
+        ca_file: nullable({
+          type: 'string',
+          minLength: 1,
+          description: 'PEM file to trust for the API certificate (self-signed PVE), relative to the inventory file.',
+        }),
       },
     },
     nodes: {
       type: 'array',
       minItems: 1,
-      description: 'Nodes of the Proxmox cluster pgha may put VMs on (default: api.node alone). A name, or a map with name and what differs on that node: template (vmid or name of a template on that node), storage, bridge.',
+      description:
+        'Nodes of the Proxmox cluster pgha may put VMs on (default: api.node alone). A name, or a map with name and what differs on that node: template (vmid or name of a template on that node), storage, bridge.',
       items: {
         type: ['string', 'object'],
         minLength: 1,
@@ -89,32 +155,69 @@ const proxmoxSettings = {
         required: ['name'],
         properties: {
           name: { type: 'string', minLength: 1, description: 'Node name.' },
-          template: { type: ['integer', 'string'], minimum: 100, minLength: 1, description: 'Template to clone for VMs on this node: vmid or VM name (default: provider.proxmox.template, cloned with a target node when it lives elsewhere on shared storage).' },
-          storage: { type: 'string', minLength: 1, description: 'Storage for the disks on this node (default: provider.proxmox.storage).' },
-          bridge: { type: 'string', minLength: 1, description: 'Bridge on this node (default: provider.proxmox.bridge).' },
+          template: {
+            type: ['integer', 'string'],
+            minimum: 100,
+            minLength: 1,
+            description:
+              'Template to clone for VMs on this node: vmid or VM name (default: provider.proxmox.template, cloned with a target node when it lives elsewhere on shared storage).',
+          },
+          storage: {
+            type: 'string',
+            minLength: 1,
+            description: 'Storage for the disks on this node (default: provider.proxmox.storage).',
+          },
+          bridge: {
+            type: 'string',
+            minLength: 1,
+            description: 'Bridge on this node (default: provider.proxmox.bridge).',
+          },
         },
       },
     },
-    spread: { type: 'boolean', description: 'Put the members of each role (etcd, postgres, haproxy) on different nodes where there are enough (default true). A node that is offline is skipped when the spread still holds, refused when it does not.' },
-    ha: { type: 'boolean', description: 'Register the VMs as Proxmox HA resources (state started) with a node-affinity rule over nodes and negative resource-affinity rules keeping the members of each role apart (default false). Recovery on another node needs shared storage; the token needs Sys.Audit and Sys.Console on /.' },
+    spread: {
+      type: 'boolean',
+      description:
+        'Put the members of each role (etcd, postgres, haproxy) on different nodes where there are enough (default true). A node that is offline is skipped when the spread still holds, refused when it does not.',
+    },
+    ha: {
+      type: 'boolean',
+      description:
+        'Register the VMs as Proxmox HA resources (state started) with a node-affinity rule over nodes and negative resource-affinity rules keeping the members of each role apart (default false). Recovery on another node needs shared storage; the token needs Sys.Audit and Sys.Console on /.',
+    },
     template: { type: 'integer', minimum: 100, description: 'vmid of the cloud-init template to clone.' },
     storage: { type: 'string', minLength: 1, description: 'Storage for the cloned disks, e.g. local-lvm.' },
-    bridge: { type: 'string', minLength: 1, description: 'Bridge of the VMs\' network interface, e.g. vmbr0.' },
-    nameserver: nullable({ ...IPV4, description: 'DNS server cloud-init sets on the VMs (default: the template\'s).' }),
-    tag: { type: 'string', pattern: '^[a-z0-9][a-z0-9_.+-]*$', description: 'Tag marking the VMs this inventory created; destroy removes only those (default pgha-<cluster>).' },
-    max_parallel_clones: { type: 'integer', minimum: 1, maximum: 16, description: 'Clones running at the same time (default 2).' },
-    ssh_timeout: { type: 'integer', minimum: 10, description: 'Seconds to wait for a new VM to answer on SSH (default 300).' },
+    bridge: { type: 'string', minLength: 1, description: "Bridge of the VMs' network interface, e.g. vmbr0." },
+    nameserver: nullable({ ...IPV4, description: "DNS server cloud-init sets on the VMs (default: the template's)." }),
+    tag: {
+      type: 'string',
+      pattern: '^[a-z0-9][a-z0-9_.+-]*$',
+      description: 'Tag marking the VMs this inventory created; destroy removes only those (default pgha-<cluster>).',
+    },
+    max_parallel_clones: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 16,
+      description: 'Clones running at the same time (default 2).',
+    },
+    ssh_timeout: {
+      type: 'integer',
+      minimum: 10,
+      description: 'Seconds to wait for a new VM to answer on SSH (default 300).',
+    },
     defaults: {
       type: 'object',
       additionalProperties: false,
-      description: 'VM settings for every host that does not set them (defaults: cores 2, memory 2048, disk 20, ip static, user debian).',
+      description:
+        'VM settings for every host that does not set them (defaults: cores 2, memory 2048, disk 20, ip static, user debian).',
       properties: proxmoxVmSettings,
     },
   },
 };
 
 const provider = {
-  description: 'Where the hosts come from: lab (default: systemd-nspawn hosts on this machine), static (existing hosts or bare metal, reached over SSH), or proxmox (VMs cloned on Proxmox VE). A name, or a map with type and that type\'s settings.',
+  description:
+    "Where the hosts come from: lab (default: systemd-nspawn hosts on this machine), static (existing hosts or bare metal, reached over SSH), or proxmox (VMs cloned on Proxmox VE). A name, or a map with type and that type's settings.",
   type: ['string', 'object'],
   if: { type: 'string' },
   then: { enum: ['lab', 'static', 'proxmox'] },
@@ -137,7 +240,10 @@ const host = (c: Catalog) => ({
   required: ['address', 'roles'],
   description: 'One machine.',
   properties: {
-    address: { ...IPV4, description: 'IPv4 address pgha connects to and the cluster uses; inside network.subnet, unique.' },
+    address: {
+      ...IPV4,
+      description: 'IPv4 address pgha connects to and the cluster uses; inside network.subnet, unique.',
+    },
     roles: {
       type: 'array',
       minItems: 1,
@@ -145,7 +251,13 @@ const host = (c: Catalog) => ({
       items: { enum: roleNames(c) },
       description: `What runs here: ${c.roles.map((r) => `${r.name} (${r.doc})`).join(', ')}. Each role is also a group.`,
     },
-    groups: { type: 'array', uniqueItems: true, items: { type: 'string' }, description: 'Groups (declared under groups) this host belongs to, in precedence order: a later group\'s vars win.' },
+    groups: {
+      type: 'array',
+      uniqueItems: true,
+      items: { type: 'string' },
+      description:
+        "Groups (declared under groups) this host belongs to, in precedence order: a later group's vars win.",
+    },
     vars: vars(c, 'Host vars (highest precedence).'),
     ssh: ssh('for this host, over the inventory-wide ssh settings'),
     proxmox: {
@@ -154,7 +266,11 @@ const host = (c: Catalog) => ({
       description: 'VM settings for this host (provider proxmox), over provider.proxmox.defaults.',
       properties: {
         vmid: { type: 'integer', minimum: 100, description: 'vmid to use (default: the next free one).' },
-        node: { type: 'string', minLength: 1, description: 'Node this VM goes to (one of provider.proxmox.nodes); default: chosen by the spread.' },
+        node: {
+          type: 'string',
+          minLength: 1,
+          description: 'Node this VM goes to (one of provider.proxmox.nodes); default: chosen by the spread.',
+        },
         ...proxmoxVmSettings,
       },
     },
@@ -169,16 +285,30 @@ export const inventorySchema = (c: Catalog) => ({
   additionalProperties: false,
   required: ['cluster', 'network', 'hosts'],
   properties: {
-    cluster: { type: 'string', pattern: CLUSTER_PATTERN, description: 'Cluster name: lowercase letters, digits and dashes, at most 32 characters. Used as the Patroni scope, the etcd cluster token and in default names.' },
+    cluster: {
+      type: 'string',
+      pattern: CLUSTER_PATTERN,
+      description:
+        'Cluster name: lowercase letters, digits and dashes, at most 32 characters. Used as the Patroni scope, the etcd cluster token and in default names.',
+    },
     provider,
     network: {
       type: 'object',
       additionalProperties: false,
       required: ['subnet'],
-      description: 'The hosts\' network.',
+      description: "The hosts' network.",
       properties: {
-        subnet: { type: 'string', pattern: '^[0-9.]+/[0-9]{1,2}$', description: 'IPv4 subnet of the hosts in CIDR form, e.g. 10.77.0.0/24. Every host address and the VIP lie inside it.' },
-        vip: nullable({ ...IPV4, description: 'Virtual IP keepalived moves between the haproxy hosts; clients connect to it (5001 primary, 5002 replicas, 5010 all). Required when a host has the haproxy role; not a host address.' }),
+        subnet: {
+          type: 'string',
+          pattern: '^[0-9.]+/[0-9]{1,2}$',
+          description:
+            'IPv4 subnet of the hosts in CIDR form, e.g. 10.77.0.0/24. Every host address and the VIP lie inside it.',
+        },
+        vip: nullable({
+          ...IPV4,
+          description:
+            'Virtual IP keepalived moves between the haproxy hosts; clients connect to it (5001 primary, 5002 replicas, 5010 all). Required when a host has the haproxy role; not a host address.',
+        }),
       },
     },
     ssh: ssh('for every host'),
@@ -193,7 +323,9 @@ export const inventorySchema = (c: Catalog) => ({
         properties: {
           description: { type: 'string', description: 'What the group is for.' },
           vars: vars(c, 'Group vars (over cluster vars, under host vars).'),
-          ssh: ssh('for the hosts of this group, over the inventory-wide ones and under the host\'s own (a later group of a host wins)'),
+          ssh: ssh(
+            "for the hosts of this group, over the inventory-wide ones and under the host's own (a later group of a host wins)",
+          ),
         },
       },
     },
@@ -201,7 +333,8 @@ export const inventorySchema = (c: Catalog) => ({
       type: 'object',
       minProperties: 1,
       propertyNames: { pattern: HOSTNAME_PATTERN },
-      description: 'The machines, by host name (lowercase letters, digits and dashes, starting with a letter). The name is also the machine\'s hostname and its Patroni and etcd member name.',
+      description:
+        "The machines, by host name (lowercase letters, digits and dashes, starting with a letter). The name is also the machine's hostname and its Patroni and etcd member name.",
       additionalProperties: host(c),
     },
   },

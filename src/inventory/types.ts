@@ -49,7 +49,15 @@ export interface ProxmoxSettings {
   tag: string; // tag marking VMs this inventory created (default: pgha-<cluster>)
   maxParallelClones: number; // default 2
   sshTimeoutSec: number; // default 300
-  defaults: { cores: number; memory: number; diskGb: number; user: string; sshPublicKey?: string; ip?: 'dhcp' | 'static'; gateway?: string };
+  defaults: {
+    cores: number;
+    memory: number;
+    diskGb: number;
+    user: string;
+    sshPublicKey?: string;
+    ip?: 'dhcp' | 'static';
+    gateway?: string;
+  };
 }
 
 export interface ProxmoxHostSettings {

@@ -7,13 +7,23 @@ import type { Catalog, SettingDecl } from './catalog.js';
 export function varSchema(d: SettingDecl): Record<string, unknown> {
   switch (d.type) {
     case 'int':
-      return { type: 'integer', minimum: d.min ?? 0, ...(d.max !== undefined ? { maximum: d.max } : {}), description: d.doc };
+      return {
+        type: 'integer',
+        minimum: d.min ?? 0,
+        ...(d.max !== undefined ? { maximum: d.max } : {}),
+        description: d.doc,
+      };
     case 'string':
       return { type: 'string', pattern: d.pattern, description: d.doc };
     case 'bool':
       return { type: 'boolean', description: d.doc };
     case 'map':
-      return { type: 'object', propertyNames: { pattern: d.keyPattern }, additionalProperties: { type: ['string', 'number', 'boolean'] }, description: d.doc };
+      return {
+        type: 'object',
+        propertyNames: { pattern: d.keyPattern },
+        additionalProperties: { type: ['string', 'number', 'boolean'] },
+        description: d.doc,
+      };
   }
 }
 
@@ -24,11 +34,13 @@ export function knownVars(c: Catalog): Record<string, Record<string, unknown>> {
 
 /** The text of the `vars` description: what the components read, and the precedence. */
 export function varsDescription(c: Catalog): string {
-  return 'Variables (free-form map). Precedence, highest first: host vars, then the host\'s groups in the order listed on the host ' +
+  return (
+    "Variables (free-form map). Precedence, highest first: host vars, then the host's groups in the order listed on the host " +
     '(a later group wins over an earlier one), then cluster vars. Maps (such as postgres_parameters) merge key by key; ' +
     'lists and scalars are replaced whole. The components read: ' +
     c.settings.map((d) => d.name).join(', ') +
-    '. Any other key is passed to templates and playbooks unchanged.';
+    '. Any other key is passed to templates and playbooks unchanged.'
+  );
 }
 
 /**
@@ -82,12 +94,17 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 export function mergeVars(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
-    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeVars(out[k] as Record<string, unknown>, v) : structuredClone(v);
+    out[k] =
+      isPlainObject(v) && isPlainObject(out[k]) ? mergeVars(out[k] as Record<string, unknown>, v) : structuredClone(v);
   }
   return out;
 }
 
 /** Host vars after precedence: cluster < each group (in the order given) < host. */
-export function hostVars(cluster: Record<string, unknown>, groups: Record<string, unknown>[], host: Record<string, unknown>): Record<string, unknown> {
+export function hostVars(
+  cluster: Record<string, unknown>,
+  groups: Record<string, unknown>[],
+  host: Record<string, unknown>,
+): Record<string, unknown> {
   return [...groups, host].reduce((acc, layer) => mergeVars(acc, layer), mergeVars({}, cluster));
 }

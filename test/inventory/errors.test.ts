@@ -14,52 +14,113 @@ describe('bad inventories: one UserError naming file, line and field', () => {
   it('an unknown key gets the near name', () => {
     const e = loadError(BASE.replace('pg2: {address: 10.77.0.12,', 'pg2: {adress: 10.77.0.12,'));
     const errs = errorLines(e);
-    expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.adress', message: "unknown key 'adress': did you mean 'address'?" });
+    expect(errs).toContainEqual({
+      line: 10,
+      field: 'hosts.pg2.adress',
+      message: "unknown key 'adress': did you mean 'address'?",
+    });
     expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.address', message: "'address' is required" });
     expect(e.where).toMatchObject({ file: e.file, line: 10 });
   });
 
   it('unknown keys at the top level and in nested settings', () => {
-    const e = loadError(BASE.replace('network:', 'netwrok: {}\nnetwork:').replace('provider: lab', 'provider: {type: lab, lab: {cache_prot: 1}}'));
+    const e = loadError(
+      BASE.replace('network:', 'netwrok: {}\nnetwork:').replace(
+        'provider: lab',
+        'provider: {type: lab, lab: {cache_prot: 1}}',
+      ),
+    );
     const errs = errorLines(e);
-    expect(errs).toContainEqual({ line: 2, field: 'provider.lab.cache_prot', message: "unknown key 'cache_prot': did you mean 'cache_port'?" });
-    expect(errs).toContainEqual({ line: 3, field: 'netwrok', message: "unknown key 'netwrok': did you mean 'network'?" });
+    expect(errs).toContainEqual({
+      line: 2,
+      field: 'provider.lab.cache_prot',
+      message: "unknown key 'cache_prot': did you mean 'cache_port'?",
+    });
+    expect(errs).toContainEqual({
+      line: 3,
+      field: 'netwrok',
+      message: "unknown key 'netwrok': did you mean 'network'?",
+    });
   });
 
   it('a key written one level too high points to where it belongs', () => {
-    const e = loadError(BASE.replace('pg1: {address: 10.77.0.11, roles: [postgres, etcd]}', 'pg1: {address: 10.77.0.11, roles: [postgres, etcd], port: 2222}'));
-    expect(errorLines(e)).toEqual([{ line: 9, field: 'hosts.pg1.port', message: "unknown key 'port': did you mean 'ssh: {port: ...}'?" }]);
+    const e = loadError(
+      BASE.replace(
+        'pg1: {address: 10.77.0.11, roles: [postgres, etcd]}',
+        'pg1: {address: 10.77.0.11, roles: [postgres, etcd], port: 2222}',
+      ),
+    );
+    expect(errorLines(e)).toEqual([
+      { line: 9, field: 'hosts.pg1.port', message: "unknown key 'port': did you mean 'ssh: {port: ...}'?" },
+    ]);
   });
 
   it('wrong types say what is expected and what was given', () => {
-    const e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.100\nssh: {port: "22", become: yes}').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: postgres}'));
+    const e = loadError(
+      BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.100\nssh: {port: "22", become: yes}').replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: postgres}',
+      ),
+    );
     const errs = errorLines(e);
     expect(errs).toContainEqual({ line: 6, field: 'ssh.port', message: 'expected an integer, got string "22"' });
     expect(errs).toContainEqual({ line: 6, field: 'ssh.become', message: 'expected a boolean, got string "yes"' });
-    expect(errs).toContainEqual({ line: 12, field: 'hosts.pg3.roles', message: 'expected a list, got string "postgres"' });
+    expect(errs).toContainEqual({
+      line: 12,
+      field: 'hosts.pg3.roles',
+      message: 'expected a list, got string "postgres"',
+    });
   });
 
   it('a bad role, a bad address and a bad host name', () => {
-    const e = loadError(BASE.replace('roles: [postgres, etcd]}\n  pg3', 'roles: [postgress, etcd]}\n  pg3').replace('pg3: {address: 10.77.0.13', 'Pg_3: {address: 10.77.0.300'));
+    const e = loadError(
+      BASE.replace('roles: [postgres, etcd]}\n  pg3', 'roles: [postgress, etcd]}\n  pg3').replace(
+        'pg3: {address: 10.77.0.13',
+        'Pg_3: {address: 10.77.0.300',
+      ),
+    );
     const errs = errorLines(e);
-    expect(errs).toContainEqual({ line: 10, field: 'hosts.pg2.roles.0', message: "'postgress' is not one of etcd, postgres, haproxy: did you mean 'postgres'?" });
-    expect(errs).toContainEqual({ line: 11, field: 'hosts.Pg_3', message: "host name 'Pg_3' is not valid: use lowercase letters, digits and dashes, starting with a letter" });
-    expect(errs).toContainEqual({ line: 11, field: 'hosts.Pg_3.address', message: "'10.77.0.300' is not an IPv4 address (expected a dotted quad like 10.77.0.11)" });
+    expect(errs).toContainEqual({
+      line: 10,
+      field: 'hosts.pg2.roles.0',
+      message: "'postgress' is not one of etcd, postgres, haproxy: did you mean 'postgres'?",
+    });
+    expect(errs).toContainEqual({
+      line: 11,
+      field: 'hosts.Pg_3',
+      message: "host name 'Pg_3' is not valid: use lowercase letters, digits and dashes, starting with a letter",
+    });
+    expect(errs).toContainEqual({
+      line: 11,
+      field: 'hosts.Pg_3.address',
+      message: "'10.77.0.300' is not an IPv4 address (expected a dotted quad like 10.77.0.11)",
+    });
   });
 
   it('a duplicate host name', () => {
     const e = loadError(BASE.replace('  pg3: {address: 10.77.0.13', '  pg1: {address: 10.77.0.13'));
-    expect(errorLines(e)).toContainEqual({ line: 11, field: 'hosts.pg1', message: "duplicate host name 'pg1' (first at line 9)" });
+    expect(errorLines(e)).toContainEqual({
+      line: 11,
+      field: 'hosts.pg1',
+      message: "duplicate host name 'pg1' (first at line 9)",
+    });
   });
 
   it('a duplicate host name is an error at both lines', () => {
     const e = loadError(BASE.replace('  pg3: {address: 10.77.0.13', '  pg1: {address: 10.77.0.13'));
-    expect(errorLines(e)).toContainEqual({ line: 9, field: 'hosts.pg1', message: "host name 'pg1' is given twice (again at line 11)" });
+    expect(errorLines(e)).toContainEqual({
+      line: 9,
+      field: 'hosts.pg1',
+      message: "host name 'pg1' is given twice (again at line 11)",
+    });
     expect(e.where).toMatchObject({ file: e.file, line: 9 });
   });
 
   it('a key given twice, in a nested map and at the top level, is an error at every line of it', () => {
-    const e = loadError(BASE.replace('network:', 'vars:\n  patroni_ttl: 8\n  patroni_loop_wait: 2\n  patroni_ttl: 9\nnetwork:') + 'cluster: other\nvars: {patroni_ttl: 7}\n');
+    const e = loadError(
+      BASE.replace('network:', 'vars:\n  patroni_ttl: 8\n  patroni_loop_wait: 2\n  patroni_ttl: 9\nnetwork:') +
+        'cluster: other\nvars: {patroni_ttl: 7}\n',
+    );
     expect(errorLines(e)).toEqual([
       { line: 1, field: 'cluster', message: "key 'cluster' is given twice (again at line 16)" },
       { line: 3, field: 'vars', message: "key 'vars' is given twice (again at line 17)" },
@@ -72,7 +133,9 @@ describe('bad inventories: one UserError naming file, line and field', () => {
   });
 
   it('a key given three times names every other line', () => {
-    const e = loadError(BASE.replace('  vip: 10.77.0.100', '  vip: 10.77.0.100\n  vip: 10.77.0.101\n  vip: 10.77.0.102'));
+    const e = loadError(
+      BASE.replace('  vip: 10.77.0.100', '  vip: 10.77.0.100\n  vip: 10.77.0.101\n  vip: 10.77.0.102'),
+    );
     expect(errorLines(e)).toEqual([
       { line: 5, field: 'network.vip', message: "key 'vip' is given 3 times (again at lines 6, 7)" },
       { line: 6, field: 'network.vip', message: "duplicate key 'vip' (first at line 5)" },
@@ -82,134 +145,308 @@ describe('bad inventories: one UserError naming file, line and field', () => {
 
   it('a duplicate address', () => {
     const e = loadError(BASE.replace('10.77.0.13', '10.77.0.11'));
-    expect(errorLines(e)).toEqual([{ line: 11, field: 'hosts.pg3.address', message: '10.77.0.11 is already used by host pg1' }]);
+    expect(errorLines(e)).toEqual([
+      { line: 11, field: 'hosts.pg3.address', message: '10.77.0.11 is already used by host pg1' },
+    ]);
   });
 
   it('haproxy hosts without a VIP', () => {
     const e = loadError(BASE.replace('  vip: 10.77.0.100\n', ''));
-    expect(errorLines(e)).toEqual([{ line: 3, field: 'network', message: expect.stringMatching(/^hosts lb1, lb2 have the haproxy role but network\.vip is not set/) }]);
+    expect(errorLines(e)).toEqual([
+      {
+        line: 3,
+        field: 'network',
+        message: expect.stringMatching(/^hosts lb1, lb2 have the haproxy role but network\.vip is not set/),
+      },
+    ]);
   });
 
   it('postgres hosts without an etcd host, and no postgres host at all', () => {
     let e = loadError(BASE.replace(/postgres, etcd/g, 'postgres'));
-    expect(errorLines(e)).toEqual([{ line: 6, field: 'hosts', message: expect.stringMatching(/^hosts pg1, pg2, pg3 have the postgres role but no host has the etcd role/) }]);
+    expect(errorLines(e)).toEqual([
+      {
+        line: 6,
+        field: 'hosts',
+        message: expect.stringMatching(/^hosts pg1, pg2, pg3 have the postgres role but no host has the etcd role/),
+      },
+    ]);
     e = loadError(BASE.replace(/postgres, etcd/g, 'etcd'));
-    expect(errorLines(e)).toEqual([{ line: 6, field: 'hosts', message: expect.stringMatching(/^no host has the postgres role/) }]);
+    expect(errorLines(e)).toEqual([
+      { line: 6, field: 'hosts', message: expect.stringMatching(/^no host has the postgres role/) },
+    ]);
   });
 
   it('a VIP outside the subnet, and a VIP equal to a host address', () => {
     let e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.78.0.100'));
-    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.78.0.100 is outside the subnet 10.77.0.0/24' }]);
+    expect(errorLines(e)).toEqual([
+      { line: 5, field: 'network.vip', message: '10.78.0.100 is outside the subnet 10.77.0.0/24' },
+    ]);
     e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.12'));
-    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.77.0.12 is already used by host pg2' }]);
+    expect(errorLines(e)).toEqual([
+      { line: 5, field: 'network.vip', message: '10.77.0.12 is already used by host pg2' },
+    ]);
     e = loadError(BASE.replace('vip: 10.77.0.100', 'vip: 10.77.0.255'));
-    expect(errorLines(e)).toEqual([{ line: 5, field: 'network.vip', message: '10.77.0.255 is the broadcast address of 10.77.0.0/24' }]);
+    expect(errorLines(e)).toEqual([
+      { line: 5, field: 'network.vip', message: '10.77.0.255 is the broadcast address of 10.77.0.0/24' },
+    ]);
   });
 
   it('a host address outside the subnet, or taken by the lab bridge', () => {
     const e = loadError(BASE.replace('10.77.0.21', '10.7.0.21').replace('10.77.0.22', '10.77.0.1'));
     expect(errorLines(e)).toEqual([
       { line: 7, field: 'hosts.lb1.address', message: '10.7.0.21 is outside the subnet 10.77.0.0/24' },
-      { line: 8, field: 'hosts.lb2.address', message: '10.77.0.1 is already used by the lab bridge (provider.lab.bridge_address)' },
+      {
+        line: 8,
+        field: 'hosts.lb2.address',
+        message: '10.77.0.1 is already used by the lab bridge (provider.lab.bridge_address)',
+      },
     ]);
   });
 
   it('a subnet with host bits set or not in CIDR form', () => {
     let e = loadError(BASE.replace('subnet: 10.77.0.0/24', 'subnet: 10.77.0.1/24'));
-    expect(errorLines(e)).toContainEqual({ line: 4, field: 'network.subnet', message: "'10.77.0.1/24' has host bits set: did you mean '10.77.0.0/24'?" });
+    expect(errorLines(e)).toContainEqual({
+      line: 4,
+      field: 'network.subnet',
+      message: "'10.77.0.1/24' has host bits set: did you mean '10.77.0.0/24'?",
+    });
     e = loadError(BASE.replace('subnet: 10.77.0.0/24', 'subnet: 10.77.0.0'));
-    expect(errorLines(e)).toContainEqual({ line: 4, field: 'network.subnet', message: "'10.77.0.0' is not in CIDR form (address/prefix, e.g. 10.77.0.0/24)" });
+    expect(errorLines(e)).toContainEqual({
+      line: 4,
+      field: 'network.subnet',
+      message: "'10.77.0.0' is not in CIDR form (address/prefix, e.g. 10.77.0.0/24)",
+    });
   });
 
   it('a host in an undeclared group gets the near declared name; group names may not shadow roles or hosts', () => {
-    const e = loadError(BASE.replace('hosts:', 'groups:\n  dc1: {}\n  postgres: {}\n  pg1: {}\nhosts:').replace('roles: [haproxy]}', 'roles: [haproxy], groups: [dc2]}'));
+    const e = loadError(
+      BASE.replace('hosts:', 'groups:\n  dc1: {}\n  postgres: {}\n  pg1: {}\nhosts:').replace(
+        'roles: [haproxy]}',
+        'roles: [haproxy], groups: [dc2]}',
+      ),
+    );
     const errs = errorLines(e);
-    expect(errs).toContainEqual({ line: 8, field: 'groups.postgres', message: "group name 'postgres' is a role (hosts join it through roles): choose another name" });
-    expect(errs).toContainEqual({ line: 9, field: 'groups.pg1', message: "group name 'pg1' is a host name: choose another name" });
-    expect(errs).toContainEqual({ line: 11, field: 'hosts.lb1.groups.0', message: "group 'dc2' is not declared under groups: did you mean 'dc1'?" });
+    expect(errs).toContainEqual({
+      line: 8,
+      field: 'groups.postgres',
+      message: "group name 'postgres' is a role (hosts join it through roles): choose another name",
+    });
+    expect(errs).toContainEqual({
+      line: 9,
+      field: 'groups.pg1',
+      message: "group name 'pg1' is a host name: choose another name",
+    });
+    expect(errs).toContainEqual({
+      line: 11,
+      field: 'hosts.lb1.groups.0',
+      message: "group 'dc2' is not declared under groups: did you mean 'dc1'?",
+    });
   });
 
   it('the Proxmox token secret is never accepted in the file', () => {
-    const e = loadError(BASE.replace('provider: lab', `provider:
+    const e = loadError(
+      BASE.replace(
+        'provider: lab',
+        `provider:
   type: proxmox
   proxmox:
     api: {host: pve.test, node: n1, token_id: 'pgha@pve!t', token_secret: 0123-4567}
     template: 9000
     storage: local-lvm
-    bridge: vmbr0`));
-    expect(errorLines(e)).toContainEqual({ line: 5, field: 'provider.proxmox.api.token_secret', message: expect.stringMatching(/may not be written in the inventory.*PGHA_PVE_TOKEN_SECRET/) });
+    bridge: vmbr0`,
+      ),
+    );
+    expect(errorLines(e)).toContainEqual({
+      line: 5,
+      field: 'provider.proxmox.api.token_secret',
+      message: expect.stringMatching(/may not be written in the inventory.*PGHA_PVE_TOKEN_SECRET/),
+    });
   });
 
   it('provider-specific sections with another provider, and a missing proxmox section', () => {
-    let e = loadError(BASE.replace('provider: lab', 'provider: {type: static, lab: {cache_port: 3142}}').replace('roles: [haproxy]}', 'roles: [haproxy], proxmox: {cores: 2}}'));
+    let e = loadError(
+      BASE.replace('provider: lab', 'provider: {type: static, lab: {cache_port: 3142}}').replace(
+        'roles: [haproxy]}',
+        'roles: [haproxy], proxmox: {cores: 2}}',
+      ),
+    );
     const errs = errorLines(e);
-    expect(errs).toContainEqual({ line: 2, field: 'provider.lab', message: 'lab settings are only used with provider lab (type is static)' });
-    expect(errs).toContainEqual({ line: 7, field: 'hosts.lb1.proxmox', message: 'proxmox settings are only used with provider proxmox (this inventory uses static)' });
+    expect(errs).toContainEqual({
+      line: 2,
+      field: 'provider.lab',
+      message: 'lab settings are only used with provider lab (type is static)',
+    });
+    expect(errs).toContainEqual({
+      line: 7,
+      field: 'hosts.lb1.proxmox',
+      message: 'proxmox settings are only used with provider proxmox (this inventory uses static)',
+    });
     e = loadError(BASE.replace('provider: lab', 'provider: {type: proxmox}'));
     expect(errorLines(e)).toContainEqual({ line: 2, field: 'provider.proxmox', message: "'proxmox' is required" });
     e = loadError(BASE.replace('provider: lab', 'provider: proxmx'));
-    expect(errorLines(e)).toContainEqual({ line: 2, field: 'provider', message: "'proxmx' is not one of lab, static, proxmox: did you mean 'proxmox'?" });
+    expect(errorLines(e)).toContainEqual({
+      line: 2,
+      field: 'provider',
+      message: "'proxmx' is not one of lab, static, proxmox: did you mean 'proxmox'?",
+    });
   });
 
   it('duplicate Proxmox vmids', () => {
-    const e = loadError(BASE.replace('provider: lab', `provider:
+    const e = loadError(
+      BASE.replace(
+        'provider: lab',
+        `provider:
   type: proxmox
-  proxmox: {api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}, template: 9000, storage: local-lvm, bridge: vmbr0}`)
-      .replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 700}}\n  lb2').replace('roles: [haproxy]}\n  pg1', 'roles: [haproxy], proxmox: {vmid: 700}}\n  pg1'));
-    expect(errorLines(e)).toEqual([{ line: 10, field: 'hosts.lb2.proxmox.vmid', message: 'vmid 700 is already used by host lb1' }]);
+  proxmox: {api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}, template: 9000, storage: local-lvm, bridge: vmbr0}`,
+      )
+        .replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 700}}\n  lb2')
+        .replace('roles: [haproxy]}\n  pg1', 'roles: [haproxy], proxmox: {vmid: 700}}\n  pg1'),
+    );
+    expect(errorLines(e)).toEqual([
+      { line: 10, field: 'hosts.lb2.proxmox.vmid', message: 'vmid 700 is already used by host lb1' },
+    ]);
   });
 
   it('Proxmox gateways outside the subnet or on a host address, and a vmid equal to the template', () => {
-    const e = loadError(BASE.replace('provider: lab', `provider:
+    const e = loadError(
+      BASE.replace(
+        'provider: lab',
+        `provider:
   type: proxmox
   proxmox:
     api: {host: pve.test, node: n1, token_id: 'pgha@pve!t'}
     template: 9000
     storage: local-lvm
     bridge: vmbr0
-    defaults: {gateway: 10.9.0.1}`).replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 9000, gateway: 10.77.0.12}}\n  lb2'));
+    defaults: {gateway: 10.9.0.1}`,
+      ).replace('roles: [haproxy]}\n  lb2', 'roles: [haproxy], proxmox: {vmid: 9000, gateway: 10.77.0.12}}\n  lb2'),
+    );
     expect(errorLines(e)).toEqual([
-      { line: 9, field: 'provider.proxmox.defaults.gateway', message: 'gateway 10.9.0.1 is outside the subnet 10.77.0.0/24' },
+      {
+        line: 9,
+        field: 'provider.proxmox.defaults.gateway',
+        message: 'gateway 10.9.0.1 is outside the subnet 10.77.0.0/24',
+      },
       { line: 14, field: 'hosts.lb1.proxmox.vmid', message: "vmid 9000 is the template's vmid" },
       { line: 14, field: 'hosts.lb1.proxmox.gateway', message: 'gateway 10.77.0.12 is the address of host pg2' },
     ]);
   });
 
   it('variables the components read are type-checked with their line', () => {
-    const e = loadError(BASE.replace('hosts:', 'vars:\n  haproxy_check_inter: 1000\n  postgres_parameters: {max_connections: [1]}\n  keepalived_virtual_router_id: 300\nhosts:'));
+    const e = loadError(
+      BASE.replace(
+        'hosts:',
+        'vars:\n  haproxy_check_inter: 1000\n  postgres_parameters: {max_connections: [1]}\n  keepalived_virtual_router_id: 300\nhosts:',
+      ),
+    );
     expect(errorLines(e)).toEqual([
       { line: 7, field: 'vars.haproxy_check_inter', message: 'expected a string, got number 1000' },
-      { line: 8, field: 'vars.postgres_parameters.max_connections', message: 'expected a string or a number or a boolean, got a list' },
-      { line: 9, field: 'vars.keepalived_virtual_router_id', message: expect.stringMatching(/^300: must be <= 255 \(VRRP virtual router id/) },
+      {
+        line: 8,
+        field: 'vars.postgres_parameters.max_connections',
+        message: 'expected a string or a number or a boolean, got a list',
+      },
+      {
+        line: 9,
+        field: 'vars.keepalived_virtual_router_id',
+        message: expect.stringMatching(/^300: must be <= 255 \(VRRP virtual router id/),
+      },
     ]);
   });
 
   it('Patroni timing that breaks loop_wait + 2 * retry_timeout <= ttl, with the defaults for what is not set', () => {
-    let e = loadError(BASE.replace('hosts:', 'vars: {patroni_ttl: 30, patroni_loop_wait: 10, patroni_retry_timeout: 5}\nhosts:').replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres, etcd], vars: {patroni_retry_timeout: 15}}'));
-    expect(errorLines(e)).toEqual([{ line: 12, field: 'hosts.pg3.vars.patroni_retry_timeout', message: expect.stringMatching(/\(10 \+ 2 \* 15\) must not exceed patroni_ttl \(30\).*\(hosts pg3\)$/) }]);
+    let e = loadError(
+      BASE.replace(
+        'hosts:',
+        'vars: {patroni_ttl: 30, patroni_loop_wait: 10, patroni_retry_timeout: 5}\nhosts:',
+      ).replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd], vars: {patroni_retry_timeout: 15}}',
+      ),
+    );
+    expect(errorLines(e)).toEqual([
+      {
+        line: 12,
+        field: 'hosts.pg3.vars.patroni_retry_timeout',
+        message: expect.stringMatching(/\(10 \+ 2 \* 15\) must not exceed patroni_ttl \(30\).*\(hosts pg3\)$/),
+      },
+    ]);
     e = loadError(BASE.replace('hosts:', 'vars: {patroni_ttl: 5}\nhosts:'));
-    expect(errorLines(e)).toEqual([{ line: 6, field: 'vars.patroni_ttl', message: expect.stringMatching(/\(2 \+ 2 \* 3\) must not exceed patroni_ttl \(5\).*\(hosts pg1, pg2, pg3\)$/) }]);
+    expect(errorLines(e)).toEqual([
+      {
+        line: 6,
+        field: 'vars.patroni_ttl',
+        message: expect.stringMatching(/\(2 \+ 2 \* 3\) must not exceed patroni_ttl \(5\).*\(hosts pg1, pg2, pg3\)$/),
+      },
+    ]);
   });
 
-  it('a variable that looks like a component\'s but is not declared is an error at its line, with the name meant', () => {
-    const e = loadError(BASE.replace('hosts:', 'vars:\n  patroni_tll: 10\n  synchronous_mode: true\n  haproxy_stat_page: 8405\n  demo_greeting: hello\ngroups:\n  dc1: {vars: {etcd_heartbeat: 50}}\nhosts:')
-      .replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres, etcd], groups: [dc1], vars: {keepalived_unicst: true, pg_hba: [x]}}'));
+  it("a variable that looks like a component's but is not declared is an error at its line, with the name meant", () => {
+    const e = loadError(
+      BASE.replace(
+        'hosts:',
+        'vars:\n  patroni_tll: 10\n  synchronous_mode: true\n  haproxy_stat_page: 8405\n  demo_greeting: hello\ngroups:\n  dc1: {vars: {etcd_heartbeat: 50}}\nhosts:',
+      ).replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd], groups: [dc1], vars: {keepalived_unicst: true, pg_hba: [x]}}',
+      ),
+    );
     expect(errorLines(e)).toEqual([
-      { line: 7, field: 'vars.patroni_tll', message: "variable 'patroni_tll' is not read by pgha: did you mean 'patroni_ttl'?" },
-      { line: 8, field: 'vars.synchronous_mode', message: "variable 'synchronous_mode' is not read by pgha: did you mean 'patroni_synchronous_mode'?" },
-      { line: 9, field: 'vars.haproxy_stat_page', message: "variable 'haproxy_stat_page' is not read by pgha: did you mean 'haproxy_stats_port'?" },
-      { line: 12, field: 'groups.dc1.vars.etcd_heartbeat', message: "variable 'etcd_heartbeat' is not read by pgha: did you mean 'etcd_heartbeat_interval'?" },
-      { line: 18, field: 'hosts.pg3.vars.keepalived_unicst', message: "variable 'keepalived_unicst' is not read by pgha: did you mean 'keepalived_unicast'?" },
+      {
+        line: 7,
+        field: 'vars.patroni_tll',
+        message: "variable 'patroni_tll' is not read by pgha: did you mean 'patroni_ttl'?",
+      },
+      {
+        line: 8,
+        field: 'vars.synchronous_mode',
+        message: "variable 'synchronous_mode' is not read by pgha: did you mean 'patroni_synchronous_mode'?",
+      },
+      {
+        line: 9,
+        field: 'vars.haproxy_stat_page',
+        message: "variable 'haproxy_stat_page' is not read by pgha: did you mean 'haproxy_stats_port'?",
+      },
+      {
+        line: 12,
+        field: 'groups.dc1.vars.etcd_heartbeat',
+        message: "variable 'etcd_heartbeat' is not read by pgha: did you mean 'etcd_heartbeat_interval'?",
+      },
+      {
+        line: 18,
+        field: 'hosts.pg3.vars.keepalived_unicst',
+        message: "variable 'keepalived_unicst' is not read by pgha: did you mean 'keepalived_unicast'?",
+      },
     ]);
   });
 
   it('an undeclared name with a component prefix is an error even far from every declared one; free-form names pass', () => {
-    const e = loadError(BASE.replace('hosts:', 'vars:\n  postgres_shared_buffers: 1GB\n  patroni_failsafe_mode: true\n  level: fast\n  greeting_text: hi\nhosts:'));
+    const e = loadError(
+      BASE.replace(
+        'hosts:',
+        'vars:\n  postgres_shared_buffers: 1GB\n  patroni_failsafe_mode: true\n  level: fast\n  greeting_text: hi\nhosts:',
+      ),
+    );
     expect(errorLines(e)).toEqual([
-      { line: 7, field: 'vars.postgres_shared_buffers', message: expect.stringMatching(/^variable 'postgres_shared_buffers' is not read by pgha: did you mean 'postgres_[a-z_]+'\?$/) },
-      { line: 8, field: 'vars.patroni_failsafe_mode', message: expect.stringMatching(/^variable 'patroni_failsafe_mode' is not read by pgha: did you mean 'patroni_[a-z_]+'\?$/) },
+      {
+        line: 7,
+        field: 'vars.postgres_shared_buffers',
+        message: expect.stringMatching(
+          /^variable 'postgres_shared_buffers' is not read by pgha: did you mean 'postgres_[a-z_]+'\?$/,
+        ),
+      },
+      {
+        line: 8,
+        field: 'vars.patroni_failsafe_mode',
+        message: expect.stringMatching(
+          /^variable 'patroni_failsafe_mode' is not read by pgha: did you mean 'patroni_[a-z_]+'\?$/,
+        ),
+      },
     ]);
-    expect(load(BASE.replace('hosts:', 'vars:\n  level: fast\n  greeting_text: hi\nhosts:')).vars).toEqual({ level: 'fast', greeting_text: 'hi' });
+    expect(load(BASE.replace('hosts:', 'vars:\n  level: fast\n  greeting_text: hi\nhosts:')).vars).toEqual({
+      level: 'fast',
+      greeting_text: 'hi',
+    });
   });
 
   it('every error is listed, not only the first, in line order', () => {
@@ -234,7 +471,9 @@ hosts:
 
   it('an empty file, a file that is not a map, and a missing file', () => {
     expect(loadError('').message).toMatch(/is empty/);
-    expect(() => loadInventory('/nonexistent/pgha/inv.yml', catalog)).toThrow(/cannot read inventory \/nonexistent\/pgha\/inv.yml: no such file/);
+    expect(() => loadInventory('/nonexistent/pgha/inv.yml', catalog)).toThrow(
+      /cannot read inventory \/nonexistent\/pgha\/inv.yml: no such file/,
+    );
     expect(loadError('- a\n- b\n').message).toMatch(/must be a map .* got a list/);
     expect(errorLines(loadError('cluster: demo\n'))).toEqual([
       { line: 1, field: 'network', message: "'network' is required" },

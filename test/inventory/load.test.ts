@@ -28,7 +28,13 @@ describe('shipped inventories', () => {
       lab: { bridge: 'pgha-lab', bridgeAddress: '10.77.0.1', cachePort: 3142, stateDir: '/var/lib/pgha/labs/pgha-lab' },
     });
     for (const h of inv.hosts) {
-      expect(h.ssh).toEqual({ user: 'root', port: 22, become: false, keyFile: sidecarPath(inv, 'id_ed25519'), explicit: ['user'] });
+      expect(h.ssh).toEqual({
+        user: 'root',
+        port: 22,
+        become: false,
+        keyFile: sidecarPath(inv, 'id_ed25519'),
+        explicit: ['user'],
+      });
     }
     expect(inv.hosts[0].ssh.keyFile).toBe(join(ROOT, 'inventory/.pgha/lab/id_ed25519'));
     expect(inv.warnings).toEqual([]);
@@ -39,11 +45,21 @@ describe('shipped inventories', () => {
     const inv = loadInventory(join(ROOT, 'inventory/example-static.yml'), catalog);
     expect(inv.provider).toEqual({ type: 'static' });
     const db3 = inv.hosts.find((h) => h.name === 'db3')!;
-    expect(db3.ssh).toEqual({ user: 'deploy', port: 2222, become: true, keyFile: join(homedir(), '.ssh/id_ed25519'), explicit: ['user', 'keyFile', 'port', 'become'] });
+    expect(db3.ssh).toEqual({
+      user: 'deploy',
+      port: 2222,
+      become: true,
+      keyFile: join(homedir(), '.ssh/id_ed25519'),
+      explicit: ['user', 'keyFile', 'port', 'become'],
+    });
     expect(inv.hosts.find((h) => h.name === 'db1')!.ssh.port).toBe(22);
     expect(inv.groups['rack-b']).toEqual(['lb2', 'db2', 'db3']);
     // rack-b's postgres_parameters merge over the cluster's, key by key
-    expect(db3.vars.postgres_parameters).toEqual({ max_connections: 300, shared_buffers: '2GB', effective_cache_size: '12GB' });
+    expect(db3.vars.postgres_parameters).toEqual({
+      max_connections: 300,
+      shared_buffers: '2GB',
+      effective_cache_size: '12GB',
+    });
     expect(inv.hosts.find((h) => h.name === 'db1')!.vars.postgres_parameters).toMatchObject({ shared_buffers: '4GB' });
     expect(inv.warnings).toEqual([]);
   });
@@ -53,25 +69,61 @@ describe('shipped inventories', () => {
     const px = inv.provider.proxmox!;
     expect(inv.provider.type).toBe('proxmox');
     expect(px.api).toEqual({
-      host: 'pve1.example.net', port: 8006, node: 'pve1', tokenId: 'pgha@pve!pgha', tokenSecretEnv: 'PGHA_PVE_TOKEN_SECRET',
-      verifyTls: true, caFile: join(ROOT, 'inventory/pve-ca.pem'),
+      host: 'pve1.example.net',
+      port: 8006,
+      node: 'pve1',
+      tokenId: 'pgha@pve!pgha',
+      tokenSecretEnv: 'PGHA_PVE_TOKEN_SECRET',
+      verifyTls: true,
+      caFile: join(ROOT, 'inventory/pve-ca.pem'),
     });
-    expect(px).toMatchObject({ template: 9000, storage: 'local-lvm', bridge: 'vmbr0', tag: 'pgha-billing', maxParallelClones: 2, sshTimeoutSec: 300 });
+    expect(px).toMatchObject({
+      template: 9000,
+      storage: 'local-lvm',
+      bridge: 'vmbr0',
+      tag: 'pgha-billing',
+      maxParallelClones: 2,
+      sshTimeoutSec: 300,
+    });
     const lb1 = inv.hosts.find((h) => h.name === 'lb1')!;
     const db1 = inv.hosts.find((h) => h.name === 'db1')!;
-    expect(lb1.proxmox).toMatchObject({ vmid: 621, cores: 1, memory: 1024, diskGb: 10, ip: 'static', gateway: '198.51.100.1', user: 'debian' });
+    expect(lb1.proxmox).toMatchObject({
+      vmid: 621,
+      cores: 1,
+      memory: 1024,
+      diskGb: 10,
+      ip: 'static',
+      gateway: '198.51.100.1',
+      user: 'debian',
+    });
     expect(db1.proxmox).toMatchObject({ vmid: 611, cores: 2, memory: 4096, diskGb: 32, ip: 'static', user: 'debian' });
     expect(db1.proxmox!.sshPublicKey).toMatch(/^ssh-ed25519 /);
-    expect(db1.ssh).toEqual({ user: 'debian', port: 22, become: true, keyFile: join(homedir(), '.ssh/id_ed25519'), explicit: ['user', 'keyFile'] });
+    expect(db1.ssh).toEqual({
+      user: 'debian',
+      port: 22,
+      become: true,
+      keyFile: join(homedir(), '.ssh/id_ed25519'),
+      explicit: ['user', 'keyFile'],
+    });
     expect(inv.warnings).toEqual([]);
   });
 });
 
 describe('defaults', () => {
   it('lab settings given explicitly are kept; state_dir is relative to the inventory', () => {
-    const file = writeInventory(BASE.replace('provider: lab', 'provider: {type: lab, lab: {bridge: br-test, bridge_address: 10.77.0.254, cache_port: 3999, state_dir: state}}'));
+    const file = writeInventory(
+      BASE.replace(
+        'provider: lab',
+        'provider: {type: lab, lab: {bridge: br-test, bridge_address: 10.77.0.254, cache_port: 3999, state_dir: state}}',
+      ),
+    );
     const inv = loadInventory(file, catalog);
-    expect(inv.provider.lab).toEqual({ bridge: 'br-test', bridgeAddress: '10.77.0.254', cachePort: 3999, stateDir: join(inv.dir, 'state') });
+    expect(inv.provider.lab).toEqual({
+      bridge: 'br-test',
+      bridgeAddress: '10.77.0.254',
+      cachePort: 3999,
+      stateDir: join(inv.dir, 'state'),
+    });
   });
 
   it('provider defaults to lab; an explicit key_file replaces the generated lab key', () => {
@@ -113,7 +165,12 @@ hosts:
 
 describe('warnings', () => {
   it('an even etcd member count is a warning, not an error', () => {
-    const inv = load(BASE.replace('pg3: {address: 10.77.0.13, roles: [postgres, etcd]}', 'pg3: {address: 10.77.0.13, roles: [postgres]}'));
+    const inv = load(
+      BASE.replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres]}',
+      ),
+    );
     expect(inv.warnings).toHaveLength(1);
     expect(inv.warnings[0]).toMatch(/:6: hosts: 2 etcd members \(pg1, pg2\): use an odd number, at least 3/);
   });

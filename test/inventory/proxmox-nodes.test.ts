@@ -26,24 +26,42 @@ describe('proxmox nodes in the inventory', () => {
   });
 
   it('reads names and per-node template (vmid or name), storage and bridge; a host may pin its node', () => {
-    const inv = load(base(`    spread: false
+    const inv = load(
+      base(
+        `    spread: false
     ha: true
     nodes:
       - pve1
       - {name: pve2, template: 9002, storage: local-lvm}
-      - {name: pve3, template: debian12-ci, bridge: vmbr1}`, ', proxmox: {node: pve3}'));
+      - {name: pve3, template: debian12-ci, bridge: vmbr1}`,
+        ', proxmox: {node: pve3}',
+      ),
+    );
     const px = inv.provider.proxmox!;
-    expect(px.nodes).toEqual([{ name: 'pve1' }, { name: 'pve2', template: 9002, storage: 'local-lvm' }, { name: 'pve3', template: 'debian12-ci', bridge: 'vmbr1' }]);
+    expect(px.nodes).toEqual([
+      { name: 'pve1' },
+      { name: 'pve2', template: 9002, storage: 'local-lvm' },
+      { name: 'pve3', template: 'debian12-ci', bridge: 'vmbr1' },
+    ]);
     expect(px.spread).toBe(false);
     expect(px.ha).toBe(true);
     expect(inv.hosts[0]!.proxmox!.node).toBe('pve3');
   });
 
   it('refuses a pin to a node that is not listed, and unknown keys of a node, at their lines', () => {
-    const e = loadError(base(`    nodes:
+    const e = loadError(
+      base(
+        `    nodes:
       - pve1
-      - {name: pve2, disk: 3}`, ', proxmox: {node: pve7}'));
-    expect(e.message).toMatch(/:14: hosts\.pg1\.proxmox\.node: node pve7 is not one of provider\.proxmox\.nodes \(pve1, pve2\)/);
-    expect(e.message).toContain(`${e.file}:11: provider.proxmox.nodes.1.disk: unknown key 'disk' (allowed: name, template, storage, bridge)`);
+      - {name: pve2, disk: 3}`,
+        ', proxmox: {node: pve7}',
+      ),
+    );
+    expect(e.message).toMatch(
+      /:14: hosts\.pg1\.proxmox\.node: node pve7 is not one of provider\.proxmox\.nodes \(pve1, pve2\)/,
+    );
+    expect(e.message).toContain(
+      `${e.file}:11: provider.proxmox.nodes.1.disk: unknown key 'disk' (allowed: name, template, storage, bridge)`,
+    );
   });
 });

@@ -13,7 +13,8 @@ function properties(schema: unknown, path = ''): { path: string; schema: Record<
     out.push({ path: `${path}.${k}`, schema: v as Record<string, unknown> }, ...properties(v, `${path}.${k}`));
   }
   for (const key of ['additionalProperties', 'items', 'then', 'else']) {
-    if (s[key] && typeof s[key] === 'object') out.push(...properties(s[key], `${path}${key === 'additionalProperties' ? '.*' : key === 'items' ? '[]' : ''}`));
+    if (s[key] && typeof s[key] === 'object')
+      out.push(...properties(s[key], `${path}${key === 'additionalProperties' ? '.*' : key === 'items' ? '[]' : ''}`));
   }
   return out;
 }
@@ -25,7 +26,9 @@ describe('inventory schema', () => {
   it('documents every field', () => {
     const props = properties(schema);
     expect(props.length).toBeGreaterThan(60);
-    const undocumented = props.filter((p) => typeof p.schema.description !== 'string' || (p.schema.description as string).length < 10).map((p) => p.path);
+    const undocumented = props
+      .filter((p) => typeof p.schema.description !== 'string' || (p.schema.description as string).length < 10)
+      .map((p) => p.path);
     expect(undocumented).toEqual([]);
   });
 
@@ -49,7 +52,8 @@ describe('IPv4 helpers', () => {
   it('parses addresses strictly', () => {
     expect(ipv4ToInt('10.77.0.1')).toBe(0x0a4d0001);
     expect(ipv4ToInt('255.255.255.255')).toBe(0xffffffff);
-    for (const bad of ['10.77.0', '10.77.0.256', '10.077.0.1', 'a.b.c.d', '1.2.3.4.5']) expect(ipv4ToInt(bad)).toBeUndefined();
+    for (const bad of ['10.77.0', '10.77.0.256', '10.077.0.1', 'a.b.c.d', '1.2.3.4.5'])
+      expect(ipv4ToInt(bad)).toBeUndefined();
   });
 
   it('subnets, host addresses, first address', () => {

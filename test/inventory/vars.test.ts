@@ -49,7 +49,7 @@ hosts:
     expect(vars('pg4').pg_hba).toEqual(['cluster-line']);
   });
 
-  it('hosts do not share objects: changing one host\'s vars leaves the others and the cluster vars alone', () => {
+  it("hosts do not share objects: changing one host's vars leaves the others and the cluster vars alone", () => {
     (vars('pg1').postgres_parameters as Record<string, unknown>).max_connections = 1;
     expect((vars('pg2').postgres_parameters as Record<string, unknown>).max_connections).toBe(100);
     expect((inv.vars.postgres_parameters as Record<string, unknown>).max_connections).toBe(100);
