@@ -4,7 +4,8 @@
 // (and 3 for `plan --exit-code` with changes pending).
 import { mask } from '../engine/mask.js';
 import { type EventSink, errorJson, exitCodeOf, formatError, makeOut, outputMode } from './output.js';
-import { commandSpecs, parseArgv, type Invocation } from './program.js';
+import type { Invocation } from './program.js';
+import { commandSpecs, parseArgv } from './parse.js';
 import type { GlobalOptions } from './session.js';
 import { openEventLog } from './logfile.js';
 import { recapOf } from './recap.js';

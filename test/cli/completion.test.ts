@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandSpecs } from '../../src/cli/program.js';
+import { commandSpecs } from '../../src/cli/parse.js';
 import { completion, playbookNames } from '../../src/cli/commands/completion.js';
 
 const specs = commandSpecs();

@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PLAN_CHANGES_EXIT, commandSpecs, parseArgv, type Invocation } from '../../src/cli/program.js';
+import { PLAN_CHANGES_EXIT, type Invocation } from '../../src/cli/program.js';
+import { commandSpecs, parseArgv } from '../../src/cli/parse.js';
 import { UserError } from '../../src/shared/errors.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

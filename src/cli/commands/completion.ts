@@ -3,7 +3,7 @@
 // for `run`, files for -i and --log-file.
 import { readdirSync } from 'node:fs';
 import { PLAYBOOKS_DIR } from '../../playbook/load.js';
-import { type CommandSpec } from '../program.js';
+import { type CommandSpec } from '../parse.js';
 
 export type Shell = 'bash' | 'zsh' | 'fish';
 

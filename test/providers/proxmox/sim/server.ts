@@ -8,10 +8,11 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiSchema, SUBSET_PATH } from './schema.js';
-import { handlers, type Hooks, type SimEnv } from './handlers.js';
+import { handlers } from './handlers.js';
+import type { Hooks, SimEnv } from './vms.js';
 import { ClusterState, PveFail } from './state.js';
 
-export type { SimVmInfo, Hooks } from './handlers.js';
+export type { SimVmInfo, Hooks } from './vms.js';
 export { ALL_PRIVS } from './state.js';
 
 export interface SimOptions {
