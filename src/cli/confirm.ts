@@ -3,7 +3,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { Inventory } from '../inventory/types.js';
 import type { ProviderChange } from '../providers/types.js';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 
 export interface ConfirmIO {
   /** A person can answer (stdin and stderr are terminals). */

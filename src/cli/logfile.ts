@@ -2,7 +2,7 @@
 // value by value (before JSON escaping), so no secret reaches the file.
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 import { mask } from '../engine/mask.js';
 import type { EventSink } from './output.js';
 

@@ -3,7 +3,7 @@
 import type { Host } from '../inventory/types.js';
 import type { Step } from '../engine/types.js';
 import type { HostStepResult, RunEvents } from '../engine/runner.js';
-import { CheckError, PghaError, RemoteError, RunError, UserError } from '../shared/errors.js';
+import { CheckError, PghaError, RemoteError, RunError, UserError } from '../util/errors.js';
 import { mask } from '../engine/mask.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';

@@ -1,7 +1,7 @@
 // Parsing the command line with the program of program.ts: the chosen command, or help/version text, or a
 // UserError (exit 2) that says what was wrong for which command; and the command specs completion is made from.
 import { Command, CommanderError } from 'commander';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 import { buildProgram, type Invocation, type Parsed } from './program.js';
 
 /** The command path of a commander command ("lab up"). */

@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { components } from '../components/index.js';
 import { findPlaybook, loadPlaybook, resolvePlays } from '../playbook/load.js';
 import { Runner } from '../engine/runner.js';
-import { RunError, UserError } from '../shared/errors.js';
+import { RunError, UserError } from '../util/errors.js';
 import type { ProviderChange } from '../providers/types.js';
 import { sidecarPath, type Host, type Inventory } from '../inventory/types.js';
 import { type GlobalOptions, type Session, connectAll, openSession } from './session.js';

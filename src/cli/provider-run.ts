@@ -1,6 +1,6 @@
 // What destroy, rebuild and lab up/down share: one provider action on the inventory's hosts (those of --limit).
 import { hostPattern } from '../engine/knownhosts.js';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 import { type GlobalOptions, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';

@@ -7,7 +7,7 @@ import type { ExecOptions, Transport } from '../engine/types.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
 import { loadSecrets } from '../engine/secrets.js';
-import { RunError, UserError } from '../shared/errors.js';
+import { RunError, UserError } from '../util/errors.js';
 import { packageRoot } from '../engine/template.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,7 +2,7 @@
 // JSON with uint64.
 import type { Host, Role } from '../inventory/types.js';
 import type { Transport } from '../engine/types.js';
-import { RemoteError, UserError } from '../shared/errors.js';
+import { RemoteError, UserError } from '../util/errors.js';
 import { shq } from '../engine/quote.js';
 import { mask } from '../engine/mask.js';
 import { renderTemplate } from '../engine/template.js';

@@ -11,7 +11,7 @@ import type {
   StringSetting,
   VarRule,
 } from '../inventory/catalog.js';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 
 /** A declaration entry: the catalog's form of one variable. */
 type Entry = IntSetting | StringSetting | BoolSetting | MapSetting;

@@ -1,7 +1,7 @@
 // Apply planned changes on one host, in order, then run the restarts/reloads they call for.
 import type { Notify, Resource, Transport } from './types.js';
 import type { PlannedChange } from './plan.js';
-import { RemoteError } from '../shared/errors.js';
+import { RemoteError } from '../util/errors.js';
 import { mask } from './mask.js';
 import { shq } from './quote.js';
 import { PENDING_DIR, recordScript, type Pending } from './pending.js';

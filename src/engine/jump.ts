@@ -3,7 +3,7 @@
 // A jump connection closes when the last session through it has closed.
 import type { Host } from '../inventory/types.js';
 import type { ConnectPlan } from './sshplan.js';
-import { RemoteError, UserError } from '../shared/errors.js';
+import { RemoteError, UserError } from '../util/errors.js';
 import type { KnownHosts } from './knownhosts.js';
 import { SshTransport } from './transport.js';
 

@@ -21,7 +21,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 
 function holder(file: string): string {
   try {

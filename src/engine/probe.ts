@@ -4,7 +4,7 @@
 // connection cut mid-way) fails the step: a missing record must never read as "absent, so run the action".
 import { randomBytes } from 'node:crypto';
 import type { FactSpec, Facts, Resource, Transport } from './types.js';
-import { RemoteError } from '../shared/errors.js';
+import { RemoteError } from '../util/errors.js';
 import { mask } from './mask.js';
 import { shq } from './quote.js';
 import { PROBE_TAGS, kindOf, type KindName, type ProbedOf } from './kinds/index.js';

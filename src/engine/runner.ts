@@ -8,7 +8,7 @@ import { PENDING_DIR, PENDING_FACT, clearScript, pendingFact, type Pending } fro
 import { planChanges } from './plan.js';
 import { applyChanges } from './apply.js';
 import { TEMPLATES_DIR, renderTemplate } from './template.js';
-import { RunError } from '../shared/errors.js';
+import { RunError } from '../util/errors.js';
 import { mask } from './mask.js';
 
 export interface HostStepResult {

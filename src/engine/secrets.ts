@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 import { addSecret } from './mask.js';
 
 export interface SecretSpec {

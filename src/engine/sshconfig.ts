@@ -5,8 +5,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import SSHConfig, { glob, type Line } from 'ssh-config';
-import { UserError } from '../shared/errors.js';
-import { parseJump, type JumpSpec } from '../shared/jump.js';
+import { UserError } from '../util/errors.js';
+import { parseJump, type JumpSpec } from '../util/jump.js';
 
 /** Environment variable naming the ssh config file to read instead of ~/.ssh/config. */
 export const SSH_CONFIG_ENV = 'PGHA_SSH_CONFIG';

@@ -1,7 +1,7 @@
 // How a connection authenticates: the key file of the inventory (or ssh config) and/or ssh-agent.
 // A key protected by a passphrase is used only through the agent: pgha never asks for passphrases.
 import { readFileSync } from 'node:fs';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 
 const OPENSSH_MAGIC = 'openssh-key-v1\0';
 

@@ -2,7 +2,7 @@
 // (inventory > ssh config > built-in defaults), and the jump hosts in front of it, if any.
 import { existsSync } from 'node:fs';
 import type { Host, Inventory, SshField } from '../inventory/types.js';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 import {
   identityPath,
   loadSshConfig,
@@ -12,7 +12,7 @@ import {
   tokens,
   type SshConfigFile,
 } from './sshconfig.js';
-import { parseJump, type JumpSpec } from '../shared/jump.js';
+import { parseJump, type JumpSpec } from '../util/jump.js';
 
 export interface ConnectPlan {
   host: Host;

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { UserError } from '../shared/errors.js';
+import { UserError } from '../util/errors.js';
 
 /** The package root (where package.json is), found from this file in src/ or dist/src/. */
 export function packageRoot(): string {

@@ -2,13 +2,13 @@
 import { NodeSSH } from 'node-ssh';
 import type { Host } from '../inventory/types.js';
 import type { ExecOptions, ExecResult, Transport } from './types.js';
-import { RemoteError, UserError } from '../shared/errors.js';
+import { RemoteError, UserError } from '../util/errors.js';
 import { KnownHosts, hostPattern } from './knownhosts.js';
 import { addSecret, mask } from './mask.js';
 import { KILL_AFTER_SEC, TIMED_OUT_CODES, remoteInvocation, timeoutSeconds } from './remote.js';
 import { keyAuth } from './sshkey.js';
 import { forwardOut } from './forward.js';
-import { traceMark } from '../shared/trace.js';
+import { traceMark } from '../util/trace.js';
 import type { Duplex } from 'node:stream';
 
 export interface ConnectOptions {

@@ -1,14 +1,14 @@
 // Checks across fields: addresses against the subnet and each other, roles that need other roles, member counts,
 // Proxmox settings, and variables. Errors stop the load; warnings are kept in inventory.warnings.
-import { fieldName, lineOf, type Located } from '../shared/yamlfile.js';
+import { fieldName, lineOf, type Located } from '../util/yamlfile.js';
 import type { ParsedYaml } from './parse.js';
 import type { Built } from './normalize.js';
 import { hostAddressProblem, ipv4ToInt } from './net.js';
 import { misspelledVar } from './vars.js';
 import { obj } from './normalize.js';
 import type { Catalog } from './catalog.js';
-import { parseJump } from '../shared/jump.js';
-import { nearest } from '../shared/nearest.js';
+import { parseJump } from '../util/jump.js';
+import { nearest } from '../util/nearest.js';
 import { JUMP_PATTERN } from './schema.js';
 
 export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { errors: Located[]; warnings: Located[] } {

@@ -1,7 +1,7 @@
 // --limit: which hosts a run touches. Comma-separated host names and groups (roles are groups; `all` is every host);
 // a word starting with ! removes hosts. Only exclusions means: every host except those.
-import { UserError } from '../shared/errors.js';
-import { nearest } from '../shared/nearest.js';
+import { UserError } from '../util/errors.js';
+import { nearest } from '../util/nearest.js';
 import type { Host, Inventory } from './types.js';
 
 export function resolveLimit(inv: Inventory, expr: string): Host[] {

@@ -1,8 +1,8 @@
 // loadInventory: read, validate (schema, then checks across fields), normalize. All problems are reported at once.
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UserError } from '../shared/errors.js';
-import { throwLocated, type Located } from '../shared/yamlfile.js';
+import { UserError } from '../util/errors.js';
+import { throwLocated, type Located } from '../util/yamlfile.js';
 import { parseYamlText, schemaErrors } from './parse.js';
 import { buildInventory } from './normalize.js';
 import { checkInventory } from './checks.js';

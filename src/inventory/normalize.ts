@@ -3,8 +3,8 @@
 import { createHash } from 'node:crypto';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { fieldName, lineOf, type Located } from '../shared/yamlfile.js';
-import { nearest } from '../shared/nearest.js';
+import { fieldName, lineOf, type Located } from '../util/yamlfile.js';
+import { nearest } from '../util/nearest.js';
 import type { ParsedYaml } from './parse.js';
 import { firstHostAddress, parseSubnet, type Subnet } from './net.js';
 import { hostVars } from './vars.js';

@@ -1,9 +1,9 @@
 // Reading an inventory file: YAML with positions, duplicate keys found (not fatal), schema errors located and worded.
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { LineCounter, parseDocument, type Document } from 'yaml';
-import { dropDuplicateKeys, fieldName, lineOf, locateAjvErrors, makeAjv, type Located } from '../shared/yamlfile.js';
-import { nearest } from '../shared/nearest.js';
-import { UserError } from '../shared/errors.js';
+import { dropDuplicateKeys, fieldName, lineOf, locateAjvErrors, makeAjv, type Located } from '../util/yamlfile.js';
+import { nearest } from '../util/nearest.js';
+import { UserError } from '../util/errors.js';
 import addFormatsModule from 'ajv-formats';
 import { CLUSTER_PATTERN, HOSTNAME_PATTERN, JUMP_PATTERN, inventorySchema } from './schema.js';
 import { roleNames, type Catalog } from './catalog.js';

@@ -1,6 +1,6 @@
 // Inventory variables: the schema of the ones the components declare (src/inventory/catalog.ts), unknown names
 // that look like a component's, and the merge rule.
-import { nearest } from '../shared/nearest.js';
+import { nearest } from '../util/nearest.js';
 import type { Catalog, SettingDecl } from './catalog.js';
 
 /** The JSON schema of one declared variable (a bad value names its line). */

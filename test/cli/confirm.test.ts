@@ -1,7 +1,7 @@
 // Confirmation before deleting or stopping: what is listed and lost, the refusal without a terminal, and the answer.
 import { describe, expect, it } from 'vitest';
 import { confirmLoss, lossOf, type ConfirmIO } from '../../src/cli/confirm.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import type { ProviderChange } from '../../src/providers/types.js';
 import { load } from '../inventory/helpers.js';
 

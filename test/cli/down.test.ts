@@ -3,7 +3,7 @@ import { connectOrDown } from '../../src/cli/playbook-run.js';
 import type { Session } from '../../src/cli/session.js';
 import type { Host } from '../../src/inventory/types.js';
 import type { Transport } from '../../src/engine/types.js';
-import { RemoteError, RunError, UserError } from '../../src/shared/errors.js';
+import { RemoteError, RunError, UserError } from '../../src/util/errors.js';
 import { fakeTransport, makeInventory } from '../components/helpers.js';
 
 /** A session whose connect step reaches every host but those in `fail` (each with its error). */

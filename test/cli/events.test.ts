@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Runner } from '../../src/engine/runner.js';
-import { RunError } from '../../src/shared/errors.js';
+import { RunError } from '../../src/util/errors.js';
 import { MASK, addSecret, clearSecrets } from '../../src/engine/mask.js';
 import type { Step, Transport } from '../../src/engine/types.js';
 import { makeOut } from '../../src/cli/output.js';

@@ -2,7 +2,7 @@
 // etcd write them (lines as seen on lab hosts), and never a file's line number.
 import { describe, expect, it } from 'vitest';
 import { formatError, takenPorts } from '../../src/cli/output.js';
-import { CheckError, RemoteError, RunError } from '../../src/shared/errors.js';
+import { CheckError, RemoteError, RunError } from '../../src/util/errors.js';
 
 const HAPROXY =
   'Nov 22 07:22:39 lb1 haproxy[254]: [ALERT]    (254) : Binding [/etc/haproxy/haproxy.cfg:35] for proxy primary: cannot bind socket (Address already in use) for [0.0.0.0:5001]';

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PLAN_CHANGES_EXIT, type Invocation } from '../../src/cli/program.js';
 import { commandSpecs, parseArgv } from '../../src/cli/parse.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

@@ -6,7 +6,7 @@ import type { CommandResource, FileResource } from '../../src/engine/types.js';
 import { etcdSteps, ETCD_DEFAULT_FILE, POLICY_RC_D } from '../../src/components/etcd/steps.js';
 import { parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../../src/components/etcd/facts.js';
 import { etcdAgreement, reconcileMembers } from '../../src/components/etcd/checks.js';
-import { CheckError } from '../../src/shared/errors.js';
+import { CheckError } from '../../src/util/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, stepById } from './helpers.js';
 
 const fx = (f: string) => readFileSync(join(fileURLToPath(new URL('./fixtures', import.meta.url)), f), 'utf8');

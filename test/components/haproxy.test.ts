@@ -8,7 +8,7 @@ import { parseStatCsv, upServers } from '../../src/components/haproxy/facts.js';
 import { diffBackends, expectedBackends, verifyHaproxy } from '../../src/components/haproxy/checks.js';
 import { parseCluster } from '../../src/components/patroni/facts.js';
 import { parseHttpResponse } from '../../src/components/common.js';
-import { CheckError } from '../../src/shared/errors.js';
+import { CheckError } from '../../src/util/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, stepById } from './helpers.js';
 import { useFakeClock } from '../engine/fake-clock.js';
 

@@ -9,7 +9,7 @@ import {
 import { interfaceFor, parseIpAddr } from '../../src/components/keepalived/facts.js';
 import { verifyKeepalived } from '../../src/components/keepalived/checks.js';
 import { routerIdFor } from '../../src/components/keepalived/settings.js';
-import { CheckError, UserError } from '../../src/shared/errors.js';
+import { CheckError, UserError } from '../../src/util/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { useFakeClock } from '../engine/fake-clock.js';
 

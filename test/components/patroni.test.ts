@@ -7,7 +7,7 @@ import type { CommandResource, FileResource } from '../../src/engine/types.js';
 import { CREATECLUSTER_DROPIN, PATRONI_CONFIG, patroniSteps } from '../../src/components/patroni/steps.js';
 import { judgeCluster, parseCluster, parsePatroniStatus } from '../../src/components/patroni/facts.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
 import { shq } from '../../src/engine/quote.js';

@@ -5,7 +5,7 @@ import { catalog, components, SECRET_KEYS } from '../../src/components/index.js'
 import { etcdSettings } from '../../src/components/etcd/settings.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
 import { keepalivedSettings, routerIdFor, vrrpPassword } from '../../src/components/keepalived/settings.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import type { Host } from '../../src/inventory/types.js';
 import { makeInventory } from './helpers.js';
 

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { verifyCluster } from '../../src/components/verify/index.js';
-import { CheckError } from '../../src/shared/errors.js';
+import { CheckError } from '../../src/util/errors.js';
 import { fakeTransport, groupCtx, makeInventory, SECRETS } from './helpers.js';
 import { useFakeClock } from '../engine/fake-clock.js';
 

@@ -8,7 +8,7 @@ import { addSecret, mask } from '../../src/engine/mask.js';
 import { loadSecrets } from '../../src/engine/secrets.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
 import { renderTemplate } from '../../src/engine/template.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'pgha-basics-'));
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { acquireLock } from '../../src/engine/lock.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'pgha-lock-'));
 const children: ChildProcess[] = [];

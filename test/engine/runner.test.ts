@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
-import { RunError } from '../../src/shared/errors.js';
+import { RunError } from '../../src/util/errors.js';
 import type { Step, Transport } from '../../src/engine/types.js';
 import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
 

@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { loadSshConfig, parseProxyJump, parseSshConfig, sshConfigFor } from '../../src/engine/sshconfig.js';
-import { parseJump } from '../../src/shared/jump.js';
+import { parseJump } from '../../src/util/jump.js';
 import { planConnections, resolveHost } from '../../src/engine/sshplan.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import type { Host } from '../../src/inventory/types.js';
 import { BASE, load } from '../inventory/helpers.js';
 

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyAuth, keyIsEncrypted } from '../../src/engine/sshkey.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import { SshTransport } from '../../src/engine/transport.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
-import { RemoteError, RunError } from '../../src/shared/errors.js';
+import { RemoteError, RunError } from '../../src/util/errors.js';
 import { defineStep } from '../../src/engine/step.js';
 import type { Transport } from '../../src/engine/types.js';
 import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';

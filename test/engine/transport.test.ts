@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SshTransport } from '../../src/engine/transport.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
-import { RemoteError, UserError } from '../../src/shared/errors.js';
+import { RemoteError, UserError } from '../../src/util/errors.js';
 import type { Host } from '../../src/inventory/types.js';
 
 const ssh2 = createRequire(import.meta.url)('ssh2') as any;

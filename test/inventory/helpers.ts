@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import { loadInventory, type LoadOptions } from '../../src/inventory/load.js';
 import { catalog } from '../../src/components/index.js';
 import type { Inventory } from '../../src/inventory/types.js';

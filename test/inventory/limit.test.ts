@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 import { loadInventory, resolveLimit } from '../../src/inventory/load.js';
 import { catalog } from '../../src/components/index.js';
 

@@ -8,7 +8,7 @@ import { renderTemplate } from '../../src/engine/template.js';
 import type { Component, StepContext } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { fakeHost } from '../engine/local-transport.js';
-import { UserError } from '../../src/shared/errors.js';
+import { UserError } from '../../src/util/errors.js';
 
 const comps: Record<string, Component> = {
   etcd: {

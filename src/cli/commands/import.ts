@@ -2,7 +2,7 @@
 // file. Every variable it could not map is a comment in the output and a line on stderr; it contacts nothing.
 import { existsSync, writeFileSync } from 'node:fs';
 import { importAnsible } from '../../import/ansible/index.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 
 export interface ImportCommandOptions {
   output?: string;

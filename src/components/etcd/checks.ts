@@ -1,7 +1,7 @@
 // etcd cross-host work: membership reconciliation before configuring, health and agreement checks after.
 import type { Host } from '../../inventory/types.js';
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
-import { CheckError, RemoteError } from '../../shared/errors.js';
+import { CheckError, RemoteError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { etcdSettings } from './settings.js';

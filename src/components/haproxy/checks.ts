@@ -1,7 +1,7 @@
 // HAProxy checks: each balancer's backends show exactly the expected Patroni members UP.
 import type { Host } from '../../inventory/types.js';
 import type { StepGroupContext, Transport } from '../../engine/types.js';
-import { CheckError } from '../../shared/errors.js';
+import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';

@@ -1,6 +1,6 @@
 // keepalived checks: the VIP is on exactly one balancer, and that balancer runs a healthy HAProxy.
 import type { StepGroupContext } from '../../engine/types.js';
-import { CheckError } from '../../shared/errors.js';
+import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { haproxySettings } from '../haproxy/settings.js';
 import { httpGet, journal, requireVip, withRole } from '../common.js';

@@ -3,7 +3,7 @@
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { StepContext } from '../../engine/types.js';
 import type { SecretSpec } from '../../engine/secrets.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { defineSettings } from '../settings.js';
 import { secret } from '../secrets.js';
 

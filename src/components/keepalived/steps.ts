@@ -2,7 +2,7 @@
 // highest priority; a track script puts a balancer whose HAProxy is gone into FAULT, so the VIP moves.
 import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
 import { defineStep } from '../../engine/step.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { keepalivedSettings, vrrpPassword } from './settings.js';
 import { requireVip, withRole } from '../common.js';
 import { addrFact, interfaceFor, type AddrEntry } from './facts.js';

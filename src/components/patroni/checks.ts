@@ -1,6 +1,6 @@
 // Patroni checks: each member running, then the cluster: one leader, streaming replicas, one timeline.
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
-import { CheckError } from '../../shared/errors.js';
+import { CheckError } from '../../util/errors.js';
 import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { patroniSettings } from './settings.js';

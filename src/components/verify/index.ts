@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Component, Step, StepGroupContext, Transport } from '../../engine/types.js';
 import type { Host } from '../../inventory/types.js';
-import { CheckError, UserError } from '../../shared/errors.js';
+import { CheckError, UserError } from '../../util/errors.js';
 import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
 import { patroniSettings } from '../patroni/settings.js';

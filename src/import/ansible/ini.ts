@@ -1,6 +1,6 @@
 // Ansible's INI inventory dialect: [group] host lines with inline key=value vars, [group:children], [group:vars],
 // comments (# anywhere unquoted, ; at the start of a line), host ranges (pg[1:3], db-[a:c], 10.0.0.[11:13]).
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { addHost, rawGroup, type RawInventory, type VarMap } from './types.js';
 
 /** Split a line into words: whitespace separates, quotes group (and are kept), an unquoted # ends the line. */

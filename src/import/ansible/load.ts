@@ -7,7 +7,7 @@
 // Groups are ordered parents before children (by depth below all), then by ansible_group_priority, then by name.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, relative, resolve } from 'node:path';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { parseIni } from './ini.js';
 import { parseYamlInventory, readVarsYaml } from './yaml.js';
 import type { RawGroup, RawInventory, VarMap } from './types.js';

@@ -1,7 +1,7 @@
 // From an Ansible inventory (autobase layout) to the content of a pgha inventory: roles from groups, hosts and
 // SSH from host variables, cluster settings from the rest, and every variable that has no place, with why.
 import { isAbsolute, relative, resolve } from 'node:path';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { CLUSTER_PATTERN, HOSTNAME_PATTERN } from '../../inventory/schema.js';
 import { hostAddressProblem, intToIpv4, ipv4ToInt, parseSubnet } from '../../inventory/net.js';
 import type { Role } from '../../inventory/types.js';

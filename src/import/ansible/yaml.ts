@@ -1,7 +1,7 @@
 // YAML input: variable files (group_vars/, host_vars/) and Ansible's YAML inventory format
 // (all: {hosts, vars, children: {group: {...}}}), each value with the file and line it came from.
 import { LineCounter, isMap, isScalar, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { expandHostPattern } from './ini.js';
 import { addHost, rawGroup, VAULT, type RawInventory, type VarMap } from './types.js';
 

@@ -5,9 +5,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, closeSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Inventory } from '../../inventory/types.js';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
-import { tcpOpen } from '../../shared/net.js';
+import { tcpOpen } from '../../util/net.js';
 import { cachePaths, labSettings, PACKAGE_CACHE_ROOT, renderAcngConf, renderBackends } from './render.js';
 import type { DebianMirror } from './sources.js';
 import { findProcesses, livePid, signal, tryRun, waitGone, writeFileMkdir } from './sys.js';

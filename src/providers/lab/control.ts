@@ -1,5 +1,5 @@
 // The control machine itself: Linux, root, and the packages the lab runs on.
-import { ProviderError, UserError } from '../../shared/errors.js';
+import { ProviderError, UserError } from '../../util/errors.js';
 import { tryRun, run } from './sys.js';
 
 export const CONTROL_PACKAGES = ['systemd-container', 'debootstrap', 'apt-cacher-ng', 'iproute2', 'openssh-client'];

@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { imageDir, imageRecipe, IMAGES_DIR, recipeHash, type ImageRecipe } from './render.js';
 import { httpForm, type DebianMirror } from './sources.js';

@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import type { Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
-import { ProviderError, UserError } from '../../shared/errors.js';
+import { ProviderError, UserError } from '../../util/errors.js';
 import type { HostState, Provider, ProviderChange, ProviderContext } from '../types.js';
 import { cachePid, ensureCache, isCacheProcess, stopCache } from './cache.js';
 import { assertLabPlatform, ensureControlPackages, missingPackages } from './control.js';

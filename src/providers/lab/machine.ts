@@ -17,7 +17,7 @@ import {
 import type { Host, Inventory } from '../../inventory/types.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { KnownHosts, hostPattern } from '../../engine/knownhosts.js';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { sleep } from '../../engine/wait.js';
 import { deleteHostLink, ensureHostLink, netnsPids } from './net.js';
 import {

@@ -1,7 +1,7 @@
 // Pure parts of the lab: names, paths, the image recipe and the files written into hosts and the cache's config.
 import { createHash } from 'node:crypto';
 import type { Host, Inventory, LabSettings } from '../../inventory/types.js';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { httpForm, type DebianMirror } from './sources.js';
 
 export const SUITE = 'bookworm';

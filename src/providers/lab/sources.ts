@@ -1,6 +1,6 @@
 // The control machine's apt sources: where the lab gets Debian from (the image, the package cache, the hosts).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 
 export interface AptSource {
   file: string;

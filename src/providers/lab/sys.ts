@@ -1,7 +1,7 @@
 // Local system helpers for the lab: commands (zx), pid files, /proc scans, mounts.
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { $, type ProcessOutput } from 'zx';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { sleep } from '../../engine/wait.js';
 
 const sh = $({ quiet: true, verbose: false });

@@ -2,7 +2,7 @@
 // and /bin/bash, member of group sudo, passwordless sudo through /etc/sudoers.d/90-cloud-init-users, and the SSH
 // keys in its own ~/.ssh/authorized_keys. Written into a host's root before its first boot.
 import { chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import type { HostFile } from './machine.js';
 
 export const SUDOERS_DROP_IN = '/etc/sudoers.d/90-cloud-init-users';

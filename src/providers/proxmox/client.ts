@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import proxmoxApi, { ProxmoxEngine, type Proxmox } from 'proxmox-api';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { ProxmoxApiSettings } from '../../inventory/types.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { addSecret, mask } from '../../engine/mask.js';
 
 /** An API call that failed: status 0 means the request got no HTTP answer (connection, TLS, timeout). */

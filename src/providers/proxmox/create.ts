@@ -1,5 +1,5 @@
 // Creating one VM: allocate an id, full clone of the template, cloud-init + sizing, resize, start.
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, PveTaskError, isTransient, sleep, type PveClient } from './client.js';
 import { bootDisk, configParams, propertyString, type VmSpec } from './spec.js';

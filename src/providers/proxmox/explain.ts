@@ -1,5 +1,5 @@
 // Turn Proxmox API and task failures into messages that say what to do.
-import { ProviderError, UserError, PghaError } from '../../shared/errors.js';
+import { ProviderError, UserError, PghaError } from '../../util/errors.js';
 import { mask } from '../../engine/mask.js';
 import type { ProxmoxSettings } from '../../inventory/types.js';
 import { PveApiError, PveTaskError } from './client.js';

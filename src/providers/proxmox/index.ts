@@ -1,7 +1,7 @@
 // The Proxmox provider: every inventory host is a VM cloned from a cloud-init template, found again by name.
 import type { Host, Inventory, ProxmoxSettings } from '../../inventory/types.js';
 import type { HostState, Provider, ProviderChange, ProviderContext } from '../types.js';
-import { RunError, UserError } from '../../shared/errors.js';
+import { RunError, UserError } from '../../util/errors.js';
 import { createClient, type ClientOptions, type PveClient } from './client.js';
 import { createVm, finishVm, Slots, type CreateContext } from './create.js';
 import { explain } from './explain.js';

@@ -1,7 +1,7 @@
 // Where a Proxmox setting comes from in the inventory file, so that problems found against the API name file:line.
 import { readFileSync } from 'node:fs';
-import { UserError } from '../../shared/errors.js';
-import { fieldName, lineOf, type Located } from '../../shared/yamlfile.js';
+import { UserError } from '../../util/errors.js';
+import { fieldName, lineOf, type Located } from '../../util/yamlfile.js';
 import { parseYamlText, type ParsedYaml } from '../../inventory/parse.js';
 import type { Inventory } from '../../inventory/types.js';
 

@@ -1,7 +1,7 @@
 // Which VMs are this inventory's: found by name, marked by the inventory's tag, and recorded when pgha cloned
 // them. Destroy deletes only what these say is its own.
 import type { Inventory, ProxmoxSettings } from '../../inventory/types.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import type { PveClient } from './client.js';
 import { identity, recordedVms } from './state.js';
 import { tagList } from './spec.js';

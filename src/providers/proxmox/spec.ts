@@ -1,7 +1,7 @@
 // What each inventory host should look like as a Proxmox VM, and how an existing VM differs from it.
 import { existsSync, readFileSync } from 'node:fs';
 import type { Host, Inventory, ProxmoxHostSettings, ProxmoxSettings } from '../../inventory/types.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 
 export interface VmSpec {
   host: Host;

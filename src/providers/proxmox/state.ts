@@ -1,7 +1,7 @@
 // The VMs pgha made for an inventory, recorded beside it (.pgha/<inventory>/state.json) from the moment a clone is
 // asked for: destroy deletes only recorded VMs, and a VM whose creation stopped half way is known as unfinished.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 import { sidecarDir, sidecarPath, type Inventory } from '../../inventory/types.js';
 
 export interface VmRecord {

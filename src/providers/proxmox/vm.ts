@@ -1,5 +1,5 @@
 // Reading and operating existing VMs: list by name, config, lock waits, start/stop/delete (all idempotent).
-import { ProviderError } from '../../shared/errors.js';
+import { ProviderError } from '../../util/errors.js';
 import { PveApiError, PveTaskError, sleep, type PveClient } from './client.js';
 
 export interface VmEntry {

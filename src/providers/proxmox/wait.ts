@@ -1,7 +1,7 @@
 // Waiting for a new VM: its SSH port, and with DHCP the address the guest agent reports.
 import { isIP } from 'node:net';
-import { ProviderError } from '../../shared/errors.js';
-import { tcpOpen } from '../../shared/net.js';
+import { ProviderError } from '../../util/errors.js';
+import { tcpOpen } from '../../util/net.js';
 import { PveApiError, sleep, type PveClient } from './client.js';
 import { propertyString } from './spec.js';
 

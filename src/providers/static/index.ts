@@ -1,8 +1,8 @@
 // Existing hosts (bare metal or VMs made elsewhere): nothing to create; pgha only checks that SSH answers.
-import { tcpOpen } from '../../shared/net.js';
+import { tcpOpen } from '../../util/net.js';
 import type { Inventory } from '../../inventory/types.js';
 import type { HostState, Provider, ProviderChange } from '../types.js';
-import { UserError } from '../../shared/errors.js';
+import { UserError } from '../../util/errors.js';
 
 export const staticProvider: Provider = {
   name: 'static',

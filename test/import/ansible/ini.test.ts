@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expandHostPattern, parseIni, parseValue, splitWords } from '../../../src/import/ansible/ini.js';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 
 const hostsOf = (text: string, group: string) => [...(parseIni(text, 'inv').groups.get(group)?.hosts.keys() ?? [])];
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { loadAnsible } from '../../../src/import/ansible/load.js';
 import { importAnsible } from '../../../src/import/ansible/index.js';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 import { ALL_VARS, AUTOBASE_INI, AUTOBASE_YAML, layout } from './layout.js';
 
 const hostOf = (dir: string, name: string, file = 'inventory') =>

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { importAnsible } from '../../../src/import/ansible/index.js';
 import { loadInventory } from '../../../src/inventory/load.js';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 import { ALL_VARS, AUTOBASE_INI, layout } from './layout.js';
 import { catalog } from '../../../src/components/index.js';
 

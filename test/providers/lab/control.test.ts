@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { assertLabPlatform } from '../../../src/providers/lab/control.js';
 import { isNspawnOf, nspawnArgv, labHost } from '../../../src/providers/lab/machine.js';
 import { isCacheProcess } from '../../../src/providers/lab/cache.js';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 import type { Inventory } from '../../../src/inventory/types.js';
 
 const inv = {

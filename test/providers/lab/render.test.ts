@@ -22,7 +22,7 @@ import {
   renderSourcesList,
   vethName,
 } from '../../../src/providers/lab/render.js';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 
 const DEB822 = `Types: deb
 # http://snapshot.debian.org/archive/debian/20250520T000000Z
@@ -199,7 +199,8 @@ describe('lab names and files', () => {
 
 describe('lab MAC addresses', () => {
   it('are stable, unicast, locally administered and distinct per interface', () => {
-    expect(labMac('demo-pg1/host0')).toBe(labMac('demo-pg1/host0'));
+    // 02 then the first five bytes of sha256('demo-pg1/host0'): the same on every run and machine.
+    expect(labMac('demo-pg1/host0')).toBe('02:df:1f:25:d7:60');
     expect(labMac('demo-pg1/host0')).toMatch(/^02(:[0-9a-f]{2}){5}$/);
     expect(labMac('demo-pg1/host0')).not.toBe(labMac('demo-pg2/host0'));
     expect(labMac('demo-pg1/host0')).not.toBe(labMac('demo-pg1/veth'));

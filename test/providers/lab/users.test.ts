@@ -12,7 +12,7 @@ import {
   type AccountFiles,
 } from '../../../src/providers/lab/users.js';
 import { syncFiles } from '../../../src/providers/lab/machine.js';
-import { ProviderError } from '../../../src/shared/errors.js';
+import { ProviderError } from '../../../src/util/errors.js';
 
 // Account databases as debootstrap leaves them on Debian 12 (a subset, with the groups that matter).
 const BASE: AccountFiles = {

@@ -2,7 +2,7 @@
 // node from shared storage or a node's own template is used, an offline node is skipped when the spread holds and
 // refused when it cannot, pins are kept, and status names each VM's node.
 import { afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 import type { Host, ProxmoxSettings, Role } from '../../../src/inventory/types.js';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.js';
 import { place } from '../../../src/providers/proxmox/place.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { UserError } from '../../../src/shared/errors.js';
+import { UserError } from '../../../src/util/errors.js';
 import { loadInventory } from '../../../src/inventory/load.js';
 import { createProxmoxProvider } from '../../../src/providers/proxmox/index.js';
 import { parsePublicKey, publicOfPrivate } from '../../../src/providers/proxmox/sshkeys.js';

@@ -1,6 +1,6 @@
 // The Proxmox provider against the HTTPS simulator: create, re-run, drift, retries, lost answers, user errors, destroy.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ProviderError, UserError } from '../../../src/shared/errors.js';
+import { ProviderError, UserError } from '../../../src/util/errors.js';
 import { parseInventory } from '../../../src/inventory/load.js';
 import { catalog } from '../../../src/components/index.js';
 import { KEY, world, type World } from './fixture.js';

@@ -1,6 +1,6 @@
 // Start-up marks: written once per point, and only when PGHA_TRACE_START is set.
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { traceMark } from '../../src/shared/trace.js';
+import { traceMark } from '../../src/util/trace.js';
 
 afterEach(() => vi.restoreAllMocks());
 
