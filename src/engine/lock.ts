@@ -41,7 +41,24 @@ function samefile(fd: number, file: string): boolean {
   }
 }
 
+/** The run lock of an inventory, or a UserError naming who holds it. */
 export function acquireLock(file: string, what: string): () => void {
+  const release = tryLock(file, what);
+  if (!release)
+    throw new UserError(
+      `another pgha run (${holder(file)}) holds the lock on this inventory`,
+      `wait for it to finish, or stop it; the lock is ${file}`,
+    );
+  return release;
+}
+
+/** Who holds a lock file, for messages ("pid N, "what", since T"). */
+export function lockHolder(file: string): string {
+  return holder(file);
+}
+
+/** Takes the lock if no one holds it: its release, or undefined while another process holds it. */
+export function tryLock(file: string, what: string): (() => void) | undefined {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   for (let attempt = 0; attempt < 5; attempt++) {
     const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -55,10 +72,7 @@ export function acquireLock(file: string, what: string): () => void {
     }
     if (r.status === 1) {
       closeSync(fd);
-      throw new UserError(
-        `another pgha run (${holder(file)}) holds the lock on this inventory`,
-        `wait for it to finish, or stop it; the lock is ${file}`,
-      );
+      return undefined;
     }
     if (!samefile(fd, file)) {
       closeSync(fd); // the holder released (and removed) it between our open and our lock

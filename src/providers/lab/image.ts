@@ -14,9 +14,10 @@ import {
 import { spawn } from 'node:child_process';
 import { ProviderError } from '../../util/errors.js';
 import { sleep } from '../../engine/wait.js';
+import { lockHolder, tryLock } from '../../engine/lock.js';
 import { imageDir, imageRecipe, IMAGES_DIR, recipeHash, type ImageRecipe } from './render.js';
 import { httpForm, type DebianMirror } from './sources.js';
-import { alive, findProcesses, readPid, removeTree, signal, unmountAll, waitGone } from './sys.js';
+import { alive, findProcesses, removeTree, signal, unmountAll, waitGone } from './sys.js';
 
 export const IMAGE_MARKER = '.pgha-image.json';
 const BUILD_TIMEOUT_MS = 30 * 60_000;
@@ -44,25 +45,22 @@ async function removeStaleBuilds(): Promise<void> {
   }
 }
 
-/** One builder per recipe across processes: an exclusive lock file holding the builder's pid. */
-async function takeLock(lock: string, dir: string): Promise<boolean> {
-  const end = Date.now() + BUILD_TIMEOUT_MS;
+/**
+ * One builder per recipe across processes, with the same flock as the run lock: its release, or undefined when
+ * another process built the image meanwhile.
+ */
+export async function takeBuildLock(
+  lock: string,
+  dir: string,
+  timeoutMs = BUILD_TIMEOUT_MS,
+): Promise<(() => void) | undefined> {
+  const end = Date.now() + timeoutMs;
   for (;;) {
-    try {
-      const fd = openSync(lock, 'wx');
-      writeFileSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return true;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    const holder = readPid(lock);
-    if (!holder || !alive(holder)) {
-      rmSync(lock, { force: true });
-      continue;
-    }
-    if (imageReady(dir)) return false;
-    if (Date.now() > end) throw new ProviderError(`timed out waiting for another build of ${dir} (pid ${holder})`);
+    const release = tryLock(lock, `build ${dir}`);
+    if (release) return release;
+    if (imageReady(dir)) return undefined;
+    if (Date.now() > end)
+      throw new ProviderError(`timed out waiting for another build of ${dir} (${lockHolder(lock)})`);
     await sleep(1000);
   }
 }
@@ -101,7 +99,8 @@ export async function ensureBaseImage(
   if (imageReady(dir)) return { dir, built: false, seconds: 0 };
   mkdirSync(IMAGES_DIR, { recursive: true });
   const lock = `${dir}.lock`;
-  if (!(await takeLock(lock, dir))) return { dir, built: false, seconds: 0 };
+  const release = await takeBuildLock(lock, dir);
+  if (!release) return { dir, built: false, seconds: 0 };
   const started = Date.now();
   try {
     if (imageReady(dir)) return { dir, built: false, seconds: 0 };
@@ -136,7 +135,7 @@ export async function ensureBaseImage(
     log(`base image ${name} built in ${seconds.toFixed(0)} s`);
     return { dir, built: true, seconds };
   } finally {
-    rmSync(lock, { force: true });
+    release();
   }
 }
 
