@@ -41,22 +41,22 @@ function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
   const t = ctx.transports.get(host.name)!;
   const s = patroniSettings(ctx.inventory, host);
   const password = secret(ctx, 'postgres_superuser_password');
+  // psql through the VIP as the superuser; the password travels in the script (on stdin), never in argv.
+  const psql = (port: number, sql: string) =>
+    `psql -X -At -v ON_ERROR_STOP=1 ${shq(`host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`)} -c ${shq(sql)}`;
+  const exec = async (script: string, timeoutMs: number) => {
+    const r = await t.exec(script, { secrets: [password], timeoutMs });
+    return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
+  };
   return {
     t,
     host,
-    async run(port, sql) {
-      const conn = `host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`;
-      const script = `PGPASSWORD=${shq(password)} psql -X -At -v ON_ERROR_STOP=1 ${shq(conn)} -c ${shq(sql)}`;
-      const r = await t.exec(script, { secrets: [password], timeoutMs: 30_000 });
-      return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
-    },
-    async runMany(port, sql, times) {
-      const conn = `host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`;
-      const one = `psql -X -At -v ON_ERROR_STOP=1 ${shq(conn)} -c ${shq(sql)} || exit $?`;
-      const script = `export PGPASSWORD=${shq(password)}\ni=0\nwhile [ $i -lt ${times} ]; do ${one}; i=$((i+1)); done`;
-      const r = await t.exec(script, { secrets: [password], timeoutMs: 60_000 });
-      return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
-    },
+    run: (port, sql) => exec(`PGPASSWORD=${shq(password)} ${psql(port, sql)}`, 30_000),
+    runMany: (port, sql, times) =>
+      exec(
+        `export PGPASSWORD=${shq(password)}\ni=0\nwhile [ $i -lt ${times} ]; do ${psql(port, sql)} || exit $?; i=$((i+1)); done`,
+        60_000,
+      ),
   };
 }
 
