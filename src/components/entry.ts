@@ -5,8 +5,8 @@ import type { SecretSpec } from '../engine/secrets.js';
 import type { Catalog, RoleDecl, SettingDecl, VarRule } from '../inventory/catalog.js';
 
 export interface ComponentEntry {
-  /** The steps the playbook names as `component: <name>`. */
-  component: Component;
+  /** The steps the playbook names as `component: <name>` (none for an entry that only declares variables). */
+  component?: Component;
   roles?: readonly RoleDecl[];
   /** Variables it reads (from defineSettings: `.list` and `.rules`). */
   settings?: { list: readonly SettingDecl[]; rules: readonly VarRule[] };

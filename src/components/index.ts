@@ -9,6 +9,7 @@ import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
 import { verify } from './verify/index.js';
+import { demoEntry } from './demo/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
@@ -16,10 +17,11 @@ export const ENTRIES: readonly ComponentEntry[] = [
   haproxyEntry,
   keepalivedEntry,
   { component: verify },
+  demoEntry,
 ];
 
 export const components: Record<string, Component> = Object.fromEntries(
-  ENTRIES.map((e) => [e.component.name, e.component]),
+  ENTRIES.flatMap((e) => (e.component ? [[e.component.name, e.component]] : [])),
 );
 
 /** What loadInventory checks an inventory against. */

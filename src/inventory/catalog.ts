@@ -41,6 +41,11 @@ export interface MapSetting extends SettingBase {
   default: Record<string, MapValue>;
   /** Regular expression (source) every key must match. */
   keyPattern: string;
+  /**
+   * Keys that only the cluster-wide (top-level) value may set: a group's or host's value that differs from it is
+   * refused at load, with `why`.
+   */
+  clusterOnly?: { keys: readonly string[]; why: string };
 }
 
 export type SettingDecl = IntSetting | StringSetting | BoolSetting | MapSetting;

@@ -4,7 +4,7 @@ import { fieldName, lineOf, type Located } from '../util/yamlfile.js';
 import type { ParsedYaml } from './parse.js';
 import type { Built } from './normalize.js';
 import { hostAddressProblem, ipv4ToInt } from './net.js';
-import { misspelledVar } from './vars.js';
+import { misspelledVar, sameMapValue } from './vars.js';
 import { obj } from './normalize.js';
 import type { Catalog } from './catalog.js';
 import { parseJump } from '../util/jump.js';
@@ -147,17 +147,27 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
     }
   }
 
-  // Variables: a name that looks like a component's but is not declared is a typo; the components' rules.
+  // Variables: every name must be declared by a component (the nearest declared one is named); map keys that only
+  // the top-level vars may set; the components' rules.
   const varLayers: [string, unknown][] = [['/vars', obj(p.data).vars]];
   for (const [g, spec] of Object.entries(obj(obj(p.data).groups)))
     varLayers.push([`/groups/${g}/vars`, obj(spec).vars]);
   for (const [h, spec] of Object.entries(obj(obj(p.data).hosts))) varLayers.push([`/hosts/${h}/vars`, obj(spec).vars]);
+  const declared = new Set(catalog.settings.map((d) => d.name));
   for (const [ptr, vars] of varLayers) {
     for (const k of Object.keys(obj(vars))) {
+      if (declared.has(k)) continue;
       const near = misspelledVar(k, catalog);
-      if (near) err(`${ptr}/${k}`, `variable '${k}' is not read by pgha: did you mean '${near}'?`, true);
+      err(
+        `${ptr}/${k}`,
+        `variable '${k}' is not read by pgha: ${near ? `did you mean '${near}'?` : 'no component declares it'}`,
+        true,
+      );
     }
   }
+  for (const [ptr, vars] of varLayers.slice(1))
+    for (const { ptr: at, message } of clusterOnlyProblems(catalog, obj(obj(p.data).vars), ptr, obj(vars)))
+      err(at, message, true);
   // Rules across variables, with the declared defaults for what is not set; one error per message, at the
   // variable set last for the first host that breaks it.
   for (const rule of catalog.rules) {
@@ -172,6 +182,32 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
   }
 
   return { errors, warnings };
+}
+
+/**
+ * A group's or host's map entries that only the top-level vars may set (MapSetting.clusterOnly), with another
+ * value than the cluster-wide one (top-level vars over the default).
+ */
+function clusterOnlyProblems(
+  catalog: Catalog,
+  top: Record<string, unknown>,
+  ptr: string,
+  vars: Record<string, unknown>,
+): { ptr: string; message: string }[] {
+  const out: { ptr: string; message: string }[] = [];
+  for (const d of catalog.settings) {
+    if (d.type !== 'map' || !d.clusterOnly) continue;
+    const cluster: Record<string, unknown> = { ...d.default, ...obj(top[d.name]) };
+    for (const [k, v] of Object.entries(obj(vars[d.name]))) {
+      if (!d.clusterOnly.keys.includes(k) || sameMapValue(v, cluster[k])) continue;
+      const was = cluster[k] === undefined ? 'is not set there' : `is ${JSON.stringify(cluster[k])}`;
+      out.push({
+        ptr: `${ptr}/${d.name}/${k}`,
+        message: `${d.name}.${k} (${JSON.stringify(v)}) can only be set for the whole cluster (the cluster-wide value ${was}): ${d.clusterOnly.why}; set it in the top-level vars`,
+      });
+    }
+  }
+  return out;
 }
 
 /** Where a rule's vars are set last for a host: host vars, then its groups from the last, then cluster vars. */

@@ -1,5 +1,5 @@
-// Inventory variables: the schema of the ones the components declare (src/inventory/catalog.ts), unknown names
-// that look like a component's, and the merge rule.
+// Inventory variables: the schema of the ones the components declare (src/inventory/catalog.ts), the declared
+// name an unknown one most likely means, and the merge rule.
 import { nearest } from '../util/nearest.js';
 import type { Catalog, SettingDecl } from './catalog.js';
 
@@ -35,18 +35,18 @@ export function knownVars(c: Catalog): Record<string, Record<string, unknown>> {
 /** The text of the `vars` description: what the components read, and the precedence. */
 export function varsDescription(c: Catalog): string {
   return (
-    "Variables (free-form map). Precedence, highest first: host vars, then the host's groups in the order listed on the host " +
+    "Variables. Precedence, highest first: host vars, then the host's groups in the order listed on the host " +
     '(a later group wins over an earlier one), then cluster vars. Maps (such as postgres_parameters) merge key by key; ' +
     'lists and scalars are replaced whole. The components read: ' +
     c.settings.map((d) => d.name).join(', ') +
-    '. Any other key is passed to templates and playbooks unchanged.'
+    '. Any other name is an error (templates and playbooks see the declared ones).'
   );
 }
 
 /**
  * For a name no component declares: the declared name it most likely means, when it is close to one, is one
- * without its component prefix (synchronous_mode), or carries a component prefix (patroni_...). Undefined for
- * a free-form name (user templates and playbooks).
+ * without its component prefix (synchronous_mode), or carries a component prefix (patroni_...). Undefined when
+ * no declared name is near (the name is an error all the same).
  */
 export function misspelledVar(name: string, c: Catalog): string | undefined {
   const known = c.settings.map((d) => d.name);
@@ -84,6 +84,12 @@ function commonRun(a: string, b: string): number {
     }
   }
   return best;
+}
+
+/** Two map values read the same: as text, case-insensitive; true/false as on/off. Undefined equals nothing. */
+export function sameMapValue(a: unknown, b: unknown): boolean {
+  const text = (v: unknown) => (v === true ? 'on' : v === false ? 'off' : String(v).toLowerCase());
+  return a !== undefined && b !== undefined && text(a) === text(b);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

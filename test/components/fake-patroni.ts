@@ -29,7 +29,7 @@ export interface FakeCall {
 export interface FakePatroni {
   members: FakeMember[];
   calls: FakeCall[];
-  /** The DCS settings GET /config shows (one for the cluster; PATCH merges into it). */
+  /** The DCS settings GET /config shows (one for the cluster; PATCH merges into it, null deletes). */
   config: Record<string, any>;
   /** Names of members that got POST /restart, in order. */
   restarts(): string[];
@@ -95,17 +95,8 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
         if (req.method === 'GET' && req.url === '/config') return send(200, JSON.stringify(dcs.config));
         if (req.method === 'PATCH' && req.url === '/config') {
           if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
-          const p = JSON.parse(body) as Record<string, any>;
-          const c = dcs.config;
-          dcs.config = {
-            ...c,
-            ...p,
-            postgresql: {
-              ...c.postgresql,
-              ...p.postgresql,
-              parameters: { ...c.postgresql?.parameters, ...p.postgresql?.parameters },
-            },
-          };
+          // Patroni's patch_config: maps merge key by key, null deletes a key, anything else replaces it.
+          patch(dcs.config, JSON.parse(body) as Record<string, any>);
           return send(200, JSON.stringify(dcs.config));
         }
         if (req.method === 'POST' && req.url === '/restart') {
@@ -132,6 +123,9 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
     get config() {
       return dcs.config;
     },
+    set config(c: Record<string, any>) {
+      dcs.config = c;
+    },
     stop: (name) => {
       const s = servers[members.findIndex((m) => m.name === name)]!;
       return new Promise<void>((r) => s.close(() => r()));
@@ -141,4 +135,13 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
       await Promise.all(servers.filter((s) => s.listening).map((s) => new Promise<void>((r) => s.close(() => r()))));
     },
   };
+}
+
+function patch(config: Record<string, any>, data: Record<string, any>): void {
+  for (const [k, v] of Object.entries(data)) {
+    if (v === null) delete config[k];
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof config[k] === 'object' && config[k] !== null)
+      patch(config[k], v);
+    else config[k] = structuredClone(v);
+  }
 }

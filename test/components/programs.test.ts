@@ -164,7 +164,7 @@ describe('templates/patroni/dcs-config.py.hbs', () => {
       postgresql: { parameters: { max_connections: '200', hot_standby: 'on' } },
     });
     expect((await sh(program(false))).code).toBe(0);
-    expect(seen).toEqual(['GET /config -', `PATCH /config ${BASIC}`, 'GET /config -']);
+    expect(seen).toEqual(['GET /config -', 'GET /config -', `PATCH /config ${BASIC}`, 'GET /config -']);
   });
 });
 

@@ -114,9 +114,9 @@ describe('defineSettings', () => {
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
     expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
-    expect(catalog.prefixes).toEqual(['etcd_', 'patroni_', 'postgres_', 'haproxy_', 'keepalived_']);
+    expect(catalog.prefixes).toEqual(['etcd_', 'patroni_', 'postgres_', 'haproxy_', 'keepalived_', 'demo_']);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
-    expect(catalog.settings.at(-1)!.name).toBe('keepalived_unicast');
+    expect(catalog.settings.at(-1)!.name).toBe('demo_port');
     expect(catalog.rules.map((r) => r.vars)).toEqual([['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout']]);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',

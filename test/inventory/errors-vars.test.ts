@@ -88,14 +88,22 @@ describe('bad variables in an inventory', () => {
         field: 'hosts.pg3.vars.keepalived_unicst',
         message: "variable 'keepalived_unicst' is not read by pgha: did you mean 'keepalived_unicast'?",
       },
+      {
+        line: 18,
+        field: 'hosts.pg3.vars.pg_hba',
+        message: "variable 'pg_hba' is not read by pgha: no component declares it",
+      },
     ]);
   });
 
-  it('an undeclared name with a component prefix is an error even far from every declared one; free-form names pass', () => {
+  it('an undeclared name with a component prefix is an error even far from every declared one; so is any other name', () => {
     const e = loadError(
       BASE.replace(
         'hosts:',
-        'vars:\n  postgres_shared_buffers: 1GB\n  patroni_failsafe_mode: true\n  level: fast\n  greeting_text: hi\nhosts:',
+        'vars:\n  postgres_shared_buffers: 1GB\n  patroni_failsafe_mode: true\n  level: fast\n  demo_greting: hi\ngroups:\n  dc1: {vars: {greeting_text: hi}}\nhosts:',
+      ).replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd], vars: {shared_buffers: 1GB}}',
       ),
     );
     expect(errorLines(e)).toEqual([
@@ -113,10 +121,65 @@ describe('bad variables in an inventory', () => {
           /^variable 'patroni_failsafe_mode' is not read by pgha: did you mean 'patroni_[a-z_]+'\?$/,
         ),
       },
+      { line: 9, field: 'vars.level', message: "variable 'level' is not read by pgha: no component declares it" },
+      {
+        line: 10,
+        field: 'vars.demo_greting',
+        message: "variable 'demo_greting' is not read by pgha: did you mean 'demo_greeting'?",
+      },
+      {
+        line: 12,
+        field: 'groups.dc1.vars.greeting_text',
+        message: "variable 'greeting_text' is not read by pgha: no component declares it",
+      },
+      {
+        line: 18,
+        field: 'hosts.pg3.vars.shared_buffers',
+        message: "variable 'shared_buffers' is not read by pgha: no component declares it",
+      },
     ]);
-    expect(load(BASE.replace('hosts:', 'vars:\n  level: fast\n  greeting_text: hi\nhosts:')).vars).toEqual({
-      level: 'fast',
-      greeting_text: 'hi',
+    expect(load(BASE.replace('hosts:', 'vars:\n  demo_greeting: hi\n  demo_port: 8081\nhosts:')).vars).toEqual({
+      demo_greeting: 'hi',
+      demo_port: 8081,
     });
+  });
+
+  it('a parameter Patroni takes from the DCS only is refused in group or host vars when it differs from the cluster-wide one', () => {
+    const e = loadError(
+      BASE.replace(
+        'hosts:',
+        [
+          'vars:',
+          '  postgres_parameters: {max_connections: 300, work_mem: 4MB}',
+          'groups:',
+          '  big:',
+          '    vars:',
+          '      postgres_parameters:',
+          '        max_connections: 300',
+          '        max_locks_per_transaction: 128',
+          '        work_mem: 64MB',
+          'hosts:',
+        ].join('\n'),
+      ).replace(
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd]}',
+        'pg3: {address: 10.77.0.13, roles: [postgres, etcd], groups: [big], vars: {postgres_parameters: {wal_level: logical, hot_standby: true, shared_buffers: 1GB}}}',
+      ),
+    );
+    expect(errorLines(e)).toEqual([
+      {
+        line: 13,
+        field: 'groups.big.vars.postgres_parameters.max_locks_per_transaction',
+        message:
+          "postgres_parameters.max_locks_per_transaction (128) can only be set for the whole cluster (the cluster-wide value is not set there): Patroni ignores it in a member's own config.yml and takes it from the DCS only (it must be equal on every member); set it in the top-level vars",
+      },
+      {
+        line: 20,
+        field: 'hosts.pg3.vars.postgres_parameters.wal_level',
+        message: expect.stringMatching(
+          /^postgres_parameters\.wal_level \("logical"\) can only be set for the whole cluster \(the cluster-wide value is "replica"\): .*; set it in the top-level vars$/,
+        ),
+      },
+    ]);
+    expect(e.message).toContain(`${e.file}:13: groups.big.vars.postgres_parameters.max_locks_per_transaction:`);
   });
 });

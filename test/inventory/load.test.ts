@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { loadInventory } from '../../src/inventory/load.js';
+import { clusterParameters, localParameters } from '../../src/components/patroni/settings.js';
 import { catalog } from '../../src/components/index.js';
 import { sidecarPath } from '../../src/inventory/types.js';
 import { defaultBridge } from '../../src/inventory/normalize.js';
@@ -54,13 +55,17 @@ describe('shipped inventories', () => {
     });
     expect(inv.hosts.find((h) => h.name === 'db1')!.ssh.port).toBe(22);
     expect(inv.groups['rack-b']).toEqual(['lb2', 'db2', 'db3']);
-    // rack-b's postgres_parameters merge over the cluster's, key by key
+    // rack-b's postgres_parameters merge over the cluster's, key by key; they are db2's and db3's own
     expect(db3.vars.postgres_parameters).toEqual({
       max_connections: 300,
       shared_buffers: '2GB',
-      effective_cache_size: '12GB',
+      effective_cache_size: '6GB',
     });
-    expect(inv.hosts.find((h) => h.name === 'db1')!.vars.postgres_parameters).toMatchObject({ shared_buffers: '4GB' });
+    const db1 = inv.hosts.find((h) => h.name === 'db1')!;
+    expect(db1.vars.postgres_parameters).toMatchObject({ shared_buffers: '4GB' });
+    expect(localParameters(inv, db3)).toEqual({ effective_cache_size: '6GB', shared_buffers: '2GB' });
+    expect(localParameters(inv, db1)).toEqual({});
+    expect(clusterParameters(inv, db3)).toMatchObject({ max_connections: 300, shared_buffers: '4GB' });
     expect(inv.warnings).toEqual([]);
   });
 

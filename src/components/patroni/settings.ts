@@ -1,9 +1,10 @@
 // PostgreSQL + Patroni: inventory variables, the timing rule across them, the postgres role and the secrets.
 // Read them with patroniSettings(inv, host).
 import type { Host, Inventory } from '../../inventory/types.js';
-import type { RoleDecl } from '../../inventory/catalog.js';
+import type { MapValue, RoleDecl } from '../../inventory/catalog.js';
 import type { SecretSpec } from '../../engine/secrets.js';
 import { defineSettings } from '../settings.js';
+import { sameMapValue } from '../../inventory/vars.js';
 
 export const PATRONI_ROLES: RoleDecl[] = [{ name: 'postgres', doc: 'PostgreSQL 15 + Patroni' }];
 
@@ -19,6 +20,29 @@ export const PATRONI_SECRETS: SecretSpec[] = [
 ];
 
 const USER = '^[a-z_][a-z0-9_]*$';
+
+/**
+ * PostgreSQL parameters Patroni sets only from the DCS (patroni/postgresql/config.py, ConfigHandler.CMDLINE_OPTIONS):
+ * it passes them to the postmaster on its command line and drops them from a member's own config.yml. The first
+ * three it derives itself (postgresql.listen, the scope); the others must be equal on every member.
+ */
+export const DCS_ONLY_PARAMETERS = [
+  'listen_addresses',
+  'port',
+  'cluster_name',
+  'wal_level',
+  'hot_standby',
+  'max_connections',
+  'max_wal_senders',
+  'wal_keep_segments',
+  'wal_keep_size',
+  'max_prepared_transactions',
+  'max_locks_per_transaction',
+  'track_commit_timestamp',
+  'max_replication_slots',
+  'max_worker_processes',
+  'wal_log_hints',
+] as const;
 
 export const patroniVars = defineSettings(
   {
@@ -161,13 +185,14 @@ export const patroniVars = defineSettings(
       level: 'cluster',
       doc: 'With patroni_synchronous_mode: stop accepting writes when no synchronous replica is available (default false).',
     },
-    // Kept in the DCS (cluster-wide); a change is applied with PATCH /config, and parameters that need a
-    // restart get a rolling restart (patroni.restart step).
+    // Two levels: the top-level vars' map goes to the DCS (PATCH /config, the same for every member); a group's
+    // or host's map goes to that host's config.yml (postgresql.parameters, over the DCS values). Parameters that
+    // need a restart get a rolling restart (patroni.restart step).
     pgParameters: {
       name: 'postgres_parameters',
       type: 'map',
       keyPattern: '^[a-z_][a-z0-9_.]*$',
-      level: 'cluster',
+      level: 'host',
       default: {
         max_connections: 200,
         shared_buffers: '128MB',
@@ -179,7 +204,11 @@ export const patroniVars = defineSettings(
         wal_keep_size: '256MB',
         password_encryption: 'scram-sha-256',
       },
-      doc: "PostgreSQL settings (GUCs) for every member, merged over pgha's defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. Maps merge key by key across cluster, group and host vars. Kept in the DCS: a change is applied with PATCH /config; settings that need a restart get a rolling restart (replicas first, the leader last).",
+      clusterOnly: {
+        keys: DCS_ONLY_PARAMETERS,
+        why: "Patroni ignores it in a member's own config.yml and takes it from the DCS only (it must be equal on every member)",
+      },
+      doc: "PostgreSQL settings (GUCs), merged over pgha's defaults, e.g. {max_connections: 200, shared_buffers: 256MB}. In the top-level vars: for every member, kept in the DCS (PATCH /config; a parameter removed here is removed there). In a group's or host's vars: for those hosts only, in their /etc/patroni/config.yml (over the DCS values; host over group). Parameters Patroni takes from the DCS only (max_connections, wal_level, ...) are refused there when they differ from the cluster-wide value. Settings that need a restart get a rolling restart (replicas first, the leader last).",
     },
     replicaMaxLag: {
       name: 'replica_max_lag_bytes',
@@ -213,3 +242,20 @@ export function patroniSettings(inv: Pick<Inventory, 'file' | 'cluster'>, host: 
 }
 
 export type PatroniSettings = ReturnType<typeof patroniSettings>;
+
+/** The cluster-wide PostgreSQL parameters (top-level vars over the defaults): what the DCS holds. */
+export function clusterParameters(inv: Pick<Inventory, 'file' | 'vars'>, host: Host): Record<string, MapValue> {
+  // Only the map is read from the top-level vars: the others are the host's (and keep their defaults here).
+  const vars = inv.vars?.postgres_parameters === undefined ? {} : { postgres_parameters: inv.vars.postgres_parameters };
+  return patroniVars.read(inv, { ...host, vars }).pgParameters;
+}
+
+/**
+ * The parameters of one host's own config.yml: those its groups' or its own vars set to another value than the
+ * cluster-wide one (an equal value changes nothing). Patroni applies them over the DCS ones.
+ */
+export function localParameters(inv: Pick<Inventory, 'file' | 'vars'>, host: Host): Record<string, MapValue> {
+  const cluster = clusterParameters(inv, host);
+  const mine = patroniVars.read(inv, host).pgParameters;
+  return Object.fromEntries(Object.entries(mine).filter(([k, v]) => !sameMapValue(v, cluster[k])));
+}

@@ -2,7 +2,8 @@
 // once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
 import { stringify } from 'yaml';
 import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
-import { patroniSettings, type PatroniSettings } from './settings.js';
+import { clusterParameters, localParameters, patroniSettings, type PatroniSettings } from './settings.js';
+import type { MapValue } from '../../inventory/catalog.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
@@ -32,8 +33,11 @@ export function patroniValidate(etcdHosts: number): string {
   return `sh -c '${script}' pgha-validate %s ${etcdHosts}`;
 }
 
-/** The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. */
-export function dcsConfig(s: PatroniSettings): Record<string, unknown> {
+/**
+ * The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. The
+ * parameters are the cluster-wide ones (clusterParameters): the same whichever member applies them.
+ */
+export function dcsConfig(s: PatroniSettings, parameters: Record<string, MapValue>): Record<string, unknown> {
   return {
     ttl: s.ttl,
     loop_wait: s.loopWait,
@@ -44,7 +48,7 @@ export function dcsConfig(s: PatroniSettings): Record<string, unknown> {
     postgresql: {
       use_pg_rewind: true,
       use_slots: true,
-      parameters: s.pgParameters,
+      parameters,
     },
   };
 }
@@ -93,7 +97,15 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
     // YAML 1.1 output quotes on/off/yes/no: Patroni's PyYAML would read them as booleans.
-    dcs_yaml: indent(stringify(dcsConfig(s), { version: '1.1' }), 4),
+    dcs_yaml: indent(stringify(dcsConfig(s, clusterParameters(ctx.inventory, ctx.host)), { version: '1.1' }), 4),
+    // This host's own parameters (its groups' and its vars'), over the DCS ones.
+    parameters_yaml: indent(
+      stringify(
+        { unix_socket_directories: '/var/run/postgresql', ...localParameters(ctx.inventory, ctx.host) },
+        { version: '1.1' },
+      ),
+      4,
+    ),
     pg_port: s.pgPort,
     data_dir: q(s.pgDataDir),
     bin_dir: q(s.pgBinDir),
@@ -120,8 +132,9 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
 }
 
 /**
- * Python run on a member: compares the desired DCS settings with GET /config (exit 0 when equal), or with
- * `patch` PATCHes them (credentials on stdin, never on a command line).
+ * Python run on a member: compares the desired DCS settings with GET /config and prints the differences (exit 0
+ * when there are none), or with `patch` PATCHes those differences (credentials on stdin, never on a command
+ * line). postgresql.parameters is the whole map: a parameter the DCS holds beyond it is removed (null).
  */
 export function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
   const vars = { want: JSON.stringify(desired), api_port: apiPort, patch, rest_auth: patch ? restAuthLines() : '' };
@@ -175,7 +188,7 @@ const dcs: Step = {
   resources(ctx) {
     if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);
-    const desired = dcsConfig(s);
+    const desired = dcsConfig(s, clusterParameters(ctx.inventory, ctx.host));
     return [
       {
         kind: 'command',
@@ -183,6 +196,7 @@ const dcs: Step = {
         script: configScript(s.apiPort, desired, true),
         ...restAuthInput(ctx),
         unless: configScript(s.apiPort, desired, false),
+        explain: true, // plan names what changes: the same program compares for plan and for apply
       },
     ];
   },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commandKind, type CommandResource } from '../../../src/engine/kinds/command.js';
-import { addSecret, clearSecrets } from '../../../src/engine/mask.js';
+import { MASK, addSecret, clearSecrets } from '../../../src/engine/mask.js';
 import { LocalTransport, fakeHost } from '../local-transport.js';
 import { applyOps, probeOne } from './helpers.js';
 
@@ -48,6 +48,29 @@ describe('command kind', () => {
     expect((await probeOne(commandKind, t, r)).state.run).toBe(true);
     writeFileSync(flag, '');
     expect((await probeOne(commandKind, t, r)).state.run).toBe(false);
+  });
+
+  it('with explain, plan names what its `unless` test printed (masked); a passing test prints nothing', async () => {
+    const { dir, t } = setup();
+    const flag = join(dir, 'flag');
+    const r: CommandResource = {
+      kind: 'command',
+      label: 'sync',
+      script: 'true',
+      unless: `if [ -f ${flag} ]; then echo ignored; exit 0; fi; printf 'a 1 -> 2\\n\\nb = s3cretvalue (added)\\n'; exit 1`,
+      explain: true,
+    };
+    addSecret('s3cretvalue');
+    try {
+      const { state } = await probeOne(commandKind, t, r);
+      expect(state).toEqual({ kind: 'command', run: true, notes: ['a 1 -> 2', 'b = s3cretvalue (added)'] });
+      expect(commandKind.plan(r, state, false)!.summary).toBe(`run: sync: a 1 -> 2, b = ${MASK} (added)`);
+    } finally {
+      clearSecrets();
+    }
+    writeFileSync(flag, '');
+    expect((await probeOne(commandKind, t, r)).state).toEqual({ kind: 'command', run: false });
+    expect(commandKind.identity(r)).not.toBe(commandKind.identity({ ...r, explain: false }));
   });
 
   it('runs every time without a guard', async () => {
