@@ -179,8 +179,9 @@ describe('day-2 operations under a client load', () => {
     const others = PG.filter((n) => n !== leader);
     // The worst case, made certain: the etcd raft leader sits on the same host, so etcd elects a new one and
     // every lease (the leader key's too) starts its ttl again.
+    const leaderHost = inv.hosts.find((h) => h.name === leader)!;
     const etcdLeader = await etcdLeaderOn(leader);
-    expect(etcdLeader).toBe(`http://${inv.hosts.find((h) => h.name === leader)!.address}:2379`);
+    expect(etcdLeader).toBe(`http://${leaderHost.address}:${etcdSettings(inv, leaderHost).etcdClientPort}`);
     const peers = inv.hosts.filter((h) => others.includes(h.name)).map((h) => h.address);
     const table = { ...target, table: 'day2_partition' };
     await prepareLoad(table);
