@@ -140,6 +140,9 @@ describe('bad command lines exit 2', () => {
     expect(userError(['up', 'now']).message).toBe('too many arguments for pgha up: now');
     expect(userError(['run', 'demo', 'again']).message).toBe('too many arguments for pgha run: again');
     expect(userError(['up', '-i']).message).toBe('option -i of pgha up needs a value');
+    expect(userError(['failover']).message).toBe('pgha failover needs --to <host>');
+    expect(userError(['reinit']).message).toBe('pgha reinit needs HOST');
+    expect(userError(['reinit', 'pg1', 'pg2']).message).toBe('too many arguments for pgha reinit: pg2');
     expect(userError(['completion', 'tcsh']).message).toBe('pgha completion: tcsh is not one of bash, zsh, fish');
     for (const argv of [['run'], ['up', 'now'], ['completion', 'tcsh'], ['frobnicate']])
       expect(userError(argv).exitCode).toBe(2);

@@ -4,7 +4,7 @@
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
 import { confirmAction, finish, memberTable, openClusterCommand } from '../cluster-command.js';
-import { decideForHosts, decisionLines, makeRestartStep } from '../../components/patroni/restart.js';
+import { decideForHosts, makeRestartStep } from '../../components/patroni/restart.js';
 import { resolveLimit } from '../../inventory/load.js';
 import { withRole } from '../../components/common.js';
 import { UserError } from '../../util/errors.js';
@@ -37,7 +37,6 @@ export async function restart(g: GlobalOptions, out: Out, opts: { inPlace?: bool
       ),
       Boolean(opts.yes),
     );
-    decisionLines(d, false).forEach((l) => out.info(l));
     await c.runner.runStep(makeRestartStep(req), selected);
     done = true;
     const { after } = await finish(g, out, c);
