@@ -176,6 +176,22 @@ describe('pgha failover: only without a healthy leader', () => {
   });
 });
 
+describe('pgha failover: its program', () => {
+  it('POSTs /failover with the candidate only and waits until it leads', async () => {
+    await setup(healthy.map((m) => (m.role === 'leader' ? { ...m, state: 'stopped' } : m)));
+    const api = fake!.members[2]!.port;
+    const r = await new LocalTransport(makeInventory().hosts[2]!).exec(
+      switchoverScript(api, { action: 'failover', candidate: 'pg3', pollSec: 0 }),
+      { stdin: CRED },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const post = fake!.calls.find((c) => c.method === 'POST')!;
+    expect([post.member, post.path, JSON.parse(post.body!)]).toEqual(['pg3', '/failover', { candidate: 'pg3' }]);
+    expect(fake!.members.find((m) => m.name === 'pg3')!.role).toBe('leader');
+  });
+});
+
 describe('pgha reinit: one replica, rebuilt from a running leader', () => {
   it('refuses the leader, an unknown host, and a cluster without a running leader', async () => {
     const { ctx, view } = await setup(healthy);
