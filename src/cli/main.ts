@@ -44,6 +44,14 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
       return ok((await import('./commands/destroy.js')).destroy(g, out, opts));
     case 'rebuild':
       return ok((await import('./commands/rebuild.js')).rebuild(g, out, opts));
+    case 'switchover':
+      return ok((await import('./commands/switchover.js')).switchover(g, out, opts));
+    case 'failover':
+      return ok((await import('./commands/failover.js')).failover(g, out, { ...opts, to: opts.to! }));
+    case 'restart':
+      return ok((await import('./commands/restart.js')).restart(g, out, opts));
+    case 'reinit':
+      return ok((await import('./commands/reinit.js')).reinit(g, out, args[0]!, opts));
     case 'lab up':
       return ok((await import('./commands/lab.js')).lab(g, out, 'up'));
     case 'lab down':

@@ -40,6 +40,8 @@ function userError(err: CommanderError, cmd: Command): UserError {
       return new UserError(`unknown command ${quoted}${cmd.parent ? ` for ${name}` : ''}`, hint);
     case 'commander.missingArgument':
       return new UserError(`${name} needs ${quoted?.toUpperCase()}`, help);
+    case 'commander.missingMandatoryOptionValue':
+      return new UserError(`${name} needs ${quoted ?? 'a required option'}`, help);
     case 'commander.optionMissingArgument':
       return new UserError(`option ${quoted?.split(/[ ,]/)[0]} of ${name} needs a value`, help);
     case 'commander.excessArguments':

@@ -32,6 +32,8 @@ export interface CommandOptions extends CommonOptions {
   force?: boolean;
   provider?: 'static' | 'lab';
   cluster?: string;
+  to?: string;
+  inPlace?: boolean;
 }
 
 export interface Invocation {
@@ -224,6 +226,55 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
       ]),
     )
     .action(act('rebuild'));
+
+  common(program.command('switchover'), { limit: false })
+    .summary('hand the leader role to a healthy replica (the synchronous standby, or --to HOST)')
+    .description(
+      'Switches the leader role from the running leader to a healthy replica (POST /switchover), waits until the ' +
+        'new leader runs and the old one runs as its replica, then verifies the cluster. Refused when the candidate ' +
+        'does not stream, lags more than maximum_lag_on_failover or has the nofailover tag, and when there is no ' +
+        'healthy leader (use failover). Prints the members before and after; asks on a terminal (--yes).',
+    )
+    .option('--to <host>', 'the member to hand over to (default: the synchronous standby, else the least lagging)')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha switchover', 'pgha switchover --to pg2 --yes']))
+    .action(act('switchover'));
+
+  common(program.command('failover'), { limit: false })
+    .summary('promote a replica when the cluster has no healthy leader')
+    .description(
+      'Promotes the named replica (POST /failover) when no running leader holds the cluster; with a healthy leader ' +
+        'it refuses and points to switchover. Writes the new leader had not received are lost. Prints the members ' +
+        'before and after, verifies the cluster; asks on a terminal (--yes).',
+    )
+    .requiredOption('--to <host>', 'the replica to promote')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha failover --to pg2']))
+    .action(act('failover'));
+
+  common(program.command('restart'))
+    .summary('restart PostgreSQL on every member (or --limit), one at a time, the leader after a switchover')
+    .description(
+      'Restarts every selected member, even without a pending restart: replicas first, in place; the leader after ' +
+        'a switchover to a healthy replica (no write outage), or in place with --in-place. Prints the members before ' +
+        'and after, verifies the cluster; asks on a terminal (--yes).',
+    )
+    .option('--in-place', 'restart the leader in place (a short write outage) instead of switching over first')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha restart', 'pgha restart --limit pg3 --yes', 'pgha restart --in-place']))
+    .action(act('restart'));
+
+  common(program.command('reinit'), { limit: false })
+    .summary('rebuild one replica from the leader (its data directory is cloned again)')
+    .description(
+      'Rebuilds a replica (POST /reinitialize): its data directory is deleted and cloned again from the leader; ' +
+        'waits until it streams again, then verifies the cluster. Refused for the leader. Prints the members before ' +
+        'and after; asks on a terminal (--yes).',
+    )
+    .argument('<host>', 'the replica to rebuild')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha reinit pg3', 'pgha reinit pg3 --yes']))
+    .action(act('reinit'));
 
   const lab = program
     .command('lab')

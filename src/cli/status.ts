@@ -132,11 +132,35 @@ function lagText(lag: MemberStatus['lag']): string {
   return (lag / 1048576).toFixed(lag === 0 ? 0 : 2);
 }
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = `+${w.map((n) => '-'.repeat(n + 2)).join('+')}+`;
   const fmt = (r: string[]) => `| ${r.map((c, i) => (c ?? '').padEnd(w[i]!)).join(' | ')} |`;
   return [line, fmt(head), line, ...rows.map(fmt), line].join('\n');
+}
+
+function roleText(role: string): string {
+  return role === 'leader'
+    ? 'Leader'
+    : role === 'sync_standby'
+      ? 'Sync Standby'
+      : role === 'replica'
+        ? 'Replica'
+        : role;
+}
+
+/** The members alone, as `patronictl list` shows them: member, host, role, state, timeline, lag. */
+export function formatMembers(members: MemberStatus[]): string {
+  const rows = members.map((m) => [
+    m.name,
+    m.host,
+    roleText(m.role),
+    m.state,
+    m.timeline === undefined ? '' : String(m.timeline),
+    lagText(m.lag),
+    m.pendingRestart ? '*' : '',
+  ]);
+  return table(['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'Pending restart'], rows);
 }
 
 /** One table: Patroni members with the HAProxy ports they are UP on, then the VIP and etcd in its caption. */
@@ -156,13 +180,7 @@ export function formatStatus(s: ClusterStatus): string {
   const rows = s.members.map((m) => [
     m.name,
     m.host,
-    m.role === 'leader'
-      ? 'Leader'
-      : m.role === 'sync_standby'
-        ? 'Sync Standby'
-        : m.role === 'replica'
-          ? 'Replica'
-          : m.role,
+    roleText(m.role),
     m.state,
     m.timeline === undefined ? '' : String(m.timeline),
     lagText(m.lag),

@@ -39,6 +39,10 @@ const ACCEPTS: Record<string, string[]> = {
   rebuild: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   'lab up': [...COMMON, '-l', '--limit', '--log-file'],
   'lab down': [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
+  switchover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
+  failover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
+  restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
+  reinit: [...COMMON, '--log-file', '-y', '--yes'],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
@@ -54,8 +58,15 @@ const VALUE: Record<string, string> = {
   '--output': 'out.yml',
   '--provider': 'lab',
   '--cluster': 'c1',
+  '--to': 'pg2',
 };
-const ARGS: Record<string, string[]> = { run: ['demo'], completion: ['bash'], 'import ansible': ['inventory'] };
+const ARGS: Record<string, string[]> = {
+  failover: ['--to', 'pg2'],
+  reinit: ['pg3'],
+  run: ['demo'],
+  completion: ['bash'],
+  'import ansible': ['inventory'],
+};
 
 function argvFor(path: string, flag?: string): string[] {
   return [...path.split(' '), ...(ARGS[path] ?? []), ...(flag ? [flag, ...(VALUE[flag] ? [VALUE[flag]] : [])] : [])];
@@ -129,6 +140,9 @@ describe('bad command lines exit 2', () => {
     expect(userError(['up', 'now']).message).toBe('too many arguments for pgha up: now');
     expect(userError(['run', 'demo', 'again']).message).toBe('too many arguments for pgha run: again');
     expect(userError(['up', '-i']).message).toBe('option -i of pgha up needs a value');
+    expect(userError(['failover']).message).toBe('pgha failover needs --to <host>');
+    expect(userError(['reinit']).message).toBe('pgha reinit needs HOST');
+    expect(userError(['reinit', 'pg1', 'pg2']).message).toBe('too many arguments for pgha reinit: pg2');
     expect(userError(['completion', 'tcsh']).message).toBe('pgha completion: tcsh is not one of bash, zsh, fish');
     for (const argv of [['run'], ['up', 'now'], ['completion', 'tcsh'], ['frobnicate']])
       expect(userError(argv).exitCode).toBe(2);

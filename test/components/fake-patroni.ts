@@ -1,5 +1,5 @@
 // A fake Patroni 3.0.2 REST API on 127.0.0.1, one server per member: GET /patroni and /cluster, POST /restart,
-// GET and PATCH /config (Basic auth required on POST and PATCH, as with restapi.authentication). Every request is
+// /switchover, /failover and /reinitialize, GET and PATCH /config (Basic auth required on POST and PATCH, as with restapi.authentication). Every request is
 // recorded, in arrival order.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,13 +10,18 @@ export type RestartOutcome = 'ok' | 'start failed' | 'hangs';
 export interface FakeMember {
   name: string;
   /** /cluster role; /patroni reports the leader as "master", as 3.0.2 does. */
-  role: 'leader' | 'replica';
+  role: 'leader' | 'replica' | 'sync_standby';
   state: string;
   pendingRestart: boolean;
   restart: RestartOutcome;
   /** After a successful restart, this many GET /patroni still see "restarting" (default 1). */
   restartingPolls: number;
   port: number;
+  /** Bytes behind the leader (/cluster lag of a replica; default 0). */
+  lag: number | 'unknown';
+  nofailover: boolean;
+  /** Listed as streaming in the leader's GET /patroni replication (default true for running replicas). */
+  streaming: boolean;
 }
 
 export interface FakeCall {
@@ -24,6 +29,7 @@ export interface FakeCall {
   method: string;
   path: string;
   auth?: string;
+  body?: string;
 }
 
 export interface FakePatroni {
@@ -39,7 +45,7 @@ export interface FakePatroni {
 }
 
 export type MemberSpec = Pick<FakeMember, 'name' | 'role' | 'pendingRestart'> &
-  Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls'>>;
+  Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls' | 'lag' | 'nofailover' | 'streaming'>>;
 
 export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni> {
   const calls: FakeCall[] = [];
@@ -48,11 +54,19 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
     restart: 'ok',
     restartingPolls: 1,
     port: 0,
+    lag: 0,
+    nofailover: false,
+    streaming: true,
     ...m,
   }));
   const servers: Server[] = [];
   const dcs = {
-    config: { ttl: 30, loop_wait: 10, postgresql: { parameters: { max_connections: 100 } } } as Record<string, any>,
+    config: {
+      ttl: 30,
+      loop_wait: 10,
+      maximum_lag_on_failover: 1048576,
+      postgresql: { parameters: { max_connections: 100 } },
+    } as Record<string, any>,
   };
   const clusterJson = () =>
     JSON.stringify({
@@ -64,7 +78,8 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
         host: '127.0.0.1',
         port: 5432,
         timeline: 1,
-        ...(m.role === 'replica' ? { lag: 0 } : {}),
+        ...(m.role !== 'leader' ? { lag: m.lag } : {}),
+        ...(m.nofailover ? { tags: { nofailover: true } } : {}),
         ...(m.pendingRestart ? { pending_restart: true } : {}),
       })),
     });
@@ -74,7 +89,13 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
       let body = '';
       req.on('data', (d) => (body += d));
       req.on('end', () => {
-        calls.push({ member: m.name, method: req.method ?? '', path: req.url ?? '', auth: req.headers.authorization });
+        calls.push({
+          member: m.name,
+          method: req.method ?? '',
+          path: req.url ?? '',
+          auth: req.headers.authorization,
+          body,
+        });
         const send = (code: number, text: string, type = 'application/json') => {
           res.writeHead(code, { 'Content-Type': type });
           res.end(text);
@@ -88,6 +109,13 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
               role: m.role === 'leader' ? 'master' : 'replica',
               patroni: { version: '3.0.2', scope: 'demo' },
               ...(m.pendingRestart ? { pending_restart: true } : {}),
+              ...(m.role === 'leader'
+                ? {
+                    replication: members
+                      .filter((r) => r.role !== 'leader' && r.state === 'running' && r.streaming)
+                      .map((r) => ({ application_name: r.name, state: 'streaming', usename: 'replicator' })),
+                  }
+                : {}),
             }),
           );
         }
@@ -98,6 +126,27 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
           // Patroni's patch_config: maps merge key by key, null deletes a key, anything else replaces it.
           patch(dcs.config, JSON.parse(body) as Record<string, any>);
           return send(200, JSON.stringify(dcs.config));
+        }
+        if (req.method === 'POST' && (req.url === '/switchover' || req.url === '/failover')) {
+          if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
+          const b = JSON.parse(body || '{}') as { leader?: string; candidate?: string };
+          const leader = members.find((x) => x.role === 'leader');
+          if (b.leader && leader?.name !== b.leader) return send(412, 'leader name does not match', 'text/plain');
+          const cand = members.find((x) => x.name === b.candidate);
+          if (!cand) return send(412, 'candidate does not exists', 'text/plain');
+          if (leader) {
+            leader.role = 'replica';
+            leader.pendingRestart = false; // demoted: PostgreSQL restarted as a replica
+          }
+          cand.role = 'leader';
+          return send(200, `Successfully ${req.url === '/failover' ? 'failed' : 'switched'} over to "${cand.name}"`);
+        }
+        if (req.method === 'POST' && req.url === '/reinitialize') {
+          if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
+          if (m.role === 'leader') return send(503, 'I am the leader, can not reinitialize', 'text/plain');
+          m.state = 'restarting';
+          afterRestart = 0;
+          return send(200, 'reinitialize started', 'text/plain');
         }
         if (req.method === 'POST' && req.url === '/restart') {
           if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');

@@ -55,8 +55,10 @@ describe('haproxy config', () => {
     expect(stats).toContain('stats uri /');
     expect(stats).toContain('mode http');
     expect(cfg).toContain('stats socket /run/haproxy/admin.sock');
+    // A refused connection (a member stopping for a restart or a switchover) is retried on another server.
+    expect(cfg).toMatch(/\ndefaults\n( {4}.*\n)* {4}option redispatch 1\n/);
     for (const s of [primary, replicas, all]) {
-      expect(s).toMatch(/default-server inter 1s .*fall 2 rise 1 on-marked-down shutdown-sessions/);
+      expect(s).toMatch(/default-server inter 500ms .*fall 2 rise 1 on-marked-down shutdown-sessions/);
       for (const [n, a] of [
         ['pg1', '10.77.0.11'],
         ['pg2', '10.77.0.12'],

@@ -1,9 +1,14 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { restartStep, noPendingRestartScript, restartScript } from '../../src/components/patroni/restart.js';
-import { ctxFor, fakeTransport, groupCtx, makeInventory, SECRETS } from './helpers.js';
+import {
+  makeRestartStep,
+  restartStep,
+  noPendingRestartScript,
+  restartScript,
+} from '../../src/components/patroni/restart.js';
+import { ctxFor, groupCtx, makeInventory, SECRETS } from './helpers.js';
 import { withRole } from '../../src/components/common.js';
 import { Runner } from '../../src/engine/runner.js';
 import type { Transport } from '../../src/engine/types.js';
@@ -12,41 +17,6 @@ import { useFakeClock } from '../engine/fake-clock.js';
 import { startFakePatroni, type FakePatroni, type MemberSpec } from './fake-patroni.js';
 
 const clock = useFakeClock();
-
-function cluster(leaderPending: boolean) {
-  const members = [
-    {
-      name: 'pg1',
-      role: 'replica',
-      state: 'running',
-      host: '10.77.0.11',
-      port: 5432,
-      timeline: 1,
-      lag: 0,
-      pending_restart: true,
-    },
-    {
-      name: 'pg2',
-      role: 'leader',
-      state: 'running',
-      host: '10.77.0.12',
-      port: 5432,
-      timeline: 1,
-      ...(leaderPending ? { pending_restart: true } : {}),
-    },
-    { name: 'pg3', role: 'replica', state: 'running', host: '10.77.0.13', port: 5432, timeline: 1, lag: 0 },
-  ];
-  const inv = makeInventory();
-  const transports = new Map(
-    inv.hosts.map((h) => [
-      h.name,
-      fakeTransport(h, (s) =>
-        s.includes('/cluster') ? { stdout: `HTTP/1.0 200 OK\r\n\r\n${JSON.stringify({ members })}` } : { code: 1 },
-      ),
-    ]),
-  );
-  return { inv, ctx: groupCtx(inv, transports, withRole(inv.hosts, 'postgres')) };
-}
 
 let fake: FakePatroni | undefined;
 afterEach(async () => {
@@ -60,32 +30,10 @@ async function run(script: string, stdin = '') {
 }
 const CRED = JSON.stringify({ user: 'patroni', password: SECRETS.patroni_api_password });
 
-describe('patroni rolling restart', () => {
-  it('visits replicas first and the leader last', async () => {
-    const { ctx } = cluster(false);
-    expect((await restartStep.order!(ctx)).map((h) => h.name)).toEqual(['pg1', 'pg3', 'pg2']);
-  });
-
-  it('visits the replicas again after a leader that waits for a restart (a lowered setting takes there only then)', async () => {
-    const { ctx } = cluster(true);
-    expect((await restartStep.order!(ctx)).map((h) => h.name)).toEqual(['pg1', 'pg3', 'pg2', 'pg1', 'pg3']);
-  });
-
-  it('restarts only when the member reports a pending restart, with the credentials on stdin', async () => {
+describe('patroni rolling restart: the wait after a parameter change', () => {
+  it('waits only when the DCS or the config changed in this run', async () => {
     const inv = makeInventory();
-    const [r] = await restartStep.resources(ctxFor(inv, 'pg1'), {});
-    expect(r.kind).toBe('command');
-    if (r.kind !== 'command') return;
-    expect(r.script).not.toContain(SECRETS.patroni_api_password);
-    expect(JSON.parse(r.stdin!)).toEqual({ user: 'patroni', password: SECRETS.patroni_api_password });
-    expect(r.secrets).toEqual([SECRETS.patroni_api_password]);
-    // The guard and the script are the ones this module generates for the member's REST API port (run below).
-    expect(r.unless).toContain('127.0.0.1:8008/patroni');
-    expect(r.script).toContain('127.0.0.1:8008');
-  });
-
-  it('waits after a parameter change only when the DCS or the config changed in this run', async () => {
-    const { ctx } = cluster(false);
+    const ctx = groupCtx(inv, new Map(), withRole(inv.hosts, 'postgres'));
     await restartStep.before!({ ...ctx, changedInRun: () => [] });
     expect(clock.current().sleeps).toEqual([]);
     await restartStep.before!({ ...ctx, changedInRun: (id) => (id === 'patroni.dcs' ? ['pg1'] : []) });
@@ -152,54 +100,133 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
 });
 
 describe('patroni rolling restart, run by the runner against fake members', () => {
+  const restore = process.env.PATH;
+  afterEach(() => {
+    process.env.PATH = restore;
+  });
+
+  /** pg_settings as every member's PostgreSQL reports it: a fake `runuser` on PATH prints the rows. */
+  function fakeSettings(rows: object[]): void {
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-runuser-'));
+    writeFileSync(join(dir, 'rows.json'), JSON.stringify(rows));
+    writeFileSync(join(dir, 'runuser'), `#!/bin/sh\ncat ${join(dir, 'rows.json')}\n`, { mode: 0o755 });
+    process.env.PATH = `${dir}:${restore}`;
+  }
+  const ROWS = [
+    {
+      name: 'shared_buffers',
+      setting: '16384',
+      unit: '8kB',
+      context: 'postmaster',
+      vartype: 'integer',
+      pending: false,
+    },
+    { name: 'max_connections', setting: '200', unit: '', context: 'postmaster', vartype: 'integer', pending: false },
+    { name: 'work_mem', setting: '4096', unit: 'kB', context: 'user', vartype: 'integer', pending: false },
+  ];
+
   /** An inventory whose postgres hosts reach their own fake REST API on 127.0.0.1. */
-  async function setup(spec: MemberSpec[]) {
+  async function setup(spec: MemberSpec[], vars: Record<string, unknown> = {}, check = false) {
     // Members come back at once: the step runs the production script, which looks again only after a second.
     fake = await startFakePatroni(spec.map((m) => ({ restartingPolls: 0, ...m })));
-    const inv = makeInventory();
+    fakeSettings(ROWS);
+    const inv = makeInventory(vars);
     for (const h of withRole(inv.hosts, 'postgres'))
       h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
+    const logs: string[] = [];
     const runner = new Runner({
       inventory: inv,
       secrets: SECRETS,
       transports,
-      check: false,
+      check,
       diff: false,
-      events: {},
+      events: { log: (l, host) => void (host ? undefined : logs.push(l)) },
       pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-restart-')), 'notify'),
     });
-    return { inv, runner };
+    return { inv, runner, logs };
   }
+  const posts = () =>
+    fake!.calls
+      .filter((c) => c.method === 'POST')
+      .map((c) => `${c.member} ${c.path}${c.body && c.body !== '{}' ? ` ${JSON.stringify(JSON.parse(c.body))}` : ''}`);
+  const cluster: MemberSpec[] = [
+    { name: 'pg1', role: 'replica', pendingRestart: false },
+    { name: 'pg2', role: 'leader', pendingRestart: false },
+    { name: 'pg3', role: 'sync_standby', pendingRestart: false },
+  ];
 
-  it('restarts the pending replicas one at a time and leaves the rest alone', async () => {
-    const { inv, runner } = await setup([
-      { name: 'pg1', role: 'replica', pendingRestart: true },
-      { name: 'pg2', role: 'leader', pendingRestart: false },
-      { name: 'pg3', role: 'replica', pendingRestart: true },
-    ]);
+  it('raising shared_buffers: replicas first, then a switchover to the synchronous standby; no write outage', async () => {
+    const { inv, runner } = await setup(cluster, { postgres_parameters: { shared_buffers: '256MB' } });
     const results = await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
     expect(results.map((r) => [r.host, r.changes.length])).toEqual([
       ['pg1', 1],
       ['pg3', 1],
-      ['pg2', 0],
+      ['pg2', 1],
     ]);
-    expect(fake!.restarts()).toEqual(['pg1', 'pg3']);
-    // One at a time: pg1 ran again before pg3 was asked to restart.
-    const seq = fake!.calls.map((c) => `${c.member} ${c.method} ${c.path}`);
-    expect(seq.indexOf('pg3 POST /restart')).toBeGreaterThan(seq.lastIndexOf('pg1 GET /patroni'));
+    // The demotion restarted the old leader: no pending restart was left, so no POST /restart on it.
+    expect(posts()).toEqual(['pg1 /restart', 'pg3 /restart', 'pg2 /switchover {"candidate":"pg3","leader":"pg2"}']);
+    expect(fake!.members.map((m) => [m.name, m.role])).toEqual([
+      ['pg1', 'replica'],
+      ['pg2', 'replica'],
+      ['pg3', 'leader'],
+    ]);
+  });
+
+  it('lowering max_connections: the leader first, in place, then the replicas', async () => {
+    const { inv, runner } = await setup(cluster, { postgres_parameters: { max_connections: 100 } });
+    await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
+    expect(posts()).toEqual(['pg2 /restart', 'pg1 /restart', 'pg3 /restart']);
+  });
+
+  it('patroni_restart_in_place: the leader last, restarted in place', async () => {
+    const { inv, runner } = await setup(cluster, {
+      postgres_parameters: { shared_buffers: '256MB' },
+      patroni_restart_in_place: true,
+    });
+    await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
+    expect(posts()).toEqual(['pg1 /restart', 'pg3 /restart', 'pg2 /restart']);
+  });
+
+  it('a reload-only change (work_mem) restarts nobody', async () => {
+    const { inv, runner, logs } = await setup(cluster, { postgres_parameters: { work_mem: '8MB' } });
+    await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
+    expect(posts()).toEqual([]);
+    expect(logs).toContain('pg1: reload only, no restart: work_mem 4MB -> 8MB (context user)');
+  });
+
+  it('plan says who restarts, in which order, why, and that a switchover comes first; it changes nothing', async () => {
+    const { inv, runner, logs } = await setup(cluster, { postgres_parameters: { shared_buffers: '256MB' } }, true);
+    const results = await runner.runStep(restartStep, withRole(inv.hosts, 'postgres'));
+    const why = 'because shared_buffers 128MB -> 256MB (context postmaster: restart)';
+    expect(logs).toEqual([
+      'would restart 3 members, in this order:',
+      `  1. pg1: replica, before the leader; ${why}`,
+      `  2. pg3: replica, before the leader; ${why}`,
+      `  3. pg2 (leader): leader last: switchover to pg3 (synchronous standby) first, then restarted as a replica if still pending; ${why}`,
+    ]);
+    expect(results.map((r) => r.changes[0]?.summary)).toEqual([
+      `run: restart PostgreSQL through Patroni (replica, before the leader; ${why})`,
+      `run: restart PostgreSQL through Patroni (replica, before the leader; ${why})`,
+      `run: switchover to pg3, then restart as a replica if still pending (leader last: switchover to pg3 (synchronous standby) first, then restarted as a replica if still pending; ${why})`,
+    ]);
+    expect(posts()).toEqual([]);
+  });
+
+  it('pgha restart: every selected member, even without a pending restart; --in-place keeps the leader', async () => {
+    const { inv, runner } = await setup(cluster);
+    await runner.runStep(makeRestartStep({ force: 'asked', inPlace: true }), withRole(inv.hosts, 'postgres'));
+    expect(posts()).toEqual(['pg1 /restart', 'pg3 /restart', 'pg2 /restart']);
   });
 
   it('stops at a member that fails to restart: the members after it are not restarted', async () => {
-    const { inv, runner } = await setup([
-      { name: 'pg1', role: 'replica', pendingRestart: true, restart: 'start failed' },
-      { name: 'pg2', role: 'leader', pendingRestart: false },
-      { name: 'pg3', role: 'replica', pendingRestart: true },
-    ]);
+    const { inv, runner } = await setup(
+      cluster.map((m) => (m.name === 'pg1' ? { ...m, restart: 'start failed' as const } : m)),
+      { postgres_parameters: { shared_buffers: '256MB' } },
+    );
     const err = await runner.runStep(restartStep, withRole(inv.hosts, 'postgres')).catch((e) => e);
     expect(err?.constructor?.name).toBe('RunError');
     expect(String(err.message)).toContain('pg1');
-    expect(fake!.restarts()).toEqual(['pg1']);
-    expect(fake!.members.find((m) => m.name === 'pg3')!.pendingRestart).toBe(true);
+    expect(posts()).toEqual(['pg1 /restart']);
   });
 });

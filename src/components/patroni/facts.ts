@@ -1,5 +1,7 @@
 // Parsers for Patroni 3.0.2's REST API (GET /cluster, GET /patroni) and the cluster rules pgha checks.
-import { obj } from '../common.js';
+import type { FactSpec } from '../../engine/types.js';
+import { obj, python3, renderProgram } from '../common.js';
+import type { PgSetting } from './restart-plan.js';
 
 export interface PatroniMember {
   name: string;
@@ -11,6 +13,7 @@ export interface PatroniMember {
   timeline?: number;
   lag?: number | 'unknown'; // bytes, non-leaders only
   pendingRestart: boolean;
+  nofailover: boolean;
 }
 
 export interface PatroniCluster {
@@ -36,6 +39,7 @@ export function parseCluster(text: string): PatroniCluster {
         timeline: typeof o.timeline === 'number' ? o.timeline : undefined,
         lag: typeof lag === 'number' ? lag : lag === undefined ? undefined : 'unknown',
         pendingRestart: o.pending_restart === true,
+        nofailover: obj(o.tags).nofailover === true,
       };
     }),
   };
@@ -90,4 +94,49 @@ export function judgeCluster(c: PatroniCluster, expected: string[], maxLag: numb
   }
   if (c.pause) return fail('cluster is paused (maintenance mode)');
   return { ok: true, problem: '', leader, replicas };
+}
+
+export interface RestartProbe {
+  patroni?: { state: string; role: string; pendingRestart: boolean };
+  cluster?: PatroniCluster;
+  settings?: PgSetting[];
+}
+
+/**
+ * One member's facts for the restart decision, read in one round trip: GET /patroni, GET /cluster and the
+ * pg_settings rows of `names` and of every setting left pending (value, unit, context).
+ */
+export function restartProbeFact(apiPort: number, pgPort: number, names: string[]): FactSpec<RestartProbe> {
+  return {
+    script: python3(
+      renderProgram('patroni/restart-facts.py.hbs', {
+        api_port: apiPort,
+        pg_port: pgPort,
+        names: JSON.stringify(names),
+      }),
+    ),
+    parse(stdout) {
+      const doc = obj(JSON.parse(stdout.trim().split('\n').pop() || '{}'));
+      const p = doc.patroni ? obj(doc.patroni) : undefined;
+      return {
+        patroni: p
+          ? { state: String(p.state ?? ''), role: String(p.role ?? ''), pendingRestart: p.pending_restart === true }
+          : undefined,
+        cluster: doc.cluster ? parseCluster(JSON.stringify(doc.cluster)) : undefined,
+        settings: Array.isArray(doc.settings)
+          ? doc.settings.map((r) => {
+              const o = obj(r);
+              return {
+                name: String(o.name ?? ''),
+                setting: String(o.setting ?? ''),
+                unit: String(o.unit ?? ''),
+                context: String(o.context ?? ''),
+                vartype: String(o.vartype ?? ''),
+                pending: o.pending === true,
+              };
+            })
+          : undefined,
+      };
+    },
+  };
 }

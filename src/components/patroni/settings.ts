@@ -169,6 +169,15 @@ export const patroniVars = defineSettings(
       level: 'cluster',
       doc: 'Bytes a replica may lag and still be promoted (default 1048576).',
     },
+    restartInPlace: {
+      name: 'patroni_restart_in_place',
+      type: 'bool',
+      default: false,
+      level: 'cluster',
+      doc:
+        'Restart a leader that needs a restart in place (a short write outage) instead of switching over to a ' +
+        'healthy replica first and restarting it as a replica (default false). `pgha restart --in-place` does the same once.',
+    },
     synchronousMode: {
       name: 'patroni_synchronous_mode',
       type: 'bool',

@@ -1,0 +1,44 @@
+// pgha reinit HOST: rebuild one replica from the leader (POST /reinitialize) and wait until it streams again.
+import type { GlobalOptions } from '../session.js';
+import type { Out } from '../output.js';
+import { confirmAction, finish, memberTable, onMember, openClusterCommand } from '../cluster-command.js';
+import { readClusterView, reinitScript, reinitTarget } from '../../components/patroni/switchover.js';
+import { waitFor } from '../../engine/wait.js';
+import { RunError } from '../../util/errors.js';
+
+export async function reinit(g: GlobalOptions, out: Out, host: string, opts: { yes?: boolean }) {
+  const c = await openClusterCommand(g, out, 'reinit');
+  let done = false;
+  try {
+    const before = await memberTable(c.ctx);
+    out.info('before:');
+    out.info(before.text);
+    const v = await readClusterView(c.ctx);
+    const m = reinitTarget(c.ctx, v, host);
+    await confirmAction(
+      'pgha reinit',
+      [{ host: m.name, summary: `deletes its data directory and clones it again from the leader` }],
+      [`${m.name}: its copy of the database (rebuilt from the leader); it serves no reads until it streams again`],
+      Boolean(opts.yes),
+    );
+    const h = c.members.find((x) => x.name === m.name)!;
+    out.info(await onMember(c, h, (port) => reinitScript(port), 'reinit', 960_000));
+    const streams = await waitFor(
+      async () => {
+        const v2 = await readClusterView(c.ctx).catch(() => undefined);
+        return { ok: Boolean(v2?.streaming.includes(m.name)), value: v2?.streaming.join(', ') ?? '' };
+      },
+      { timeoutMs: 300_000, intervalMs: 2000, what: `${m.name} streaming` },
+    );
+    if (!streams.ok)
+      throw new RunError('reinit', [
+        { host: m.name, error: new Error(`${m.name} does not stream from the leader (streaming: ${streams.value})`) },
+      ]);
+    out.info(`${m.name} streams from the leader again`);
+    done = true;
+    const { after } = await finish(g, out, c);
+    return { ok: true, host: m.name, before: before.members, after };
+  } finally {
+    if (!done) await c.s.close();
+  }
+}
