@@ -50,6 +50,13 @@ async function members(from = PG): Promise<Member[]> {
   return [];
 }
 
+/** Sets a cluster-wide PostgreSQL parameter in the test's inventory file. */
+function setParameter(name: string, value: string | number): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  doc.setIn(['vars', 'postgres_parameters', name], value);
+  writeFileSync(file, doc.toString());
+}
+
 /** One value from PostgreSQL on the host itself (local socket, peer authentication). */
 function local(name: string, sql: string): Promise<string> {
   return sh(conns.get(name)!, `runuser -u postgres -- psql -XAt -c "${sql}"`);
@@ -170,6 +177,82 @@ describe('day-2 operations under a client load', () => {
     expect(report.writesOk).toBeGreaterThan(10);
     expect([report.writesFailed, report.readsFailed]).toEqual([0, 0]);
     expect(await lostWrites({ ...target, table: 'day2_reload' }, report.acked)).toEqual([]);
+  });
+
+  it('a restart-only parameter is rolled out replicas first, the leader after a switchover, nothing lost', async () => {
+    const before = await members();
+    const leader = before.find((m) => m.role === 'leader')!.name;
+    const started = new Map<string, string>();
+    for (const n of PG) started.set(n, await local(n, 'select pg_postmaster_start_time()'));
+    const table = { ...target, table: 'day2_restart' };
+    await prepareLoad(table);
+    const load = startLoad(table);
+    await sleep(2000);
+    setParameter('shared_buffers', '192MB');
+    const plan = await pgha(['plan', '-i', file], { json: false });
+    expect(plan.stdout).toMatch(/would restart 3 members/);
+    expect(plan.stdout).toMatch(new RegExp(`${leader} \\(leader\\): leader last: switchover to \\w+`));
+    const r = await pgha(['up', '-i', file]);
+    await sleep(3000);
+    const report = await load.stop();
+    console.log(
+      `shared_buffers 128MB -> 192MB, rolling restart in pgha up ${r.seconds.toFixed(1)} s: ${describeLoad(report)}`,
+    );
+    expectOk(r, 'pgha up (shared_buffers 192MB)');
+    const after = await members();
+    const newLeader = after.find((m) => m.role === 'leader')!.name;
+    expect(newLeader).not.toBe(leader);
+    for (const n of PG) {
+      expect([n, await local(n, 'show shared_buffers')]).toEqual([n, '192MB']);
+      expect([n, await local(n, 'select count(*) from pg_settings where pending_restart')]).toEqual([n, '0']);
+      expect(await local(n, 'select pg_postmaster_start_time()')).not.toBe(started.get(n));
+    }
+    expect(after.filter((m) => m.role !== 'leader' && /^(running|streaming)$/.test(m.state))).toHaveLength(2);
+    expect(await lostWrites(table, report.acked)).toEqual([]);
+    expect(report.writesOk).toBeGreaterThan(20);
+    // No outage of the length a failover takes: the leader handed over, it was not lost.
+    expect(report.longestWriteGapMs).toBeLessThan(8000);
+  });
+
+  it('a lowered max_connections restarts the primary first, then the replicas', async () => {
+    const leader = (await members()).find((m) => m.role === 'leader')!.name;
+    setParameter('max_connections', 80);
+    const plan = await pgha(['plan', '-i', file], { json: false });
+    expect(plan.stdout).toMatch(new RegExp(`1\\. ${leader} \\(leader\\): leader first, in place`));
+    const r = await pgha(['up', '-i', file]);
+    expectOk(r, 'pgha up (max_connections 80)');
+    const startedAt = new Map<string, number>();
+    for (const n of PG) {
+      expect([n, await local(n, 'show max_connections')]).toEqual([n, '80']);
+      startedAt.set(n, Number(await local(n, 'select extract(epoch from pg_postmaster_start_time())')));
+    }
+    const replicas = PG.filter((n) => n !== leader);
+    for (const n of replicas) expect([n, startedAt.get(n)! > startedAt.get(leader)!]).toEqual([n, true]);
+    expect((await members()).find((m) => m.role === 'leader')?.name).toBe(leader);
+  });
+
+  it('pgha switchover hands the leader to a replica and back, each time verified, nothing lost', async () => {
+    const first = (await members()).find((m) => m.role === 'leader')!.name;
+    const table = { ...target, table: 'day2_switchover' };
+    await prepareLoad(table);
+    const load = startLoad(table);
+    await sleep(2000);
+    const there = await pgha(['switchover', '-i', file, '--yes'], { json: false });
+    expectOk(there, 'pgha switchover');
+    const second = (await members()).find((m) => m.role === 'leader')!.name;
+    expect(second).not.toBe(first);
+    expect(there.stdout).toContain(first);
+    const back = await pgha(['switchover', '-i', file, '--to', first, '--yes'], { json: false });
+    expectOk(back, `pgha switchover --to ${first}`);
+    await sleep(3000);
+    const report = await load.stop();
+    console.log(`switchover ${first} -> ${second} -> ${first}: ${describeLoad(report)}`);
+    expect((await members()).find((m) => m.role === 'leader')?.name).toBe(first);
+    expect(await lostWrites(table, report.acked)).toEqual([]);
+    expect(report.longestWriteGapMs).toBeLessThan(8000);
+    // A candidate that is the leader itself is refused before anything happens.
+    const refused = await pgha(['switchover', '-i', file, '--to', first, '--yes'], { json: false });
+    expect(refused.code).toBe(2);
   });
 
   it('a leader cut off from the other members (with the etcd leader) is replaced, loses no acknowledged write and follows after the heal', async () => {
