@@ -68,6 +68,15 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
       postgresql: { parameters: { max_connections: 100 } },
     } as Record<string, any>,
   };
+  // In synchronous mode, as Patroni does: the first synchronous_node_count replicas (those already synchronous
+  // first) are synchronous standbys.
+  const syncRoles = () => {
+    if (!dcs.config.synchronous_mode) return;
+    const replicas = members
+      .filter((x) => x.role === 'replica' || x.role === 'sync_standby')
+      .sort((a, b) => Number(b.role === 'sync_standby') - Number(a.role === 'sync_standby'));
+    replicas.forEach((x, i) => (x.role = i < (dcs.config.synchronous_node_count ?? 1) ? 'sync_standby' : 'replica'));
+  };
   const clusterJson = () =>
     JSON.stringify({
       members: members.map((m) => ({
@@ -125,6 +134,7 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
           if (!req.headers.authorization) return send(401, 'no auth header received', 'text/plain');
           // Patroni's patch_config: maps merge key by key, null deletes a key, anything else replaces it.
           patch(dcs.config, JSON.parse(body) as Record<string, any>);
+          syncRoles();
           return send(200, JSON.stringify(dcs.config));
         }
         if (req.method === 'POST' && (req.url === '/switchover' || req.url === '/failover')) {
@@ -134,11 +144,14 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
           if (b.leader && leader?.name !== b.leader) return send(412, 'leader name does not match', 'text/plain');
           const cand = members.find((x) => x.name === b.candidate);
           if (!cand) return send(412, 'candidate does not exists', 'text/plain');
+          if (dcs.config.synchronous_mode && leader && cand.role !== 'sync_standby')
+            return send(412, 'candidate name does not match with sync_standby', 'text/plain');
           if (leader) {
             leader.role = 'replica';
             leader.pendingRestart = false; // demoted: PostgreSQL restarted as a replica
           }
           cand.role = 'leader';
+          syncRoles();
           return send(200, `Successfully ${req.url === '/failover' ? 'failed' : 'switched'} over to "${cand.name}"`);
         }
         if (req.method === 'POST' && req.url === '/reinitialize') {

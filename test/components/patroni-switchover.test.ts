@@ -139,6 +139,29 @@ describe('pgha switchover: whom to hand over to, and when it refuses', () => {
     expect(view.cluster.members.length).toBe(3);
   });
 
+  it('in synchronous mode, an explicit candidate that is not a synchronous standby is made one for the handover', async () => {
+    await setup(healthy);
+    fake!.config = { ...fake!.config, synchronous_mode: true };
+    const api = fake!.members[0]!.port;
+    const run = (widenSync: boolean) =>
+      new LocalTransport(makeInventory().hosts[0]!).exec(
+        switchoverScript(api, { action: 'switchover', leader: 'pg2', candidate: 'pg1', pollSec: 0, widenSync }),
+        { stdin: CRED },
+      );
+    // Without widening, Patroni refuses pg1 (pg3 is the synchronous standby).
+    const refused = await run(false);
+    expect(refused.stderr).toMatch(/412 candidate name does not match with sync_standby/);
+    const r = await run(true);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/synchronous_node_count raised to 2/);
+    const patches = fake!.calls.filter((c) => c.method === 'PATCH').map((c) => JSON.parse(c.body!));
+    expect(patches).toEqual([{ synchronous_node_count: 2 }, { synchronous_node_count: null }]);
+    expect('synchronous_node_count' in fake!.config).toBe(false);
+    expect(fake!.members.find((m) => m.name === 'pg1')!.role).toBe('leader');
+    expect(fake!.members.filter((m) => m.role === 'sync_standby')).toHaveLength(1);
+  });
+
   it("its program fails with Patroni's answer when Patroni refuses", async () => {
     await setup(healthy);
     const api = fake!.members[0]!.port;

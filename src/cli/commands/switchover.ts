@@ -28,7 +28,13 @@ export async function switchover(g: GlobalOptions, out: Out, opts: { to?: string
     );
     const r = await onAnsweringMember(
       c,
-      (port) => switchoverScript(port, { action: 'switchover', leader: leader.name, candidate: candidate.name }),
+      (port) =>
+        switchoverScript(port, {
+          action: 'switchover',
+          leader: leader.name,
+          candidate: candidate.name,
+          widenSync: Boolean(opts.to),
+        }),
       'switchover',
       240_000,
     );

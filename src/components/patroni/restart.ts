@@ -76,6 +76,11 @@ export interface SwitchoverCall {
   restart?: 'pending' | 'always' | 'never';
   /** Take the synchronous standby of the moment when it is not the candidate (the rolling restart's choice). */
   followSync?: boolean;
+  /**
+   * In synchronous mode Patroni hands over only to a synchronous standby: when the named candidate is not one,
+   * raise synchronous_node_count until it is, hand over, and set the count back (an explicit `--to`).
+   */
+  widenSync?: boolean;
   timeoutSec?: number;
   pollSec?: number;
 }
@@ -93,6 +98,7 @@ export function switchoverScript(apiPort: number, c: SwitchoverCall): string {
     candidate: c.candidate,
     restart: c.restart ?? 'never',
     follow_sync: c.followSync ?? false,
+    widen_sync: c.widenSync ?? false,
     timeout_sec: c.timeoutSec ?? 120,
     poll_sec: c.pollSec ?? 1,
   };

@@ -187,6 +187,17 @@ export const patroniVars = defineSettings(
         'Patroni synchronous replication: a commit waits for one synchronous replica, so a failover never loses an ' +
         'acknowledged write (default true). false: asynchronous, a failover can lose the last writes the old leader acknowledged.',
     },
+    synchronousNodeCount: {
+      name: 'patroni_synchronous_node_count',
+      type: 'int',
+      default: 1,
+      min: 1,
+      max: 16,
+      level: 'cluster',
+      doc:
+        'With patroni_synchronous_mode: how many replicas confirm each commit (default 1). `pgha switchover --to HOST` ' +
+        'raises it for the moment of the handover when HOST is not a synchronous standby, and sets it back.',
+    },
     synchronousModeStrict: {
       name: 'patroni_synchronous_mode_strict',
       type: 'bool',

@@ -45,6 +45,7 @@ export function dcsConfig(s: PatroniSettings, parameters: Record<string, MapValu
     maximum_lag_on_failover: s.maxLagOnFailover,
     synchronous_mode: s.synchronousMode,
     synchronous_mode_strict: s.synchronousModeStrict,
+    synchronous_node_count: s.synchronousNodeCount,
     postgresql: {
       use_pg_rewind: true,
       use_slots: true,
