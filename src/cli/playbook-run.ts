@@ -8,6 +8,7 @@ import type { ProviderChange } from '../providers/types.js';
 import { sidecarPath, type Host, type Inventory } from '../inventory/types.js';
 import { type GlobalOptions, type Session, connectAll, openSession } from './session.js';
 import type { Out } from './output.js';
+import type { Step } from '../engine/types.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
 
@@ -20,6 +21,15 @@ export interface ApplyOptions {
 export function providerLines(out: Out, changes: ProviderChange[], check: boolean): void {
   if (!check) return;
   for (const c of changes) out.info(`would ${c.action} ${c.host}: ${c.summary}`);
+}
+
+/** With --limit, the steps that change the whole cluster at once are left out, each with a line saying so. */
+export function withoutWholeCluster<T extends { step: Step }>(steps: T[], limited: boolean, say: (l: string) => void) {
+  return steps.filter((x) => {
+    if (!limited || !x.step.wholeCluster) return true;
+    say(`${x.step.id}: not run with --limit (${x.step.wholeCluster}); run without --limit to apply it`);
+    return false;
+  });
 }
 
 export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, o: ApplyOptions, what: string) {
@@ -58,9 +68,10 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       templateDirs: [pb.dir],
     }));
     const allow = new Set(reachable.filter((h) => !down.some((d) => d.host === h.name)).map((h) => h.name));
-    const steps = resolvePlays(pb, s.inv, components, s.hosts)
+    const steps0 = resolvePlays(pb, s.inv, components, s.hosts)
       .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
       .filter((x) => x.hosts.length);
+    const steps = withoutWholeCluster(steps0, Boolean(s.inv.limit), (l) => out.info(l));
     await out.jobs(
       steps.map((x) => ({
         title: `${x.step.title} [${x.hosts.map((h) => h.name).join(', ')}]`,

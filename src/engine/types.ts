@@ -97,6 +97,11 @@ export interface Step<F extends object = Facts> {
   title: string;
   /** Rolling: one host at a time, in the order given by order() (default: inventory order). */
   serial?: boolean;
+  /**
+   * What the step changes for the whole cluster at once (e.g. "PATCH /config changes every member"). With
+   * --limit such a step does not run: `plan` and `up` say so, and a run without --limit applies it.
+   */
+  wholeCluster?: string;
   /** Host order for a rolling step (e.g. Patroni replicas first, leader last). */
   order?(ctx: StepGroupContext): Promise<Host[]>;
   /** Facts to read from each host before planning, gathered in one remote script with the probes of the guessed resources. */

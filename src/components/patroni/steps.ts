@@ -184,6 +184,7 @@ const config: Step = {
 const dcs: Step = {
   id: 'patroni.dcs',
   title: 'Keep the DCS settings (ttl, loop_wait, parameters, ...) as in the inventory',
+  wholeCluster: 'PATCH /config changes the DCS settings and cluster-wide parameters of every member',
   // Cluster-wide: one member applies it, the first whose REST API answers (chosen once per run, before planning).
   before: async (ctx) => void (await chooseApiMember(ctx, 'PATCH /config')),
   resources(ctx) {
