@@ -29,13 +29,14 @@ function userError(argv: string[]): UserError {
 const COMMON = ['-i', '--inventory', '--json', '-v', '--verbose'];
 // What each command takes besides its help; everything else must be refused.
 const ACCEPTS: Record<string, string[]> = {
-  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
+  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff', '--prune'],
   plan: [...COMMON, '-l', '--limit', '--log-file', '--exit-code'],
   run: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
   verify: [...COMMON, '-l', '--limit', '--log-file'],
   status: [...COMMON, '-l', '--limit'],
   validate: [...COMMON, '-l', '--limit', '--playbook'],
   destroy: [...COMMON, '-l', '--limit', '--log-file', '--check', '--cleanup-unfinished', '-y', '--yes'],
+  remove: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   rebuild: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   'lab up': [...COMMON, '-l', '--limit', '--log-file'],
   'lab down': [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
@@ -55,7 +56,12 @@ const VALUE: Record<string, string> = {
   '--provider': 'lab',
   '--cluster': 'c1',
 };
-const ARGS: Record<string, string[]> = { run: ['demo'], completion: ['bash'], 'import ansible': ['inventory'] };
+const ARGS: Record<string, string[]> = {
+  run: ['demo'],
+  remove: ['pg4'],
+  completion: ['bash'],
+  'import ansible': ['inventory'],
+};
 
 function argvFor(path: string, flag?: string): string[] {
   return [...path.split(' '), ...(ARGS[path] ?? []), ...(flag ? [flag, ...(VALUE[flag] ? [VALUE[flag]] : [])] : [])];
