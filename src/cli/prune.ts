@@ -1,6 +1,6 @@
 // Members the inventory no longer names (found in Patroni's GET /cluster and etcd's member list): plan and up list
 // them; up --prune removes them, one at a time, in the order of src/components/members/remove.ts. Their machines
-// are not deleted (pgha knows them only from the cluster): that is said in the log.
+// are deleted when the provider still has one by that name (the lab keeps its machines on disk).
 import type { Host } from '../inventory/types.js';
 import type { Runner } from '../engine/runner.js';
 import { RunError } from '../util/errors.js';
@@ -17,6 +17,7 @@ import {
   type RemovalTarget,
 } from '../components/members/remove.js';
 import { connectAll, type Session } from './session.js';
+import { destroyMachines } from './provider-run.js';
 import type { Out } from './output.js';
 
 /** A host entry for a dropped member (the inventory's SSH settings, its address), to stop its services. */
@@ -61,10 +62,14 @@ export async function droppedHosts(
       }
     }
     const balancers = withRole(s.inv.hosts, 'haproxy').filter((b) => s.transports.has(b.name));
+    // The provider's own answer: a machine it made for this name (the lab keeps those on disk), or none.
+    const machine = { name: d.name, address: d.address, port: h?.ssh.port };
+    const log = () => undefined;
+    const deletesMachine = (await destroyMachines(s, [machine], { check: true, log })).some((c) => c.host === d.name);
     const actions = removalActions(view, target, {
       balancers: balancers.map((b) => b.name),
       reachable: s.transports.has(d.name),
-      deletesMachine: false,
+      deletesMachine,
     });
     await performRemoval(actions, view, target, {
       inventory: s.inv,

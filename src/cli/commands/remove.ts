@@ -1,6 +1,5 @@
 // pgha remove HOST: take one PostgreSQL and/or etcd host out of the running cluster (see
 // src/components/members/remove.ts for the order), after the refusals and a confirmation.
-import { hostPattern } from '../../engine/knownhosts.js';
 import { Runner } from '../../engine/runner.js';
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { Transport } from '../../engine/types.js';
@@ -21,6 +20,7 @@ import {
 import { type GlobalOptions, type Session, connectAll, openSession } from '../session.js';
 import type { Out } from '../output.js';
 import { confirmLoss, lossOf, type ConfirmIO } from '../confirm.js';
+import { destroyMachines } from '../provider-run.js';
 
 /** Connect to what answers; the hosts that do not are returned (the target may well be one of them). */
 async function connectWhatAnswers(s: Session, hosts: Host[]): Promise<string[]> {
@@ -82,13 +82,10 @@ export async function remove(
         s.inv.provider.type === 'static'
           ? undefined
           : async () => {
-              await s.transports.get(name)?.close();
-              s.transports.delete(name);
-              const changes = await s.provider.destroy(
-                { ...s.inv, limit: [name] },
-                { check: false, log: (l) => out.info(l) },
-              );
-              s.knownHosts.forget([hostPattern(host.address, host.ssh.port)]);
+              const changes = await destroyMachines(s, [{ name, address: host.address, port: host.ssh.port }], {
+                check: false,
+                log: (l) => out.info(l),
+              });
               if (!changes.length) out.info(`${name}: no machine to delete`);
             },
     });

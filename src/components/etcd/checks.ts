@@ -176,9 +176,12 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
     if (!list) return { ok: false, problem: 'member list unavailable', host: h.name };
     const names = list.members.map((m) => m.name).sort();
     if (JSON.stringify(names) !== JSON.stringify(expected)) {
+      const extra = names.filter((n) => n && !ctx.inventory.hosts.some((x) => x.name === n));
       return {
         ok: false,
-        problem: `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}`,
+        problem:
+          `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}` +
+          (extra.length ? `; not in the inventory: ${extra.join(', ')} (pgha up --prune removes them)` : ''),
         host: h.name,
       };
     }
