@@ -82,10 +82,13 @@ export async function droppedHosts(
           balancers,
         );
       },
+      deleteMachine: async () => void (await destroyMachines(s, [machine], { check: false, log: (l) => out.info(l) })),
     });
     await s.transports.get(d.name)?.close();
     s.transports.delete(d.name);
-    out.info(`removed ${d.name} from the cluster; its machine, if pgha made one, is not deleted (delete it yourself)`);
+    out.info(
+      `removed ${d.name} from the cluster${deletesMachine ? ' and deleted its machine' : '; the provider has no machine by that name: a machine of its own stays as it is'}`,
+    );
     view = (await readView(ctx).catch(() => undefined)) ?? view;
   }
   return dropped;

@@ -214,8 +214,11 @@ describe('members the inventory no longer names', () => {
     expect(dropped.map((d) => d.name)).toEqual(['pg4']);
     expect(droppedLines(dropped, false, true)).toEqual([
       'members that are not in the inventory any more (pgha up --prune removes them; plain up leaves them):',
-      `  would remove pg4 (127.0.0.1): Patroni member, etcd member ${HEX.pg4}`,
+      `  pg4 (127.0.0.1): Patroni member, etcd member ${HEX.pg4}`,
     ]);
+    expect(droppedLines(dropped, true, true)[1]).toBe(
+      `  would remove pg4 (127.0.0.1): Patroni member, etcd member ${HEX.pg4}`,
+    );
     expect(droppedLines(dropped, true, true)[0]).toMatch(/would remove members .* \(up --prune\)/);
     expect(droppedMembers(withoutHosts(l.inv, ['pg3']), view).map((d) => d.name)).toEqual(['pg3', 'pg4']);
   });

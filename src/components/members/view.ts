@@ -114,5 +114,6 @@ export function droppedLines(dropped: DroppedMember[], prune: boolean, check: bo
       ? 'would remove members that are not in the inventory any more (up --prune):'
       : 'removing members that are not in the inventory any more (--prune):'
     : 'members that are not in the inventory any more (pgha up --prune removes them; plain up leaves them):';
-  return [head, ...dropped.map((d) => `  ${check || !prune ? 'would remove' : 'remove'} ${what(d)}`)];
+  const verb = !prune ? '' : check ? 'would remove ' : 'remove ';
+  return [head, ...dropped.map((d) => `  ${verb}${what(d)}`)];
 }
