@@ -18,6 +18,8 @@ export interface ApplyOptions {
   diff: boolean;
   /** up --prune: remove cluster members the inventory no longer names. */
   prune?: boolean;
+  /** up --yes: confirm repairs that delete data without asking. */
+  yes?: boolean;
 }
 
 /** In check mode, what the provider would do (when it acts, its own progress lines already said it). */
@@ -60,7 +62,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       diff: o.diff,
       events: out.events,
       templateDirs: [pb.dir],
-      confirm: (w) => confirmLoss(w, false),
+      confirm: (w) => confirmLoss(w, Boolean(o.yes)),
     }));
     const dropped = pb.name === 'cluster' ? await droppedHosts(s, r, o, out) : [];
     const allow = new Set(reachable.filter((h) => !down.some((d) => d.host === h.name)).map((h) => h.name));

@@ -115,6 +115,7 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     .option('--check', CHECK)
     .option('--diff', DIFF)
     .option('--prune', 'also remove cluster members that are no longer in the inventory (plan lists them)')
+    .option('-y, --yes', 'do not ask: confirm repairs that delete data (etcd data of another cluster)')
     .addHelpText(
       'after',
       examples([

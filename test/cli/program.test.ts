@@ -29,7 +29,7 @@ function userError(argv: string[]): UserError {
 const COMMON = ['-i', '--inventory', '--json', '-v', '--verbose'];
 // What each command takes besides its help; everything else must be refused.
 const ACCEPTS: Record<string, string[]> = {
-  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff', '--prune'],
+  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff', '--prune', '-y', '--yes'],
   plan: [...COMMON, '-l', '--limit', '--log-file', '--exit-code'],
   run: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
   verify: [...COMMON, '-l', '--limit', '--log-file'],
