@@ -75,6 +75,7 @@ export async function droppedHosts(
       inventory: s.inv,
       transports: s.transports,
       target: s.transports.get(d.name),
+      apiPort: ps.apiPort,
       log: (l) => out.info(l),
       reloadBalancers: async () => {
         await runner.runStep(

@@ -1,6 +1,6 @@
 // Removing a member against fakes: a fake Patroni REST API on loopback, fake etcdctl and systemctl on PATH. The
 // refusals change nothing; a removal runs its actions in order; dropped members are named in plan's words.
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -128,6 +128,52 @@ describe('pgha remove', () => {
     expect(memberKey('/service/', 'demo', 'pg3')).toBe('/service/demo/members/pg3');
     expect(readdirSync(l.dataDir)).toEqual([]);
     expect(r.notes.join('\n')).toMatch(/left with 2 members, an even count/);
+  });
+
+  it('has a synchronous standby hand its role over (nosync, another one picked) before Patroni stops there', async () => {
+    const l = await lab();
+    const pg3 = fake!.members.find((m) => m.name === 'pg3')!;
+    const pg2 = fake!.members.find((m) => m.name === 'pg2')!;
+    (pg3 as { role: string }).role = 'sync_standby';
+    const config = join(l.dir, 'config.yml');
+    writeFileSync(config, 'tags:\n  nofailover: false\n  nosync: false\n');
+    // The leader picks pg2 a little after the tag is read (as on its next loop).
+    const flip = setInterval(() => {
+      if (l.calls().some((c) => c.includes('--signal=HUP'))) {
+        (pg3 as { role: string }).role = 'replica';
+        (pg2 as { role: string }).role = 'sync_standby';
+        clearInterval(flip);
+      }
+    }, 200);
+    const r = await removeMember({ ...options(l, 'pg3'), patroniConfig: config, syncTimeoutMs: 20_000 });
+    clearInterval(flip);
+    expect(r.actions.map((a) => a.id)).toEqual([
+      'haproxy',
+      'patroni-nosync',
+      'patroni-stop',
+      'patroni-key',
+      'etcd-member',
+      'etcd-stop',
+      'machine',
+    ]);
+    expect(readFileSync(config, 'utf8')).toContain('  nosync: true\n');
+    expect(changing(l.calls()).slice(0, 3)).toEqual([
+      'reload lb1,lb2',
+      'systemctl kill --kill-who=main --signal=HUP patroni.service',
+      'systemctl disable --now patroni.service',
+    ]);
+  });
+
+  it('stops before Patroni when no other synchronous standby is picked in time', async () => {
+    const l = await lab();
+    (fake!.members.find((m) => m.name === 'pg3') as { role: string }).role = 'sync_standby';
+    const config = join(l.dir, 'config.yml');
+    writeFileSync(config, 'tags:\n  nosync: false\n');
+    const e = await removeMember({ ...options(l, 'pg3'), patroniConfig: config, syncTimeoutMs: 1500 }).catch(
+      (x: unknown) => x,
+    );
+    expect(String((e as Error).message)).toMatch(/did not pick another synchronous standby/);
+    expect(changing(l.calls()).some((c) => c.includes('disable'))).toBe(false);
   });
 
   it('refuses the leader before any change, pointing at switchover', async () => {

@@ -8,6 +8,7 @@ import { recordRemoved } from '../../inventory/removed.js';
 import { UserError, RunError } from '../../util/errors.js';
 import { nearest } from '../../util/nearest.js';
 import { withRole } from '../../components/common.js';
+import { patroniSettings } from '../../components/patroni/settings.js';
 import { haproxySteps } from '../../components/haproxy/steps.js';
 import { readView } from '../../components/members/view.js';
 import {
@@ -113,6 +114,10 @@ export interface RemoveMemberOptions {
   deleteMachine?(): Promise<void>;
   /** Re-renders the balancers without the host (default: the HAProxy config step, one balancer at a time). */
   reloadBalancers?(balancers: Host[]): Promise<void>;
+  /** How long a synchronous standby may take to hand its role over (default 60 s). */
+  syncTimeoutMs?: number;
+  /** Patroni's config file on the host (tests point it elsewhere). */
+  patroniConfig?: string;
 }
 
 /** Read, refuse or confirm, then remove: the part of pgha remove after the inventory and the connections. */
@@ -156,6 +161,9 @@ export async function removeMember(o: RemoveMemberOptions) {
     inventory: inv,
     transports: o.transports,
     target: o.transports.get(name),
+    apiPort: patroniSettings(inv, host).apiPort,
+    syncTimeoutMs: o.syncTimeoutMs,
+    patroniConfig: o.patroniConfig,
     log: o.log,
     reloadBalancers: async () => {
       if (o.reloadBalancers) return o.reloadBalancers(balancers);

@@ -7,8 +7,11 @@ import type { Host, Inventory } from '../../inventory/types.js';
 import type { Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
 import { RemoteError, UserError } from '../../util/errors.js';
-import { LEADER_ROLES } from '../patroni/facts.js';
+import { LEADER_ROLES, parseCluster } from '../patroni/facts.js';
+import { waitFor } from '../../engine/wait.js';
+import { errText, httpGet } from '../common.js';
 import { patroniSettings } from '../patroni/settings.js';
+import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { etcdctl, type EtcdMember } from '../etcd/facts.js';
 import { localEtcdUrl, type ClusterView } from './view.js';
@@ -106,7 +109,8 @@ export function checkRemoval(view: ClusterView, target: RemovalTarget): string[]
   return notes;
 }
 
-export type ActionId = 'haproxy' | 'patroni-stop' | 'patroni-key' | 'etcd-member' | 'etcd-stop' | 'machine';
+export type ActionId =
+  'haproxy' | 'patroni-nosync' | 'patroni-stop' | 'patroni-key' | 'etcd-member' | 'etcd-stop' | 'machine';
 
 export interface RemovalAction {
   id: ActionId;
@@ -128,6 +132,15 @@ export function removalActions(
       id: 'haproxy',
       where: o.balancers.join(', '),
       summary: `take ${target.name} out of HAProxy's backends (reload one balancer at a time: ${o.balancers.join(', ')})`,
+    });
+  // A synchronous standby first hands its role over (tag nosync, the leader picks another): stopped as it is,
+  // commits would wait for it until the leader's next loop.
+  const role = view.patroni?.members.find((m) => m.name === target.name)?.role;
+  if (target.patroni && o.reachable && role === 'sync_standby')
+    out.push({
+      id: 'patroni-nosync',
+      where: target.name,
+      summary: 'tag it nosync and wait until the leader has picked another synchronous standby',
     });
   if (target.patroni && o.reachable)
     out.push({ id: 'patroni-stop', where: target.name, summary: 'stop and disable Patroni (and its PostgreSQL)' });
@@ -153,6 +166,11 @@ export interface RemovalDeps {
   target?: Transport;
   reloadBalancers(): Promise<void>;
   deleteMachine?(): Promise<void>;
+  /** The target's Patroni REST port (default 8008) and how long a synchronous standby may take to hand over. */
+  apiPort?: number;
+  syncTimeoutMs?: number;
+  /** Patroni's config file on the target (default /etc/patroni/config.yml). */
+  patroniConfig?: string;
   log(line: string): void;
 }
 
@@ -160,6 +178,37 @@ async function run(t: Transport | undefined, where: string, what: string, script
   if (!t) throw new RemoteError(where, `${what}: not connected`, '');
   const r = await t.exec(script, { timeoutMs: 120_000 });
   if (r.code !== 0) throw new RemoteError(where, `${what} failed`, `${r.stderr.trim()}\n${r.stdout.trim()}`.trim());
+}
+
+/** Tag the member nosync in its config and have Patroni read it again (SIGHUP to its main process, as a reload). */
+export function nosyncScript(config: string = PATRONI_CONFIG): string {
+  return [
+    `sed -i 's/^  nosync: false$/  nosync: true/' ${shq(config)}`,
+    `grep -q '^  nosync: true$' ${shq(config)}`,
+    'systemctl kill --kill-who=main --signal=HUP patroni.service',
+  ].join('\n');
+}
+
+/** Until GET /cluster shows `name` no longer a synchronous standby (another one, or none left to pick). */
+async function waitNotSync(t: Transport, name: string, apiPort: number, timeoutMs: number): Promise<void> {
+  const res = await waitFor(
+    async () => {
+      const r = await httpGet(t, '127.0.0.1', apiPort, '/cluster');
+      if (r.status !== 200) return { ok: false, value: `GET /cluster answered ${r.status || 'nothing'}` };
+      const c = parseCluster(r.body);
+      const me = c.members.find((m) => m.name === name);
+      const others = c.members.filter((m) => m.name !== name && !LEADER_ROLES.includes(m.role));
+      const handed = others.some((m) => m.role === 'sync_standby') || others.every((m) => m.state !== 'running');
+      return { ok: me?.role !== 'sync_standby' && handed, value: `${name} is ${me?.role ?? 'gone'}` };
+    },
+    { timeoutMs, intervalMs: 500, what: 'another synchronous standby' },
+  );
+  if (!res.ok)
+    throw new RemoteError(
+      name,
+      `the leader did not pick another synchronous standby within ${timeoutMs / 1000} s; nothing else was changed (${name} is tagged nosync)`,
+      errText(res.value),
+    );
 }
 
 export const STOP_PATRONI =
@@ -186,6 +235,10 @@ export async function performRemoval(
     switch (a.id) {
       case 'haproxy':
         await d.reloadBalancers();
+        break;
+      case 'patroni-nosync':
+        await run(d.target, target.name, 'tag nosync', nosyncScript(d.patroniConfig));
+        await waitNotSync(d.target!, target.name, d.apiPort ?? 8008, d.syncTimeoutMs ?? 60_000);
         break;
       case 'patroni-stop':
         await run(d.target, target.name, 'stop Patroni', STOP_PATRONI);
