@@ -46,7 +46,6 @@ describe('adding and removing a member', () => {
     inv = await inventory(file);
     const secrets = parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>;
     target = { host: VIP, password: secrets.postgres_superuser_password!, readPort: 5010, table: 'members_load' };
-    await prepareLoad(target);
   });
 
   it('adds pg4 under load: planned, cloned, streaming, in HAProxy, keepalived untouched', async () => {
@@ -57,6 +56,7 @@ describe('adding and removing a member', () => {
       (c) => c.host === 'lb1',
     );
     expect(planned.map((c) => c.step)).toEqual(['haproxy.config']);
+    await prepareLoad(target);
     const load = startLoad(target);
     const r = await pgha(['up', '-i', file]);
     const report = await load.stop();
@@ -81,6 +81,7 @@ describe('adding and removing a member', () => {
   });
 
   it('removes pg4 under load: out of HAProxy and Patroni, machine deleted, verify passes', async () => {
+    await prepareLoad(target); // a fresh table: the load numbers its rows from 1 again
     const load = startLoad(target);
     const r = await pgha(['remove', 'pg4', '-i', file, '--yes']);
     const report = await load.stop();
