@@ -40,6 +40,8 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
       return ok((await import('./commands/status.js')).status(g, out));
     case 'validate':
       return ok((await import('./commands/validate.js')).validate(g, out, opts));
+    case 'remove':
+      return ok((await import('./commands/remove.js')).remove(g, out, args[0], opts));
     case 'destroy':
       return ok((await import('./commands/destroy.js')).destroy(g, out, opts));
     case 'rebuild':

@@ -11,10 +11,16 @@ import type { Out } from './output.js';
 import type { Step } from '../engine/types.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
+import { droppedHosts } from './prune.js';
+import { confirmLoss } from './confirm.js';
 
 export interface ApplyOptions {
   check: boolean;
   diff: boolean;
+  /** up --prune: remove cluster members the inventory no longer names. */
+  prune?: boolean;
+  /** up --yes: confirm repairs that delete data without asking. */
+  yes?: boolean;
 }
 
 /** In check mode, what the provider would do (when it acts, its own progress lines already said it). */
@@ -66,7 +72,9 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       diff: o.diff,
       events: out.events,
       templateDirs: [pb.dir],
+      confirm: (w) => confirmLoss(w, Boolean(o.yes)),
     }));
+    const dropped = pb.name === 'cluster' ? await droppedHosts(s, r, o, out) : [];
     const allow = new Set(reachable.filter((h) => !down.some((d) => d.host === h.name)).map((h) => h.name));
     const steps0 = resolvePlays(pb, s.inv, components, s.hosts)
       .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
@@ -114,6 +122,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       ...(pb.name === 'cluster' ? { replication: replicationMode(s.inv) } : {}),
       provider: pchanges,
       ...(down.length ? { down } : {}),
+      ...(dropped.length ? { dropped } : {}),
       changes: r.results.flatMap((x) =>
         x.changes.map((c) => ({ host: c.host, step: c.step, summary: c.summary, diff: o.diff ? c.diff : undefined })),
       ),

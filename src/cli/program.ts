@@ -34,6 +34,7 @@ export interface CommandOptions extends CommonOptions {
   cluster?: string;
   to?: string;
   inPlace?: boolean;
+  prune?: boolean;
 }
 
 export interface Invocation {
@@ -115,11 +116,33 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
     )
     .option('--check', CHECK)
     .option('--diff', DIFF)
+    .option('--prune', 'also remove cluster members that are no longer in the inventory (plan lists them)')
+    .option('-y, --yes', 'do not ask: confirm repairs that delete data (etcd data of another cluster)')
     .addHelpText(
       'after',
-      examples(['pgha up', 'pgha up -i inventory/prod.yml --check --diff', 'pgha up --limit pg1,pg2 -v']),
+      examples([
+        'pgha up',
+        'pgha up -i inventory/prod.yml --check --diff',
+        'pgha up --limit pg1,pg2 -v',
+        'pgha up --prune   # after deleting a member from the inventory',
+      ]),
     )
     .action(act('up'));
+
+  common(program.command('remove'))
+    .summary('take one PostgreSQL/etcd host out of the cluster (HAProxy, Patroni, etcd, then its machine)')
+    .description(
+      'Takes HOST out of the running cluster: out of the HAProxy backends (one balancer reloaded at a time), ' +
+        'Patroni stopped there and its member key deleted from the DCS, for an etcd host `etcdctl member remove` ' +
+        'before its etcd stops and its data dir is wiped, and its machine deleted (lab, Proxmox). Refused (exit 2, ' +
+        'nothing changed) for the leader, when etcd would lose its quorum, and with --limit. It lists what goes and ' +
+        'asks on a terminal; without one it refuses unless --yes is given. HOST stays in the inventory file: delete ' +
+        'it there (pgha skips it until then).',
+    )
+    .argument('<host>', 'the inventory host to take out')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha remove pg4', 'pgha remove pg4 -i inventory/lab.yml --yes']))
+    .action(act('remove'));
 
   common(program.command('plan'))
     .summary('show every file, package and service that up would change, on every host (up --check --diff)')

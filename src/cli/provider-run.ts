@@ -1,7 +1,7 @@
 // What destroy, rebuild and lab up/down share: one provider action on the inventory's hosts (those of --limit).
 import { hostPattern } from '../engine/knownhosts.js';
 import { UserError } from '../util/errors.js';
-import { type GlobalOptions, openSession } from './session.js';
+import { type GlobalOptions, type Session, openSession } from './session.js';
 import type { Out } from './output.js';
 import { providerLines } from './playbook-run.js';
 import { confirmLoss, lossOf } from './confirm.js';
@@ -48,4 +48,23 @@ export async function providerAction(
   } finally {
     await s.close();
   }
+}
+
+/**
+ * Delete the machines of these hosts within an open session (pgha remove, up --prune), as destroy --limit does:
+ * `hosts` may name hosts the inventory no longer has (the lab keeps their machines on disk). `check` only asks.
+ */
+export async function destroyMachines(
+  s: Session,
+  hosts: { name: string; address?: string; port?: number }[],
+  o: { check: boolean; log: (line: string) => void },
+) {
+  if (s.inv.provider.type === 'static') return [];
+  for (const h of o.check ? [] : hosts) {
+    await s.transports.get(h.name)?.close();
+    s.transports.delete(h.name);
+  }
+  const changes = await s.provider.destroy({ ...s.inv, limit: hosts.map((h) => h.name) }, o);
+  if (!o.check) s.knownHosts.forget(hosts.filter((h) => h.address).map((h) => hostPattern(h.address!, h.port ?? 22)));
+  return changes;
 }

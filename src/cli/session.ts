@@ -3,6 +3,7 @@
 import type { Host, Inventory } from '../inventory/types.js';
 import { sidecarPath } from '../inventory/types.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
+import { skipRemoved } from '../inventory/removed.js';
 import type { ExecOptions, Transport } from '../engine/types.js';
 import { KnownHosts } from '../engine/knownhosts.js';
 import { acquireLock } from '../engine/lock.js';
@@ -77,7 +78,7 @@ export async function openSession(
   what: string,
   opts: { check: boolean; lock?: boolean; onExec?: (host: string, script: string) => void },
 ): Promise<Session> {
-  const inv = await loadInventory(g.inventory, catalog);
+  const inv = skipRemoved(await loadInventory(g.inventory, catalog));
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   // The provider reads the selection from the inventory (a pattern that matches nothing has thrown above).
   if (g.limit) inv.limit = hosts.map((h) => h.name);

@@ -42,6 +42,8 @@ export interface RunSettings {
   events: RunEvents;
   /** Extra directories searched for templates (a user playbook's own folder). */
   templateDirs?: string[];
+  /** Asks before a repair that deletes data (StepGroupContext.confirm). */
+  confirm?: StepGroupContext['confirm'];
   /** Directory of the notification records on the hosts (default PENDING_DIR; tests point it elsewhere). */
   pendingDir?: string;
 }
@@ -62,6 +64,7 @@ export class Runner {
       log: (l) => this.log(l),
       changedInRun: (stepId) =>
         this.s.check ? [] : this.results.filter((r) => r.step === stepId && r.changes.length > 0).map((r) => r.host),
+      confirm: this.s.confirm,
     };
   }
 

@@ -88,6 +88,15 @@ export interface StepGroupContext {
   log(line: string): void;
   /** Hosts on which a step (by id) changed something earlier in this run (never in check mode). */
   changedInRun(stepId: string): string[];
+  /** Ask before a repair that deletes data (on a terminal, or --yes); throws when refused. Absent: refused. */
+  confirm?(what: ConfirmRequest): Promise<void>;
+}
+
+/** What a step asks to confirm: the changes per host and what they lose. */
+export interface ConfirmRequest {
+  command: string;
+  changes: { host: string; action: 'change' | 'delete'; summary: string }[];
+  lost: string[];
 }
 
 /** A step; F: the types of its facts (see defineStep in ./step.ts). */

@@ -112,7 +112,8 @@ export interface Inventory {
 }
 
 /** Files pgha keeps beside an inventory: `<dir>/.pgha/<inventory name>/<file>` (gitignored). */
-export type SidecarFile = 'secrets.yml' | 'known_hosts' | 'lock' | 'id_ed25519' | 'id_ed25519.pub' | 'state.json';
+export type SidecarFile =
+  'secrets.yml' | 'known_hosts' | 'lock' | 'id_ed25519' | 'id_ed25519.pub' | 'state.json' | 'removed.json';
 
 export function sidecarDir(inv: Pick<Inventory, 'file'>): string {
   const slash = inv.file.lastIndexOf('/');

@@ -29,13 +29,14 @@ function userError(argv: string[]): UserError {
 const COMMON = ['-i', '--inventory', '--json', '-v', '--verbose'];
 // What each command takes besides its help; everything else must be refused.
 const ACCEPTS: Record<string, string[]> = {
-  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
+  up: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff', '--prune', '-y', '--yes'],
   plan: [...COMMON, '-l', '--limit', '--log-file', '--exit-code'],
   run: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
   verify: [...COMMON, '-l', '--limit', '--log-file'],
   status: [...COMMON, '-l', '--limit'],
   validate: [...COMMON, '-l', '--limit', '--playbook'],
   destroy: [...COMMON, '-l', '--limit', '--log-file', '--check', '--cleanup-unfinished', '-y', '--yes'],
+  remove: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   rebuild: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
   'lab up': [...COMMON, '-l', '--limit', '--log-file'],
   'lab down': [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
@@ -63,6 +64,7 @@ const VALUE: Record<string, string> = {
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],
   reinit: ['pg3'],
+  remove: ['pg4'],
   run: ['demo'],
   completion: ['bash'],
   'import ansible': ['inventory'],

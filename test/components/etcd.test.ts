@@ -79,6 +79,20 @@ describe('etcd config', () => {
     expect(f!.notify).toEqual([{ service: 'etcd', action: 'restart' }]);
   });
 
+  it('does not restart a formed member when only the member list changed (bootstrap-only lines)', async () => {
+    const facts = { etcdMember: true, etcdPeers: null };
+    const [, now] = (await plan(config, ctxFor(makeInventory(), 'pg2'), facts)) as FileResource[];
+    const inv = makeInventory();
+    inv.hosts.push({ ...inv.hosts[0]!, name: 'pg4', address: '10.77.0.14', roles: ['etcd', 'postgres'] });
+    const [, f] = (await plan(config, ctxFor(inv, 'pg2'), { ...facts, etcdDefault: now!.content })) as FileResource[];
+    expect(env(f!.content).ETCD_INITIAL_CLUSTER).toContain('pg4=http://10.77.0.14:2380');
+    expect(f!.content).not.toBe(now!.content);
+    expect(f!.notify).toBeUndefined();
+    const other = now!.content.replace('ETCD_HEARTBEAT_INTERVAL="100"', 'ETCD_HEARTBEAT_INTERVAL="200"');
+    const [, g] = (await plan(config, ctxFor(inv, 'pg2'), { ...facts, etcdDefault: other })) as FileResource[];
+    expect(g!.notify).toEqual([{ service: 'etcd', action: 'restart' }]);
+  });
+
   it('joins (existing) when the member has no data but the cluster answers', async () => {
     const peers = parseMemberList(fx('memberlist.json'));
     const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), {

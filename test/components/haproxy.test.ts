@@ -138,3 +138,42 @@ describe('haproxy stats', () => {
     expect(err.logs).toContain('haproxy log line');
   });
 });
+
+describe('haproxy when members come and go', () => {
+  const step = stepById(haproxySteps, 'haproxy.config');
+  const withPg4 = () => {
+    const inv = makeInventory();
+    const pg4 = { ...inv.hosts[0]!, name: 'pg4', address: '10.77.0.14', roles: ['postgres' as const] };
+    inv.hosts.push(pg4);
+    return inv;
+  };
+
+  it('is rolling (one balancer reloads at a time) and checks each balancer answers before the next', () => {
+    expect(step.serial).toBe(true);
+    expect(step.verify).toBeTypeOf('function');
+  });
+
+  it('renders a new postgres host as a server of every listen section', async () => {
+    const f = (await plan(step, ctxFor(withPg4(), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
+    for (const px of ['primary', 'replicas', 'all'])
+      expect(section(f.content, px)).toContain('server pg4 10.77.0.14:5432 maxconn 200 check port 8008');
+  });
+
+  it('expects UP only the members that have a server line (one being removed, or dropped, has none)', () => {
+    const c = parseCluster(
+      JSON.stringify({
+        members: [
+          { name: 'pg1', role: 'leader', state: 'running', timeline: 1 },
+          { name: 'pg2', role: 'replica', state: 'running', timeline: 1, lag: 0 },
+          { name: 'pg4', role: 'replica', state: 'running', timeline: 1, lag: 0 },
+        ],
+      }),
+    );
+    expect(expectedBackends(c, 1000, ['pg1', 'pg2', 'pg3'])).toEqual({
+      primary: ['pg1'],
+      replicas: ['pg2'],
+      all: ['pg1', 'pg2'],
+    });
+    expect(expectedBackends(c, 1000).all).toEqual(['pg1', 'pg2', 'pg4']);
+  });
+});

@@ -139,3 +139,14 @@ describe('VIP check', () => {
     }
   });
 });
+
+describe('keepalived when a postgres host is added', () => {
+  it('keeps the very same files (it depends on the balancers only)', async () => {
+    const step = stepById(keepalivedSteps, 'keepalived.config');
+    const inv = makeInventory();
+    const before = await plan(step, ctxFor(inv, 'lb1'), { addresses: parseIpAddr(IP_LB1) });
+    inv.hosts.push({ ...inv.hosts[0]!, name: 'pg4', address: '10.77.0.14', roles: ['postgres'] });
+    const after = await plan(step, ctxFor(inv, 'lb1'), { addresses: parseIpAddr(IP_LB1) });
+    expect(after).toEqual(before);
+  });
+});

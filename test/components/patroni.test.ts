@@ -302,6 +302,14 @@ describe('Patroni /cluster rules', () => {
     expect(judge({ members: healthy.members.slice(0, 2) }).problem).toContain('missing: pg3');
     expect(judge({ ...healthy, pause: true }).problem).toContain('paused');
   });
+  it('leaves a member the inventory does not name out of the verdict (plan lists it), but not a leader', () => {
+    const extra = { name: 'pg4', role: 'replica', state: 'stopped', timeline: 1, lag: 'unknown' };
+    const v = judge({ members: [...healthy.members, extra] });
+    expect(v.ok).toBe(true);
+    expect(v.replicas.map((r) => r.name)).toEqual(['pg2', 'pg3']);
+    const leader4 = { ...extra, role: 'leader', state: 'running' };
+    expect(judge({ members: [...healthy.members, leader4] }).problem).toContain('2 leaders');
+  });
   it('reads GET /patroni (3.0.2 calls the primary "master")', () => {
     expect(
       parsePatroniStatus(

@@ -5,8 +5,12 @@ import { runPlaybook } from '../playbook-run.js';
 import { PLAN_CHANGES_EXIT } from '../program.js';
 
 /** The exit code of a plan that ran: 0, or PLAN_CHANGES_EXIT with --exit-code when hosts or files would change. */
-export function planExitCode(result: { provider: unknown[]; totals: { changes: number } }, exitCode: boolean): number {
-  return exitCode && (result.totals.changes > 0 || result.provider.length > 0) ? PLAN_CHANGES_EXIT : 0;
+export function planExitCode(
+  result: { provider: unknown[]; totals: { changes: number }; dropped?: unknown[] },
+  exitCode: boolean,
+): number {
+  const pending = result.totals.changes > 0 || result.provider.length > 0 || (result.dropped?.length ?? 0) > 0;
+  return exitCode && pending ? PLAN_CHANGES_EXIT : 0;
 }
 
 export async function plan(g: GlobalOptions, out: Out, o: { exitCode?: boolean }) {

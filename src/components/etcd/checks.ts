@@ -6,6 +6,7 @@ import { waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { etcdSettings } from './settings.js';
 import { journal, renderProgram, withRole } from '../common.js';
+import { foreignMembers, repairForeign } from './repair.js';
 import {
   etcdctl,
   parseEndpointHealth,
@@ -63,28 +64,23 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
   const probes = await Promise.all(hosts.map((h) => probeMember(ctx, h)));
   const running = probes.filter((p) => p.hasData && p.status && p.list);
 
-  // Cluster identity: every formed member must report the same cluster id.
-  const byCluster = new Map<string, MemberProbe[]>();
-  for (const p of running) byCluster.set(p.status!.clusterId, [...(byCluster.get(p.status!.clusterId) ?? []), p]);
-  if (byCluster.size > 1) {
-    const groups = [...byCluster.entries()].sort((a, b) => b[1].length - a[1].length);
-    const [majorityId, majority] = groups[0]!;
-    const [otherId, others] = groups[1]!;
-    const odd = others[0]!;
-    throw new CheckError(
-      odd.host.name,
-      'etcd cluster identity',
-      `cluster id ${majorityId} (as on ${majority.map((p) => p.host.name).join(', ')})`,
-      `cluster id ${otherId}: its data dir belongs to another cluster`,
-      await journal(ctx.transports.get(odd.host.name), 'etcd'),
-      `stop etcd on ${odd.host.name}, remove ${etcdSettings(ctx.inventory, odd.host).etcdDataDir}/member there, and run apply again (it rejoins)`,
-    );
-  }
+  // Cluster identity: every formed member must report the same cluster id. A member whose data belongs to
+  // another cluster (or that the cluster's member list does not have) is repaired after confirmation.
+  const foreign = foreignMembers(ctx, probes, running);
+  if (foreign.length) await repairForeign(ctx, foreign);
 
-  const withData = probes.filter((p) => p.hasData);
+  const repaired = new Set(foreign.map((f) => f.probe.host.name));
+  const withData = probes.filter((p) => p.hasData && !repaired.has(p.host.name));
   const fresh = probes.filter((p) => !p.hasData);
+  if (ctx.check)
+    planNewHosts(
+      ctx,
+      probes,
+      running.filter((p) => !repaired.has(p.host.name)),
+    );
   if (fresh.length === 0 || withData.length === 0) return; // all formed, or a new cluster: nothing to join
-  if (running.length === 0) {
+  const members = running.filter((p) => !repaired.has(p.host.name));
+  if (members.length === 0) {
     const h = withData[0]!.host;
     throw new CheckError(
       h.name,
@@ -95,7 +91,7 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
       'start etcd on the formed members first (systemctl start etcd), then apply again',
     );
   }
-  let leaderProbe = running.find((p) => p.status!.memberId === p.status!.leader) ?? running[0]!;
+  let leaderProbe = members.find((p) => p.status!.memberId === p.status!.leader) ?? members[0]!;
   const t = ctx.transports.get(leaderProbe.host.name)!;
   for (const p of fresh) {
     const s = etcdSettings(ctx.inventory, p.host);
@@ -117,6 +113,20 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
     if (r.code !== 0)
       throw new RemoteError(leaderProbe.host.name, `etcd member add for ${p.host.name} failed`, r.stderr.trim());
     leaderProbe = await probeMember(ctx, leaderProbe.host);
+  }
+}
+
+/** In a plan: etcd hosts that do not exist yet (or are not reached) are added to the running cluster first. */
+function planNewHosts(ctx: StepGroupContext, probes: MemberProbe[], members: MemberProbe[]): void {
+  const via = members.find((p) => p.status!.memberId === p.status!.leader) ?? members[0];
+  if (!via) return;
+  const probed = new Set(probes.map((p) => p.host.name));
+  for (const h of withRole(ctx.inventory.hosts, 'etcd').filter((x) => !probed.has(x.name))) {
+    const peerUrl = `http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`;
+    if (via.list!.members.some((m) => m.peerURLs.includes(peerUrl))) continue;
+    ctx.log(
+      `would add ${h.name} (${peerUrl}) to the etcd cluster through ${via.host.name} (etcdctl member add) before its etcd starts, with initial-cluster-state existing`,
+    );
   }
 }
 
@@ -166,9 +176,12 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
     if (!list) return { ok: false, problem: 'member list unavailable', host: h.name };
     const names = list.members.map((m) => m.name).sort();
     if (JSON.stringify(names) !== JSON.stringify(expected)) {
+      const extra = names.filter((n) => n && !ctx.inventory.hosts.some((x) => x.name === n));
       return {
         ok: false,
-        problem: `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}`,
+        problem:
+          `member list ${JSON.stringify(names)} != inventory ${JSON.stringify(expected)}` +
+          (extra.length ? `; not in the inventory: ${extra.join(', ')} (pgha up --prune removes them)` : ''),
         host: h.name,
       };
     }

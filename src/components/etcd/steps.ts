@@ -26,6 +26,16 @@ function members(ctx: StepContext) {
 export interface ConfigFacts {
   etcdMember: boolean;
   etcdPeers: EtcdMemberList | null;
+  /** /etc/default/etcd as it is on the host ('' when absent). */
+  etcdDefault: string;
+}
+
+/** The lines etcd reads only to bootstrap an empty data dir: a formed member ignores them. */
+const BOOTSTRAP_ONLY = /^ETCD_INITIAL_CLUSTER(_STATE)?=.*$/gm;
+
+/** Whether two versions of /etc/default/etcd differ in more than the bootstrap-only lines. */
+export function differsBeyondBootstrap(a: string, b: string): boolean {
+  return a.replace(BOOTSTRAP_ONLY, '').trimEnd() !== b.replace(BOOTSTRAP_ONLY, '').trimEnd();
 }
 
 /** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
@@ -51,15 +61,21 @@ export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, re
   });
   const file: FileResource = { kind: 'file', path: ETCD_DEFAULT_FILE, content, mode: '0644' };
   // A formed member restarts on a config change (rolling: the config step is serial). Before the cluster
-  // exists nothing restarts here: the start step starts every member together.
-  if (restartOnChange && formed) file.notify = [{ service: 'etcd', action: 'restart' }];
+  // exists nothing restarts here: the start step starts every member together. A change of the member list
+  // alone (a member added or removed) touches only bootstrap lines, which a formed member ignores: no restart.
+  const onlyBootstrap = facts.etcdDefault !== undefined && !differsBeyondBootstrap(facts.etcdDefault, content);
+  if (restartOnChange && formed && !onlyBootstrap) file.notify = [{ service: 'etcd', action: 'restart' }];
   return file;
 }
 
 function configFacts(ctx: StepContext): FactSpecs<ConfigFacts> {
   const urls = members(ctx).map((h) => clientUrl(h.address, etcdSettings(ctx.inventory, h).etcdClientPort));
   const s = etcdSettings(ctx.inventory, ctx.host);
-  return { etcdMember: memberDataFact(s.etcdDataDir), etcdPeers: peersFact(urls) };
+  return {
+    etcdMember: memberDataFact(s.etcdDataDir),
+    etcdPeers: peersFact(urls),
+    etcdDefault: { script: `cat ${ETCD_DEFAULT_FILE} 2>/dev/null || true`, parse: (out) => out },
+  };
 }
 
 const install = defineStep({

@@ -1,6 +1,6 @@
 // HAProxy checks: each balancer's backends show exactly the expected Patroni members UP.
 import type { Host } from '../../inventory/types.js';
-import type { StepGroupContext, Transport } from '../../engine/types.js';
+import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { haproxySettings } from './settings.js';
@@ -12,9 +12,12 @@ import { parseStatCsv, upServers } from './facts.js';
 
 export const PROXIES = { primary: 'primary', replicas: 'replicas', all: 'all' } as const;
 
-/** What each listen section must show UP, from Patroni's view of the cluster. */
-export function expectedBackends(c: PatroniCluster, maxLag: number): Record<string, string[]> {
-  const running = c.members.filter((m) => m.state === 'running');
+/**
+ * What each listen section must show UP, from Patroni's view of the cluster; with `servers`, only those (the
+ * inventory's postgres hosts: a member being removed, or dropped from the inventory, has no server line).
+ */
+export function expectedBackends(c: PatroniCluster, maxLag: number, servers?: string[]): Record<string, string[]> {
+  const running = c.members.filter((m) => m.state === 'running' && (!servers || servers.includes(m.name)));
   return {
     [PROXIES.primary]: running
       .filter((m) => LEADER_ROLES.includes(m.role))
@@ -45,6 +48,29 @@ export function diffBackends(want: Record<string, string[]>, got: Record<string,
   return bad.join('; ');
 }
 
+/** This balancer's HAProxy runs and its stats page answers (after a reload, before the next balancer's). */
+export async function verifyLocalHaproxy(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
+  const port = haproxySettings(ctx.inventory, ctx.host).statsPort;
+  const res = await waitFor(
+    async () => {
+      const r = await httpGet(t, '127.0.0.1', port, '/;csv').catch((e: Error) => ({ status: 0, body: e.message }));
+      return {
+        ok: r.status === 200,
+        value: r.status ? `stats page answered ${r.status}` : 'stats page does not answer',
+      };
+    },
+    { timeoutMs, intervalMs: 500, what: 'haproxy answers' },
+  );
+  if (!res.ok)
+    throw new CheckError(
+      ctx.host.name,
+      'haproxy running',
+      `stats page on 127.0.0.1:${port} answers 200`,
+      errText(res.value),
+      await journal(t, 'haproxy'),
+    );
+}
+
 export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): Promise<void> {
   for (const h of withRole(ctx.hosts, 'haproxy')) {
     const t = ctx.transports.get(h.name);
@@ -55,7 +81,8 @@ export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): P
       async () => {
         const c = await fetchCluster(ctx);
         if (!c) return { ok: false, value: 'no Patroni member answers GET /cluster' };
-        want = expectedBackends(c.cluster, maxLag);
+        const servers = withRole(ctx.inventory.hosts, 'postgres').map((x) => x.name);
+        want = expectedBackends(c.cluster, maxLag, servers);
         if (want[PROXIES.primary]!.length !== 1)
           return { ok: false, value: `Patroni has ${want[PROXIES.primary]!.length} running leaders` };
         const diff = diffBackends(want, await backendsOn(ctx, h, t));

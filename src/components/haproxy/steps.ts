@@ -4,7 +4,7 @@ import type { Component, FileResource, Step, StepContext } from '../../engine/ty
 import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
-import { verifyHaproxy } from './checks.js';
+import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 
@@ -42,10 +42,14 @@ const install: Step = {
   resources: () => [{ kind: 'packages', names: ['haproxy'] }],
 };
 
+// Rolling: a changed config (a member added or removed) is reloaded on one balancer at a time, and that balancer
+// answers again before the next one reloads, so the VIP always has a balancer that serves.
 const config: Step = {
   id: 'haproxy.config',
-  title: 'Configure HAProxy (primary, replicas, all, stats)',
+  title: 'Configure HAProxy (primary, replicas, all, stats; one balancer at a time)',
+  serial: true,
   resources: (ctx) => [haproxyConfigFile(ctx), { kind: 'service', name: 'haproxy', enabled: true, state: 'started' }],
+  verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
 };
 

@@ -69,10 +69,15 @@ export interface ClusterVerdict {
   replicas: PatroniMember[];
 }
 
-/** Exactly one leader; every expected member there, the others running replicas below the lag bound; one timeline. */
+/**
+ * Exactly one leader; every expected member there, the others running replicas below the lag bound; one timeline.
+ * A member the inventory does not name (dropped from it, removed by `pgha up --prune`) is left out of the verdict:
+ * plan and up list it instead. The leader is judged wherever it runs.
+ */
 export function judgeCluster(c: PatroniCluster, expected: string[], maxLag: number): ClusterVerdict {
   const leaders = c.members.filter((m) => LEADER_ROLES.includes(m.role));
-  const replicas = c.members.filter((m) => !LEADER_ROLES.includes(m.role));
+  const replicas = c.members.filter((m) => !LEADER_ROLES.includes(m.role) && expected.includes(m.name));
+  const judged = c.members.filter((m) => LEADER_ROLES.includes(m.role) || expected.includes(m.name));
   const fail = (problem: string): ClusterVerdict => ({ ok: false, problem, leader: leaders[0], replicas });
   if (leaders.length !== 1)
     return fail(`${leaders.length} leaders (${leaders.map((l) => l.name).join(', ') || 'none'})`);
@@ -80,17 +85,15 @@ export function judgeCluster(c: PatroniCluster, expected: string[], maxLag: numb
   const names = c.members.map((m) => m.name);
   const missing = expected.filter((n) => !names.includes(n));
   if (missing.length) return fail(`members missing: ${missing.join(', ')}`);
-  const unknown = names.filter((n) => !expected.includes(n));
-  if (unknown.length) return fail(`members not in the inventory: ${unknown.join(', ')}`);
   if (leader.state !== 'running') return fail(`leader ${leader.name} is ${leader.state}`);
   for (const r of replicas) {
     if (r.state !== 'running') return fail(`replica ${r.name} is ${r.state || 'in no state'}`);
     if (typeof r.lag !== 'number') return fail(`replica ${r.name} lag is unknown`);
     if (r.lag > maxLag) return fail(`replica ${r.name} lags ${r.lag} bytes (> ${maxLag})`);
   }
-  const timelines = new Set(c.members.map((m) => m.timeline));
+  const timelines = new Set(judged.map((m) => m.timeline));
   if (timelines.size !== 1 || leader.timeline === undefined) {
-    return fail(`timelines differ: ${c.members.map((m) => `${m.name}=${m.timeline ?? '?'}`).join(' ')}`);
+    return fail(`timelines differ: ${judged.map((m) => `${m.name}=${m.timeline ?? '?'}`).join(' ')}`);
   }
   if (c.pause) return fail('cluster is paused (maintenance mode)');
   return { ok: true, problem: '', leader, replicas };
