@@ -5,14 +5,14 @@ import type { Host } from '../inventory/types.js';
 import type { StepGroupContext } from '../engine/types.js';
 import { Runner } from '../engine/runner.js';
 import { withRole } from '../components/common.js';
-import { fetchCluster } from '../components/patroni/checks.js';
 import { firstAnsweringMember } from '../components/patroni/api-member.js';
 import { restAuthInput } from '../components/patroni/restart.js';
 import { patroniSettings } from '../components/patroni/settings.js';
 import { RunError } from '../util/errors.js';
 import { confirmLoss, terminalIO, type ConfirmIO } from './confirm.js';
 import { connectAll, openSession, type GlobalOptions, type Session } from './session.js';
-import { formatMembers, type MemberStatus } from './status.js';
+import { formatMembers, membersOf, type MemberStatus } from './status.js';
+import { fetchCluster } from '../components/patroni/checks.js';
 import { runPlaybook } from './playbook-run.js';
 import type { Out } from './output.js';
 
@@ -51,16 +51,16 @@ export async function openClusterCommand(g: GlobalOptions, out: Out, what: strin
 export async function memberTable(ctx: StepGroupContext): Promise<{ text: string; members: MemberStatus[] }> {
   const got = await fetchCluster(ctx).catch(() => undefined);
   if (!got) return { text: '(no member answers GET /cluster)', members: [] };
-  const members = got.cluster.members.map((m) => ({
-    name: m.name,
-    host: m.host,
-    role: m.role,
-    state: m.state,
-    timeline: m.timeline,
-    lag: m.lag,
-    pendingRestart: m.pendingRestart,
-  }));
+  const members = membersOf(got);
   return { text: formatMembers(members), members };
+}
+
+/** Prints the member table under "before:" and returns it. */
+export async function showBefore(c: ClusterCommand, out: Out): Promise<{ text: string; members: MemberStatus[] }> {
+  const before = await memberTable(c.ctx);
+  out.info('before:');
+  out.info(before.text);
+  return before;
 }
 
 /** Asks on a terminal (or takes --yes) before the command acts; `lost`: what clients lose meanwhile. */

@@ -5,6 +5,7 @@ import { etcdSettings } from '../components/etcd/settings.js';
 import { haproxySettings } from '../components/haproxy/settings.js';
 import { errText, withRole } from '../components/common.js';
 import { fetchCluster } from '../components/patroni/checks.js';
+import type { PatroniMember } from '../components/patroni/facts.js';
 import { backendsOn, PROXIES } from '../components/haproxy/checks.js';
 import { vipState } from '../components/keepalived/checks.js';
 import { etcdctl, parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../components/etcd/facts.js';
@@ -77,13 +78,9 @@ async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
   return { members: [], error: 'no etcd member answers' };
 }
 
-/** Read-only: collects everything `pgha status` shows. */
-export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatus> {
-  const inv = ctx.inventory;
-  const first = withRole(inv.hosts, 'postgres')[0] ?? inv.hosts[0];
-  const s = first ? haproxySettings(inv, first) : undefined;
-  const got = await fetchCluster(ctx).catch(() => undefined);
-  const members: MemberStatus[] = (got?.cluster.members ?? []).map((m) => ({
+/** The members of a GET /cluster answer, as the tables show them. */
+export function membersOf(got: { cluster: { members: PatroniMember[] } } | undefined): MemberStatus[] {
+  return (got?.cluster.members ?? []).map((m) => ({
     name: m.name,
     host: m.host,
     role: m.role,
@@ -92,6 +89,15 @@ export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatu
     lag: m.lag,
     pendingRestart: m.pendingRestart,
   }));
+}
+
+/** Read-only: collects everything `pgha status` shows. */
+export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatus> {
+  const inv = ctx.inventory;
+  const first = withRole(inv.hosts, 'postgres')[0] ?? inv.hosts[0];
+  const s = first ? haproxySettings(inv, first) : undefined;
+  const got = await fetchCluster(ctx).catch(() => undefined);
+  const members = membersOf(got);
   const balancers: BalancerStatus[] = [];
   for (const h of withRole(inv.hosts, 'haproxy')) {
     const t = ctx.transports.get(h.name);
@@ -149,17 +155,21 @@ function roleText(role: string): string {
         : role;
 }
 
-/** The members alone, as `patronictl list` shows them: member, host, role, state, timeline, lag. */
-export function formatMembers(members: MemberStatus[]): string {
-  const rows = members.map((m) => [
+/** Member, host, role, state, timeline and lag of one member, as table cells. */
+function memberCells(m: MemberStatus): string[] {
+  return [
     m.name,
     m.host,
     roleText(m.role),
     m.state,
     m.timeline === undefined ? '' : String(m.timeline),
     lagText(m.lag),
-    m.pendingRestart ? '*' : '',
-  ]);
+  ];
+}
+
+/** The members alone, as `patronictl list` shows them: member, host, role, state, timeline, lag. */
+export function formatMembers(members: MemberStatus[]): string {
+  const rows = members.map((m) => [...memberCells(m), m.pendingRestart ? '*' : '']);
   return table(['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'Pending restart'], rows);
 }
 
@@ -177,16 +187,7 @@ export function formatStatus(s: ClusterStatus): string {
         if (names.includes(member) && portOf[px]) ports.add(portOf[px]!);
     return [...ports].sort().join(',');
   };
-  const rows = s.members.map((m) => [
-    m.name,
-    m.host,
-    roleText(m.role),
-    m.state,
-    m.timeline === undefined ? '' : String(m.timeline),
-    lagText(m.lag),
-    upOn(m.name),
-    m.pendingRestart ? '*' : '',
-  ]);
+  const rows = s.members.map((m) => [...memberCells(m), upOn(m.name), m.pendingRestart ? '*' : '']);
   const etcdHealthy = s.etcd.members.filter((m) => m.healthy).length;
   const caption = [
     `Cluster ${s.cluster}${s.paused ? ' (paused)' : ''}`,

@@ -1,7 +1,7 @@
 // pgha failover --to HOST: promote a replica when the cluster has no healthy leader (otherwise: switchover).
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
-import { confirmAction, finish, memberTable, onAnsweringMember, openClusterCommand } from '../cluster-command.js';
+import { confirmAction, finish, showBefore, onAnsweringMember, openClusterCommand } from '../cluster-command.js';
 import { failoverTarget, readClusterView } from '../../components/patroni/switchover.js';
 import { switchoverScript } from '../../components/patroni/restart.js';
 
@@ -9,9 +9,7 @@ export async function failover(g: GlobalOptions, out: Out, opts: { to: string; y
   const c = await openClusterCommand(g, out, 'failover');
   let done = false;
   try {
-    const before = await memberTable(c.ctx);
-    out.info('before:');
-    out.info(before.text);
+    const before = await showBefore(c, out);
     const v = await readClusterView(c.ctx);
     const candidate = failoverTarget(c.ctx, v, opts.to);
     await confirmAction(

@@ -1,7 +1,7 @@
 // pgha reinit HOST: rebuild one replica from the leader (POST /reinitialize) and wait until it streams again.
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
-import { confirmAction, finish, memberTable, onMember, openClusterCommand } from '../cluster-command.js';
+import { confirmAction, finish, showBefore, onMember, openClusterCommand } from '../cluster-command.js';
 import { readClusterView, reinitScript, reinitTarget } from '../../components/patroni/switchover.js';
 import { waitFor } from '../../engine/wait.js';
 import { RunError } from '../../util/errors.js';
@@ -10,9 +10,7 @@ export async function reinit(g: GlobalOptions, out: Out, host: string, opts: { y
   const c = await openClusterCommand(g, out, 'reinit');
   let done = false;
   try {
-    const before = await memberTable(c.ctx);
-    out.info('before:');
-    out.info(before.text);
+    const before = await showBefore(c, out);
     const v = await readClusterView(c.ctx);
     const m = reinitTarget(c.ctx, v, host);
     await confirmAction(

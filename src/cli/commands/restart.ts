@@ -3,7 +3,7 @@
 // the rolling restart of `pgha up`.
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
-import { confirmAction, finish, memberTable, openClusterCommand } from '../cluster-command.js';
+import { confirmAction, finish, showBefore, openClusterCommand } from '../cluster-command.js';
 import { decideForHosts, makeRestartStep } from '../../components/patroni/restart.js';
 import { resolveLimit } from '../../inventory/load.js';
 import { withRole } from '../../components/common.js';
@@ -15,9 +15,7 @@ export async function restart(g: GlobalOptions, out: Out, opts: { inPlace?: bool
   try {
     const selected = withRole(g.limit ? resolveLimit(c.s.inv, g.limit) : c.s.inv.hosts, 'postgres');
     if (!selected.length) throw new UserError(`pgha restart --limit ${g.limit}: no postgres member is selected`);
-    const before = await memberTable(c.ctx);
-    out.info('before:');
-    out.info(before.text);
+    const before = await showBefore(c, out);
     const req = { force: 'asked by pgha restart', inPlace: opts.inPlace };
     const ctx = c.runner.groupContext(selected);
     const d = await decideForHosts(ctx, req);

@@ -2,7 +2,7 @@
 // standby unless --to names another), then verify the cluster.
 import type { GlobalOptions } from '../session.js';
 import type { Out } from '../output.js';
-import { confirmAction, finish, memberTable, onAnsweringMember, openClusterCommand } from '../cluster-command.js';
+import { confirmAction, finish, showBefore, onAnsweringMember, openClusterCommand } from '../cluster-command.js';
 import { readClusterView, switchoverTarget } from '../../components/patroni/switchover.js';
 import { switchoverScript } from '../../components/patroni/restart.js';
 
@@ -10,9 +10,7 @@ export async function switchover(g: GlobalOptions, out: Out, opts: { to?: string
   const c = await openClusterCommand(g, out, 'switchover');
   let done = false;
   try {
-    const before = await memberTable(c.ctx);
-    out.info('before:');
-    out.info(before.text);
+    const before = await showBefore(c, out);
     const v = await readClusterView(c.ctx);
     const { leader, candidate } = switchoverTarget(c.ctx, v, opts.to);
     await confirmAction(
