@@ -1,4 +1,8 @@
 // Test helpers: a strict handlebars renderer over templates/, a hand-built inventory, fake contexts.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Runner } from '../../src/engine/runner.js';
 import { renderTemplate } from '../../src/engine/template.js';
 import type { Host, Inventory, Role } from '../../src/inventory/types.js';
 import type { Facts, Resource, Step, StepContext, StepGroupContext, Transport } from '../../src/engine/types.js';
@@ -96,4 +100,22 @@ export function fakeTransport(
     },
     async close() {},
   };
+}
+
+/** A Runner over these transports with the test secrets, its notification records in a temp folder. */
+export function testRunner(
+  inv: Inventory,
+  transports: Map<string, Transport>,
+  check: boolean,
+  log: (line: string, host?: string) => void = () => {},
+): Runner {
+  return new Runner({
+    inventory: inv,
+    secrets: SECRETS,
+    transports,
+    check,
+    diff: false,
+    events: { log },
+    pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-runner-')), 'notify'),
+  });
 }

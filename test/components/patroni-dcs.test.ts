@@ -1,14 +1,11 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { patroniSteps } from '../../src/components/patroni/steps.js';
 import { chooseApiMember } from '../../src/components/patroni/api-member.js';
 import { withRole } from '../../src/components/common.js';
-import { Runner } from '../../src/engine/runner.js';
 import type { Transport } from '../../src/engine/types.js';
 import { LocalTransport } from '../engine/local-transport.js';
-import { groupCtx, makeInventory, SECRETS, stepById } from './helpers.js';
+import { groupCtx, makeInventory, stepById } from './helpers.js';
+import { testRunner } from './helpers.js';
 import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
 
 const dcsStep = stepById(patroniSteps, 'patroni.dcs');
@@ -33,15 +30,7 @@ async function setup(connected = ['pg1', 'pg2', 'pg3'], check = false) {
     inv.hosts.filter((h) => connected.includes(h.name)).map((h) => [h.name, new LocalTransport(h)]),
   );
   const logs: string[] = [];
-  const runner = new Runner({
-    inventory: inv,
-    secrets: SECRETS,
-    transports,
-    check,
-    diff: false,
-    events: { log: (l) => logs.push(l) },
-    pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-dcs-')), 'notify'),
-  });
+  const runner = testRunner(inv, transports, check, (l) => logs.push(l));
   const members = withRole(inv.hosts, 'postgres').filter((h) => connected.includes(h.name));
   return { inv, transports, runner, logs, members };
 }

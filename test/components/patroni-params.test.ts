@@ -1,17 +1,14 @@
 // PostgreSQL parameters at two levels: the top-level map in the DCS (PATCH /config, leftovers removed with null),
 // a group's or host's map in that host's own config.yml. Programs run against a fake Patroni REST API.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { configScript, patroniConfigFile, patroniSteps } from '../../src/components/patroni/steps.js';
 import { withRole } from '../../src/components/common.js';
-import { Runner } from '../../src/engine/runner.js';
 import type { Transport } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
-import { ctxFor, SECRETS, stepById } from './helpers.js';
+import { ctxFor, stepById } from './helpers.js';
+import { testRunner } from './helpers.js';
 import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
 import { load } from '../inventory/helpers.js';
 
@@ -161,15 +158,7 @@ describe('the patroni.dcs step names the parameters that change', () => {
     for (const h of withRole(inv.hosts, 'postgres'))
       h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
-    const runner = new Runner({
-      inventory: inv,
-      secrets: SECRETS,
-      transports,
-      check,
-      diff: false,
-      events: { log: () => {} },
-      pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-params-')), 'notify'),
-    });
+    const runner = testRunner(inv, transports, check);
     return { runner, members: withRole(inv.hosts, 'postgres') };
   }
   const dcsStep = stepById(patroniSteps, 'patroni.dcs');

@@ -9,8 +9,8 @@ import {
   restartScript,
 } from '../../src/components/patroni/restart.js';
 import { ctxFor, groupCtx, makeInventory, SECRETS } from './helpers.js';
+import { testRunner } from './helpers.js';
 import { withRole } from '../../src/components/common.js';
-import { Runner } from '../../src/engine/runner.js';
 import type { Transport } from '../../src/engine/types.js';
 import { LocalTransport } from '../engine/local-transport.js';
 import { useFakeClock } from '../engine/fake-clock.js';
@@ -135,15 +135,7 @@ describe('patroni rolling restart, run by the runner against fake members', () =
       h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
     const logs: string[] = [];
-    const runner = new Runner({
-      inventory: inv,
-      secrets: SECRETS,
-      transports,
-      check,
-      diff: false,
-      events: { log: (l, host) => void (host ? undefined : logs.push(l)) },
-      pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-restart-')), 'notify'),
-    });
+    const runner = testRunner(inv, transports, check, (l, host) => void (host ? undefined : logs.push(l)));
     return { inv, runner, logs };
   }
   const posts = () =>
