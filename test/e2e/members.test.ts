@@ -10,7 +10,7 @@ import { ensurePsql } from './psql.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { labSettings } from '../../src/providers/lab/render.js';
 import { parseStatCsv, upServers } from '../../src/components/haproxy/facts.js';
-import { describeLoad, prepareLoad, startLoad, type LoadTarget } from '../../bench/load.js';
+import { describeLoad, lostWrites, prepareLoad, startLoad, type LoadTarget } from '../../bench/load.js';
 
 const file = tempInventory('members.yml');
 const VIP = '10.231.150.100';
@@ -87,7 +87,11 @@ describe('adding and removing a member', () => {
     const report = await load.stop();
     expectOk(r, 'pgha remove pg4');
     console.log(`pg4 removed in ${r.seconds.toFixed(1)} s; load: ${describeLoad(report)}`);
-    expect(report.writesFailed).toBe(0);
+    if (report.firstWriteError) console.log(`first failed write: ${report.firstWriteError}`);
+    // The balancers reload one at a time and a synchronous standby hands its role over first: at most one
+    // statement may fail meanwhile, and no acknowledged write is lost.
+    expect(report.writesFailed).toBeLessThanOrEqual(1);
+    expect(await lostWrites(target, report.acked)).toEqual([]);
     // A synchronous standby hands its role over first (patroni-nosync); a plain replica has nothing to hand over.
     const ids = (r.json.actions as { id: string }[]).map((a) => a.id);
     console.log(`remove actions: ${ids.join(', ')}`);
