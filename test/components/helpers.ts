@@ -1,8 +1,6 @@
 // Test helpers: a strict handlebars renderer over templates/, a hand-built inventory, fake contexts.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Runner } from '../../src/engine/runner.js';
+import type { Runner } from '../../src/engine/runner.js';
+import { testRunner as engineRunner } from '../engine/local-transport.js';
 import { renderTemplate } from '../../src/engine/template.js';
 import type { Host, Inventory, Role } from '../../src/inventory/types.js';
 import type { Facts, Resource, Step, StepContext, StepGroupContext, Transport } from '../../src/engine/types.js';
@@ -109,13 +107,5 @@ export function testRunner(
   check: boolean,
   log: (line: string, host?: string) => void = () => {},
 ): Runner {
-  return new Runner({
-    inventory: inv,
-    secrets: SECRETS,
-    transports,
-    check,
-    diff: false,
-    events: { log },
-    pendingDir: join(mkdtempSync(join(tmpdir(), 'pgha-runner-')), 'notify'),
-  });
+  return engineRunner(inv, transports, { check, secrets: SECRETS, log });
 }

@@ -2,7 +2,10 @@
 // the script and its data on stdin, under `timeout`): lets tests drive the real probe/apply scripts against a
 // temp directory without SSH.
 import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Runner } from '../../src/engine/runner.js';
 import type { Host, Inventory } from '../../src/inventory/types.js';
 import type { ExecOptions, ExecResult, Transport } from '../../src/engine/types.js';
 import { remoteInvocation } from '../../src/engine/remote.js';
@@ -51,4 +54,27 @@ export function fakeInventory(dir: string, hosts: Host[]): Inventory {
     vars: {},
     warnings: [],
   };
+}
+
+/** A Runner over these transports (no secrets, no events unless given); notification records under `dir`/notify. */
+export function testRunner(
+  inv: Inventory,
+  transports: Map<string, Transport>,
+  o: {
+    check?: boolean;
+    diff?: boolean;
+    secrets?: Record<string, string>;
+    log?: (line: string, host?: string) => void;
+    dir?: string;
+  } = {},
+): Runner {
+  return new Runner({
+    inventory: inv,
+    secrets: o.secrets ?? {},
+    transports,
+    check: o.check ?? false,
+    diff: o.diff ?? false,
+    events: o.log ? { log: o.log } : {},
+    pendingDir: join(o.dir ?? mkdtempSync(join(tmpdir(), 'pgha-runner-')), 'notify'),
+  });
 }

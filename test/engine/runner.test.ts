@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Runner } from '../../src/engine/runner.js';
 import { RunError } from '../../src/util/errors.js';
 import type { Step, Transport } from '../../src/engine/types.js';
-import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory, testRunner } from './local-transport.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pgha-runner-'));
 
@@ -28,15 +28,7 @@ describe('runner', () => {
       facts: () => ({ word: { script: 'echo hello', parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => [{ kind: 'file', path: f, content: `${facts.word ?? 'x'}\n` }],
     };
-    const r = new Runner({
-      inventory: inv,
-      secrets: {},
-      transports,
-      check: false,
-      diff: false,
-      events: {},
-      pendingDir: join(dir, 'notify'),
-    });
+    const r = testRunner(inv, transports, { dir });
     const [first] = await r.runStep(step, hosts);
     expect(readFileSync(f, 'utf8')).toBe('hello\n');
     expect(first.changes.map((c) => c.summary)).toEqual([`create ${f}`]);
@@ -53,15 +45,7 @@ describe('runner', () => {
       facts: () => ({ path: { script: `echo ${join(dir, 'two.txt')}`, parse: (o) => o.trim() } }),
       resources: (_ctx, facts) => (facts.path ? [{ kind: 'file', path: facts.path as string, content: 'x\n' }] : []),
     };
-    const r = new Runner({
-      inventory: inv,
-      secrets: {},
-      transports,
-      check: false,
-      diff: false,
-      events: {},
-      pendingDir: join(dir, 'notify'),
-    });
+    const r = testRunner(inv, transports, { dir });
     await r.runStep(step, hosts);
     const [again] = await r.runStep(step, hosts);
     expect(again.changes).toEqual([]);
@@ -84,15 +68,7 @@ describe('runner', () => {
         },
       ],
     };
-    const r = new Runner({
-      inventory: inv,
-      secrets: {},
-      transports,
-      check: false,
-      diff: false,
-      events: {},
-      pendingDir: join(dir, 'notify'),
-    });
+    const r = testRunner(inv, transports, { dir });
     const err = await r.runStep(step, hosts).catch((e) => e);
     expect(err).toBeInstanceOf(RunError);
     expect((err as RunError).failures.map((f) => f.host)).toEqual(['b']);
@@ -107,15 +83,7 @@ describe('runner', () => {
       title: 'parallel',
       resources: (ctx) => [{ kind: 'command', label: 'work', script: ctx.host.name === 'a' ? 'exit 0' : `exit 7` }],
     };
-    const r = new Runner({
-      inventory: inv,
-      secrets: {},
-      transports,
-      check: false,
-      diff: false,
-      events: {},
-      pendingDir: join(dir, 'notify'),
-    });
+    const r = testRunner(inv, transports, { dir });
     const err = (await r.runStep(step, hosts).catch((e) => e)) as RunError;
     expect(err.failures.map((f) => f.host).sort()).toEqual(['b', 'c']);
     expect(r.results.find((x) => x.host === 'a')?.error).toBeUndefined();
@@ -125,15 +93,7 @@ describe('runner', () => {
     const { hosts, inv, transports } = setup(['a']);
     const f = join(dir, 'never.txt');
     const step: Step = { id: 's.chk', title: 'check', resources: () => [{ kind: 'file', path: f, content: 'x' }] };
-    const r = new Runner({
-      inventory: inv,
-      secrets: {},
-      transports,
-      check: true,
-      diff: true,
-      events: {},
-      pendingDir: join(dir, 'notify'),
-    });
+    const r = testRunner(inv, transports, { check: true, diff: true, dir });
     const [res] = await r.runStep(step, hosts);
     expect(res.changes[0].summary).toBe(`create ${f}`);
     expect(res.changes[0].diff).toContain('+x');
@@ -175,15 +135,7 @@ describe('runner: incomplete probe output', () => {
         ],
       };
       const transports = new Map<string, Transport>([['a', new TruncatingTransport(hosts[0]!, facts ? 4 : 2)]]);
-      const r = new Runner({
-        inventory: inv,
-        secrets: {},
-        transports,
-        check: false,
-        diff: false,
-        events: {},
-        pendingDir: join(d, 'notify'),
-      });
+      const r = testRunner(inv, transports, { dir: d });
       const err = await r.runStep(step, hosts).catch((e) => e);
       expect(err).toBeInstanceOf(RunError);
       const failure = (err as RunError).failures[0]!;

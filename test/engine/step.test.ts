@@ -4,26 +4,17 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Runner } from '../../src/engine/runner.js';
 import { RemoteError, RunError } from '../../src/util/errors.js';
 import { defineStep } from '../../src/engine/step.js';
 import type { Transport } from '../../src/engine/types.js';
-import { LocalTransport, fakeHost, fakeInventory } from './local-transport.js';
+import { LocalTransport, fakeHost, fakeInventory, testRunner } from './local-transport.js';
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'pgha-step-'));
   const host = fakeHost('a');
   const inv = fakeInventory(dir, [host]);
   const transports = new Map<string, Transport>([['a', new LocalTransport(host)]]);
-  const runner = new Runner({
-    inventory: inv,
-    secrets: {},
-    transports,
-    check: false,
-    diff: false,
-    events: {},
-    pendingDir: join(dir, 'notify'),
-  });
+  const runner = testRunner(inv, transports, { dir });
   return { dir, host, runner };
 }
 
