@@ -8,12 +8,14 @@ import { etcdEntry } from './etcd/index.js';
 import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
+import { pgbouncerEntry } from './pgbouncer/index.js';
 import { verify } from './verify/index.js';
 import { demoEntry } from './demo/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
   patroniEntry,
+  pgbouncerEntry,
   haproxyEntry,
   keepalivedEntry,
   { component: verify },

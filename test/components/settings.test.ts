@@ -114,18 +114,34 @@ describe('defineSettings', () => {
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
     expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
-    expect(catalog.prefixes).toEqual(['etcd_', 'patroni_', 'postgres_', 'haproxy_', 'keepalived_', 'demo_']);
+    expect(catalog.prefixes).toEqual([
+      'etcd_',
+      'patroni_',
+      'postgres_',
+      'pgbouncer_',
+      'haproxy_pooled_',
+      'haproxy_',
+      'keepalived_',
+      'demo_',
+    ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
     expect(catalog.settings.at(-1)!.name).toBe('demo_port');
-    expect(catalog.rules.map((r) => r.vars)).toEqual([['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout']]);
+    expect(catalog.rules.map((r) => r.vars[0])).toEqual([
+      'patroni_ttl',
+      'pgbouncer_min_pool_size',
+      'pgbouncer_max_db_connections',
+      'haproxy_pooled_primary_port',
+      'pgbouncer_default_pool_size',
+    ]);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',
       'replication_password',
       'rewind_password',
       'patroni_api_password',
+      'pgbouncer_auth_password',
       'vrrp_password',
     ]);
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
+    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'pgbouncer', 'haproxy', 'keepalived', 'verify']);
   });
 
   it('refuses a variable declared by two components', () => {
