@@ -8,7 +8,7 @@ import { changeAction, iniSettings, PGBOUNCER_INI, PGBOUNCER_USERLIST } from '..
 import { authCheckScript, authSetupScript, functionSql, scramVerifier } from '../../src/components/pgbouncer/auth.js';
 import { iniFact, patroniRoleFact } from '../../src/components/pgbouncer/facts.js';
 import { parseMemberCheck, memberCheckScript } from '../../src/components/pgbouncer/checks.js';
-import { withPooledBackends } from '../../src/components/pgbouncer/haproxy.js';
+import { pooledConnectLines, withPooledBackends } from '../../src/components/pgbouncer/haproxy.js';
 import { haproxySteps } from '../../src/components/haproxy/steps.js';
 import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
@@ -166,6 +166,25 @@ describe('pgbouncer facts', () => {
   });
 });
 
+/** runuser and a fake psql (test/components/fixtures/fake-psql.py) on PATH. */
+const psqlFake = () => {
+  const py = join(fileURLToPath(new URL('./fixtures', import.meta.url)), 'fake-psql.py');
+  const f = fakeBin({
+    runuser: 'while [ "$1" != "--" ]; do shift; done; shift; exec "$@"',
+    psql: `exec python3 ${py} "$@"`,
+  });
+  const state = (name: string, text: string) => {
+    writeFileSync(join(f.fake, 'state', name), text);
+  };
+  const log = () =>
+    readFileSync(join(f.fake, 'log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { argv: string[]; db: string; user: string; sql: string });
+  return { ...f, state, log };
+};
+const input = { authUser: 'pgbouncer_auth', password: PW, pgPort: 5432 };
+
 describe('pgbouncer auth_query role and function', () => {
   it('SCRAM verifier as PostgreSQL stores it (checked against Python hashlib)', () => {
     const salt = Buffer.from([...Array(16).keys()]);
@@ -185,24 +204,6 @@ describe('pgbouncer auth_query role and function', () => {
     expect(sql).toContain(`IS '${marker}';`);
     expect(functionSql('other').marker).not.toBe(marker);
   });
-
-  const psqlFake = () => {
-    const py = join(fileURLToPath(new URL('./fixtures', import.meta.url)), 'fake-psql.py');
-    const f = fakeBin({
-      runuser: 'while [ "$1" != "--" ]; do shift; done; shift; exec "$@"',
-      psql: `exec python3 ${py} "$@"`,
-    });
-    const state = (name: string, text: string) => {
-      writeFileSync(join(f.fake, 'state', name), text);
-    };
-    const log = () =>
-      readFileSync(join(f.fake, 'log'), 'utf8')
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { argv: string[]; db: string; user: string; sql: string });
-    return { ...f, state, log };
-  };
-  const input = { authUser: 'pgbouncer_auth', password: PW, pgPort: 5432 };
 
   it(
     'against a fake psql: the check names what is missing, the setup creates it, then the check passes',
@@ -258,15 +259,46 @@ describe('pgbouncer auth_query role and function', () => {
 });
 
 describe('pgbouncer member check', () => {
-  it('asks the admin console for its version over the socket and the server for its recovery state on the address', () => {
-    const s = memberCheckScript({ user: 'pgbouncer_auth', password: PW, port: 6432, address: '10.77.0.11' });
-    expect(s).toContain("echo 'SHOW VERSION' | psql");
-    expect(s).toContain("'host=/var/run/postgresql port=6432 dbname=pgbouncer user=pgbouncer_auth connect_timeout=5'");
-    expect(s).toContain("'host=10.77.0.11 port=6432 dbname=postgres user=pgbouncer_auth connect_timeout=5'");
+  it('parses the version and the recovery state', () => {
     expect(parseMemberCheck('PgBouncer 1.18.0\nf\n')).toEqual({ version: 'PgBouncer 1.18.0', inRecovery: false });
     expect(parseMemberCheck('PgBouncer 1.18.0\nt')).toEqual({ version: 'PgBouncer 1.18.0', inRecovery: true });
     expect(parseMemberCheck('')).toEqual({ version: '', inRecovery: undefined });
   });
+
+  it(
+    'against a fake psql: no query through PgBouncer before the auth role is there, then version and state',
+    { timeout: 90_000 },
+    async () => {
+      const f = psqlFake();
+      await f.t.exec('mkdir -p "$FAKE/state"');
+      f.state('dbs', 'postgres\n');
+      const script = memberCheckScript({
+        user: 'pgbouncer_auth',
+        password: PW,
+        port: 6432,
+        address: '10.77.0.11',
+        pgPort: 5432,
+      });
+      const early = await f.t.exec(script);
+      expect(early.code).toBe(3);
+      expect(early.stderr).toContain("role pgbouncer_auth is not in this member's database yet");
+      expect(f.log().map((c) => c.db)).toEqual(['pgbouncer', 'postgres']); // the admin console, the local role lookup
+      expect(f.log()[0]!.argv).toContain(
+        'host=/var/run/postgresql port=6432 dbname=pgbouncer user=pgbouncer_auth connect_timeout=5',
+      );
+
+      f.state('verifier', scramVerifier(PW));
+      const r = await f.t.exec(script);
+      expect(r.stderr).toBe('');
+      expect(parseMemberCheck(r.stdout)).toEqual({ version: 'PgBouncer 1.18.0', inRecovery: false });
+      const through = f.log().at(-1)!;
+      expect(through.argv).toContain('host=10.77.0.11 port=6432 dbname=postgres user=pgbouncer_auth connect_timeout=5');
+      expect(through.sql.trim()).toBe('SELECT pg_is_in_recovery()');
+      // A wrong password fails the check.
+      f.state('verifier', scramVerifier('something else'));
+      expect((await f.t.exec(script)).code).not.toBe(0);
+    },
+  );
 });
 
 describe('haproxy pooled frontends', () => {
@@ -330,5 +362,14 @@ describe('haproxy pooled frontends', () => {
       pooled_replicas: ['pg2', 'pg3'],
       pooled_all: ['pg1', 'pg2', 'pg3'],
     });
+  });
+});
+
+describe('the connect hint of pgha up', () => {
+  it('names the pooled ports when pooling is on, nothing when off', () => {
+    expect(pooledConnectLines(makeInventory())).toEqual([]);
+    const lines = pooledConnectLines(makeInventory({ ...ON, haproxy_pooled_replica_port: 7002 }));
+    expect(lines.map((l) => l.match(/-p (\d+)/)?.[1])).toEqual(['6001', '7002', '6010']);
+    expect(lines[0]).toContain('psql -h 10.77.0.100 -p 6001');
   });
 });

@@ -86,7 +86,12 @@ describe('connection pooling with PgBouncer', () => {
   it('pgha up builds the cluster with PgBouncer on every member and verifies the pooled ports', async () => {
     const r = await pgha(['up', '-i', file]);
     expectOk(r, 'pgha up');
-    console.log(`fresh pgha up with pooling: ${r.seconds.toFixed(1)} s`);
+    const pgbouncerSteps = (r.json.steps as { step: string; seconds: number }[]).filter((x) =>
+      x.step.startsWith('pgbouncer.'),
+    );
+    console.log(
+      `fresh pgha up with pooling: ${r.seconds.toFixed(1)} s, of which ${pgbouncerSteps.map((x) => `${x.step} ${x.seconds.toFixed(1)} s`).join(', ')}`,
+    );
     inv = await inventory(file);
     superPw = (parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>)
       .postgres_superuser_password!;

@@ -17,10 +17,25 @@ function psqlAs(user: string, conn: string, sql: string): string {
   return `echo ${shq(sql)} | psql -X -At -v ON_ERROR_STOP=1 ${shq(`${conn} user=${user} connect_timeout=5`)} -f -`;
 }
 
-export function memberCheckScript(o: { user: string; password: string; port: number; address: string }): string {
+/**
+ * SHOW VERSION on the admin console (no server login), then, once the auth role is in this member's database (a
+ * replica gets it by replication), a query through PgBouncer. Never before: after a failed server login PgBouncer
+ * refuses that pool for server_login_retry (15 s).
+ */
+export function memberCheckScript(o: {
+  user: string;
+  password: string;
+  port: number;
+  address: string;
+  pgPort: number;
+}): string {
+  const roleThere = `SELECT count(*) FROM pg_catalog.pg_roles WHERE rolname = '${o.user}'`;
   return [
+    'set -e',
     `export PGPASSWORD=${shq(o.password)}`,
     psqlAs(o.user, `host=/var/run/postgresql port=${o.port} dbname=pgbouncer`, 'SHOW VERSION'),
+    `n=$(echo ${shq(roleThere)} | runuser -u postgres -- psql -X -At -h /var/run/postgresql -p ${o.pgPort} -d postgres -f -)`,
+    `if [ "$n" != 1 ]; then echo "role ${o.user} is not in this member's database yet" >&2; exit 3; fi`,
     psqlAs(o.user, `host=${o.address} port=${o.port} dbname=postgres`, 'SELECT pg_is_in_recovery()'),
   ].join('\n');
 }
@@ -36,8 +51,8 @@ export function parseMemberCheck(stdout: string): { version: string; inRecovery?
 export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = pgbouncerSettings(ctx.inventory, ctx.host);
   const password = secret(ctx, 'pgbouncer_auth_password');
-  const apiPort = patroniSettings(ctx.inventory, ctx.host).apiPort;
-  const script = memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address });
+  const { apiPort, pgPort } = patroniSettings(ctx.inventory, ctx.host);
+  const script = memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address, pgPort });
   let want = '';
   const res = await waitFor(
     async () => {

@@ -33,3 +33,16 @@ export function withPooledBackends(
     [POOLED_PROXIES.all]: want.all ?? [],
   };
 }
+
+/** The lines `pgha up` adds to its "Connect:" hint when pooling is on (none when off). */
+export function pooledConnectLines(inv: Inventory): string[] {
+  const member = inv.hosts.find((h) => h.roles.includes('postgres'));
+  if (!member || !inv.vip) return [];
+  const s = pgbouncerSettings(inv, member);
+  if (!s.enabled) return [];
+  return [
+    `  pooled rw    psql -h ${inv.vip} -p ${s.pooledPrimaryPort} -U APP_ROLE -d APP_DB   (PgBouncer, transaction pooling; not for superusers)`,
+    `  pooled ro    psql -h ${inv.vip} -p ${s.pooledReplicaPort} -U APP_ROLE -d APP_DB`,
+    `  pooled any   psql -h ${inv.vip} -p ${s.pooledAllPort} -U APP_ROLE -d APP_DB`,
+  ];
+}

@@ -131,7 +131,7 @@ export function pgbouncerSettings(inv: Pick<Inventory, 'file'>, host: Host): Pgb
   return pgbouncerVars.read(inv, host);
 }
 
-/** Whether pooling is on for the cluster (the top-level value; it is a cluster-level switch). */
+/** Whether pooling is on, as this host reads it (a cluster-level switch: set it in the top-level vars). */
 export function poolingEnabled(inv: Pick<Inventory, 'file'>, host: Host): boolean {
   return pgbouncerSettings(inv, host).enabled;
 }
