@@ -1,6 +1,7 @@
 // PgBouncer on role postgres, when pgbouncer_enabled: transaction pooling on the member's own address (and the local
 // socket) in front of its PostgreSQL, clients authenticated through auth_query. A changed config is reloaded, or
-// restarted when a setting PgBouncer reads only at start changed. Off: nothing here runs or changes.
+// restarted when a setting PgBouncer reads only at start changed. Off: nothing is installed or changed (the config
+// step only reads its facts).
 import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
 import { defineStep } from '../../engine/step.js';
 import { patroniSettings } from '../patroni/settings.js';
