@@ -43,7 +43,8 @@ const ACCEPTS: Record<string, string[]> = {
   switchover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   failover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
-  reinit: [...COMMON, '--log-file', '-y', '--yes'],
+  reinit: [...COMMON, '--log-file', '--from-backup', '-y', '--yes'],
+  restore: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
@@ -64,6 +65,7 @@ const VALUE: Record<string, string> = {
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],
   reinit: ['pg3'],
+  restore: ['--to', 'latest'],
   remove: ['pg4'],
   run: ['demo'],
   completion: ['bash'],
