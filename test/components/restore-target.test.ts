@@ -133,3 +133,18 @@ describe('restore target: against pgbackrest info --output=json', () => {
     expect(refused(() => checkTarget({ kind: 'latest' }, undefined, undefined)).hint).toContain('pgha backup');
   });
 });
+
+describe('restore: the repository host', () => {
+  it('is the host with role backup; without one the command is refused, naming the inventory', async () => {
+    const { makeInventory } = await import('./helpers.js');
+    const { pgbackrestOf } = await import('../../src/components/restore/pgbackrest.js');
+    const inv = makeInventory();
+    const e = refused(() => pgbackrestOf(inv, 'pgha restore'));
+    expect(e.message).toBe(
+      'pgha restore needs a pgBackRest repository, and no host of /tmp/pgha-test/lab.yml has the role backup',
+    );
+    inv.hosts.push({ ...inv.hosts[3]!, name: 'bk1', address: '10.77.0.31', roles: ['backup'] });
+    expect(pgbackrestOf(inv, 'pgha restore')).toMatchObject({ stanza: 'demo', repoUser: 'pgbackrest' });
+    expect(pgbackrestOf(inv, 'pgha restore').repo.name).toBe('bk1');
+  });
+});

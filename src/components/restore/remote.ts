@@ -119,11 +119,18 @@ export function remoteOps(d: RemoteDeps): RestoreOps {
       const r = await waitFor(
         async () => {
           const s = await patroniState(d, h);
-          const state = String(s?.state ?? 'no answer');
+          // Patroni 3.0.2 exits after a failed bootstrap; systemd restarts it a few times, then gives up.
+          const unit = s ? '' : (await tr(name).exec('systemctl is-active patroni')).stdout.trim();
+          const state = s ? String(s.state ?? '') : `no answer (patroni.service ${unit})`;
           const role = String(s?.role ?? '');
           return { ok: ['master', 'primary'].includes(role) && state === 'running', value: `${role} ${state}`.trim() };
         },
-        { timeoutMs, intervalMs: 2000, stop: (v) => /bootstrap failed/.test(v), what: `${name} leading` },
+        {
+          timeoutMs,
+          intervalMs: 2000,
+          stop: (v) => /bootstrap failed|patroni\.service (failed|inactive)/.test(v),
+          what: `${name} leading`,
+        },
       );
       if (!r.ok) {
         const logs = await journal(d.transports.get(name), 'patroni', 40).catch(() => '');
