@@ -44,6 +44,8 @@ const ACCEPTS: Record<string, string[]> = {
   failover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
   reinit: [...COMMON, '--log-file', '-y', '--yes'],
+  backup: [...COMMON, '--log-file', '--type'],
+  backups: [...COMMON],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
@@ -60,6 +62,7 @@ const VALUE: Record<string, string> = {
   '--provider': 'lab',
   '--cluster': 'c1',
   '--to': 'pg2',
+  '--type': 'full',
 };
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],
