@@ -26,7 +26,9 @@ function repoOf(inv: Inventory) {
 export async function backupNow(g: GlobalOptions, out: Out, opts: { type?: string }) {
   const type = (opts.type ?? 'full') as BackupType;
   if (!BACKUP_TYPES.includes(type)) throw new UserError(`--type ${type}: expected full, diff or incr`);
-  const s = await openSession({ ...g, limit: undefined }, 'backup', { check: false, onExec: out.exec });
+  // No run lock and no secrets written: a backup changes no configuration, and pgBackRest's own lock keeps backups
+  // apart.
+  const s = await openSession({ ...g, limit: undefined }, 'backup', { check: true, lock: false, onExec: out.exec });
   try {
     const repo = repoOf(s.inv);
     const { stanza } = backupSettings(s.inv);
