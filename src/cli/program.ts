@@ -36,6 +36,7 @@ export interface CommandOptions extends CommonOptions {
   inPlace?: boolean;
   prune?: boolean;
   fromBackup?: boolean;
+  type?: string;
 }
 
 export interface Invocation {
@@ -325,6 +326,24 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
       ]),
     )
     .action(act('restore'));
+  common(program.command('backup'), { limit: false })
+    .summary('take a pgBackRest backup now (on the backup host)')
+    .description(
+      'Runs a pgBackRest backup of the cluster now on the repository host (the host with the role backup), from a ' +
+        'replica when one runs; prints its progress and the result (label, time, sizes, WAL range).',
+    )
+    .addOption(new Option('--type <type>', 'full, diff or incr').choices(['full', 'diff', 'incr']).default('full'))
+    .addHelpText('after', examples(['pgha backup', 'pgha backup --type diff', 'pgha backup --type incr --json']))
+    .action(act('backup'));
+
+  common(program.command('backups'), { limit: false, logFile: false })
+    .summary('list the backups in the pgBackRest repository')
+    .description(
+      'Lists the backups of the stanza (label, type, start and stop, database and repository size, WAL range), ' +
+        "the repository's size and the WAL archive's range (pgbackrest info on the backup host).",
+    )
+    .addHelpText('after', examples(['pgha backups', 'pgha backups --json']))
+    .action(act('backups'));
 
   const lab = program
     .command('lab')

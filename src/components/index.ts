@@ -9,6 +9,8 @@ import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
 import { verify } from './verify/index.js';
+import { backupEntry } from './backup/index.js';
+import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
@@ -16,6 +18,8 @@ export const ENTRIES: readonly ComponentEntry[] = [
   patroniEntry,
   haproxyEntry,
   keepalivedEntry,
+  tlsEntry,
+  backupEntry,
   { component: verify },
   demoEntry,
 ];

@@ -45,6 +45,8 @@ const ACCEPTS: Record<string, string[]> = {
   restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
   reinit: [...COMMON, '--log-file', '--from-backup', '-y', '--yes'],
   restore: [...COMMON, '--log-file', '--to', '-y', '--yes'],
+  backup: [...COMMON, '--log-file', '--type'],
+  backups: [...COMMON],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
@@ -61,6 +63,7 @@ const VALUE: Record<string, string> = {
   '--provider': 'lab',
   '--cluster': 'c1',
   '--to': 'pg2',
+  '--type': 'full',
 };
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],

@@ -113,11 +113,26 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
-    expect(catalog.prefixes).toEqual(['etcd_', 'patroni_', 'postgres_', 'haproxy_', 'keepalived_', 'demo_']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'backup']);
+    expect(catalog.prefixes).toEqual([
+      'etcd_',
+      'patroni_',
+      'postgres_',
+      'haproxy_',
+      'keepalived_',
+      'tls_',
+      'backup_',
+      'demo_',
+    ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
     expect(catalog.settings.at(-1)!.name).toBe('demo_port');
-    expect(catalog.rules.map((r) => r.vars)).toEqual([['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout']]);
+    expect(catalog.rules.map((r) => r.vars)).toEqual([
+      ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'],
+      ['backup_full_schedule'],
+      ['backup_diff_schedule'],
+      ['backup_incr_schedule'],
+    ]);
+    expect(catalog.inventoryRules).toHaveLength(1);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',
       'replication_password',
@@ -125,7 +140,7 @@ describe('the registry', () => {
       'patroni_api_password',
       'vrrp_password',
     ]);
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
+    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'backup', 'verify']);
   });
 
   it('refuses a variable declared by two components', () => {

@@ -1,12 +1,9 @@
-// Where pgBackRest lives on the hosts (as the backup component sets it up): the stanza, its configuration file,
-// the repository host and the user that runs it there, and the commands built from them.
+// Where pgBackRest lives on the hosts, as the backup component sets it up (docs/backup.md): the stanza, its
+// configuration file, the repository host and the user that runs it there, and the commands built from them.
 import type { Host, Inventory } from '../../inventory/types.js';
 import { argvToShell } from '../../engine/quote.js';
 import { UserError } from '../../util/errors.js';
-import { withRole } from '../common.js';
-
-export const BACKUP_ROLE = 'backup';
-export const PGBACKREST_CONFIG = '/etc/pgbackrest/pgbackrest.conf';
+import { BACKUP_ROLE, PGBACKREST_CONF, REPO_USER, backupSettings, repoHost } from '../backup/settings.js';
 
 export interface Pgbackrest {
   stanza: string;
@@ -19,13 +16,13 @@ export interface Pgbackrest {
 
 /** The repository as the inventory describes it; a UserError when no host has the backup role. */
 export function pgbackrestOf(inv: Inventory, command: string): Pgbackrest {
-  const repo = withRole(inv.hosts, BACKUP_ROLE)[0];
+  const repo = repoHost(inv);
   if (!repo)
     throw new UserError(
       `${command} needs a pgBackRest repository, and no host of ${inv.file} has the role ${BACKUP_ROLE}`,
       `add a host with roles: [${BACKUP_ROLE}], run pgha up, then take a backup (pgha backup --type full)`,
     );
-  return { stanza: inv.cluster, config: PGBACKREST_CONFIG, repo, repoUser: 'pgbackrest' };
+  return { stanza: backupSettings(inv).stanza, config: PGBACKREST_CONF, repo, repoUser: REPO_USER };
 }
 
 /** `pgbackrest --config=.. --stanza=.. ARGS` as a shell word list (run as `user` when given). */
