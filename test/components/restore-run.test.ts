@@ -186,3 +186,19 @@ describe('restore: remote pieces', () => {
     expect(execFileSync('sh', ['-c', moveAsideScript(data, 'x')], { encoding: 'utf8' })).toBe('');
   });
 });
+
+describe('reinit --from-backup: which method Patroni used', () => {
+  it("reads Patroni's log line, the last one when it tried more than once", async () => {
+    const { createdWith } = await import('../../src/cli/commands/reinit-backup.js');
+    const log = [
+      'Nov 30 07:31:02 pg3 patroni[812]: INFO: replica has been created using basebackup',
+      'Nov 30 07:41:10 pg3 patroni[901]: INFO: trying to bootstrap from leader',
+      'Nov 30 07:41:19 pg3 patroni[901]: INFO: replica has been created using pgbackrest',
+    ].join('\n');
+    expect(createdWith(log)).toBe('pgbackrest');
+    expect(createdWith(log.split('\n')[0]!)).toBe('basebackup');
+    expect(createdWith('Nov 30 07:41:10 pg3 patroni[901]: ERROR: Error creating replica using method pgbackrest')).toBe(
+      undefined,
+    );
+  });
+});
