@@ -70,10 +70,15 @@ describe('pgBackRest configs', () => {
     expect(conf).toContain('[main]\npg1-path=/var/lib/postgresql/15/patroni\n');
   });
 
-  it('no backup host: the steps want nothing anywhere', async () => {
+  it('no backup host: nothing is installed or configured; a TLS server left by an earlier run is stopped', async () => {
     const inv = makeInventory();
     for (const step of backupSteps)
-      for (const h of inv.hosts) expect(await plan(step, ctxFor(inv, h.name), {})).toEqual([]);
+      for (const h of inv.hosts) {
+        const want = await plan(step, ctxFor(inv, h.name), {});
+        if (step.id === 'backup.config' && h.roles.includes('postgres'))
+          expect(want).toEqual([{ kind: 'service', name: 'pgbackrest-server', enabled: false, state: 'stopped' }]);
+        else expect(want).toEqual([]);
+      }
   });
 
   it('timers from the schedules; an empty schedule keeps its timer stopped', async () => {

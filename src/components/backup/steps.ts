@@ -93,7 +93,12 @@ const config: Step = {
   title: "Configure pgBackRest and run its TLS server (certificates from the inventory's CA)",
   resources(ctx) {
     const part = partOf(ctx);
-    if (!part) return [];
+    // Backups off (no host has the role backup): a member's TLS server from an earlier run is stopped and disabled
+    // (pgBackRest stays installed); on a host that never had it this changes nothing.
+    if (!part)
+      return ctx.host.roles.includes('postgres')
+        ? [{ kind: 'service', name: PGBACKREST_UNIT, enabled: false, state: 'stopped' }]
+        : [];
     const user = serviceUser(part);
     const restart = [{ service: PGBACKREST_UNIT, action: 'restart' as const }];
     return [

@@ -41,7 +41,7 @@ export function patroniValidate(etcdHosts: number): string {
 export function dcsConfig(
   s: PatroniSettings,
   parameters: Record<string, MapValue>,
-  recoveryConf?: Record<string, string>,
+  recoveryConf?: Record<string, string | null>,
 ): Record<string, unknown> {
   return {
     ttl: s.ttl,
@@ -202,7 +202,12 @@ const dcs: Step = {
   resources(ctx) {
     if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);
-    const desired = dcsConfig(s, clusterParameters(ctx.inventory, ctx.host), recoveryConf(ctx.inventory));
+    // Without backups, a restore_command pgha set earlier leaves the DCS (null: removed when present).
+    const desired = dcsConfig(
+      s,
+      clusterParameters(ctx.inventory, ctx.host),
+      recoveryConf(ctx.inventory) ?? { restore_command: null },
+    );
     return [
       {
         kind: 'command',
