@@ -54,6 +54,12 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
       return ok((await import('./commands/restart.js')).restart(g, out, opts));
     case 'reinit':
       return ok((await import('./commands/reinit.js')).reinit(g, out, args[0]!, opts));
+    case 'restore':
+      return ok((await import('./commands/restore.js')).restore(g, out, opts));
+    case 'backup':
+      return ok((await import('./commands/backup.js')).backupNow(g, out, opts));
+    case 'backups':
+      return ok((await import('./commands/backup.js')).listBackups(g, out));
     case 'lab up':
       return ok((await import('./commands/lab.js')).lab(g, out, 'up'));
     case 'lab down':

@@ -35,6 +35,8 @@ export interface CommandOptions extends CommonOptions {
   to?: string;
   inPlace?: boolean;
   prune?: boolean;
+  fromBackup?: boolean;
+  type?: string;
 }
 
 export interface Invocation {
@@ -295,9 +297,53 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
         'and after; asks on a terminal (--yes).',
     )
     .argument('<host>', 'the replica to rebuild')
+    .option('--from-backup', 'restore it from the pgBackRest repository (role backup), not from the leader')
     .option('-y, --yes', YES)
-    .addHelpText('after', examples(['pgha reinit pg3', 'pgha reinit pg3 --yes']))
+    .addHelpText('after', examples(['pgha reinit pg3', 'pgha reinit pg3 --yes', 'pgha reinit pg3 --from-backup']))
     .action(act('reinit'));
+
+  common(program.command('restore'), { limit: false })
+    .summary('rebuild the whole cluster from the pgBackRest repository, at a time, the latest state or a backup')
+    .description(
+      'Checks the target against the repository first (pgbackrest info on the host with role backup: a time ' +
+        'before the oldest backup ended or after the newest archived WAL is refused, as is an unknown label), asks ' +
+        'on a terminal (--yes), then stops Patroni on every member, moves their data directories aside, deletes ' +
+        "the cluster's keys from the DCS, restores the first member through Patroni's bootstrap method (pgbackrest " +
+        'restore, then recovery up to the target and promote) and lets the others clone from it; the moved-aside ' +
+        'directories are deleted once every member streams. Ends with the checks of pgha verify.',
+    )
+    .requiredOption(
+      '--to <target>',
+      'a time (YYYY-MM-DD HH:MM[:SS[.fff]][zone], UTC without one), latest, or a backup label',
+    )
+    .option('-y, --yes', YES)
+    .addHelpText(
+      'after',
+      examples([
+        'pgha restore --to "2026-11-30 07:40:00+01"',
+        'pgha restore --to latest --yes',
+        'pgha restore --to 20261130-071500F',
+      ]),
+    )
+    .action(act('restore'));
+  common(program.command('backup'), { limit: false })
+    .summary('take a pgBackRest backup now (on the backup host)')
+    .description(
+      'Runs a pgBackRest backup of the cluster now on the repository host (the host with the role backup), from a ' +
+        'replica when one runs; prints its progress and the result (label, time, sizes, WAL range).',
+    )
+    .addOption(new Option('--type <type>', 'full, diff or incr').choices(['full', 'diff', 'incr']).default('full'))
+    .addHelpText('after', examples(['pgha backup', 'pgha backup --type diff', 'pgha backup --type incr --json']))
+    .action(act('backup'));
+
+  common(program.command('backups'), { limit: false, logFile: false })
+    .summary('list the backups in the pgBackRest repository')
+    .description(
+      'Lists the backups of the stanza (label, type, start and stop, database and repository size, WAL range), ' +
+        "the repository's size and the WAL archive's range (pgbackrest info on the backup host).",
+    )
+    .addHelpText('after', examples(['pgha backups', 'pgha backups --json']))
+    .action(act('backups'));
 
   const lab = program
     .command('lab')

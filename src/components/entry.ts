@@ -2,7 +2,7 @@
 // name prefixes, rules) and for the secrets file. The registry turns the entries into the loader's Catalog.
 import type { Component } from '../engine/types.js';
 import type { SecretSpec } from '../engine/secrets.js';
-import type { Catalog, RoleDecl, SettingDecl, VarRule } from '../inventory/catalog.js';
+import type { Catalog, InventoryRule, RoleDecl, SettingDecl, VarRule } from '../inventory/catalog.js';
 
 export interface ComponentEntry {
   /** The steps the playbook names as `component: <name>` (none for an entry that only declares variables). */
@@ -13,6 +13,8 @@ export interface ComponentEntry {
   /** Name prefixes it owns: an undeclared variable with one is a typo (patroni_, postgres_, ...). */
   prefixes?: readonly string[];
   secrets?: readonly SecretSpec[];
+  /** Rules across hosts, checked at load. */
+  inventoryRules?: readonly InventoryRule[];
 }
 
 /** The loader's view of the components: every role, variable, prefix and rule, in registry order. */
@@ -28,5 +30,6 @@ export function catalogOf(entries: readonly ComponentEntry[]): Catalog {
     settings,
     prefixes: entries.flatMap((e) => e.prefixes ?? []),
     rules: entries.flatMap((e) => e.settings?.rules ?? []),
+    inventoryRules: entries.flatMap((e) => e.inventoryRules ?? []),
   };
 }

@@ -10,6 +10,8 @@ import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
 import { pgbouncerEntry } from './pgbouncer/index.js';
 import { verify } from './verify/index.js';
+import { backupEntry } from './backup/index.js';
+import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
@@ -18,6 +20,8 @@ export const ENTRIES: readonly ComponentEntry[] = [
   pgbouncerEntry,
   haproxyEntry,
   keepalivedEntry,
+  tlsEntry,
+  backupEntry,
   { component: verify },
   demoEntry,
 ];

@@ -66,12 +66,25 @@ export interface VarRule {
   check(vars: Record<string, unknown>): string | undefined;
 }
 
+/**
+ * A rule across hosts (e.g. at most one host of a role, variables that need a role): it reads the hosts and the
+ * file's data and gives each problem at a JSON pointer into the file (`/hosts/bk2/roles`, `/vars/backup_x`).
+ */
+export interface InventoryRule {
+  check(view: { hosts: readonly { name: string; roles: readonly string[] }[]; data: unknown }): {
+    ptr: string;
+    message: string;
+  }[];
+}
+
 export interface Catalog {
   roles: readonly RoleDecl[];
   settings: readonly SettingDecl[];
   /** Name prefixes owned by components (patroni_, etcd_, ...): an undeclared name with one is an error. */
   prefixes: readonly string[];
   rules: readonly VarRule[];
+  /** Rules across hosts (none when absent). */
+  inventoryRules?: readonly InventoryRule[];
 }
 
 export function roleNames(c: Catalog): string[] {

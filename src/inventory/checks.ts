@@ -180,6 +180,8 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
     }
     for (const [msg, t] of broken) err(t.ptr, `${msg} (hosts ${t.hosts.join(', ')})`, true);
   }
+  for (const rule of catalog.inventoryRules ?? [])
+    for (const { ptr, message } of rule.check({ hosts: inv.hosts, data: p.data })) err(ptr, message, true);
 
   return { errors, warnings };
 }

@@ -43,7 +43,10 @@ const ACCEPTS: Record<string, string[]> = {
   switchover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   failover: [...COMMON, '--log-file', '--to', '-y', '--yes'],
   restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
-  reinit: [...COMMON, '--log-file', '-y', '--yes'],
+  reinit: [...COMMON, '--log-file', '--from-backup', '-y', '--yes'],
+  restore: [...COMMON, '--log-file', '--to', '-y', '--yes'],
+  backup: [...COMMON, '--log-file', '--type'],
+  backups: [...COMMON],
   completion: [],
   'import ansible': ['--json', '-o', '--output', '--force', '--provider', '--cluster'],
 };
@@ -60,10 +63,12 @@ const VALUE: Record<string, string> = {
   '--provider': 'lab',
   '--cluster': 'c1',
   '--to': 'pg2',
+  '--type': 'full',
 };
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],
   reinit: ['pg3'],
+  restore: ['--to', 'latest'],
   remove: ['pg4'],
   run: ['demo'],
   completion: ['bash'],

@@ -95,8 +95,8 @@ describe('pgha validate', () => {
       ok: true,
       cluster: 'billing',
       provider: 'proxmox',
-      hosts: 5,
-      roles: { etcd: 3, postgres: 3, haproxy: 2 },
+      hosts: 6,
+      roles: { etcd: 3, postgres: 3, haproxy: 2, backup: 1 },
     });
     expect(doc.playbooks.map((p: { name: string }) => p.name)).toEqual(['cluster', 'verify', 'demo']);
     expect(r.stderr).toMatch(/^valid: /); // the human line goes to stderr with --json

@@ -138,6 +138,24 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
     expect((await sh(configScript(port, want, false))).code).toBe(0);
   });
 
+  it('a wanted null removes what the DCS holds there, and is no difference when it holds nothing', async () => {
+    const port = await start();
+    const off = { ...want, postgresql: { ...want.postgresql, recovery_conf: { restore_command: null } } };
+    fake!.config = {
+      ...structuredClone(want),
+      postgresql: { ...structuredClone(want.postgresql), recovery_conf: { restore_command: 'pgbackrest archive-get' } },
+    };
+    const check = await sh(configScript(port, off, false));
+    expect([check.code, check.stdout]).toEqual([
+      1,
+      'postgresql.recovery_conf.restore_command removed (was pgbackrest archive-get)\n',
+    ]);
+    expect((await sh(configScript(port, off, true), CRED)).code).toBe(0);
+    expect(fake!.config.postgresql.recovery_conf).toEqual({});
+    const again = await sh(configScript(port, off, false));
+    expect([again.code, again.stdout]).toEqual([0, '']);
+  });
+
   it('does not PATCH when nothing differs', async () => {
     const port = await start();
     fake!.config = structuredClone(want);

@@ -113,7 +113,7 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'backup']);
     expect(catalog.prefixes).toEqual([
       'etcd_',
       'patroni_',
@@ -122,6 +122,8 @@ describe('the registry', () => {
       'haproxy_pooled_',
       'haproxy_',
       'keepalived_',
+      'tls_',
+      'backup_',
       'demo_',
     ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
@@ -132,7 +134,11 @@ describe('the registry', () => {
       'pgbouncer_max_db_connections',
       'haproxy_pooled_primary_port',
       'pgbouncer_default_pool_size',
+      'backup_full_schedule',
+      'backup_diff_schedule',
+      'backup_incr_schedule',
     ]);
+    expect(catalog.inventoryRules).toHaveLength(1);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',
       'replication_password',
@@ -141,7 +147,15 @@ describe('the registry', () => {
       'pgbouncer_auth_password',
       'vrrp_password',
     ]);
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'pgbouncer', 'haproxy', 'keepalived', 'verify']);
+    expect(Object.keys(components)).toEqual([
+      'etcd',
+      'patroni',
+      'pgbouncer',
+      'haproxy',
+      'keepalived',
+      'backup',
+      'verify',
+    ]);
   });
 
   it('refuses a variable declared by two components', () => {

@@ -12,12 +12,12 @@ describe('--limit', () => {
     expect(names('pg2')).toEqual(['pg2']);
     expect(names('haproxy')).toEqual(['lb1', 'lb2']);
     expect(names('pg3, lb1,etcd')).toEqual(['lb1', 'pg1', 'pg2', 'pg3']);
-    expect(names('all')).toEqual(['lb1', 'lb2', 'pg1', 'pg2', 'pg3']);
+    expect(names('all')).toEqual(['lb1', 'lb2', 'pg1', 'pg2', 'pg3', 'bk1']);
   });
 
   it('! removes hosts; only exclusions start from every host', () => {
     expect(names('postgres,!pg1')).toEqual(['pg2', 'pg3']);
-    expect(names('!haproxy')).toEqual(['pg1', 'pg2', 'pg3']);
+    expect(names('!haproxy')).toEqual(['pg1', 'pg2', 'pg3', 'bk1']);
   });
 
   it('an unknown name is a UserError with the near name', () => {
@@ -33,7 +33,7 @@ describe('--limit', () => {
     })();
     expect(e).toBeInstanceOf(UserError);
     expect(e.message).not.toMatch(/did you mean/);
-    expect(e.hint).toMatch(/hosts: lb1, lb2, pg1, pg2, pg3; groups: etcd, postgres, haproxy, all/);
+    expect(e.hint).toMatch(/hosts: lb1, lb2, pg1, pg2, pg3, bk1; groups: etcd, postgres, haproxy, backup, all/);
   });
 
   it('an empty expression or one that selects nothing is an error', () => {

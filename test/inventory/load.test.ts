@@ -11,16 +11,17 @@ import { BASE, load, writeInventory } from './helpers.js';
 const ROOT = join(import.meta.dirname, '..', '..');
 
 describe('shipped inventories', () => {
-  it('inventory/lab.yml: 2 balancers, 3 postgres+etcd hosts, lab defaults', () => {
+  it('inventory/lab.yml: 2 balancers, 3 postgres+etcd hosts, a backup host, lab defaults', () => {
     const inv = loadInventory(join(ROOT, 'inventory/lab.yml'), catalog);
     expect(inv.cluster).toBe('pgha-lab');
     expect(inv.file).toBe(join(ROOT, 'inventory/lab.yml'));
     expect(inv.dir).toBe(join(ROOT, 'inventory'));
-    expect(inv.hosts.map((h) => h.name)).toEqual(['lb1', 'lb2', 'pg1', 'pg2', 'pg3']);
+    expect(inv.hosts.map((h) => h.name)).toEqual(['lb1', 'lb2', 'pg1', 'pg2', 'pg3', 'bk1']);
+    expect(inv.groups.backup).toEqual(['bk1']);
     expect(inv.groups.haproxy).toEqual(['lb1', 'lb2']);
     expect(inv.groups.postgres).toEqual(['pg1', 'pg2', 'pg3']);
     expect(inv.groups.etcd).toEqual(['pg1', 'pg2', 'pg3']);
-    expect(inv.groups.all).toHaveLength(5);
+    expect(inv.groups.all).toHaveLength(6);
     expect(inv.subnet).toBe('10.77.0.0/24');
     expect(inv.prefix).toBe(24);
     expect(inv.vip).toBe('10.77.0.100');

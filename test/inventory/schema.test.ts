@@ -37,7 +37,9 @@ describe('inventory schema', () => {
     expect(Object.keys(known)).toEqual(catalog.settings.map((d) => d.name));
     expect(Object.keys(known)).toContain('patroni_ttl');
     // The defaults themselves must pass the schema (catches a schema stricter than the components).
-    const inv = load(BASE.replace('hosts:', `vars: ${JSON.stringify(DEFAULTS)}\nhosts:`));
+    // With a backup host: backup_* variables are refused without one.
+    const withRepo = BASE + '  bk1: {address: 10.77.0.31, roles: [backup]}\n';
+    const inv = load(withRepo.replace('hosts:', `vars: ${JSON.stringify(DEFAULTS)}\nhosts:`));
     expect(inv.vars).toEqual(JSON.parse(JSON.stringify(DEFAULTS)));
   });
 

@@ -6,7 +6,7 @@
 import type { Host } from '../../inventory/types.js';
 import type { Step, StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { sleep } from '../../engine/wait.js';
-import { patroniSettings } from './settings.js';
+import { memberParameters, patroniSettings } from './settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning } from './checks.js';
@@ -113,7 +113,7 @@ export async function probeMembers(ctx: StepGroupContext, hosts: Host[]): Promis
       const t: Transport | undefined = ctx.transports.get(h.name);
       if (!t) return;
       const s = patroniSettings(ctx.inventory, h);
-      const fact = restartProbeFact(s.apiPort, s.pgPort, Object.keys(s.pgParameters));
+      const fact = restartProbeFact(s.apiPort, s.pgPort, Object.keys(memberParameters(ctx.inventory, h)));
       const r = await t.exec(fact.script, { timeoutMs: 60_000 }).catch(() => undefined);
       if (r?.code === 0) out.set(h.name, fact.parse(r.stdout));
     }),
@@ -162,7 +162,7 @@ export async function decideForHosts(ctx: StepGroupContext, req: RestartRequest 
   for (const m of members) {
     const h = hosts.find((x) => x.name === m.name);
     if (!h) continue;
-    const changes = paramChanges(patroniSettings(ctx.inventory, h).pgParameters, m.settings ?? []);
+    const changes = paramChanges(memberParameters(ctx.inventory, h), m.settings ?? []);
     reasons.set(m.name, restartReasons(m, changes, req.force));
     const reload = changes.filter((c) => !c.restart);
     if (reload.length) reloadOnly.set(m.name, reload);

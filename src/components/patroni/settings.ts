@@ -5,6 +5,7 @@ import type { MapValue, RoleDecl } from '../../inventory/catalog.js';
 import type { SecretSpec } from '../../engine/secrets.js';
 import { defineSettings } from '../settings.js';
 import { sameMapValue } from '../../inventory/vars.js';
+import { archiveParameters } from '../backup/settings.js';
 
 export const PATRONI_ROLES: RoleDecl[] = [{ name: 'postgres', doc: 'PostgreSQL 15 + Patroni' }];
 
@@ -263,19 +264,34 @@ export function patroniSettings(inv: Pick<Inventory, 'file' | 'cluster'>, host: 
 
 export type PatroniSettings = ReturnType<typeof patroniSettings>;
 
-/** The cluster-wide PostgreSQL parameters (top-level vars over the defaults): what the DCS holds. */
-export function clusterParameters(inv: Pick<Inventory, 'file' | 'vars'>, host: Host): Record<string, MapValue> {
+/** Keys in a stable order: rendered configs and request bodies must not change between runs. */
+function sorted(m: Record<string, MapValue>): Record<string, MapValue> {
+  return Object.fromEntries(Object.entries(m).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+type ParamInventory = Pick<Inventory, 'file' | 'vars' | 'cluster' | 'hosts'>;
+
+/**
+ * The cluster-wide PostgreSQL parameters (top-level vars over the defaults, and what backups need: archive_mode,
+ * archive_command): what the DCS holds.
+ */
+export function clusterParameters(inv: ParamInventory, host: Host): Record<string, MapValue> {
   // Only the map is read from the top-level vars: the others are the host's (and keep their defaults here).
   const vars = inv.vars?.postgres_parameters === undefined ? {} : { postgres_parameters: inv.vars.postgres_parameters };
-  return patroniVars.read(inv, { ...host, vars }).pgParameters;
+  return sorted({ ...patroniVars.read(inv, { ...host, vars }).pgParameters, ...archiveParameters(inv) });
+}
+
+/** The parameters one member should run with: its own map (group and host vars over the cluster's) and the backups'. */
+export function memberParameters(inv: ParamInventory, host: Host): Record<string, MapValue> {
+  return sorted({ ...patroniVars.read(inv, host).pgParameters, ...archiveParameters(inv) });
 }
 
 /**
  * The parameters of one host's own config.yml: those its groups' or its own vars set to another value than the
  * cluster-wide one (an equal value changes nothing). Patroni applies them over the DCS ones.
  */
-export function localParameters(inv: Pick<Inventory, 'file' | 'vars'>, host: Host): Record<string, MapValue> {
+export function localParameters(inv: ParamInventory, host: Host): Record<string, MapValue> {
   const cluster = clusterParameters(inv, host);
-  const mine = patroniVars.read(inv, host).pgParameters;
+  const mine = memberParameters(inv, host);
   return Object.fromEntries(Object.entries(mine).filter(([k, v]) => !sameMapValue(v, cluster[k])));
 }

@@ -5,6 +5,7 @@ import type { Component, FileResource, Resource, Step, StepContext } from '../..
 import { clusterParameters, localParameters, patroniSettings, type PatroniSettings } from './settings.js';
 import type { MapValue } from '../../inventory/catalog.js';
 import { etcdSettings } from '../etcd/settings.js';
+import { recoveryConf } from '../backup/settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
@@ -37,7 +38,11 @@ export function patroniValidate(etcdHosts: number): string {
  * The settings Patroni keeps in the DCS: rendered into bootstrap.dcs, later kept equal with PATCH /config. The
  * parameters are the cluster-wide ones (clusterParameters): the same whichever member applies them.
  */
-export function dcsConfig(s: PatroniSettings, parameters: Record<string, MapValue>): Record<string, unknown> {
+export function dcsConfig(
+  s: PatroniSettings,
+  parameters: Record<string, MapValue>,
+  recoveryConf?: Record<string, string | null>,
+): Record<string, unknown> {
   return {
     ttl: s.ttl,
     loop_wait: s.loopWait,
@@ -50,6 +55,8 @@ export function dcsConfig(s: PatroniSettings, parameters: Record<string, MapValu
       use_pg_rewind: true,
       use_slots: true,
       parameters,
+      // With backups: replicas fetch WAL they miss from the repository (restore_command).
+      ...(recoveryConf ? { recovery_conf: recoveryConf } : {}),
     },
   };
 }
@@ -98,7 +105,12 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
     // YAML 1.1 output quotes on/off/yes/no: Patroni's PyYAML would read them as booleans.
-    dcs_yaml: indent(stringify(dcsConfig(s, clusterParameters(ctx.inventory, ctx.host)), { version: '1.1' }), 4),
+    dcs_yaml: indent(
+      stringify(dcsConfig(s, clusterParameters(ctx.inventory, ctx.host), recoveryConf(ctx.inventory)), {
+        version: '1.1',
+      }),
+      4,
+    ),
     // This host's own parameters (its groups' and its vars'), over the DCS ones.
     parameters_yaml: indent(
       stringify(
@@ -190,7 +202,12 @@ const dcs: Step = {
   resources(ctx) {
     if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);
-    const desired = dcsConfig(s, clusterParameters(ctx.inventory, ctx.host));
+    // Without backups, a restore_command pgha set earlier leaves the DCS (null: removed when present).
+    const desired = dcsConfig(
+      s,
+      clusterParameters(ctx.inventory, ctx.host),
+      recoveryConf(ctx.inventory) ?? { restore_command: null },
+    );
     return [
       {
         kind: 'command',

@@ -17,6 +17,8 @@ import { verifyHaproxy } from '../haproxy/checks.js';
 import { vipState, verifyKeepalived } from '../keepalived/checks.js';
 import { poolingEnabled } from '../pgbouncer/settings.js';
 import { verifyPooledPorts, type PooledResult } from '../pgbouncer/checks.js';
+import { verifyBackups } from '../backup/checks.js';
+import { repoHost } from '../backup/settings.js';
 
 export interface VerifyReport {
   vip: string;
@@ -76,6 +78,8 @@ export async function verifyLayers(ctx: StepGroupContext): Promise<void> {
   await verifyPatroniCluster(ctx, 30_000);
   await verifyHaproxy({ ...ctx, hosts: withRole(inv.hosts, 'haproxy') }, 20_000);
   await verifyKeepalived(ctx, 15_000);
+  const repo = repoHost(inv);
+  if (repo && ctx.transports.has(repo.name)) await verifyBackups(ctx, { timeoutMs: 60_000 });
 }
 
 /** SQL checks through the VIP: a write on the primary port, a read from a replica, several members on the balanced port. */
