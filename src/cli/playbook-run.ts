@@ -11,6 +11,7 @@ import type { Out } from './output.js';
 import type { Step } from '../engine/types.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
+import { pooledConnectLines } from '../components/pgbouncer/haproxy.js';
 import { droppedHosts } from './prune.js';
 import { confirmLoss } from './confirm.js';
 
@@ -195,6 +196,7 @@ export function connectionInfo(inv: Inventory): string {
     `  read-write   psql -h ${inv.vip} -p 5001 -U postgres`,
     `  read-only    psql -h ${inv.vip} -p 5002 -U postgres`,
     `  any member   psql -h ${inv.vip} -p 5010 -U postgres`,
+    ...pooledConnectLines(inv),
     `  password     ${rel.startsWith('..') ? sidecarPath(inv, 'secrets.yml') : rel} (postgres_superuser_password)`,
     `  HAProxy stats http://${inv.vip}:8404/`,
   ].join('\n');

@@ -8,6 +8,7 @@ import { etcdEntry } from './etcd/index.js';
 import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
+import { pgbouncerEntry } from './pgbouncer/index.js';
 import { verify } from './verify/index.js';
 import { backupEntry } from './backup/index.js';
 import { tlsEntry } from './tls/index.js';
@@ -16,6 +17,7 @@ import { demoEntry } from './demo/index.js';
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
   patroniEntry,
+  pgbouncerEntry,
   haproxyEntry,
   keepalivedEntry,
   tlsEntry,

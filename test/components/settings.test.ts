@@ -118,6 +118,8 @@ describe('the registry', () => {
       'etcd_',
       'patroni_',
       'postgres_',
+      'pgbouncer_',
+      'haproxy_pooled_',
       'haproxy_',
       'keepalived_',
       'tls_',
@@ -126,11 +128,15 @@ describe('the registry', () => {
     ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
     expect(catalog.settings.at(-1)!.name).toBe('demo_port');
-    expect(catalog.rules.map((r) => r.vars)).toEqual([
-      ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'],
-      ['backup_full_schedule'],
-      ['backup_diff_schedule'],
-      ['backup_incr_schedule'],
+    expect(catalog.rules.map((r) => r.vars[0])).toEqual([
+      'patroni_ttl',
+      'pgbouncer_min_pool_size',
+      'pgbouncer_max_db_connections',
+      'haproxy_pooled_primary_port',
+      'pgbouncer_default_pool_size',
+      'backup_full_schedule',
+      'backup_diff_schedule',
+      'backup_incr_schedule',
     ]);
     expect(catalog.inventoryRules).toHaveLength(1);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
@@ -138,9 +144,18 @@ describe('the registry', () => {
       'replication_password',
       'rewind_password',
       'patroni_api_password',
+      'pgbouncer_auth_password',
       'vrrp_password',
     ]);
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'backup', 'verify']);
+    expect(Object.keys(components)).toEqual([
+      'etcd',
+      'patroni',
+      'pgbouncer',
+      'haproxy',
+      'keepalived',
+      'backup',
+      'verify',
+    ]);
   });
 
   it('refuses a variable declared by two components', () => {

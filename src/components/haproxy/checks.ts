@@ -9,6 +9,7 @@ import { errText, httpGet, journal, withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import { LEADER_ROLES, type PatroniCluster } from '../patroni/facts.js';
 import { parseStatCsv, upServers } from './facts.js';
+import { withPooledBackends } from '../pgbouncer/haproxy.js';
 
 export const PROXIES = { primary: 'primary', replicas: 'replicas', all: 'all' } as const;
 
@@ -82,7 +83,7 @@ export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): P
         const c = await fetchCluster(ctx);
         if (!c) return { ok: false, value: 'no Patroni member answers GET /cluster' };
         const servers = withRole(ctx.inventory.hosts, 'postgres').map((x) => x.name);
-        want = expectedBackends(c.cluster, maxLag, servers);
+        want = withPooledBackends(ctx.inventory, h, expectedBackends(c.cluster, maxLag, servers));
         if (want[PROXIES.primary]!.length !== 1)
           return { ok: false, value: `Patroni has ${want[PROXIES.primary]!.length} running leaders` };
         const diff = diffBackends(want, await backendsOn(ctx, h, t));

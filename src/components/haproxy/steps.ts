@@ -5,6 +5,7 @@ import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
+import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 
@@ -25,6 +26,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     rise: s.checkRise,
     replica_max_lag: s.replicaMaxLag,
     servers,
+    // Connection pooling (PgBouncer): its own block of the template.
+    ...pooledHaproxyVars(ctx),
   });
   return {
     kind: 'file',

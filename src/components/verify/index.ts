@@ -15,6 +15,8 @@ import { verifyEtcdCluster } from '../etcd/checks.js';
 import { verifyPatroniCluster } from '../patroni/checks.js';
 import { verifyHaproxy } from '../haproxy/checks.js';
 import { vipState, verifyKeepalived } from '../keepalived/checks.js';
+import { poolingEnabled } from '../pgbouncer/settings.js';
+import { verifyPooledPorts, type PooledResult } from '../pgbouncer/checks.js';
 import { verifyBackups } from '../backup/checks.js';
 import { repoHost } from '../backup/settings.js';
 
@@ -24,6 +26,8 @@ export interface VerifyReport {
   write: { port: number; server: string; token: string };
   read: { port: number; server: string; inRecovery: boolean; waitedMs: number };
   all: { port: number; connections: number; servers: string[] };
+  /** With pgbouncer_enabled: the pooled ports, each answered by a server of the expected role. */
+  pooled?: PooledResult[];
   leader?: string;
   vipHolder?: string;
   elapsedMs: number;
@@ -164,12 +168,16 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
     );
   }
 
+  // 4. With pooling on: each pooled port reaches, through PgBouncer, a server of its role.
+  const pooled = poolingEnabled(inv, client) ? await verifyPooledPorts(ctx, client, vip) : undefined;
+
   return {
     vip,
     client: client.name,
     write: { port: s.primaryPort, server: wServer, token },
     read: { port: s.replicaPort, server: rServer, inRecovery: true, waitedMs: read.elapsedMs },
     all: { port: s.allPort, connections: n, servers: distinct },
+    ...(pooled ? { pooled } : {}),
     leader: verdict.leader?.name,
     vipHolder: holder,
     elapsedMs: Date.now() - start,
@@ -184,7 +192,10 @@ export const verifyStep: Step = {
     const r = await verifyCluster(ctx);
     ctx.log(
       `verified: wrote on ${r.write.server} via ${r.vip}:${r.write.port}, read on replica ${r.read.server} via :${r.read.port} ` +
-        `(${r.read.waitedMs} ms), ${r.all.servers.length} members via :${r.all.port}; leader ${r.leader}, VIP on ${r.vipHolder}`,
+        `(${r.read.waitedMs} ms), ${r.all.servers.length} members via :${r.all.port}; leader ${r.leader}, VIP on ${r.vipHolder}` +
+        (r.pooled
+          ? `; pooled ${r.pooled.map((p) => `:${p.port} ${p.inRecovery ? 'replica' : 'primary'}`).join(', ')}`
+          : ''),
     );
   },
 };

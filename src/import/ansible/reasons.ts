@@ -2,7 +2,7 @@
 import { VAULT } from './types.js';
 
 const REASONS: [RegExp, string][] = [
-  [/^pgbouncer/, 'pgha has no PgBouncer yet'],
+  [/^pgbouncer/, 'set pgbouncer_enabled and the pgbouncer_* variables by hand (README: Connection pooling)'],
   [/^(pgbackrest|wal_g|walg|wal-g|backup|barman|pg_probackup)/, 'pgha has no backup tool yet'],
   [/^(consul|dcs_type)/, 'pgha runs etcd as the DCS, not Consul'],
   [

@@ -150,7 +150,11 @@ postgresql_parameters:
       'host_vars/10.231.120.12.yml': 'postgresql_exists: false\n',
     });
     expect(why(r, 'pgbouncer_install')).toEqual([
-      { name: 'pgbouncer_install', where: 'group_vars/all.yml:4', why: 'pgha has no PgBouncer yet' },
+      {
+        name: 'pgbouncer_install',
+        where: 'group_vars/all.yml:4',
+        why: 'set pgbouncer_enabled and the pgbouncer_* variables by hand (README: Connection pooling)',
+      },
     ]);
     expect(why(r, 'postgresql_version')[0]).toMatchObject({
       where: 'group_vars/all.yml:5',
