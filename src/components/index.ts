@@ -8,6 +8,7 @@ import { etcdEntry } from './etcd/index.js';
 import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
+import { metricsEntry } from './metrics/index.js';
 import { verify } from './verify/index.js';
 import { demoEntry } from './demo/index.js';
 
@@ -16,6 +17,7 @@ export const ENTRIES: readonly ComponentEntry[] = [
   patroniEntry,
   haproxyEntry,
   keepalivedEntry,
+  metricsEntry,
   { component: verify },
   demoEntry,
 ];

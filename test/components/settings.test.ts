@@ -114,10 +114,21 @@ describe('defineSettings', () => {
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
     expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
-    expect(catalog.prefixes).toEqual(['etcd_', 'patroni_', 'postgres_', 'haproxy_', 'keepalived_', 'demo_']);
+    expect(catalog.prefixes).toEqual([
+      'etcd_',
+      'patroni_',
+      'postgres_',
+      'haproxy_',
+      'keepalived_',
+      'metrics_',
+      'demo_',
+    ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
     expect(catalog.settings.at(-1)!.name).toBe('demo_port');
-    expect(catalog.rules.map((r) => r.vars)).toEqual([['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout']]);
+    expect(catalog.rules.map((r) => r.vars)).toEqual([
+      ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'],
+      ['metrics_node_exporter_port', 'metrics_postgres_exporter_port', 'metrics_haproxy_port'],
+    ]);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',
       'replication_password',
@@ -125,7 +136,7 @@ describe('the registry', () => {
       'patroni_api_password',
       'vrrp_password',
     ]);
-    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'verify']);
+    expect(Object.keys(components)).toEqual(['etcd', 'patroni', 'haproxy', 'keepalived', 'metrics', 'verify']);
   });
 
   it('refuses a variable declared by two components', () => {

@@ -1,0 +1,11 @@
+// The metrics component: Prometheus exporters switched on by inventory variables (templates under
+// templates/metrics/), and the list of every metrics endpoint of the cluster.
+import type { ComponentEntry } from '../entry.js';
+import { metrics } from './steps.js';
+import { metricsVars } from './settings.js';
+
+export const metricsEntry: ComponentEntry = {
+  component: metrics,
+  settings: metricsVars,
+  prefixes: ['metrics_'],
+};
