@@ -16,6 +16,12 @@ import {
   keepEnvFilePrivate,
 } from '../../src/components/metrics/steps.js';
 import { metricsEndpoints, samples, scrapeConfigs, unexpected } from '../../src/components/metrics/endpoints.js';
+import {
+  PROMETHEUS_CONFIG,
+  PROMETHEUS_DEFAULT,
+  prometheusConfig,
+  targetsDown,
+} from '../../src/components/metrics/monitor.js';
 import { probeEndpoints, verifyEndpoints } from '../../src/components/metrics/checks.js';
 import { haproxySteps } from '../../src/components/haproxy/steps.js';
 import { CheckError } from '../../src/util/errors.js';
@@ -252,7 +258,7 @@ describe('endpoint list', () => {
 });
 
 function order(j: string): number {
-  return ['node', 'postgres', 'haproxy', 'etcd', 'patroni'].indexOf(j);
+  return ['node', 'postgres', 'haproxy', 'etcd', 'patroni', 'prometheus'].indexOf(j);
 }
 
 describe('expected metrics', () => {
@@ -338,5 +344,75 @@ describe('endpoint checks against fake exporters', () => {
       { job: 'etcd', host: 'pg1', address: '127.0.0.1', port: etcd, path: '/nope', url: '' },
     ]);
     expect(got).toEqual(['answered 404']);
+  });
+});
+
+describe('monitor role (Prometheus)', () => {
+  const invWithMonitor = () => {
+    const inv = makeInventory(ON);
+    const lb1 = inv.hosts.find((h) => h.name === 'lb1')!;
+    lb1.roles = [...lb1.roles, 'monitor'];
+    return inv;
+  };
+
+  it('only on monitor hosts: its files before the package, listening on the host address', async () => {
+    const step = stepById(metricsSteps, 'metrics.prometheus');
+    const inv = invWithMonitor();
+    expect(await plan(step, ctxFor(inv, 'lb2'), {})).toEqual([]);
+    const rs = await plan(step, ctxFor(inv, 'lb1'), {});
+    expect(rs.map((r) => r.kind)).toEqual(['directory', 'file', 'file', 'packages', 'service']);
+    expect(rs[0]).toEqual({ kind: 'directory', path: '/etc/prometheus', mode: '0755' });
+    expect(envValue(fileAt(rs, PROMETHEUS_DEFAULT).content, 'ARGS')).toBe('--web.listen-address=10.77.0.21:9090');
+    const cfg = fileAt(rs, PROMETHEUS_CONFIG);
+    expect(cfg.notify).toEqual([{ service: 'prometheus', action: 'reload' }]);
+    expect(cfg.validate).toContain('promtool check config');
+  });
+
+  it('prometheus.yml scrapes every endpoint of the cluster and itself', () => {
+    const inv = invWithMonitor();
+    const doc = parse(prometheusConfig(ctxFor(inv, 'lb1'))) as {
+      global: { scrape_interval: string };
+      scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
+    };
+    expect(doc.global.scrape_interval).toBe('15s');
+    const targets = doc.scrape_configs.flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+    expect(targets).toEqual(metricsEndpoints(inv).map((e) => `${e.address}:${e.port}`));
+    expect(targets).toContain('10.77.0.21:9090');
+    expect(doc.scrape_configs.at(-1)!.job_name).toBe('demo-prometheus');
+  });
+
+  it('reads /api/v1/targets: every target up, or which are not', () => {
+    const answer = (healths: string[]) =>
+      JSON.stringify({
+        status: 'success',
+        data: {
+          activeTargets: healths.map((health, i) => ({
+            labels: { job: `demo-node` },
+            scrapeUrl: `http://10.77.0.1${i}:9100/metrics`,
+            health,
+          })),
+        },
+      });
+    expect(targetsDown(answer(['up', 'up']), 2)).toBe('');
+    expect(targetsDown(answer(['up', 'down']), 2)).toBe('demo-node http://10.77.0.11:9100/metrics: down');
+    expect(targetsDown(answer(['up']), 2)).toBe('1 targets, want 2');
+    expect(targetsDown('<html>', 2)).toBe('no JSON from /api/v1/targets');
+  });
+
+  it('the monitor role is accepted in an inventory, and a port taken twice is refused', () => {
+    const e = loadError(
+      [
+        'cluster: c',
+        'provider: static',
+        'network: {subnet: 10.0.0.0/24}',
+        'vars:',
+        '  metrics_prometheus_port: 9187',
+        'hosts:',
+        '  pg1: {address: 10.0.0.11, roles: [postgres, etcd, monitor]}',
+        '',
+      ].join('\n'),
+    );
+    expect(e.message).toMatch(/metrics_postgres_exporter_port and metrics_prometheus_port are both 9187/);
+    expect(e.message).not.toMatch(/unknown role/);
   });
 });

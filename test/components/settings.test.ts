@@ -113,7 +113,7 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor']);
     expect(catalog.prefixes).toEqual([
       'etcd_',
       'patroni_',
@@ -127,7 +127,12 @@ describe('the registry', () => {
     expect(catalog.settings.at(-1)!.name).toBe('demo_port');
     expect(catalog.rules.map((r) => r.vars)).toEqual([
       ['patroni_ttl', 'patroni_loop_wait', 'patroni_retry_timeout'],
-      ['metrics_node_exporter_port', 'metrics_postgres_exporter_port', 'metrics_haproxy_port'],
+      [
+        'metrics_node_exporter_port',
+        'metrics_postgres_exporter_port',
+        'metrics_haproxy_port',
+        'metrics_prometheus_port',
+      ],
     ]);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',

@@ -1,7 +1,7 @@
-// Prometheus metrics on a real lab: pgha up with every exporter on, then every endpoint that `pgha status
-// --endpoints --json` lists is fetched from a lab host and answers with its metrics (pg_up 1, node_, haproxy_,
-// etcd_, patroni_); the exporters listen on the host's address only; the Prometheus snippet names every target;
-// a second pgha up changes nothing.
+// Prometheus metrics on a real lab: pgha up with every exporter on and Prometheus on lb1 (role monitor), then every
+// endpoint that `pgha status --endpoints --json` lists is fetched from a lab host and answers with its metrics
+// (pg_up 1, node_, haproxy_, etcd_, patroni_, prometheus_); Prometheus sees every one up; the exporters listen on
+// the host's address only; the Prometheus snippet names every target; a second pgha up changes nothing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { connect, expectOk, inventory, pgha, tempInventory } from './helpers.js';
@@ -27,6 +27,7 @@ const EXPECT: Record<string, RegExp> = {
   haproxy: /^haproxy_(frontend|backend|server)_/m,
   etcd: /^etcd_server_has_leader 1$/m,
   patroni: /^patroni_postgres_running\{[^}]*\} 1$/m,
+  prometheus: /^prometheus_build_info\{/m,
 };
 
 /** GET from a lab host (bash /dev/tcp on that host). */
@@ -63,6 +64,7 @@ describe('metrics', () => {
         'haproxy lb1 http://10.231.200.21:8405/metrics',
         ...[1, 2, 3].map((i) => `etcd pg${i} http://10.231.200.1${i}:2379/metrics`),
         ...[1, 2, 3].map((i) => `patroni pg${i} http://10.231.200.1${i}:8008/metrics`),
+        'prometheus lb1 http://10.231.200.21:9090/metrics',
       ].sort(),
     );
   });
@@ -82,7 +84,7 @@ describe('metrics', () => {
   it("the exporters listen on the host's own address only (not on loopback)", async () => {
     for (const [host, ports] of [
       ['pg1', [9100, 9187]],
-      ['lb1', [9100, 8405]],
+      ['lb1', [9100, 8405, 9090]],
     ] as const) {
       const t = transports!.get(host)!;
       for (const port of ports) {
@@ -90,6 +92,14 @@ describe('metrics', () => {
         expect((await fetchFrom(t, t.host.address, port)).status).toBe(200);
       }
     }
+  });
+
+  it('Prometheus on the monitor host scrapes every listed endpoint, each up', async () => {
+    const r = await fetchFrom(transports!.get('pg1')!, '10.231.200.21', 9090, '/api/v1/targets?state=active');
+    expect(r.status).toBe(200);
+    const active = (JSON.parse(r.body) as { data: { activeTargets: { scrapeUrl: string; health: string }[] } }).data
+      .activeTargets;
+    expect(active.map((t) => `${t.scrapeUrl} ${t.health}`).sort()).toEqual(endpoints.map((e) => `${e.url} up`).sort());
   });
 
   it('--format prometheus prints a scrape_configs section with every target', async () => {

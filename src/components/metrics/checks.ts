@@ -13,6 +13,7 @@ const UNIT: Record<MetricsJob, string> = {
   haproxy: 'haproxy',
   etcd: 'etcd',
   patroni: 'patroni',
+  prometheus: 'prometheus',
 };
 
 const SPLIT = '---pgha-metrics-split---';

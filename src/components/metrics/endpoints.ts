@@ -7,9 +7,9 @@ import { etcdSettings } from '../etcd/settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { metricsSettings } from './settings.js';
 
-export type MetricsJob = 'node' | 'postgres' | 'haproxy' | 'etcd' | 'patroni';
+export type MetricsJob = 'node' | 'postgres' | 'haproxy' | 'etcd' | 'patroni' | 'prometheus';
 
-export const JOBS: readonly MetricsJob[] = ['node', 'postgres', 'haproxy', 'etcd', 'patroni'];
+export const JOBS: readonly MetricsJob[] = ['node', 'postgres', 'haproxy', 'etcd', 'patroni', 'prometheus'];
 
 export interface MetricsEndpoint {
   job: MetricsJob;
@@ -30,6 +30,7 @@ export const EXPECTED: Record<MetricsJob, { metric: string; value?: string }> = 
   haproxy: { metric: 'haproxy_process_nbthread' },
   etcd: { metric: 'etcd_server_has_leader', value: '1' },
   patroni: { metric: 'patroni_postgres_running', value: '1' },
+  prometheus: { metric: 'prometheus_build_info' },
 };
 
 /** The sample lines of `metric` in a Prometheus text exposition (comments skipped). */
@@ -67,6 +68,7 @@ export function hostEndpoints(inv: Pick<Inventory, 'file' | 'cluster'>, h: Host)
   if (s.haproxy && h.roles.includes('haproxy')) out.push(endpoint('haproxy', h, s.haproxyPort));
   if (s.etcd && h.roles.includes('etcd')) out.push(endpoint('etcd', h, etcdSettings(inv, h).etcdClientPort));
   if (s.patroni && pg) out.push(endpoint('patroni', h, patroniSettings(inv, h).apiPort));
+  if (h.roles.includes('monitor')) out.push(endpoint('prometheus', h, s.prometheusPort));
   return out;
 }
 
@@ -79,14 +81,18 @@ export function metricsEndpoints(
   return JOBS.flatMap((j) => all.filter((e) => e.job === j));
 }
 
-/** A Prometheus scrape_configs section: one job per source, one target per host with cluster and host labels. */
-export function scrapeConfigs(cluster: string, endpoints: MetricsEndpoint[]): string {
-  const jobs = JOBS.filter((j) => endpoints.some((e) => e.job === j)).map((j) => ({
+/** Prometheus scrape_configs: one job per source, one target per host with cluster and host labels. */
+export function scrapeJobs(cluster: string, endpoints: MetricsEndpoint[]) {
+  return JOBS.filter((j) => endpoints.some((e) => e.job === j)).map((j) => ({
     job_name: `${cluster}-${j}`,
     metrics_path: '/metrics',
     static_configs: endpoints
       .filter((e) => e.job === j)
       .map((e) => ({ targets: [`${e.address}:${e.port}`], labels: { cluster, host: e.host } })),
   }));
-  return stringify({ scrape_configs: jobs }, { lineWidth: 0 });
+}
+
+/** The scrape_configs section as YAML, ready to paste into prometheus.yml. */
+export function scrapeConfigs(cluster: string, endpoints: MetricsEndpoint[]): string {
+  return stringify({ scrape_configs: scrapeJobs(cluster, endpoints) }, { lineWidth: 0 });
 }

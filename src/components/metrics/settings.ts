@@ -1,7 +1,12 @@
 // The metrics switches and ports: each Prometheus source is turned on by an inventory variable and listens on
 // the host's own address. Read them with metricsSettings(inv, host).
 import type { Host, Inventory } from '../../inventory/types.js';
+import type { RoleDecl } from '../../inventory/catalog.js';
 import { defineSettings } from '../settings.js';
+
+export const METRICS_ROLES: RoleDecl[] = [
+  { name: 'monitor', doc: "Debian's Prometheus, scraping every metrics endpoint of the cluster" },
+];
 
 const port = (name: string, def: number, what: string) =>
   ({
@@ -54,15 +59,25 @@ export const metricsVars = defineSettings(
       level: 'host',
       doc: "List and check Patroni's REST API /metrics (default true).",
     },
+    prometheusPort: port('metrics_prometheus_port', 9090, 'Port of Prometheus on the monitor hosts'),
+    scrapeInterval: {
+      name: 'metrics_scrape_interval',
+      type: 'string',
+      default: '15s',
+      pattern: '^[1-9][0-9]*(ms|s|m)$',
+      level: 'cluster',
+      doc: 'How often Prometheus on the monitor hosts scrapes each endpoint, e.g. "30s" (default 15s).',
+    },
   },
   [
     {
-      uses: ['nodeExporterPort', 'postgresExporterPort', 'haproxyPort'],
+      uses: ['nodeExporterPort', 'postgresExporterPort', 'haproxyPort', 'prometheusPort'],
       check(s) {
         const ports = [
           ['metrics_node_exporter_port', s.nodeExporterPort],
           ['metrics_postgres_exporter_port', s.postgresExporterPort],
           ['metrics_haproxy_port', s.haproxyPort],
+          ['metrics_prometheus_port', s.prometheusPort],
         ] as const;
         for (let i = 0; i < ports.length; i++)
           for (let j = i + 1; j < ports.length; j++)

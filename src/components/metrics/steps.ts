@@ -8,6 +8,7 @@ import { shq } from '../../engine/quote.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { MONITOR_ROLE, metricsSettings } from './settings.js';
 import { verifyEndpoints } from './checks.js';
+import { monitorStep } from './monitor.js';
 
 export const NODE_EXPORTER_DEFAULT = '/etc/default/prometheus-node-exporter';
 export const POSTGRES_EXPORTER_DEFAULT = '/etc/default/prometheus-postgres-exporter';
@@ -146,11 +147,11 @@ const postgresExporter: Step = {
 
 const check: Step = {
   id: 'metrics.check',
-  title: 'Check every metrics endpoint (node, postgres, haproxy, etcd, patroni)',
+  title: 'Check every metrics endpoint (node, postgres, haproxy, etcd, patroni, prometheus)',
   resources: () => [],
   verify: (ctx, t) => verifyEndpoints(ctx, t, 60_000),
 };
 
-export const metricsSteps: Step[] = [nodeExporter, monitorRole, postgresExporter, check];
+export const metricsSteps: Step[] = [nodeExporter, monitorRole, postgresExporter, monitorStep, check];
 
 export const metrics: Component = { name: 'metrics', steps: metricsSteps };
