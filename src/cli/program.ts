@@ -192,7 +192,7 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
       'One table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health. With ' +
         '--endpoints: every metrics endpoint of the cluster (job, host, URL) from the inventory, contacting nothing.',
     )
-    .option('--endpoints', 'list the metrics endpoints (node, postgres, haproxy, etcd, patroni) instead')
+    .option('--endpoints', 'list the metrics endpoints (node, postgres, haproxy, etcd, patroni, prometheus) instead')
     .option('--format <format>', 'with --endpoints: table (default) or prometheus (a scrape_configs section)')
     .addHelpText(
       'after',

@@ -28,7 +28,7 @@ import { CheckError } from '../../src/util/errors.js';
 import { ctxFor, makeInventory, plan, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
 import { LocalTransport } from '../engine/local-transport.js';
-import { errorLines, loadError } from '../inventory/helpers.js';
+import { errorLines, load, loadError } from '../inventory/helpers.js';
 
 const ON = { metrics_node_exporter: true, metrics_postgres_exporter: true, metrics_haproxy: true };
 
@@ -414,5 +414,31 @@ describe('monitor role (Prometheus)', () => {
     );
     expect(e.message).toMatch(/metrics_postgres_exporter_port and metrics_prometheus_port are both 9187/);
     expect(e.message).not.toMatch(/unknown role/);
+  });
+});
+
+describe("HAProxy's Prometheus port", () => {
+  const inv = (vars: string[], roles = 'haproxy') =>
+    [
+      'cluster: c',
+      'provider: static',
+      'network: {subnet: 10.0.0.0/24, vip: 10.0.0.100}',
+      'vars:',
+      ...vars.map((v) => `  ${v}`),
+      'hosts:',
+      `  lb1: {address: 10.0.0.21, roles: [${roles}]}`,
+      '  pg1: {address: 10.0.0.11, roles: [postgres, etcd]}',
+      '',
+    ].join('\n');
+
+  it('may not be one HAProxy already binds', () => {
+    const e = loadError(inv(['metrics_haproxy: true', 'metrics_haproxy_port: 8404']));
+    expect(e.message).toMatch(/metrics_haproxy_port and haproxy_stats_port are both 8404/);
+    const e2 = loadError(inv(['metrics_haproxy: true', 'haproxy_all_port: 8405']));
+    expect(e2.message).toMatch(/metrics_haproxy_port and haproxy_all_port are both 8405/);
+  });
+
+  it('is free while the switch is off', () => {
+    expect(() => load(inv(['metrics_haproxy_port: 8404']))).not.toThrow();
   });
 });

@@ -133,6 +133,13 @@ describe('the registry', () => {
         'metrics_haproxy_port',
         'metrics_prometheus_port',
       ],
+      [
+        'metrics_haproxy_port',
+        'haproxy_primary_port',
+        'haproxy_replica_port',
+        'haproxy_all_port',
+        'haproxy_stats_port',
+      ],
     ]);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
       'postgres_superuser_password',

@@ -2,11 +2,11 @@
 // templates/metrics/), and the list of every metrics endpoint of the cluster.
 import type { ComponentEntry } from '../entry.js';
 import { metrics } from './steps.js';
-import { METRICS_ROLES, metricsVars } from './settings.js';
+import { haproxyPortRule, METRICS_ROLES, metricsVars } from './settings.js';
 
 export const metricsEntry: ComponentEntry = {
   component: metrics,
   roles: METRICS_ROLES,
-  settings: metricsVars,
+  settings: { list: metricsVars.list, rules: [...metricsVars.rules, haproxyPortRule] },
   prefixes: ['metrics_'],
 };

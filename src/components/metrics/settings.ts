@@ -1,7 +1,8 @@
 // The metrics switches and ports: each Prometheus source is turned on by an inventory variable and listens on
 // the host's own address. Read them with metricsSettings(inv, host).
 import type { Host, Inventory } from '../../inventory/types.js';
-import type { RoleDecl } from '../../inventory/catalog.js';
+import type { RoleDecl, VarRule } from '../../inventory/catalog.js';
+import { haproxyVars } from '../haproxy/settings.js';
 import { defineSettings } from '../settings.js';
 
 export const METRICS_ROLES: RoleDecl[] = [
@@ -97,3 +98,21 @@ export function metricsSettings(inv: Pick<Inventory, 'file'>, host: Host): Metri
 
 /** The PostgreSQL role the exporter logs in as: Debian's exporter runs as the OS user prometheus (peer auth). */
 export const MONITOR_ROLE = 'prometheus';
+
+/** HAProxy's Prometheus frontend needs a port none of HAProxy's other sections binds (checked at load). */
+const HAPROXY_PORTS = haproxyVars.list.filter((d) => d.name.endsWith('_port')).map((d) => d.name);
+
+export const haproxyPortRule: VarRule = {
+  vars: ['metrics_haproxy_port', ...HAPROXY_PORTS],
+  roles: ['haproxy'],
+  check(vars) {
+    const v = (name: string) => {
+      const x = vars[name] ?? haproxyVars.defaults[name] ?? metricsVars.defaults[name];
+      return typeof x === 'number' ? x : undefined;
+    };
+    if ((vars.metrics_haproxy ?? metricsVars.defaults.metrics_haproxy) !== true) return undefined;
+    const port = v('metrics_haproxy_port');
+    const taken = HAPROXY_PORTS.find((name) => v(name) === port);
+    return taken ? `metrics_haproxy_port and ${taken} are both ${port}: HAProxy binds each port once` : undefined;
+  },
+};
