@@ -77,7 +77,7 @@ const nodeExporter: Step = {
   },
 };
 
-/** psql as the postgres OS user over the local socket; `sql` on the command line holds no secret. */
+/** psql as the postgres OS user over the local socket; what `args` puts on its command line holds no secret. */
 function psql(port: number, args: string): string {
   return `runuser -u postgres -- psql -X -At -v ON_ERROR_STOP=1 -h ${SOCKET_DIR} -p ${port} -d postgres ${args}`;
 }
