@@ -37,7 +37,7 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
     case 'verify':
       return ok((await import('./commands/verify.js')).verify(g, out));
     case 'status':
-      return ok((await import('./commands/status.js')).status(g, out));
+      return ok((await import('./commands/status.js')).status(g, out, opts));
     case 'validate':
       return ok((await import('./commands/validate.js')).validate(g, out, opts));
     case 'remove':

@@ -37,6 +37,8 @@ export interface CommandOptions extends CommonOptions {
   prune?: boolean;
   fromBackup?: boolean;
   type?: string;
+  endpoints?: boolean;
+  format?: string;
 }
 
 export interface Invocation {
@@ -188,8 +190,21 @@ export function buildProgram(onAction: (inv: Invocation) => void = () => undefin
 
   common(program.command('status'), { logFile: false })
     .summary('members, HAProxy backends, VIP holder, etcd health')
-    .description('One table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health.')
-    .addHelpText('after', examples(['pgha status', 'pgha status -i inventory/prod.yml --json']))
+    .description(
+      'One table: members (role, state, timeline, lag), HAProxy backends, the VIP holder, etcd health. With ' +
+        '--endpoints: every metrics endpoint of the cluster (job, host, URL) from the inventory, contacting nothing.',
+    )
+    .option('--endpoints', 'list the metrics endpoints (node, postgres, haproxy, etcd, patroni, prometheus) instead')
+    .option('--format <format>', 'with --endpoints: table (default) or prometheus (a scrape_configs section)')
+    .addHelpText(
+      'after',
+      examples([
+        'pgha status',
+        'pgha status -i inventory/prod.yml --json',
+        'pgha status --endpoints',
+        'pgha status --endpoints --format prometheus >> prometheus.yml',
+      ]),
+    )
     .action(act('status'));
 
   common(program.command('validate'), { logFile: false })

@@ -9,6 +9,7 @@ import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
 import { pgbouncerEntry } from './pgbouncer/index.js';
+import { metricsEntry } from './metrics/index.js';
 import { verify } from './verify/index.js';
 import { backupEntry } from './backup/index.js';
 import { tlsEntry } from './tls/index.js';
@@ -20,6 +21,7 @@ export const ENTRIES: readonly ComponentEntry[] = [
   pgbouncerEntry,
   haproxyEntry,
   keepalivedEntry,
+  metricsEntry,
   tlsEntry,
   backupEntry,
   { component: verify },

@@ -33,7 +33,7 @@ const ACCEPTS: Record<string, string[]> = {
   plan: [...COMMON, '-l', '--limit', '--log-file', '--exit-code'],
   run: [...COMMON, '-l', '--limit', '--log-file', '--check', '--diff'],
   verify: [...COMMON, '-l', '--limit', '--log-file'],
-  status: [...COMMON, '-l', '--limit'],
+  status: [...COMMON, '-l', '--limit', '--endpoints', '--format'],
   validate: [...COMMON, '-l', '--limit', '--playbook'],
   destroy: [...COMMON, '-l', '--limit', '--log-file', '--check', '--cleanup-unfinished', '-y', '--yes'],
   remove: [...COMMON, '-l', '--limit', '--log-file', '-y', '--yes'],
@@ -64,6 +64,7 @@ const VALUE: Record<string, string> = {
   '--cluster': 'c1',
   '--to': 'pg2',
   '--type': 'full',
+  '--format': 'prometheus',
 };
 const ARGS: Record<string, string[]> = {
   failover: ['--to', 'pg2'],

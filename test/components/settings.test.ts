@@ -113,7 +113,7 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'backup']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor', 'backup']);
     expect(catalog.prefixes).toEqual([
       'etcd_',
       'patroni_',
@@ -122,6 +122,7 @@ describe('the registry', () => {
       'haproxy_pooled_',
       'haproxy_',
       'keepalived_',
+      'metrics_',
       'tls_',
       'backup_',
       'demo_',
@@ -134,6 +135,8 @@ describe('the registry', () => {
       'pgbouncer_max_db_connections',
       'haproxy_pooled_primary_port',
       'pgbouncer_default_pool_size',
+      'metrics_node_exporter_port',
+      'metrics_haproxy_port',
       'backup_full_schedule',
       'backup_diff_schedule',
       'backup_incr_schedule',
@@ -153,6 +156,7 @@ describe('the registry', () => {
       'pgbouncer',
       'haproxy',
       'keepalived',
+      'metrics',
       'backup',
       'verify',
     ]);

@@ -65,6 +65,7 @@ hosts:
       etcd: ['pg1', 'pg2', 'pg3'],
       postgres: ['pg1', 'pg2', 'pg3', 'pg4'],
       haproxy: [],
+      monitor: [],
       backup: [],
       dc1: ['pg1', 'pg2', 'pg3'],
       fast: ['pg1', 'pg2', 'pg3'],

@@ -1,10 +1,14 @@
-// pgha status: provider state of each host, then members, HAProxy backends, the VIP holder and etcd health.
+// pgha status: provider state of each host, then members, HAProxy backends, the VIP holder and etcd health;
+// with --endpoints, the cluster's metrics endpoints instead.
 import { Runner } from '../../engine/runner.js';
 import { collectStatus, formatStatus } from '../status.js';
 import { type GlobalOptions, connectAll, openSession } from '../session.js';
 import type { Out } from '../output.js';
+import { checkEndpointOptions, endpoints } from '../endpoints.js';
 
-export async function status(g: GlobalOptions, out: Out) {
+export async function status(g: GlobalOptions, out: Out, o: { endpoints?: boolean; format?: string } = {}) {
+  const format = checkEndpointOptions(o);
+  if (format) return endpoints(g, out, format);
   const s = await openSession(g, 'status', { check: true, lock: false, onExec: out.exec });
   try {
     const hosts = await s.provider.status(s.inv);

@@ -6,12 +6,14 @@ import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
+import { metricsSettings } from '../metrics/settings.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 
 export function haproxyConfigFile(ctx: StepContext): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
   const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
+  const m = metricsSettings(ctx.inventory, ctx.host);
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
     stats_port: s.statsPort,
@@ -28,6 +30,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     servers,
     // Connection pooling (PgBouncer): its own block of the template.
     ...pooledHaproxyVars(ctx),
+    // HAProxy's built-in Prometheus exporter (metrics_haproxy), on the host's own address.
+    prometheus: m.haproxy ? { address: ctx.host.address, port: m.haproxyPort } : false,
   });
   return {
     kind: 'file',
