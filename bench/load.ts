@@ -33,6 +33,14 @@ export interface Load {
   stop(): Promise<LoadReport>;
 }
 
+export interface PsqlOptions {
+  user?: string; // default postgres
+  db?: string; // default postgres
+  connectTimeoutS?: number; // default 2
+  /** Send the SQL on stdin (a script: each statement its own transaction) instead of -c. */
+  stdin?: boolean;
+}
+
 /** One psql call as a client on this machine: `-At` output, the password through the environment. */
 export function psqlAt(
   host: string,
@@ -40,12 +48,14 @@ export function psqlAt(
   password: string,
   sql: string,
   timeoutMs = 4000,
+  o: PsqlOptions = {},
 ): Promise<{ ok: boolean; out: string; err: string }> {
   return new Promise((resolve) => {
-    const args = ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', 'postgres'];
-    const p = spawn('psql', [...args, '-d', 'postgres', '-c', sql], {
-      env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '2' },
+    const args = ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', host, '-p', String(port), '-U', o.user ?? 'postgres'];
+    const p = spawn('psql', [...args, '-d', o.db ?? 'postgres', ...(o.stdin ? [] : ['-c', sql])], {
+      env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: String(o.connectTimeoutS ?? 2) },
     });
+    if (o.stdin) p.stdin.end(sql.endsWith('\n') ? sql : `${sql}\n`);
     let out = '';
     let err = '';
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);

@@ -2,12 +2,12 @@
 // database made through the VIP log in through PgBouncer (auth_query, no password copied), each pooled port reaches
 // its role, several concurrent clients share a small transaction pool, the pooled primary port follows a switchover,
 // and a second pgha up changes nothing.
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
 import { ensurePsql } from './psql.js';
+import { psqlAt } from '../../bench/load.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { parseStatCsv, upServers } from '../../src/components/haproxy/facts.js';
 import type { SshTransport } from '../../src/engine/transport.js';
@@ -21,27 +21,8 @@ let superPw = '';
 let ssh: Map<string, SshTransport> | undefined;
 
 /** psql on the control machine: the SQL on stdin, one statement a line, each its own transaction. */
-function psql(port: number, user: string, password: string, db: string, sql: string, timeoutMs = 20_000) {
-  return new Promise<{ ok: boolean; out: string; err: string }>((resolve) => {
-    const p = spawn(
-      'psql',
-      ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-h', VIP, '-p', String(port), '-U', user, '-d', db],
-      {
-        env: { ...process.env, PGPASSWORD: password, PGCONNECT_TIMEOUT: '5' },
-      },
-    );
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ ok: code === 0, out: out.trim(), err: err.trim() });
-    });
-    p.stdin.end(sql.endsWith('\n') ? sql : `${sql}\n`);
-  });
-}
+const psql = (port: number, user: string, password: string, db: string, sql: string, timeoutMs = 20_000) =>
+  psqlAt(VIP, port, password, sql, timeoutMs, { user, db, connectTimeoutS: 5, stdin: true });
 
 const app = (port: number, sql: string) => psql(port, APP.user, APP.password, APP.db, sql);
 
