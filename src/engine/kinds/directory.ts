@@ -42,5 +42,5 @@ export const directoryKind: Kind<DirectoryResource, DirectoryProbe, DirectoryOp>
     return d.length ? { summary: `${r.path}: ${d.join(', ')}`, ops: [{ op: 'mkdir' }] } : undefined;
   },
   script: (r) =>
-    `set -e\numask 077\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
+    `set -e\n(umask 022; mkdir -p "$(dirname ${shq(r.path)})")\numask 077\nmkdir -p ${shq(r.path)}\nchown ${shq(`${r.owner ?? 'root'}:${r.group ?? 'root'}`)} ${shq(r.path)}\nchmod ${shq(r.mode ?? '0755')} ${shq(r.path)}`,
 };

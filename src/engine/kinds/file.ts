@@ -83,7 +83,8 @@ function fileScript(r: FileResource, op: FileOp['op'], backupDir = BACKUP_DIR): 
   return [
     'set -e',
     'umask 077',
-    `d=$(dirname ${p}); mkdir -p "$d"; tmp=${tmp}`,
+    // Missing parents are created 0755 (readable by the services that read the file), not under umask 077.
+    `d=$(dirname ${p}); [ -d "$d" ] || (umask 022; mkdir -p "$d"); tmp=${tmp}`,
     `trap 'rm -f "$tmp"' EXIT`,
     `base64 -d > "$tmp" <<'PGHA_EOF'`,
     Buffer.from(r.content, 'utf8')

@@ -36,6 +36,7 @@ describe('directory kind', () => {
     expect(res!.code).toBe(0);
     expect(statSync(r.path).isDirectory()).toBe(true);
     expect(statSync(r.path).mode & 0o777).toBe(0o750);
+    expect(statSync(join(r.path, '..')).mode & 0o777).toBe(0o755); // a missing parent: 0755, not the umask's 0700
     const again = await probeOne(directoryKind, t, r);
     expect(again.state).toEqual({
       kind: 'directory',

@@ -40,6 +40,8 @@ describe('file kind', () => {
     expect(res!.code).toBe(0);
     expect(readFileSync(r.path, 'utf8')).toBe('port = 1\n');
     expect(statSync(r.path).mode & 0o777).toBe(0o640);
+    // The missing parent is 0755, not 0700 from the script's umask: services read files under it.
+    expect(statSync(join(r.path, '..')).mode & 0o777).toBe(0o755);
     const again = await probeOne(fileKind, t, r);
     expect(again.state.state).toMatchObject({
       exists: true,
