@@ -20,7 +20,7 @@ import {
   prometheusConfig,
   targetsDown,
 } from '../../src/components/metrics/monitor.js';
-import { haproxySteps } from '../../src/components/haproxy/steps.js';
+import { HAPROXY_CONFIG, haproxySteps } from '../../src/components/haproxy/steps.js';
 import { ctxFor, makeInventory, plan, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
 import { LocalTransport } from '../engine/local-transport.js';
@@ -39,7 +39,9 @@ describe('metrics switches', () => {
     for (const id of ['metrics.node_exporter', 'metrics.postgres_role', 'metrics.postgres_exporter'])
       expect(await plan(stepById(metricsSteps, id), ctxFor(inv, 'pg1'), { primary: true })).toEqual([]);
     expect([...new Set(metricsEndpoints(inv).map((e) => e.job))]).toEqual(['etcd', 'patroni']);
-    const cfg = (await plan(stepById(haproxySteps, 'haproxy.config'), ctxFor(inv, 'lb1'), {}))[0] as FileResource;
+    const cfg = (await plan(stepById(haproxySteps, 'haproxy.config'), ctxFor(inv, 'lb1'), {})).find(
+      (r) => r.kind === 'file' && r.path === HAPROXY_CONFIG,
+    ) as FileResource;
     expect(cfg.content).not.toContain('prometheus');
   });
 
@@ -188,8 +190,11 @@ describe('monitoring role', () => {
 describe('haproxy prometheus frontend', () => {
   it('binds the host address with the built-in exporter on /metrics, after the listen sections', async () => {
     const inv = makeInventory(ON);
-    const cfg = ((await plan(stepById(haproxySteps, 'haproxy.config'), ctxFor(inv, 'lb2'), {}))[0] as FileResource)
-      .content;
+    const cfg = (
+      (await plan(stepById(haproxySteps, 'haproxy.config'), ctxFor(inv, 'lb2'), {})).find(
+        (r) => r.kind === 'file' && r.path === HAPROXY_CONFIG,
+      ) as FileResource
+    ).content;
     const block = cfg.slice(cfg.indexOf('frontend prometheus'));
     expect(cfg.indexOf('frontend prometheus')).toBeGreaterThan(cfg.indexOf('listen all'));
     expect(block.split('\n').slice(0, 4)).toEqual([

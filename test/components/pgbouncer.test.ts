@@ -9,7 +9,7 @@ import { authCheckScript, authSetupScript, functionSql, scramVerifier } from '..
 import { iniFact, patroniRoleFact } from '../../src/components/pgbouncer/facts.js';
 import { parseMemberCheck, memberCheckScript } from '../../src/components/pgbouncer/checks.js';
 import { pooledConnectLines, withPooledBackends } from '../../src/components/pgbouncer/haproxy.js';
-import { haproxySteps } from '../../src/components/haproxy/steps.js';
+import { HAPROXY_CONFIG, haproxySteps } from '../../src/components/haproxy/steps.js';
 import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
 
@@ -304,7 +304,11 @@ describe('pgbouncer member check', () => {
 describe('haproxy pooled frontends', () => {
   const step = stepById(haproxySteps, 'haproxy.config');
   const cfg = async (vars: Record<string, unknown>) =>
-    ((await plan(step, ctxFor(makeInventory(vars), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource).content;
+    (
+      (await plan(step, ctxFor(makeInventory(vars), 'lb1'), {})).find(
+        (r) => r.kind === 'file' && r.path === HAPROXY_CONFIG,
+      ) as FileResource
+    ).content;
   const section = (text: string, name: string) => {
     const rest = text.slice(text.indexOf(`listen ${name}\n`));
     const end = rest.slice(1).search(/\n(listen|#)/);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { expectOk, inventory, pgha, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { labSettings } from '../../src/providers/lab/render.js';
@@ -71,6 +71,31 @@ describe('adding and removing a member', () => {
     const up = await backends();
     expect(up.replicas).toContain('pg4');
     expect(up.all).toContain('pg4');
+  });
+
+  it('a reload of HAProxy keeps every pool as it was: the first stats of the new process show no replica on 5001', async () => {
+    const leader = (await members()).find((m) => m.role === 'leader')!.name;
+    const ts = await connect(inv);
+    const lb1 = ts.get('lb1')!;
+    try {
+      // The stats of the new worker, read as soon as it answers the admin socket (its Pid differs from the old).
+      const csv = await sh(
+        lb1,
+        [
+          'ask() { echo "$1" | socat -t 2 stdio unix-connect:/run/haproxy/admin.sock; }',
+          'old=$(ask "show info" | sed -n "s/^Pid: //p")',
+          'systemctl reload haproxy',
+          'i=0; while [ "$(ask "show info" | sed -n "s/^Pid: //p")" = "$old" ] && [ $i -lt 500 ]; do i=$((i+1)); sleep 0.01; done',
+          'ask "show stat"',
+        ].join('\n'),
+      );
+      const up = upServers(parseStatCsv(csv));
+      expect(up.primary).toEqual([leader]);
+      expect(up.replicas).not.toContain(leader);
+      expect(up.replicas).toContain('pg4');
+    } finally {
+      await Promise.all([...ts.values()].map((t) => t.close()));
+    }
   });
 
   it('refuses to remove the leader (exit 2)', async () => {

@@ -9,6 +9,33 @@ import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
+export const HAPROXY_STATE_FILE = '/var/lib/haproxy/server-state';
+export const HAPROXY_STATE_SCRIPT = '/usr/local/lib/pgha/haproxy-server-state';
+/**
+ * -dW: warnings fail the validation too (plain -c exits 0 on them). The copy checked reads its server state from
+ * a file with no servers in it: HAProxy loads the state file even with -c, and warns about every server it finds
+ * DOWN in it, about a missing or empty file, and about a missing server-state-file line.
+ */
+export const HAPROXY_VALIDATE =
+  "printf '1\\n' > %s.state && sed 's#^\\( *server-state-file \\).*#\\1'%s.state'#' %s > %s.check && " +
+  'haproxy -dW -c -f %s.check; rc=$?; rm -f %s.check %s.state; [ $rc = 0 ]';
+export const HAPROXY_STATE_DROPIN = '/etc/systemd/system/haproxy.service.d/pgha-server-state.conf';
+
+/**
+ * The script haproxy.service runs before every start and reload, and the drop-in that runs it: a reload keeps
+ * each server's health (HAProxy would otherwise put every server UP until its first check fails, sending writes on
+ * the primary port to replicas for up to one check interval) and a server not checked yet starts DOWN.
+ */
+export function haproxyStateFiles(ctx: StepContext): FileResource[] {
+  return [
+    { kind: 'file', path: HAPROXY_STATE_SCRIPT, content: ctx.render('haproxy/server-state.sh.hbs', {}), mode: '0755' },
+    {
+      kind: 'file',
+      path: HAPROXY_STATE_DROPIN,
+      content: ctx.render('haproxy/server-state.conf.hbs', { script: HAPROXY_STATE_SCRIPT }),
+    },
+  ];
+}
 
 export function haproxyConfigFile(ctx: StepContext): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
@@ -16,6 +43,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
   const m = metricsSettings(ctx.inventory, ctx.host);
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
+    state_file: HAPROXY_STATE_FILE,
+    state_script: HAPROXY_STATE_SCRIPT,
     stats_port: s.statsPort,
     primary_port: s.primaryPort,
     replica_port: s.replicaPort,
@@ -37,8 +66,7 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     kind: 'file',
     path: HAPROXY_CONFIG,
     content,
-    // -dW: warnings fail the validation too (plain -c exits 0 on them).
-    validate: 'haproxy -dW -c -f %s',
+    validate: HAPROXY_VALIDATE,
     notify: [{ service: 'haproxy', action: 'reload' }],
   };
 }
@@ -46,7 +74,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
 const install: Step = {
   id: 'haproxy.install',
   title: 'Install HAProxy',
-  resources: () => [{ kind: 'packages', names: ['haproxy'] }],
+  // socat: the server-state script reads the running process's state from its admin socket.
+  resources: () => [{ kind: 'packages', names: ['haproxy', 'socat'] }],
 };
 
 // Rolling: a changed config (a member added or removed) is reloaded on one balancer at a time, and that balancer
@@ -55,7 +84,11 @@ const config: Step = {
   id: 'haproxy.config',
   title: 'Configure HAProxy (primary, replicas, all, stats; one balancer at a time)',
   serial: true,
-  resources: (ctx) => [haproxyConfigFile(ctx), { kind: 'service', name: 'haproxy', enabled: true, state: 'started' }],
+  resources: (ctx) => [
+    ...haproxyStateFiles(ctx),
+    haproxyConfigFile(ctx),
+    { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
+  ],
   verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
 };
