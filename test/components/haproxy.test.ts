@@ -28,7 +28,9 @@ function section(cfg: string, name: string): string {
 describe('haproxy config', () => {
   const step = stepById(haproxySteps, 'haproxy.config');
   const cfgFile = async () =>
-    (await plan(step, ctxFor(makeInventory(), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
+    (await plan(step, ctxFor(makeInventory(), 'lb1'), {})).find(
+      (r) => r.kind === 'file' && r.path === '/etc/haproxy/haproxy.cfg',
+    ) as FileResource;
 
   it('validates with haproxy -c and reloads (never restarts)', async () => {
     const f = await cfgFile();
@@ -73,7 +75,7 @@ describe('haproxy config', () => {
   it('check timing follows inventory vars', async () => {
     const f = (
       await plan(step, ctxFor(makeInventory({ haproxy_check_inter: '500ms', haproxy_check_rise: 2 }), 'lb1'), {})
-    ).find((r) => r.kind === 'file') as FileResource;
+    ).find((r) => r.kind === 'file' && r.path === '/etc/haproxy/haproxy.cfg') as FileResource;
     expect(f.content).toContain('default-server inter 500ms fastinter 500ms downinter 500ms fall 2 rise 2');
   });
 });
@@ -154,7 +156,9 @@ describe('haproxy when members come and go', () => {
   });
 
   it('renders a new postgres host as a server of every listen section', async () => {
-    const f = (await plan(step, ctxFor(withPg4(), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource;
+    const f = (await plan(step, ctxFor(withPg4(), 'lb1'), {})).find(
+      (r) => r.kind === 'file' && r.path === '/etc/haproxy/haproxy.cfg',
+    ) as FileResource;
     for (const px of ['primary', 'replicas', 'all'])
       expect(section(f.content, px)).toContain('server pg4 10.77.0.14:5432 maxconn 200 check port 8008');
   });

@@ -150,8 +150,8 @@ describe('pgbouncer reload or restart, from what changed', () => {
 
 describe('pgbouncer facts', () => {
   it('the Patroni role of a running member, empty otherwise', () => {
-    const f = patroniRoleFact(8008);
-    expect(f.script).toContain('8008');
+    const f = patroniRoleFact({ address: '10.0.0.1', port: 8008 });
+    expect(f.script).toContain('http://10.0.0.1:8008');
     const http = (body: string, status = 200) => `HTTP/1.0 ${status} OK\r\n\r\n${body}`;
     expect(f.parse(http('{"state":"running","role":"master"}'))).toBe('master');
     expect(f.parse(http('{"state":"starting","role":"replica"}'))).toBe('');
@@ -304,7 +304,11 @@ describe('pgbouncer member check', () => {
 describe('haproxy pooled frontends', () => {
   const step = stepById(haproxySteps, 'haproxy.config');
   const cfg = async (vars: Record<string, unknown>) =>
-    ((await plan(step, ctxFor(makeInventory(vars), 'lb1'), {})).find((r) => r.kind === 'file') as FileResource).content;
+    (
+      (await plan(step, ctxFor(makeInventory(vars), 'lb1'), {})).find(
+        (r) => r.kind === 'file' && r.path === '/etc/haproxy/haproxy.cfg',
+      ) as FileResource
+    ).content;
   const section = (text: string, name: string) => {
     const rest = text.slice(text.indexOf(`listen ${name}\n`));
     const end = rest.slice(1).search(/\n(listen|#)/);

@@ -7,13 +7,34 @@ import { withRole } from '../common.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
+import { readFileSync } from 'node:fs';
+import { tlsEnabled } from '../tls/settings.js';
+import { ensureCa } from '../tls/ca.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
+/** The cluster's CA certificate on a balancer: what its health checks verify Patroni's certificates with. */
+export const HAPROXY_CA = '/etc/haproxy/pgha-ca.crt';
+
+/** The CA file on a balancer with TLS (a new CA is taken up with a reload), none without. */
+export function haproxyCaFile(ctx: StepContext): FileResource[] {
+  if (!tlsEnabled(ctx.inventory, ctx.host)) return [];
+  const ca = ensureCa(ctx.inventory, !ctx.check);
+  return [
+    {
+      kind: 'file',
+      path: HAPROXY_CA,
+      content: ca ? readFileSync(ca.cert, 'utf8') : '(the CA certificate pgha would make)\n',
+      mode: '0644',
+      notify: [{ service: 'haproxy', action: 'reload' }],
+    },
+  ];
+}
 
 export function haproxyConfigFile(ctx: StepContext): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
   const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
   const m = metricsSettings(ctx.inventory, ctx.host);
+  const tls = tlsEnabled(ctx.inventory, ctx.host);
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
     stats_port: s.statsPort,
@@ -28,6 +49,8 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     rise: s.checkRise,
     replica_max_lag: s.replicaMaxLag,
     servers,
+    // With TLS, the checks speak HTTPS to Patroni and verify its certificate against the cluster's CA.
+    check_tls: tls ? ` check-ssl verify required ca-file ${HAPROXY_CA}` : '',
     // Connection pooling (PgBouncer): its own block of the template.
     ...pooledHaproxyVars(ctx),
     // HAProxy's built-in Prometheus exporter (metrics_haproxy), on the host's own address.
@@ -55,7 +78,11 @@ const config: Step = {
   id: 'haproxy.config',
   title: 'Configure HAProxy (primary, replicas, all, stats; one balancer at a time)',
   serial: true,
-  resources: (ctx) => [haproxyConfigFile(ctx), { kind: 'service', name: 'haproxy', enabled: true, state: 'started' }],
+  resources: (ctx) => [
+    ...haproxyCaFile(ctx),
+    haproxyConfigFile(ctx),
+    { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
+  ],
   verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
 };

@@ -11,6 +11,7 @@ import { errText, httpGet, journal } from '../common.js';
 import { parsePatroniStatus } from '../patroni/facts.js';
 import { pgbouncerSettings } from './settings.js';
 import { LEADER_ROLE_NAMES } from './facts.js';
+import { patroniGet } from '../patroni/api.js';
 
 /** A psql call as the auth role (its password exported by the script, which travels on stdin); the SQL on stdin too. */
 function psqlAs(user: string, conn: string, sql: string): string {
@@ -56,7 +57,7 @@ export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, time
   let want = '';
   const res = await waitFor(
     async () => {
-      const st = parsePatroniStatus((await httpGet(t, '127.0.0.1', apiPort, '/patroni')).body || '{}');
+      const st = parsePatroniStatus((await patroniGet(t, ctx.inventory, ctx.host, '/patroni')).body || '{}');
       const leader = LEADER_ROLE_NAMES.includes(st.role);
       want = `PgBouncer answers SHOW VERSION; a query through it answers pg_is_in_recovery() = ${!leader} (${st.role || '?'})`;
       const r = await t.exec(script, { secrets: [password], timeoutMs: 20_000 });

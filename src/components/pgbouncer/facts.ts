@@ -3,11 +3,12 @@
 import type { FactSpec } from '../../engine/types.js';
 import { httpGetScript, obj, parseHttpResponse } from '../common.js';
 import { PGBOUNCER_INI } from './config.js';
+import { apiGetScript, type PatroniApi } from '../patroni/api.js';
 
 /** The member's role from its own GET /patroni ("master" or "primary" for the leader), '' when it does not answer. */
-export function patroniRoleFact(apiPort: number): FactSpec<string> {
+export function patroniRoleFact(api: PatroniApi): FactSpec<string> {
   return {
-    script: `${httpGetScript('127.0.0.1', apiPort, '/patroni')} 2>/dev/null || true`,
+    script: `${apiGetScript(api, '/patroni')} 2>/dev/null || true`,
     parse(stdout) {
       const r = parseHttpResponse(stdout);
       if (r.status !== 200) return '';
