@@ -7,7 +7,6 @@ import { Runner } from '../engine/runner.js';
 import { withRole } from '../components/common.js';
 import { firstAnsweringMember } from '../components/patroni/api-member.js';
 import { restAuthInput } from '../components/patroni/restart.js';
-import { patroniSettings } from '../components/patroni/settings.js';
 import { RunError } from '../util/errors.js';
 import { confirmLoss, terminalIO, type ConfirmIO } from './confirm.js';
 import { connectAll, openSession, type GlobalOptions, type Session } from './session.js';

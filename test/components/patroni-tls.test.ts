@@ -17,6 +17,7 @@ import { metricsEndpoints, scrapeJobs, MONITOR_CA } from '../../src/components/m
 import { ensureHostCert } from '../../src/components/tls/ca.js';
 import { parseCerts, certScript } from '../../src/components/tls/expiry.js';
 import { parseHttpResponse } from '../../src/components/common.js';
+import { overrideFor, parseScheme, planSwitch } from '../../src/components/patroni/tls-switch.js';
 import { ctxFor, makeInventory, plan, stepById } from './helpers.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
 import { fakeApi, startFakePatroni, type FakePatroni } from './fake-patroni.js';
@@ -226,5 +227,54 @@ describe("pgha's programs against a Patroni serving HTTPS", () => {
     expect(got[0]!.daysLeft).toBe(824);
     expect(parseCerts(r.stdout, now + 824 * 86_400_000)[0]!.daysLeft).toBe(0);
     expect(pem.cert).toContain('BEGIN CERTIFICATE');
+  });
+});
+
+describe('moving a running cluster to TLS, one member at a time', () => {
+  const inv = makeInventory();
+  const now = new Map<string, 'http' | 'https' | 'none' | undefined>([
+    ['pg1', 'http'],
+    ['pg2', 'http'],
+    ['pg3', 'http'],
+  ]);
+
+  it('switches the members that serve the other scheme, replicas first, the leader last', () => {
+    expect(planSwitch('https', now, ['pg1', 'pg2', 'pg3'], 'pg1').members).toEqual(['pg2', 'pg3', 'pg1']);
+    expect(planSwitch('https', now, ['pg1', 'pg2', 'pg3'], 'pg3').members).toEqual(['pg1', 'pg2', 'pg3']);
+    // Done already, or not built yet (patroni.config makes it): nothing to switch.
+    const mixed = new Map(now).set('pg2', 'https').set('pg3', 'none');
+    expect(planSwitch('https', mixed, ['pg1', 'pg2', 'pg3'], 'pg2').members).toEqual(['pg1']);
+    expect(planSwitch('http', now, ['pg1', 'pg2', 'pg3'], 'pg1').members).toEqual([]);
+    // Renewal: members already on TLS whose certificate is issued again reload it, replicas first, the leader last.
+    const onTls = new Map([...now].map(([k]) => [k, 'https' as const]));
+    const r = planSwitch('https', onTls, ['pg1', 'pg2', 'pg3'], 'pg1', new Set(['pg1', 'pg3']));
+    expect(r).toMatchObject({ members: [], renew: ['pg3', 'pg1'] });
+    expect(planSwitch('https', now, ['pg1', 'pg2', 'pg3'], 'pg1', new Set(['pg1'])).renew).toEqual([]);
+    expect(parseScheme('https\n')).toBe('https');
+    expect(parseScheme('')).toBeUndefined();
+  });
+
+  it('HAProxy tolerates failed checks of the members about to switch, then checks each switched one over HTTPS', () => {
+    const p = planSwitch('https', now, ['pg1', 'pg2', 'pg3'], 'pg1');
+    const lines = (done: string[], pending: string[]) =>
+      haproxyConfigFile(ctxFor(inv, 'lb1'), overrideFor(p, new Set(done), new Set(pending)))
+        .content.split('\n')
+        .filter((l) => l.includes('server pg') && l.includes(':5432'))
+        .slice(0, 3)
+        .map((l) => l.replace(/^.*check port 8008/, '').trim());
+    const ssl = 'check-ssl verify required ca-file /etc/haproxy/pgha-ca.crt';
+    // Before any member switches: plain checks, every member tolerant.
+    expect(lines([], ['pg2', 'pg3', 'pg1'])).toEqual(['fall 30', 'fall 30', 'fall 30']);
+    // pg2 switched: checked over HTTPS with its normal fall; the others still plain and tolerant.
+    expect(lines(['pg2'], ['pg3', 'pg1'])).toEqual(['fall 30', ssl, 'fall 30']);
+    // All switched: what haproxy.config renders for the inventory, so it finds nothing to change.
+    const final = haproxyConfigFile(ctxFor(inv, 'lb1'), overrideFor(p, new Set(['pg1', 'pg2', 'pg3']), new Set()));
+    expect(final.content).toBe(haproxyConfigFile(ctxFor(inv, 'lb1')).content);
+  });
+
+  it('the step changes only a member being switched, with the files patroni.config would write', async () => {
+    const step = stepById(patroniSteps, 'patroni.tls');
+    expect(step.serial).toBe(true);
+    expect(await plan(step, ctxFor(inv, 'pg1'), {})).toEqual([]); // not decided: nothing
   });
 });

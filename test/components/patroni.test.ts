@@ -130,10 +130,12 @@ describe('patroni config', () => {
       'on',
     );
     expect(doc.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums']);
+    // With TLS (the default) each asks for it; the CA is there to verify the server.
+    const ssl = { sslmode: 'prefer', sslrootcert: '/etc/patroni/tls/ca.crt' };
     expect(doc.postgresql.authentication).toEqual({
-      superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password },
-      replication: { username: 'replicator', password: SECRETS.replication_password },
-      rewind: { username: 'rewind_user', password: SECRETS.rewind_password },
+      superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password, ...ssl },
+      replication: { username: 'replicator', password: SECRETS.replication_password, ...ssl },
+      rewind: { username: 'rewind_user', password: SECRETS.rewind_password, ...ssl },
     });
     expect(doc.postgresql.connect_address).toBe('10.77.0.12:5432');
     expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/15/patroni');

@@ -8,7 +8,7 @@ import { onMember, type ClusterCommand } from '../cluster-command.js';
 import { patroniConfigFile } from '../../components/patroni/steps.js';
 import { patroniSettings } from '../../components/patroni/settings.js';
 import { reinitScript } from '../../components/patroni/switchover.js';
-import { journalCmd, httpGet, obj } from '../../components/common.js';
+import { journalCmd, obj } from '../../components/common.js';
 import { waitFor } from '../../engine/wait.js';
 import { pgbackrestOf, type Pgbackrest } from '../../components/restore/pgbackrest.js';
 import { readRepository } from '../../components/restore/repo.js';

@@ -8,7 +8,6 @@ import { recordRemoved } from '../../inventory/removed.js';
 import { UserError, RunError } from '../../util/errors.js';
 import { nearest } from '../../util/nearest.js';
 import { withRole } from '../../components/common.js';
-import { patroniSettings } from '../../components/patroni/settings.js';
 import { haproxySteps } from '../../components/haproxy/steps.js';
 import { readView } from '../../components/members/view.js';
 import {

@@ -30,11 +30,31 @@ export function haproxyCaFile(ctx: StepContext): FileResource[] {
   ];
 }
 
-export function haproxyConfigFile(ctx: StepContext): FileResource {
+/**
+ * How a balancer checks each member while TLS is switched on or off one member at a time (patroni/tls-switch.ts):
+ * the scheme each member's REST API answers now, and the members whose checks may fail for a while (their API is
+ * about to switch) without being marked down. Without it, every member as the inventory says.
+ */
+export interface CheckOverride {
+  https: (member: string) => boolean;
+  tolerant: Set<string>;
+}
+
+/** Consecutive failed checks a member about to switch its REST API may have before HAProxy marks it down. */
+export const TOLERANT_FALL = 30;
+
+export function haproxyConfigFile(ctx: StepContext, o?: CheckOverride): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
-  const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
-  const m = metricsSettings(ctx.inventory, ctx.host);
   const tls = tlsEnabled(ctx.inventory, ctx.host);
+  // With TLS, the checks speak HTTPS to Patroni and verify its certificate against the cluster's CA.
+  const servers = withRole(ctx.hosts, 'postgres').map((h) => ({
+    name: h.name,
+    address: h.address,
+    check:
+      ((o ? o.https(h.name) : tls) ? ` check-ssl verify required ca-file ${HAPROXY_CA}` : '') +
+      (o?.tolerant.has(h.name) ? ` fall ${TOLERANT_FALL}` : ''),
+  }));
+  const m = metricsSettings(ctx.inventory, ctx.host);
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
     stats_port: s.statsPort,
@@ -49,8 +69,7 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     rise: s.checkRise,
     replica_max_lag: s.replicaMaxLag,
     servers,
-    // With TLS, the checks speak HTTPS to Patroni and verify its certificate against the cluster's CA.
-    check_tls: tls ? ` check-ssl verify required ca-file ${HAPROXY_CA}` : '',
+    tls,
     // Connection pooling (PgBouncer): its own block of the template.
     ...pooledHaproxyVars(ctx),
     // HAProxy's built-in Prometheus exporter (metrics_haproxy), on the host's own address.

@@ -9,7 +9,7 @@ import { shq } from '../../engine/quote.js';
 import { RemoteError, UserError } from '../../util/errors.js';
 import { LEADER_ROLES, parseCluster } from '../patroni/facts.js';
 import { waitFor } from '../../engine/wait.js';
-import { errText, httpGet } from '../common.js';
+import { errText } from '../common.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import { etcdSettings } from '../etcd/settings.js';

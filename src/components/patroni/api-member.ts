@@ -3,8 +3,7 @@
 // the step's log says which member was used and why the ones before it were not.
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { StepGroupContext } from '../../engine/types.js';
-import { httpGet, withRole } from '../common.js';
-import { patroniSettings } from './settings.js';
+import { withRole } from '../common.js';
 import { patroniGet } from './api.js';
 
 export interface PassedMember {

@@ -18,6 +18,8 @@ export interface PatroniApi {
   port: number;
   /** The files to verify the member and to present as a client; undefined: plain HTTP. */
   tls?: TlsPaths;
+  /** Only this scheme (no fallback to the other while a member switches). */
+  strict?: boolean;
 }
 
 export function patroniApi(inv: Pick<Inventory, 'file' | 'cluster'>, host: Host): PatroniApi {
@@ -40,7 +42,7 @@ export function apiClientLines(api: PatroniApi): string {
   // Without TLS the https fallback still needs the CA to verify: it is where the member keeps it.
   const tls = api.tls ?? tlsPaths(PATRONI_TLS_DIR);
   return renderProgram('patroni/api-client.py.hbs', {
-    bases: [apiUrl(api), other],
+    bases: api.strict ? [apiUrl(api)] : [apiUrl(api), other],
     tls,
   });
 }

@@ -4,7 +4,7 @@ import { CheckError } from '../../util/errors.js';
 import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { patroniSettings } from './settings.js';
-import { errText, httpGet, journal, journalCmd, withRole } from '../common.js';
+import { errText, journal, journalCmd, withRole } from '../common.js';
 import { judgeCluster, parseCluster, parsePatroniStatus, type ClusterVerdict, type PatroniCluster } from './facts.js';
 import { patroniGet } from './api.js';
 
@@ -30,7 +30,6 @@ async function memberLog(t: Transport): Promise<string> {
 export const START_FAILED_PATIENCE_MS = 40_000;
 
 export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
-  const s = patroniSettings(ctx.inventory, ctx.host);
   // Patroni retries a failed start on its own for a while; a start that keeps failing is reported sooner.
   let failedSince = 0;
   const res = await waitFor(

@@ -201,7 +201,6 @@ export function decisionLines(d: RestartDecision, check: boolean): string[] {
 
 /** The command resource that carries out one action on its member. */
 export function actionResource(ctx: StepContext, a: RestartAction, always = false) {
-  const s = patroniSettings(ctx.inventory, ctx.host);
   const why = `${a.note}; because ${a.reasons.join(', ')}`;
   if (a.kind === 'switchover')
     return {

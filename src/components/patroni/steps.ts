@@ -15,6 +15,7 @@ import { chooseApiMember, isApiMember } from './api-member.js';
 import { apiClientLines, PATRONI_TLS_DIR, patroniApi, type PatroniApi } from './api.js';
 import { tlsFiles, tlsPaths } from '../tls/files.js';
 import { tlsEnabled } from '../tls/settings.js';
+import { makeTlsSwitchStep } from './tls-switch.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -258,6 +259,6 @@ const dcs: Step = {
   },
 };
 
-export const patroniSteps: Step[] = [install, config, dcs, restartStep];
+export const patroniSteps: Step[] = [install, makeTlsSwitchStep(), config, dcs, restartStep];
 
 export const patroni: Component = { name: 'patroni', steps: patroniSteps };

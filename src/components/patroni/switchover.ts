@@ -3,7 +3,7 @@
 // from the DCS (GET /config), and which replicas stream from the leader (the leader's GET /patroni).
 import type { StepGroupContext } from '../../engine/types.js';
 import { UserError } from '../../util/errors.js';
-import { httpGet, obj, python3, renderProgram, withRole } from '../common.js';
+import { obj, python3, renderProgram, withRole } from '../common.js';
 import { restAuthLines } from './restart.js';
 import { fetchCluster } from './checks.js';
 import { LEADER_ROLES, type PatroniCluster, type PatroniMember } from './facts.js';

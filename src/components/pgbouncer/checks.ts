@@ -7,7 +7,7 @@ import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { secret } from '../secrets.js';
-import { errText, httpGet, journal } from '../common.js';
+import { errText, journal } from '../common.js';
 import { parsePatroniStatus } from '../patroni/facts.js';
 import { pgbouncerSettings } from './settings.js';
 import { LEADER_ROLE_NAMES } from './facts.js';
@@ -52,7 +52,7 @@ export function parseMemberCheck(stdout: string): { version: string; inRecovery?
 export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = pgbouncerSettings(ctx.inventory, ctx.host);
   const password = secret(ctx, 'pgbouncer_auth_password');
-  const { apiPort, pgPort } = patroniSettings(ctx.inventory, ctx.host);
+  const { pgPort } = patroniSettings(ctx.inventory, ctx.host);
   const script = memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address, pgPort });
   let want = '';
   const res = await waitFor(

@@ -1,7 +1,7 @@
 // What the PgBouncer steps read from a member: the Patroni role it has now (the auth step runs on the leader) and
 // PgBouncer's current config (a change of a setting PgBouncer reads only at start is a restart, else a reload).
 import type { FactSpec } from '../../engine/types.js';
-import { httpGetScript, obj, parseHttpResponse } from '../common.js';
+import { obj, parseHttpResponse } from '../common.js';
 import { PGBOUNCER_INI } from './config.js';
 import { apiGetScript, type PatroniApi } from '../patroni/api.js';
 

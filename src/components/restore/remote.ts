@@ -4,7 +4,7 @@ import type { Host, Inventory } from '../../inventory/types.js';
 import type { Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
-import { journal, httpGet, obj } from '../common.js';
+import { journal, obj } from '../common.js';
 import { etcdctl } from '../etcd/facts.js';
 import { localEtcdUrl } from '../members/view.js';
 import { patroniSettings } from '../patroni/settings.js';
