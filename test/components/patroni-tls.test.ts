@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import type { FileResource } from '../../src/engine/types.js';
+import type { FileResource, StepGroupContext, Transport } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { hostssl, patroniConfigFile, patroniSteps, pgHba } from '../../src/components/patroni/steps.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
@@ -17,8 +17,8 @@ import { metricsEndpoints, scrapeJobs, MONITOR_CA } from '../../src/components/m
 import { ensureHostCert } from '../../src/components/tls/ca.js';
 import { parseCerts, certScript } from '../../src/components/tls/expiry.js';
 import { parseHttpResponse } from '../../src/components/common.js';
-import { overrideFor, parseScheme, planSwitch } from '../../src/components/patroni/tls-switch.js';
-import { ctxFor, makeInventory, plan, stepById } from './helpers.js';
+import { makeTlsSwitchStep, overrideFor, parseScheme, planSwitch } from '../../src/components/patroni/tls-switch.js';
+import { ctxFor, fakeTransport, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
 import { fakeApi, startFakePatroni, type FakePatroni } from './fake-patroni.js';
 
@@ -276,5 +276,109 @@ describe('moving a running cluster to TLS, one member at a time', () => {
     const step = stepById(patroniSteps, 'patroni.tls');
     expect(step.serial).toBe(true);
     expect(await plan(step, ctxFor(inv, 'pg1'), {})).toEqual([]); // not decided: nothing
+  });
+});
+
+describe('the switch step against fake hosts', () => {
+  /** Members answer their scheme (http) and GETs; balancers run HAProxy; every write is recorded with its input. */
+  function hosts(check: boolean) {
+    const inv = makeInventory();
+    const pushed: { host: string; script: string; stdin: string }[] = [];
+    const logs: string[] = [];
+    const cluster = JSON.stringify({
+      members: ['pg1', 'pg2', 'pg3'].map((n) => ({
+        name: n,
+        role: n === 'pg2' ? 'leader' : 'replica',
+        state: 'running',
+      })),
+    });
+    const transports = new Map<string, Transport>(
+      inv.hosts.map((h) => {
+        const t = fakeTransport(h, (s) => {
+          if (s.includes('certfile:')) return { stdout: 'http\n' };
+          if (s.includes('/cluster')) return { stdout: `HTTP/1.0 200\r\n\r\n${cluster}` };
+          if (s.includes('/patroni')) return { stdout: 'HTTP/1.0 200\r\n\r\n{"state":"running"}' };
+          return {};
+        });
+        const exec = t.exec.bind(t);
+        t.exec = async (script, o) => {
+          if (script.includes('cat > "$tmp"') || script.includes('reload haproxy'))
+            pushed.push({ host: h.name, script, stdin: o?.stdin ?? '' });
+          return exec(script, o);
+        };
+        return [h.name, t];
+      }),
+    );
+    const g: StepGroupContext = {
+      inventory: inv,
+      hosts: inv.hosts.filter((h) => h.roles.includes('postgres')),
+      transports,
+      secrets: SECRETS,
+      check,
+      log: (l) => logs.push(l),
+      changedInRun: () => [],
+    };
+    return { inv, g, pushed, logs, transports };
+  }
+  const serverChecks = (cfg: string) =>
+    cfg
+      .split('\n')
+      .filter((l) => l.includes('server pg') && l.includes(':5432'))
+      .slice(0, 3)
+      .map((l) => l.replace(/^.*check port 8008/, '').trim());
+  const ssl = 'check-ssl verify required ca-file /etc/haproxy/pgha-ca.crt';
+
+  it('plan says which members move, in which order, and changes nothing', async () => {
+    const { g, pushed, logs } = hosts(true);
+    const step = makeTlsSwitchStep();
+    await step.before!(g);
+    expect((await step.order!(g)).map((h) => h.name)).toEqual(['pg1', 'pg3', 'pg2']);
+    expect(logs.join('\n')).toContain('the REST API of pg1, pg3, pg2 moves to HTTPS one member at a time');
+    expect(pushed).toEqual([]);
+  });
+
+  it('refuses before any change when a balancer cannot be reached (its checks could not follow)', async () => {
+    const { g, pushed } = hosts(false);
+    g.transports.delete('lb2');
+    const e = await makeTlsSwitchStep().before!(g).catch((x: unknown) => x);
+    expect(String((e as Error).message)).toContain('cannot reach lb2');
+    expect(pushed).toEqual([]);
+  });
+
+  it('apply: balancers tolerate first, then check each member over HTTPS once it answers it', async () => {
+    const { inv, g, pushed, transports } = hosts(false);
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-tlsstep-'));
+    inv.file = join(dir, 'lab.yml');
+    inv.dir = dir;
+    const step = makeTlsSwitchStep();
+    await step.before!(g);
+    const configs = () => pushed.filter((p) => p.script.includes('haproxy -dW -c')).map((p) => p.stdin);
+    // Both balancers: every member still plain and tolerant; the CA is written before the config.
+    expect(configs().map(serverChecks)).toEqual([
+      ['fall 30', 'fall 30', 'fall 30'],
+      ['fall 30', 'fall 30', 'fall 30'],
+    ]);
+    expect(
+      pushed.filter((p) => p.host === 'lb1').map((p) => /pgha-ca|haproxy\.cfg|reload/.exec(p.script)?.[0]),
+    ).toEqual(['pgha-ca', 'haproxy.cfg', 'reload']);
+    const pg1 = ctxFor(inv, 'pg1', { check: false });
+    const res = (await step.resources(pg1, {})) as FileResource[];
+    expect(res.map((r) => r.path)).toEqual([
+      '/etc/patroni/tls/ca.crt',
+      '/etc/patroni/tls/host.crt',
+      '/etc/patroni/tls/host.key',
+      '/etc/patroni/config.yml',
+    ]);
+    pushed.length = 0;
+    await step.verify!(pg1, transports.get('pg1')!);
+    expect(configs().map(serverChecks)).toEqual([
+      [ssl, 'fall 30', 'fall 30'],
+      [ssl, 'fall 30', 'fall 30'],
+    ]);
+    pushed.length = 0;
+    await step.verify!(ctxFor(inv, 'pg3', { check: false }), transports.get('pg3')!);
+    await step.verify!(ctxFor(inv, 'pg2', { check: false }), transports.get('pg2')!);
+    // After the leader: what haproxy.config renders for the inventory.
+    expect(configs().at(-1)).toBe(haproxyConfigFile(ctxFor(inv, 'lb2')).content);
   });
 });

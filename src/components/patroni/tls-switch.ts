@@ -10,7 +10,7 @@ import type { Host } from '../../inventory/types.js';
 import type { FileResource, Step, StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { renderTemplate } from '../../engine/template.js';
 import { waitFor } from '../../engine/wait.js';
-import { CheckError, RemoteError } from '../../util/errors.js';
+import { CheckError, RemoteError, UserError } from '../../util/errors.js';
 import { shq } from '../../engine/quote.js';
 import { withRole } from '../common.js';
 import { tlsFiles, tlsPaths } from '../tls/files.js';
@@ -159,6 +159,13 @@ export function makeTlsSwitchStep(): Step {
         `the REST API of ${plan.members.join(', ')} moves to ${want.toUpperCase()} one member at a time (replicas first, ` +
           `the leader last), in place; HAProxy's checks of each member follow it${lbs.length ? ` on ${lbs.join(', ')}` : ''}`,
       );
+      // Every balancer must follow, or a switched member is marked down where it does not (--limit).
+      const missing = lbs.filter((b) => !g.transports.has(b));
+      if (missing.length)
+        throw new UserError(
+          `the REST API of ${plan.members.join(', ')} would move to ${want.toUpperCase()}, but pgha cannot reach ${missing.join(', ')} to change its checks with it`,
+          'run pgha up without --limit, with every balancer up',
+        );
       if (g.check) return;
       for (const [b, t] of await balancers(g))
         await pushBalancer(g, b, t, overrideFor(plan, done, new Set(plan.members)));
