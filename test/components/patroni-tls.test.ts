@@ -82,6 +82,8 @@ describe('Patroni and PostgreSQL with tls_enabled (the default)', () => {
       'hostssl all all 10.77.0.0/24 scram-sha-256',
     ]);
     expect(hostssl('host all all 10.0.0.0/8 md5', false)).toBe('host all all 10.0.0.0/8 md5');
+    expect(hostssl('host all all ::1/128 scram-sha-256', true)).toBe('host all all ::1/128 scram-sha-256');
+    expect(hostssl('host app app 192.0.2.0/24 scram-sha-256', true)).toBe('hostssl app app 192.0.2.0/24 scram-sha-256');
     expect(hostssl('hostssl all all 10.0.0.0/8 md5', true)).toBe('hostssl all all 10.0.0.0/8 md5');
   });
 

@@ -87,12 +87,12 @@ export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniS
 
 /**
  * With TLS, a rule for connections from other hosts (`host`) becomes `hostssl`: PostgreSQL refuses them without
- * TLS. Unix sockets (`local`) and loopback (127.0.0.1, the host's own PgBouncer and tools) stay as they are.
+ * TLS. Unix sockets (`local`) and loopback (127.0.0.0/8, ::1: the host's own PgBouncer and tools) stay as they are.
  */
 export function hostssl(line: string, tls: boolean): string {
   if (!tls || !line.startsWith('host ')) return line;
   const address = line.split(/\s+/)[3] ?? '';
-  return address.startsWith('127.') ? line : `hostssl ${line.slice('host '.length)}`;
+  return address.startsWith('127.') || address.startsWith('::1/') ? line : `hostssl ${line.slice('host '.length)}`;
 }
 
 /** PostgreSQL's TLS parameters (ssl on, the member's certificate, key and CA), or none without TLS. */
