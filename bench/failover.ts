@@ -2,13 +2,15 @@
 // on the VIP holder to the VIP answering on another host. Runs on a converged lab (pgha up first).
 // Usage: node dist/bench/failover.js [-i INVENTORY] [--rounds N]
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { loadInventory } from '../src/inventory/load.js';
 import { catalog } from '../src/components/index.js';
 import { sidecarPath } from '../src/inventory/types.js';
+import { tlsDir } from '../src/components/tls/ca.js';
 import { hardKillHost } from '../src/providers/lab/index.js';
 import { packageRoot } from '../src/engine/template.js';
 import { SshTransport } from '../src/engine/transport.js';
@@ -38,11 +40,30 @@ function psql(port: number, sql: string): Promise<boolean> {
   });
 }
 
+/** GET /cluster of a member: over HTTPS with the inventory's CA when it has one (tls_enabled), else plain HTTP. */
+function clusterOf(address: string): Promise<unknown> {
+  const caFile = `${tlsDir(inv)}/ca.crt`;
+  if (!existsSync(caFile))
+    return fetch(`http://${address}:8008/cluster`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json());
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      { host: address, port: 8008, path: '/cluster', ca: readFileSync(caFile, 'utf8'), timeout: 2000 },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve(JSON.parse(body)));
+      },
+    );
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.end();
+  });
+}
+
 async function leader(): Promise<string | undefined> {
   for (const h of inv.hosts.filter((x) => x.roles.includes('postgres'))) {
     try {
-      const r = await fetch(`http://${h.address}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
-      const m = ((await r.json()) as { members: { name: string; role: string }[] }).members.find(
+      const m = ((await clusterOf(h.address)) as { members: { name: string; role: string }[] }).members.find(
         (x) => x.role === 'leader',
       );
       if (m) return m.name;

@@ -7,7 +7,6 @@ import { Runner } from '../engine/runner.js';
 import { withRole } from '../components/common.js';
 import { firstAnsweringMember } from '../components/patroni/api-member.js';
 import { restAuthInput } from '../components/patroni/restart.js';
-import { patroniSettings } from '../components/patroni/settings.js';
 import { RunError } from '../util/errors.js';
 import { confirmLoss, terminalIO, type ConfirmIO } from './confirm.js';
 import { connectAll, openSession, type GlobalOptions, type Session } from './session.js';
@@ -15,6 +14,7 @@ import { formatMembers, membersOf, type MemberStatus } from './status.js';
 import { fetchCluster } from '../components/patroni/checks.js';
 import { runPlaybook } from './playbook-run.js';
 import type { Out } from './output.js';
+import { patroniApi, type PatroniApi } from '../components/patroni/api.js';
 
 export interface ClusterCommand {
   s: Session;
@@ -77,7 +77,7 @@ export async function confirmAction(
 /** Runs a REST program on the first member whose API answers (credentials on stdin); its output, or throws. */
 export async function onAnsweringMember(
   c: ClusterCommand,
-  script: (apiPort: number) => string,
+  script: (api: PatroniApi) => string,
   what: string,
   timeoutMs: number,
 ): Promise<{ host: string; stdout: string }> {
@@ -96,13 +96,13 @@ export async function onAnsweringMember(
 export async function onMember(
   c: ClusterCommand,
   host: Host,
-  script: (apiPort: number) => string,
+  script: (api: PatroniApi) => string,
   what: string,
   timeoutMs: number,
 ): Promise<string> {
   const t = c.s.transports.get(host.name);
   if (!t) throw new RunError(what, [{ host: host.name, error: new Error('not connected') }]);
-  const r = await t.exec(script(patroniSettings(c.s.inv, host).apiPort), {
+  const r = await t.exec(script(patroniApi(c.s.inv, host)), {
     ...restAuthInput({ inventory: c.s.inv, host, secrets: c.s.secrets }),
     timeoutMs,
   });

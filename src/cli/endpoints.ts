@@ -3,7 +3,8 @@
 import { catalog } from '../components/index.js';
 import { loadInventory, resolveLimit } from '../inventory/load.js';
 import { skipRemoved } from '../inventory/removed.js';
-import { metricsEndpoints, scrapeConfigs, type MetricsEndpoint } from '../components/metrics/endpoints.js';
+import { MONITOR_CA, metricsEndpoints, scrapeConfigs, type MetricsEndpoint } from '../components/metrics/endpoints.js';
+import { ensureCa } from '../components/tls/ca.js';
 import { UserError } from '../util/errors.js';
 import type { GlobalOptions } from './session.js';
 import type { Out } from './output.js';
@@ -25,7 +26,10 @@ export async function endpoints(g: GlobalOptions, out: Out, format: EndpointForm
   const inv = skipRemoved(await loadInventory(g.inventory, catalog));
   const hosts = g.limit ? resolveLimit(inv, g.limit) : inv.hosts;
   const list = metricsEndpoints(inv, hosts);
-  const prometheus = scrapeConfigs(inv.cluster, list);
+  const ca = list.some((e) => e.scheme === 'https') ? ensureCa(inv, false) : undefined;
+  const prometheus =
+    (ca ? `# HTTPS endpoints: put the cluster's CA (${ca.cert}) at ${MONITOR_CA} on the Prometheus host\n` : '') +
+    scrapeConfigs(inv.cluster, list);
   if (!g.json) out.info(format === 'prometheus' ? prometheus.trimEnd() : formatEndpoints(list));
   return { ok: true, cluster: inv.cluster, endpoints: list, prometheus };
 }

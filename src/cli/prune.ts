@@ -19,6 +19,7 @@ import {
 import { connectAll, type Session } from './session.js';
 import { destroyMachines } from './provider-run.js';
 import type { Out } from './output.js';
+import { patroniApi } from '../components/patroni/api.js';
 
 /** A host entry for a dropped member (the inventory's SSH settings, its address), to stop its services. */
 function hostFor(s: Session, d: DroppedMember): Host | undefined {
@@ -75,7 +76,7 @@ export async function droppedHosts(
       inventory: s.inv,
       transports: s.transports,
       target: s.transports.get(d.name),
-      apiPort: ps.apiPort,
+      api: { ...patroniApi(s.inv, pgHost), address: d.address ?? '127.0.0.1' },
       log: (l) => out.info(l),
       reloadBalancers: async () => {
         await runner.runStep(

@@ -8,6 +8,11 @@ import { fetchCluster } from '../components/patroni/checks.js';
 import type { PatroniMember } from '../components/patroni/facts.js';
 import { backendsOn, PROXIES } from '../components/haproxy/checks.js';
 import { vipState } from '../components/keepalived/checks.js';
+import { certsOn, type CertExpiry } from '../components/tls/expiry.js';
+import { tlsPaths } from '../components/tls/files.js';
+import { RENEW_DAYS } from '../components/tls/ca.js';
+import { PATRONI_TLS_DIR } from '../components/patroni/api.js';
+import { PGBACKREST_TLS_DIR } from '../components/backup/settings.js';
 import { etcdctl, parseEndpointHealth, parseEndpointStatus, parseMemberList } from '../components/etcd/facts.js';
 
 export interface MemberStatus {
@@ -43,6 +48,42 @@ export interface ClusterStatus {
   balancers: BalancerStatus[];
   ports: { primary: number; replicas: number; all: number };
   etcd: EtcdStatus;
+  /** The certificates each host's services use, with the days they remain valid (none without TLS). */
+  certificates: HostCerts[];
+}
+
+export interface HostCerts {
+  host: string;
+  certificates: CertExpiry[];
+  error?: string;
+}
+
+/** Where the hosts keep their certificates (Patroni and PostgreSQL, pgBackRest). */
+export const CERT_PATHS = [tlsPaths(PATRONI_TLS_DIR).cert, tlsPaths(PGBACKREST_TLS_DIR).cert];
+
+async function certificates(ctx: StepGroupContext): Promise<HostCerts[]> {
+  return Promise.all(
+    ctx.inventory.hosts
+      .filter((h) => ctx.transports.has(h.name))
+      .map(async (h) => {
+        try {
+          return { host: h.name, certificates: await certsOn(ctx.transports.get(h.name)!, CERT_PATHS) };
+        } catch (e) {
+          return { host: h.name, certificates: [], error: errText(e) };
+        }
+      }),
+  ).then((all) => all.filter((c) => c.certificates.length > 0 || c.error));
+}
+
+/** "pg1 824 d, pg2 824 d": the soonest expiry on each host. */
+export function certText(certs: HostCerts[]): string {
+  return certs
+    .map((c) => {
+      if (c.error) return `${c.host} ?`;
+      const soonest = Math.min(...c.certificates.map((x) => x.daysLeft));
+      return `${c.host} ${soonest} d${soonest < RENEW_DAYS ? ' (renewed by pgha up)' : ''}`;
+    })
+    .join(', ');
 }
 
 async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
@@ -129,6 +170,7 @@ export async function collectStatus(ctx: StepGroupContext): Promise<ClusterStatu
     balancers,
     ports: { primary: s?.primaryPort ?? 5001, replicas: s?.replicaPort ?? 5002, all: s?.allPort ?? 5010 },
     etcd: await etcdStatus(ctx).catch((e) => ({ members: [], error: errText(e) })),
+    certificates: await certificates(ctx),
   };
 }
 
@@ -206,6 +248,7 @@ export function formatStatus(s: ClusterStatus): string {
   return [
     caption,
     table(['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB', 'HAProxy UP on', 'Pending restart'], rows),
+    ...(s.certificates.length ? [`Certificates valid for: ${certText(s.certificates)}`] : []),
     ...notes,
   ].join('\n');
 }

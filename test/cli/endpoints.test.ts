@@ -43,8 +43,9 @@ const WANT = [
   'haproxy lb1 http://192.0.2.21:9101/metrics',
   'etcd pg1 http://192.0.2.11:2379/metrics',
   'etcd pg2 http://192.0.2.12:2379/metrics',
-  'patroni pg1 http://192.0.2.11:8008/metrics',
-  'patroni pg2 http://192.0.2.12:8008/metrics',
+  // Patroni's REST API answers HTTPS only with tls_enabled (the default).
+  'patroni pg1 https://192.0.2.11:8008/metrics',
+  'patroni pg2 https://192.0.2.12:8008/metrics',
 ];
 
 describe('pgha status --endpoints', () => {

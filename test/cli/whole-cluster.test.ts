@@ -9,7 +9,7 @@ describe('withoutWholeCluster', () => {
   it('leaves out patroni.dcs with --limit and names it with what it would change', () => {
     const lines: string[] = [];
     const kept = withoutWholeCluster(steps, true, (l) => lines.push(l));
-    expect(kept.map((x) => x.step.id)).toEqual(['patroni.install', 'patroni.config', 'patroni.restart']);
+    expect(kept.map((x) => x.step.id)).toEqual(['patroni.install', 'patroni.tls', 'patroni.config', 'patroni.restart']);
     expect(lines).toEqual([
       'patroni.dcs: not run with --limit (PATCH /config changes the DCS settings and cluster-wide parameters of every member); run without --limit to apply it',
     ]);

@@ -62,6 +62,9 @@ describe('the cluster playbook components', () => {
       '/etc/patroni/config.yml',
       '/etc/patroni/config.yml',
       '/etc/patroni/config.yml',
+      '/etc/patroni/tls/host.key',
+      '/etc/patroni/tls/host.key',
+      '/etc/patroni/tls/host.key',
     ]);
   });
 
@@ -139,6 +142,16 @@ describe('status table', () => {
         { name: 'pg3', endpoint: 'z', healthy: false, error: 'context deadline exceeded' },
       ],
     },
+    certificates: [
+      {
+        host: 'pg1',
+        certificates: [
+          { path: '/etc/patroni/tls/host.crt', notAfter: '2029-03-05T10:00:00.000Z', daysLeft: 824 },
+          { path: '/etc/pgbackrest/tls/host.crt', notAfter: '2027-01-10T10:00:00.000Z', daysLeft: 12 },
+        ],
+      },
+      { host: 'pg2', certificates: [], error: 'timed out' },
+    ],
   };
   it('shows roles, ports each member is UP on, the VIP holder and etcd health', () => {
     const t = formatStatus(s);
@@ -149,5 +162,7 @@ describe('status table', () => {
     expect(t).toMatch(/\| pg3 .*\| stopped .*\| unknown .*\|/);
     expect(t).toContain('haproxy on lb2: not connected');
     expect(t).toContain('etcd pg3 unhealthy: context deadline exceeded');
+    // The soonest expiry of each host, flagged when pgha up would issue it again.
+    expect(t).toContain('Certificates valid for: pg1 12 d (renewed by pgha up), pg2 ?');
   });
 });

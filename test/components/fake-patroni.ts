@@ -1,8 +1,13 @@
 // A fake Patroni 3.0.2 REST API on 127.0.0.1, one server per member: GET /patroni and /cluster, POST /restart,
 // /switchover, /failover and /reinitialize, GET and PATCH /config (Basic auth required on POST and PATCH, as with restapi.authentication). Every request is
 // recorded, in arrival order.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import type { Host } from '../../src/inventory/types.js';
+import type { PatroniApi } from '../../src/components/patroni/api.js';
+import type { TlsPaths } from '../../src/components/tls/files.js';
 
 /** What POST /restart does to this member: comes back running, fails to start, or never comes back. */
 export type RestartOutcome = 'ok' | 'start failed' | 'hangs';
@@ -30,6 +35,15 @@ export interface FakeCall {
   path: string;
   auth?: string;
   body?: string;
+  /** Over HTTPS: whether the client presented a certificate of the CA. */
+  clientCert?: boolean;
+}
+
+/** HTTPS as Patroni serves it with certfile, keyfile, cafile and verify_client optional. */
+export interface FakeTls {
+  ca: string;
+  cert: string;
+  key: string;
 }
 
 export interface FakePatroni {
@@ -47,7 +61,7 @@ export interface FakePatroni {
 export type MemberSpec = Pick<FakeMember, 'name' | 'role' | 'pendingRestart'> &
   Partial<Pick<FakeMember, 'restart' | 'state' | 'restartingPolls' | 'lag' | 'nofailover' | 'streaming'>>;
 
-export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni> {
+export async function startFakePatroni(spec: MemberSpec[], o: { tls?: FakeTls } = {}): Promise<FakePatroni> {
   const calls: FakeCall[] = [];
   const members: FakeMember[] = spec.map((m) => ({
     state: 'running',
@@ -94,7 +108,7 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
     });
   for (const m of members) {
     let afterRestart = 0; // GETs answered since a successful restart (the first one still sees "restarting")
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       let body = '';
       req.on('data', (d) => (body += d));
       req.on('end', () => {
@@ -104,11 +118,15 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
           path: req.url ?? '',
           auth: req.headers.authorization,
           body,
+          ...(o.tls ? { clientCert: (req.socket as TLSSocket).authorized } : {}),
         });
         const send = (code: number, text: string, type = 'application/json') => {
           res.writeHead(code, { 'Content-Type': type });
           res.end(text);
         };
+        // verify_client optional: the unsafe methods want a client certificate of the CA.
+        if (o.tls && req.method !== 'GET' && !(req.socket as TLSSocket).authorized)
+          return send(403, 'client certificate required', 'text/plain');
         if (req.method === 'GET' && req.url === '/patroni') {
           if (m.state === 'restarting' && ++afterRestart > m.restartingPolls) m.state = 'running';
           return send(
@@ -174,7 +192,10 @@ export async function startFakePatroni(spec: MemberSpec[]): Promise<FakePatroni>
         }
         send(404, '', 'text/plain');
       });
-    });
+    };
+    const server = o.tls
+      ? createHttpsServer({ ...o.tls, requestCert: true, rejectUnauthorized: false }, handler)
+      : createServer(handler);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     m.port = (server.address() as AddressInfo).port;
     servers.push(server);
@@ -206,4 +227,15 @@ function patch(config: Record<string, any>, data: Record<string, any>): void {
       patch(config[k], v);
     else config[k] = structuredClone(v);
   }
+}
+
+/** A fake member's API as pgha's programs reach it: 127.0.0.1, plain HTTP unless `tls` names the client's files. */
+export function fakeApi(port: number, tls?: TlsPaths): PatroniApi {
+  return { address: '127.0.0.1', port, ...(tls ? { tls } : {}) };
+}
+
+/** Points an inventory host at a fake member: its REST API on 127.0.0.1:`port`, plain HTTP. */
+export function pointAtFake(h: Host, port: number): void {
+  h.address = '127.0.0.1';
+  h.vars = { ...h.vars, patroni_restapi_port: port, tls_enabled: false };
 }

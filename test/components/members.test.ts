@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeInventory, groupCtx } from './helpers.js';
-import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { pointAtFake, startFakePatroni, type FakePatroni } from './fake-patroni.js';
 import { fakeBin, FakeBinTransport } from '../engine/fake-bin.js';
 import { removeMember, remove } from '../../src/cli/commands/remove.js';
 import { droppedLines, droppedMembers, readView } from '../../src/components/members/view.js';
@@ -80,7 +80,8 @@ async function lab(o: { unhealthy?: string[]; etcd?: string[]; patroniExtra?: st
   mkdirSync(join(dataDir, 'member', 'snap'), { recursive: true });
   for (const h of inv.hosts) {
     const m = fake.members.find((x) => x.name === h.name);
-    h.vars = { ...h.vars, ...(m ? { patroni_restapi_port: m.port } : {}), etcd_data_dir: dataDir };
+    if (m) pointAtFake(h, m.port);
+    h.vars = { ...h.vars, etcd_data_dir: dataDir };
   }
   const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new FakeBinTransport(dir, h)]));
   return { inv, transports, calls, dir, dataDir };

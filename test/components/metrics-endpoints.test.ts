@@ -26,7 +26,7 @@ describe('endpoint list', () => {
     ]);
     expect(byJob('haproxy')).toEqual(['lb1 http://10.77.0.21:8405/metrics', 'lb2 http://10.77.0.22:8405/metrics']);
     expect(byJob('etcd')[0]).toBe('pg1 http://10.77.0.11:2379/metrics');
-    expect(byJob('patroni')[2]).toBe('pg3 http://10.77.0.13:8008/metrics');
+    expect(byJob('patroni')[2]).toBe('pg3 https://10.77.0.13:8008/metrics'); // tls_enabled by default
     expect(list).toHaveLength(5 + 3 + 2 + 3 + 3);
     expect(list.map((e) => e.job)).toEqual([...list.map((e) => e.job)].sort((a, b) => order(a) - order(b)));
   });
@@ -148,7 +148,7 @@ describe('endpoint checks against fake exporters', () => {
     expect(e).toBeInstanceOf(CheckError);
     expect(String((e as Error).message)).toContain(`http://127.0.0.1:${closed}/metrics: does not answer`);
     const got = await probeEndpoints(t, [
-      { job: 'etcd', host: 'pg1', address: '127.0.0.1', port: etcd, path: '/nope', url: '' },
+      { job: 'etcd', host: 'pg1', address: '127.0.0.1', port: etcd, path: '/nope', url: '', scheme: 'http' },
     ]);
     expect(got).toEqual(['answered 404']);
   });

@@ -219,7 +219,9 @@ describe('monitor role (Prometheus)', () => {
     const inv = invWithMonitor();
     expect(await plan(step, ctxFor(inv, 'lb2'), {})).toEqual([]);
     const rs = await plan(step, ctxFor(inv, 'lb1'), {});
-    expect(rs.map((r) => r.kind)).toEqual(['directory', 'file', 'file', 'packages', 'service']);
+    // The CA file first: Patroni's /metrics answers HTTPS only with tls_enabled (the default).
+    expect(rs.map((r) => r.kind)).toEqual(['directory', 'file', 'file', 'file', 'packages', 'service']);
+    expect(rs[1]).toMatchObject({ kind: 'file', path: '/etc/prometheus/pgha-ca.crt', mode: '0644' });
     expect(rs[0]).toEqual({ kind: 'directory', path: '/etc/prometheus', mode: '0755' });
     expect(envValue(fileAt(rs, PROMETHEUS_DEFAULT).content, 'ARGS')).toBe('--web.listen-address=10.77.0.21:9090');
     const cfg = fileAt(rs, PROMETHEUS_CONFIG);

@@ -6,7 +6,7 @@ import type { Transport } from '../../src/engine/types.js';
 import { LocalTransport } from '../engine/local-transport.js';
 import { groupCtx, makeInventory, stepById } from './helpers.js';
 import { testRunner } from './helpers.js';
-import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { startFakePatroni, type FakePatroni, pointAtFake } from './fake-patroni.js';
 
 const dcsStep = stepById(patroniSteps, 'patroni.dcs');
 
@@ -24,8 +24,7 @@ async function setup(connected = ['pg1', 'pg2', 'pg3'], check = false) {
     { name: 'pg3', role: 'replica', pendingRestart: false },
   ]);
   const inv = makeInventory();
-  for (const h of withRole(inv.hosts, 'postgres'))
-    h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
+  for (const h of withRole(inv.hosts, 'postgres')) pointAtFake(h, fake.members.find((m) => m.name === h.name)!.port);
   const transports = new Map<string, Transport>(
     inv.hosts.filter((h) => connected.includes(h.name)).map((h) => [h.name, new LocalTransport(h)]),
   );

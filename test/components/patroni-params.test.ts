@@ -9,7 +9,7 @@ import type { Inventory } from '../../src/inventory/types.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
 import { ctxFor, stepById } from './helpers.js';
 import { testRunner } from './helpers.js';
-import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { startFakePatroni, type FakePatroni, pointAtFake, fakeApi } from './fake-patroni.js';
 import { load } from '../inventory/helpers.js';
 
 const sh = (script: string, stdin = '') => new LocalTransport(fakeHost()).exec(script, { stdin });
@@ -26,6 +26,7 @@ provider: static
 network: {subnet: 10.77.0.0/24, vip: 10.77.0.100}
 vars:
   postgres_parameters: {max_connections: 300, work_mem: 4MB}
+  tls_enabled: false # the parameters below are those of the inventory alone (no ssl_*)
 groups:
   rack-b:
     vars:
@@ -72,7 +73,8 @@ describe("parameters of a group or a host go into that host's config.yml, not in
     const scripts = ['pg1', 'pg2', 'pg3'].map((h) => {
       const ctx = { ...ctxFor(inv, h), hosts: inv.hosts.filter((x) => x.name === h || x.roles.includes('haproxy')) };
       const [r] = dcsStep.resources(ctx, {}) as { script: string }[];
-      return r!.script;
+      // Each member talks to its own REST API address; the rest of the program is the same.
+      return r!.script.replaceAll(ctx.host.address, 'ADDRESS');
     });
     expect(scripts[0]).toContain('work_mem');
     expect(scripts[0]).not.toContain('2GB');
@@ -105,7 +107,7 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
 
   it('prints every difference, sends null for the leftovers only, and finds nothing left afterwards', async () => {
     const port = await start();
-    const check = await sh(configScript(port, want, false));
+    const check = await sh(configScript(fakeApi(port), want, false));
     expect(check.code).toBe(1);
     expect(check.stdout.trim().split('\n')).toEqual([
       'ttl 30 -> 8',
@@ -115,7 +117,7 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
       'ssl_passphrase_command removed (was (secret))',
       'Effective_Cache_Size removed (was 1GB)',
     ]);
-    const r = await sh(configScript(port, want, true), CRED);
+    const r = await sh(configScript(fakeApi(port), want, true), CRED);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(fake!.config).toEqual({
@@ -124,7 +126,7 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
       slots: { keep: { type: 'physical' } },
       postgresql: { use_slots: true, parameters: { max_connections: 200, shared_buffers: '256MB' } },
     });
-    const again = await sh(configScript(port, want, false));
+    const again = await sh(configScript(fakeApi(port), want, false));
     expect([again.code, again.stdout]).toEqual([0, '']);
     expect(fake!.calls.map((c) => c.method)).toEqual(['GET', 'GET', 'PATCH', 'GET']);
   });
@@ -132,10 +134,10 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
   it('a leftover parameter alone is a difference; values compare as text, case-insensitive', async () => {
     const port = await start();
     fake!.config = { ttl: '8', postgresql: { parameters: { max_connections: '200', shared_buffers: '256mb', x: 1 } } };
-    const check = await sh(configScript(port, want, false));
+    const check = await sh(configScript(fakeApi(port), want, false));
     expect([check.code, check.stdout]).toEqual([1, 'x removed (was 1)\n']);
     delete fake!.config.postgresql.parameters.x;
-    expect((await sh(configScript(port, want, false))).code).toBe(0);
+    expect((await sh(configScript(fakeApi(port), want, false))).code).toBe(0);
   });
 
   it('a wanted null removes what the DCS holds there, and is no difference when it holds nothing', async () => {
@@ -145,21 +147,21 @@ describe('templates/patroni/dcs-config.py.hbs: postgresql.parameters is the whol
       ...structuredClone(want),
       postgresql: { ...structuredClone(want.postgresql), recovery_conf: { restore_command: 'pgbackrest archive-get' } },
     };
-    const check = await sh(configScript(port, off, false));
+    const check = await sh(configScript(fakeApi(port), off, false));
     expect([check.code, check.stdout]).toEqual([
       1,
       'postgresql.recovery_conf.restore_command removed (was pgbackrest archive-get)\n',
     ]);
-    expect((await sh(configScript(port, off, true), CRED)).code).toBe(0);
+    expect((await sh(configScript(fakeApi(port), off, true), CRED)).code).toBe(0);
     expect(fake!.config.postgresql.recovery_conf).toEqual({});
-    const again = await sh(configScript(port, off, false));
+    const again = await sh(configScript(fakeApi(port), off, false));
     expect([again.code, again.stdout]).toEqual([0, '']);
   });
 
   it('does not PATCH when nothing differs', async () => {
     const port = await start();
     fake!.config = structuredClone(want);
-    const r = await sh(configScript(port, want, true), CRED);
+    const r = await sh(configScript(fakeApi(port), want, true), CRED);
     expect(r.code).toBe(0);
     expect(fake!.calls.map((c) => c.method)).toEqual(['GET']);
   });
@@ -173,8 +175,7 @@ describe('the patroni.dcs step names the parameters that change', () => {
       { name: 'pg3', role: 'replica', pendingRestart: false },
     ]);
     const inv = load(INVENTORY);
-    for (const h of withRole(inv.hosts, 'postgres'))
-      h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
+    for (const h of withRole(inv.hosts, 'postgres')) pointAtFake(h, fake.members.find((m) => m.name === h.name)!.port);
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
     const runner = testRunner(inv, transports, check);
     return { runner, members: withRole(inv.hosts, 'postgres') };

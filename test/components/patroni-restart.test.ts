@@ -14,7 +14,7 @@ import { withRole } from '../../src/components/common.js';
 import type { Transport } from '../../src/engine/types.js';
 import { LocalTransport } from '../engine/local-transport.js';
 import { useFakeClock } from '../engine/fake-clock.js';
-import { startFakePatroni, type FakePatroni, type MemberSpec } from './fake-patroni.js';
+import { startFakePatroni, type FakePatroni, type MemberSpec, pointAtFake, fakeApi } from './fake-patroni.js';
 
 const clock = useFakeClock();
 
@@ -49,15 +49,15 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
 
   it('the guard passes (nothing to do) only when GET /patroni shows no pending restart', async () => {
     const m = await member({ role: 'replica', pendingRestart: true });
-    expect((await run(noPendingRestartScript(m.port))).code).toBe(1);
+    expect((await run(noPendingRestartScript(fakeApi(m.port)))).code).toBe(1);
     m.pendingRestart = false;
-    expect((await run(noPendingRestartScript(m.port))).code).toBe(0);
+    expect((await run(noPendingRestartScript(fakeApi(m.port)))).code).toBe(0);
     expect(fake!.calls.map((c) => `${c.method} ${c.path}`)).toEqual(['GET /patroni', 'GET /patroni']);
   });
 
   it('POSTs /restart with Basic auth from stdin, then waits until the member runs again', async () => {
     const m = await member({ role: 'replica', pendingRestart: true });
-    const r = await run(restartScript(m.port, { pollSec: 0 }), CRED);
+    const r = await run(restartScript(fakeApi(m.port), { pollSec: 0 }), CRED);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('restarted successfully');
@@ -73,7 +73,7 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
 
   it('fails when Patroni cannot start the member (503), without waiting', async () => {
     const m = await member({ role: 'replica', pendingRestart: true, restart: 'start failed' });
-    const r = await run(restartScript(m.port, { pollSec: 0 }), CRED);
+    const r = await run(restartScript(fakeApi(m.port), { pollSec: 0 }), CRED);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/HTTP Error 503/);
     expect(fake!.calls.filter((c) => c.method === 'GET')).toEqual([]);
@@ -81,7 +81,7 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
 
   it('fails, saying so, when the member does not come back to running in time', async () => {
     const m = await member({ role: 'replica', pendingRestart: true, restart: 'hangs' });
-    const r = await run(restartScript(m.port, { timeoutSec: 0.3, pollSec: 0.05 }), CRED);
+    const r = await run(restartScript(fakeApi(m.port), { timeoutSec: 0.3, pollSec: 0.05 }), CRED);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe('member did not come back to running in time');
     expect(fake!.calls.filter((c) => c.method === 'GET').length).toBeGreaterThan(1);
@@ -90,7 +90,7 @@ describe('patroni restart scripts against a fake REST API (python3)', () => {
   it('fails when the credentials are refused (401)', async () => {
     const m = await member({ role: 'replica', pendingRestart: true });
     const r = await run(
-      restartScript(m.port, { pollSec: 0 }).replace('"Authorization": "Basic " + auth', '"X-None": "x"'),
+      restartScript(fakeApi(m.port), { pollSec: 0 }).replace('"Authorization": "Basic " + auth', '"X-None": "x"'),
       CRED,
     );
     expect(r.code).not.toBe(0);
@@ -131,8 +131,7 @@ describe('patroni rolling restart, run by the runner against fake members', () =
     fake = await startFakePatroni(spec.map((m) => ({ restartingPolls: 0, ...m })));
     fakeSettings(ROWS);
     const inv = makeInventory(vars);
-    for (const h of withRole(inv.hosts, 'postgres'))
-      h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
+    for (const h of withRole(inv.hosts, 'postgres')) pointAtFake(h, fake.members.find((m) => m.name === h.name)!.port);
     const transports = new Map<string, Transport>(inv.hosts.map((h) => [h.name, new LocalTransport(h)]));
     const logs: string[] = [];
     const runner = testRunner(inv, transports, check, (l, host) => void (host ? undefined : logs.push(l)));

@@ -10,7 +10,7 @@ import { shq } from '../../src/engine/quote.js';
 import { ctxFor, makeInventory } from './helpers.js';
 import { LocalTransport } from '../engine/local-transport.js';
 import { useFakeClock } from '../engine/fake-clock.js';
-import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { pointAtFake, startFakePatroni, type FakePatroni } from './fake-patroni.js';
 
 const clock = useFakeClock();
 
@@ -79,9 +79,9 @@ async function replica(o: { standby?: boolean; walReceiver?: string; journal?: s
   patroni = await startFakePatroni([{ name: 'pg3', role: 'replica', pendingRestart: false }]);
   const inv = makeInventory({
     postgres_data_dir: dataDir,
-    patroni_restapi_port: patroni.members[0]!.port,
     postgres_port: 5433,
   });
+  for (const h of inv.hosts) pointAtFake(h, patroni.members[0]!.port);
   const ctx = { ...ctxFor(inv, 'pg3'), check: false };
   const t = new FakeHostTransport(ctx.host, fake);
   const calls = (cmd: string) =>

@@ -14,7 +14,7 @@ import type { Transport } from '../../src/engine/types.js';
 import { UserError } from '../../src/util/errors.js';
 import { LocalTransport } from '../engine/local-transport.js';
 import { groupCtx, makeInventory, SECRETS } from './helpers.js';
-import { startFakePatroni, type FakePatroni, type MemberSpec } from './fake-patroni.js';
+import { startFakePatroni, type FakePatroni, type MemberSpec, pointAtFake, fakeApi } from './fake-patroni.js';
 
 let fake: FakePatroni | undefined;
 afterEach(async () => {
@@ -27,8 +27,7 @@ const CRED = JSON.stringify({ user: 'patroni', password: SECRETS.patroni_api_pas
 async function setup(spec: MemberSpec[]) {
   fake = await startFakePatroni(spec.map((m) => ({ restartingPolls: 0, ...m })));
   const inv = makeInventory();
-  for (const h of withRole(inv.hosts, 'postgres'))
-    h.vars = { ...h.vars, patroni_restapi_port: fake.members.find((m) => m.name === h.name)!.port };
+  for (const h of withRole(inv.hosts, 'postgres')) pointAtFake(h, fake.members.find((m) => m.name === h.name)!.port);
   const transports = new Map<string, Transport>(
     withRole(inv.hosts, 'postgres').map((h) => [h.name, new LocalTransport(h)]),
   );
@@ -119,7 +118,7 @@ describe('pgha switchover: whom to hand over to, and when it refuses', () => {
     const { view } = await setup(healthy);
     const api = fake!.members.find((m) => m.name === 'pg1')!.port; // any member's API
     const r = await new LocalTransport(makeInventory().hosts[0]!).exec(
-      switchoverScript(api, { action: 'switchover', leader: 'pg2', candidate: 'pg3', pollSec: 0 }),
+      switchoverScript(fakeApi(api), { action: 'switchover', leader: 'pg2', candidate: 'pg3', pollSec: 0 }),
       { stdin: CRED },
     );
     expect(r.stderr).toBe('');
@@ -145,7 +144,13 @@ describe('pgha switchover: whom to hand over to, and when it refuses', () => {
     const api = fake!.members[0]!.port;
     const run = (widenSync: boolean) =>
       new LocalTransport(makeInventory().hosts[0]!).exec(
-        switchoverScript(api, { action: 'switchover', leader: 'pg2', candidate: 'pg1', pollSec: 0, widenSync }),
+        switchoverScript(fakeApi(api), {
+          action: 'switchover',
+          leader: 'pg2',
+          candidate: 'pg1',
+          pollSec: 0,
+          widenSync,
+        }),
         { stdin: CRED },
       );
     // Without widening, Patroni refuses pg1 (pg3 is the synchronous standby).
@@ -166,7 +171,7 @@ describe('pgha switchover: whom to hand over to, and when it refuses', () => {
     await setup(healthy);
     const api = fake!.members[0]!.port;
     const r = await new LocalTransport(makeInventory().hosts[0]!).exec(
-      switchoverScript(api, { action: 'switchover', leader: 'pg1', candidate: 'pg3', pollSec: 0 }),
+      switchoverScript(fakeApi(api), { action: 'switchover', leader: 'pg1', candidate: 'pg3', pollSec: 0 }),
       { stdin: CRED },
     );
     expect(r.code).not.toBe(0);
@@ -204,7 +209,7 @@ describe('pgha failover: its program', () => {
     await setup(healthy.map((m) => (m.role === 'leader' ? { ...m, state: 'stopped' } : m)));
     const api = fake!.members[2]!.port;
     const r = await new LocalTransport(makeInventory().hosts[2]!).exec(
-      switchoverScript(api, { action: 'failover', candidate: 'pg3', pollSec: 0 }),
+      switchoverScript(fakeApi(api), { action: 'failover', candidate: 'pg3', pollSec: 0 }),
       { stdin: CRED },
     );
     expect(r.stderr).toBe('');
@@ -229,7 +234,7 @@ describe('pgha reinit: one replica, rebuilt from a running leader', () => {
   it('its program POSTs /reinitialize on the member and waits until it runs again as a replica', async () => {
     await setup(healthy);
     const m = fake!.members[0]!;
-    const r = await new LocalTransport(makeInventory().hosts[0]!).exec(reinitScript(m.port, { pollSec: 0 }), {
+    const r = await new LocalTransport(makeInventory().hosts[0]!).exec(reinitScript(fakeApi(m.port), { pollSec: 0 }), {
       stdin: CRED,
     });
     expect(r.stderr).toBe('');
@@ -245,7 +250,7 @@ describe('pgha reinit: one replica, rebuilt from a running leader', () => {
   it('its program fails when Patroni refuses (the leader)', async () => {
     await setup(healthy);
     const m = fake!.members[1]!;
-    const r = await new LocalTransport(makeInventory().hosts[1]!).exec(reinitScript(m.port, { pollSec: 0 }), {
+    const r = await new LocalTransport(makeInventory().hosts[1]!).exec(reinitScript(fakeApi(m.port), { pollSec: 0 }), {
       stdin: CRED,
     });
     expect(r.code).not.toBe(0);

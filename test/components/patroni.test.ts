@@ -12,6 +12,12 @@ import { ctxFor, makeInventory, plan, SECRETS, stepById } from './helpers.js';
 import { fakeBin } from '../engine/fake-bin.js';
 import { shq } from '../../src/engine/quote.js';
 import { join } from 'node:path';
+import { pointAtFake } from './fake-patroni.js';
+
+const pointed = (inv: ReturnType<typeof makeInventory>, port: number) => {
+  for (const h of inv.hosts) pointAtFake(h, port);
+  return inv;
+};
 
 describe('patroni install', () => {
   it('writes create_main_cluster = false before postgresql is installed, and drops a leftover main', async () => {
@@ -32,7 +38,7 @@ describe('patroni config', () => {
   const step = stepById(patroniSteps, 'patroni.config');
   const cfgOf = async (name = 'pg2', vars: Record<string, unknown> = {}) => {
     const res = await plan(step, ctxFor(makeInventory(vars), name), {});
-    const f = res.find((r) => r.kind === 'file') as FileResource;
+    const f = res.find((r) => r.kind === 'file' && r.path === PATRONI_CONFIG) as FileResource;
     return { f, doc: parse(f.content) as Record<string, any>, res };
   };
 
@@ -101,7 +107,7 @@ describe('patroni config', () => {
     expect(doc.etcd3.hosts).toEqual(['10.77.0.11:2379', '10.77.0.12:2379', '10.77.0.13:2379']);
     expect(doc.etcd).toBeUndefined(); // v2 API would orphan the state
     expect(doc.restapi.connect_address).toBe('10.77.0.12:8008');
-    expect(doc.restapi.listen).toBe('0.0.0.0:8008');
+    expect(doc.restapi.listen).toBe('10.77.0.12:8008'); // the host's own address only
     expect(doc.restapi.authentication).toEqual({ username: 'patroni', password: SECRETS.patroni_api_password });
     expect(doc.bootstrap.dcs).toMatchObject({
       ttl: 8,
@@ -124,10 +130,12 @@ describe('patroni config', () => {
       'on',
     );
     expect(doc.bootstrap.initdb).toEqual([{ encoding: 'UTF8' }, { locale: 'C.UTF-8' }, 'data-checksums']);
+    // With TLS (the default) each asks for it; the CA is there to verify the server.
+    const ssl = { sslmode: 'prefer', sslrootcert: '/etc/patroni/tls/ca.crt' };
     expect(doc.postgresql.authentication).toEqual({
-      superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password },
-      replication: { username: 'replicator', password: SECRETS.replication_password },
-      rewind: { username: 'rewind_user', password: SECRETS.rewind_password },
+      superuser: { username: 'postgres', password: SECRETS.postgres_superuser_password, ...ssl },
+      replication: { username: 'replicator', password: SECRETS.replication_password, ...ssl },
+      rewind: { username: 'rewind_user', password: SECRETS.rewind_password, ...ssl },
     });
     expect(doc.postgresql.connect_address).toBe('10.77.0.12:5432');
     expect(doc.postgresql.data_dir).toBe('/var/lib/postgresql/15/patroni');
@@ -135,7 +143,8 @@ describe('patroni config', () => {
   });
 
   it('pg_hba: replication from every member, access from the HAProxy hosts and the subnet', async () => {
-    const { doc } = await cfgOf();
+    // Without TLS (with TLS the same rules are hostssl: patroni-tls.test.ts).
+    const { doc } = await cfgOf('pg2', { tls_enabled: false });
     const hba: string[] = doc.postgresql.pg_hba;
     for (const a of ['10.77.0.11', '10.77.0.12', '10.77.0.13']) {
       expect(hba).toContain(`host replication replicator ${a}/32 scram-sha-256`);
@@ -223,7 +232,7 @@ describe('patroni DCS settings through the REST API', () => {
     try {
       const [cmd] = (await plan(
         stepById(patroniSteps, 'patroni.dcs'),
-        ctxFor(makeInventory({ patroni_restapi_port: port }), 'pg1'),
+        ctxFor(pointed(makeInventory(), port), 'pg1'),
         {},
       )) as CommandResource[];
       // Async spawn: the server above runs on this event loop.

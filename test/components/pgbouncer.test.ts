@@ -150,8 +150,8 @@ describe('pgbouncer reload or restart, from what changed', () => {
 
 describe('pgbouncer facts', () => {
   it('the Patroni role of a running member, empty otherwise', () => {
-    const f = patroniRoleFact(8008);
-    expect(f.script).toContain('8008');
+    const f = patroniRoleFact({ address: '10.0.0.1', port: 8008 });
+    expect(f.script).toContain('http://10.0.0.1:8008');
     const http = (body: string, status = 200) => `HTTP/1.0 ${status} OK\r\n\r\n${body}`;
     expect(f.parse(http('{"state":"running","role":"master"}'))).toBe('master');
     expect(f.parse(http('{"state":"starting","role":"replica"}'))).toBe('');

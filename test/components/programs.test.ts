@@ -10,7 +10,8 @@ import { journalCmd, parseHttpResponse, python3, renderProgram } from '../../src
 import { shq } from '../../src/engine/quote.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
 import { fakeBin } from '../engine/fake-bin.js';
-import { startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { fakeApi, startFakePatroni, type FakePatroni } from './fake-patroni.js';
+import { apiClientLines } from '../../src/components/patroni/api.js';
 
 const sh = (script: string, stdin = '') => new LocalTransport(fakeHost()).exec(script, { stdin });
 const CRED = JSON.stringify({ user: 'patroni', password: "s3cr'et pass" });
@@ -84,7 +85,9 @@ describe('templates/patroni/pending-restart.py.hbs', () => {
   it('exits 1 while GET /patroni shows a pending restart, 0 once it does not', async () => {
     patroni = await startFakePatroni([{ name: 'pg1', role: 'replica', pendingRestart: true }]);
     const m = patroni.members[0]!;
-    const guard = python3(renderProgram('patroni/pending-restart.py.hbs', { api_port: m.port }));
+    const guard = python3(
+      renderProgram('patroni/pending-restart.py.hbs', { api_client: apiClientLines(fakeApi(m.port)) }),
+    );
     expect((await sh(guard)).code).toBe(1);
     m.pendingRestart = false;
     expect((await sh(guard)).code).toBe(0);
@@ -97,7 +100,7 @@ describe('templates/patroni/restart.py.hbs', () => {
     python3(
       renderProgram('patroni/restart.py.hbs', {
         rest_auth: renderProgram('patroni/rest-auth.py.hbs'),
-        api_port: port,
+        api_client: apiClientLines(fakeApi(port)),
         timeout_sec: timeoutSec,
         settle_sec: 0,
         poll_sec: 0.01,
@@ -149,7 +152,7 @@ describe('templates/patroni/dcs-config.py.hbs', () => {
       python3(
         renderProgram('patroni/dcs-config.py.hbs', {
           want,
-          api_port: port,
+          api_client: apiClientLines(fakeApi(port)),
           patch,
           rest_auth: patch ? renderProgram('patroni/rest-auth.py.hbs') : '',
         }),

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory, patroniFetch } from './helpers.js';
 import { ensurePsql, psql } from './psql.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { hardKillHost } from '../../src/providers/lab/index.js';
@@ -21,7 +21,7 @@ let conns: Map<string, SshTransport>;
 async function members(): Promise<{ name: string; role: string; state: string }[]> {
   for (const a of MEMBERS) {
     try {
-      const r = await fetch(`http://${a}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, a, '/cluster', 2000);
       if (r.ok) return ((await r.json()) as { members: { name: string; role: string; state: string }[] }).members;
     } catch {
       /* the next one */

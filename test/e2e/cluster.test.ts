@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory, patroniFetch } from './helpers.js';
 import { ensurePsql, psql } from './psql.js';
 import { hardKillHost, labResourcesLeft } from '../../src/providers/lab/index.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
@@ -28,7 +28,7 @@ interface Member {
 async function members(): Promise<Member[]> {
   for (const h of inv.hosts.filter((x) => x.roles.includes('postgres'))) {
     try {
-      const r = await fetch(`http://${h.address}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, h.address, '/cluster', 2000);
       if (r.ok) return ((await r.json()) as { members: Member[] }).members;
     } catch {
       /* that member is down: ask the next */

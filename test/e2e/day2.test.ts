@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parse, parseDocument } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory, patroniFetch } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { describeLoad, lostWrites, prepareLoad, startLoad, type LoadTarget } from '../../bench/load.js';
 import { labResourcesLeft } from '../../src/providers/lab/index.js';
@@ -41,7 +41,7 @@ interface Member {
 async function members(from = PG): Promise<Member[]> {
   for (const h of inv.hosts.filter((x) => from.includes(x.name))) {
     try {
-      const r = await fetch(`http://${h.address}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, h.address, '/cluster', 2000);
       if (r.ok) return ((await r.json()) as { members: Member[] }).members;
     } catch {
       /* that member does not answer: ask the next */
@@ -283,7 +283,7 @@ describe('day-2 operations under a client load', () => {
       }
       if (!oldStopsLeadingAfter) {
         const h = inv.hosts.find((x) => x.name === leader)!;
-        const ok = await fetch(`http://${h.address}:8008/primary`, { signal: AbortSignal.timeout(1500) })
+        const ok = await patroniFetch(file, h.address, '/primary', 1500)
           .then((r) => r.status === 200)
           .catch(() => false);
         if (!ok) oldStopsLeadingAfter = Date.now() - cutAt;

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, patroniFetch, pgha, sh, tempInventory } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { labSettings } from '../../src/providers/lab/render.js';
@@ -20,7 +20,7 @@ let target: LoadTarget;
 async function members(): Promise<{ name: string; role: string; state: string }[]> {
   for (const a of ['10.231.150.11', '10.231.150.12', '10.231.150.13']) {
     try {
-      const r = await fetch(`http://${a}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, a, '/cluster', 2000);
       if (r.ok) return ((await r.json()) as { members: { name: string; role: string; state: string }[] }).members;
     } catch {
       /* the next one */

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, pgha, sh, tempInventory, patroniFetch } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { psqlAt } from '../../bench/load.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
@@ -34,7 +34,7 @@ async function backends(): Promise<Record<string, string[]>> {
 async function leader(): Promise<string> {
   for (const a of ['10.231.190.11', '10.231.190.12', '10.231.190.13']) {
     try {
-      const r = await fetch(`http://${a}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, a, '/cluster', 2000);
       const c = (await r.json()) as { members: { name: string; role: string }[] };
       const l = c.members.find((m) => m.role === 'leader');
       if (l) return l.name;

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { expectOk, inventory, pgha, tempInventory } from './helpers.js';
+import { expectOk, inventory, pgha, tempInventory, patroniFetch } from './helpers.js';
 import { ensurePsql, psql } from './psql.js';
 import { sidecarPath } from '../../src/inventory/types.js';
 
@@ -22,7 +22,7 @@ async function sql(q: string, port = 5001): Promise<string> {
 async function members(): Promise<{ name: string; role: string; state: string; timeline?: number }[]> {
   for (const a of ['10.231.180.11', '10.231.180.12', '10.231.180.13']) {
     try {
-      const r = await fetch(`http://${a}:8008/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniFetch(file, a, '/cluster', 2000);
       if (r.ok) return ((await r.json()) as { members: { name: string; role: string; state: string }[] }).members;
     } catch {
       /* the next one */

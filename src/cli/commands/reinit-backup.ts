@@ -8,13 +8,14 @@ import { onMember, type ClusterCommand } from '../cluster-command.js';
 import { patroniConfigFile } from '../../components/patroni/steps.js';
 import { patroniSettings } from '../../components/patroni/settings.js';
 import { reinitScript } from '../../components/patroni/switchover.js';
-import { journalCmd, httpGet, obj } from '../../components/common.js';
+import { journalCmd, obj } from '../../components/common.js';
 import { waitFor } from '../../engine/wait.js';
 import { pgbackrestOf, type Pgbackrest } from '../../components/restore/pgbackrest.js';
 import { readRepository } from '../../components/restore/repo.js';
 import { withBackupReplicaMethod } from '../../components/restore/bootstrap.js';
 import { writeConfigScript } from '../../components/restore/remote.js';
 import { RemoteError, UserError } from '../../util/errors.js';
+import { patroniGet } from '../../components/patroni/api.js';
 
 /** The repository, when it holds a backup to restore from; a UserError otherwise (nothing changed). */
 export async function backupSource(c: ClusterCommand, out: Out): Promise<{ p: Pgbackrest }> {
@@ -56,7 +57,7 @@ export async function reinitFromBackup(c: ClusterCommand, out: Out, h: Host, p: 
     if (r.code !== 0) throw new RemoteError(h.name, 'restarting Patroni failed', r.stderr);
     await waitFor(
       async () => {
-        const g = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
+        const g = await patroniGet(t, c.s.inv, h, '/patroni');
         return { ok: g.status === 200 && obj(JSON.parse(g.body)).state === 'running', value: g.status };
       },
       { timeoutMs: 120_000, intervalMs: 1000, what: `${h.name} Patroni running` },

@@ -8,7 +8,6 @@ import { recordRemoved } from '../../inventory/removed.js';
 import { UserError, RunError } from '../../util/errors.js';
 import { nearest } from '../../util/nearest.js';
 import { withRole } from '../../components/common.js';
-import { patroniSettings } from '../../components/patroni/settings.js';
 import { haproxySteps } from '../../components/haproxy/steps.js';
 import { readView } from '../../components/members/view.js';
 import {
@@ -22,6 +21,7 @@ import { type GlobalOptions, type Session, connectAll, openSession } from '../se
 import type { Out } from '../output.js';
 import { confirmLoss, lossOf, type ConfirmIO } from '../confirm.js';
 import { destroyMachines } from '../provider-run.js';
+import { patroniApi } from '../../components/patroni/api.js';
 
 /** Connect to what answers; the hosts that do not are returned (the target may well be one of them). */
 async function connectWhatAnswers(s: Session, hosts: Host[]): Promise<string[]> {
@@ -161,7 +161,7 @@ export async function removeMember(o: RemoveMemberOptions) {
     inventory: inv,
     transports: o.transports,
     target: o.transports.get(name),
-    apiPort: patroniSettings(inv, host).apiPort,
+    api: patroniApi(inv, host),
     syncTimeoutMs: o.syncTimeoutMs,
     patroniConfig: o.patroniConfig,
     log: o.log,

@@ -7,6 +7,9 @@ import { withRole } from '../common.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
+import { readFileSync } from 'node:fs';
+import { tlsEnabled } from '../tls/settings.js';
+import { ensureCa } from '../tls/ca.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
 export const HAPROXY_STATE_FILE = '/var/lib/haproxy/server-state';
@@ -36,10 +39,48 @@ export function haproxyStateFiles(ctx: StepContext): FileResource[] {
     },
   ];
 }
+/** The cluster's CA certificate on a balancer: what its health checks verify Patroni's certificates with. */
+export const HAPROXY_CA = '/etc/haproxy/pgha-ca.crt';
 
-export function haproxyConfigFile(ctx: StepContext): FileResource {
+/** The CA file on a balancer with TLS (a new CA is taken up with a reload), none without. */
+export function haproxyCaFile(ctx: StepContext): FileResource[] {
+  if (!tlsEnabled(ctx.inventory, ctx.host)) return [];
+  const ca = ensureCa(ctx.inventory, !ctx.check);
+  return [
+    {
+      kind: 'file',
+      path: HAPROXY_CA,
+      content: ca ? readFileSync(ca.cert, 'utf8') : '(the CA certificate pgha would make)\n',
+      mode: '0644',
+      notify: [{ service: 'haproxy', action: 'reload' }],
+    },
+  ];
+}
+
+/**
+ * How a balancer checks each member while TLS is switched on or off one member at a time (patroni/tls-switch.ts):
+ * the scheme each member's REST API answers now, and the members whose checks may fail for a while (their API is
+ * about to switch) without being marked down. Without it, every member as the inventory says.
+ */
+export interface CheckOverride {
+  https: (member: string) => boolean;
+  tolerant: Set<string>;
+}
+
+/** Consecutive failed checks a member about to switch its REST API may have before HAProxy marks it down. */
+export const TOLERANT_FALL = 30;
+
+export function haproxyConfigFile(ctx: StepContext, o?: CheckOverride): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
-  const servers = withRole(ctx.hosts, 'postgres').map((h) => ({ name: h.name, address: h.address }));
+  const tls = tlsEnabled(ctx.inventory, ctx.host);
+  // With TLS, the checks speak HTTPS to Patroni and verify its certificate against the cluster's CA.
+  const servers = withRole(ctx.hosts, 'postgres').map((h) => ({
+    name: h.name,
+    address: h.address,
+    check:
+      ((o ? o.https(h.name) : tls) ? ` check-ssl verify required ca-file ${HAPROXY_CA}` : '') +
+      (o?.tolerant.has(h.name) ? ` fall ${TOLERANT_FALL}` : ''),
+  }));
   const m = metricsSettings(ctx.inventory, ctx.host);
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
@@ -57,6 +98,7 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     rise: s.checkRise,
     replica_max_lag: s.replicaMaxLag,
     servers,
+    tls,
     // Connection pooling (PgBouncer): its own block of the template.
     ...pooledHaproxyVars(ctx),
     // HAProxy's built-in Prometheus exporter (metrics_haproxy), on the host's own address.
@@ -86,6 +128,7 @@ const config: Step = {
   serial: true,
   resources: (ctx) => [
     ...haproxyStateFiles(ctx),
+    ...haproxyCaFile(ctx),
     haproxyConfigFile(ctx),
     { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
   ],

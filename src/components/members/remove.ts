@@ -9,12 +9,13 @@ import { shq } from '../../engine/quote.js';
 import { RemoteError, UserError } from '../../util/errors.js';
 import { LEADER_ROLES, parseCluster } from '../patroni/facts.js';
 import { waitFor } from '../../engine/wait.js';
-import { errText, httpGet } from '../common.js';
+import { errText } from '../common.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { etcdctl, type EtcdMember } from '../etcd/facts.js';
 import { localEtcdUrl, type ClusterView } from './view.js';
+import { apiGet, type PatroniApi } from '../patroni/api.js';
 
 export interface RemovalTarget {
   name: string;
@@ -166,8 +167,8 @@ export interface RemovalDeps {
   target?: Transport;
   reloadBalancers(): Promise<void>;
   deleteMachine?(): Promise<void>;
-  /** The target's Patroni REST port (default 8008) and how long a synchronous standby may take to hand over. */
-  apiPort?: number;
+  /** The target's Patroni REST API (default http://127.0.0.1:8008) and how long a synchronous standby may take to hand over. */
+  api?: PatroniApi;
   syncTimeoutMs?: number;
   /** Patroni's config file on the target (default /etc/patroni/config.yml). */
   patroniConfig?: string;
@@ -190,10 +191,10 @@ export function nosyncScript(config: string = PATRONI_CONFIG): string {
 }
 
 /** Until GET /cluster shows `name` no longer a synchronous standby (another one, or none left to pick). */
-async function waitNotSync(t: Transport, name: string, apiPort: number, timeoutMs: number): Promise<void> {
+async function waitNotSync(t: Transport, name: string, api: PatroniApi, timeoutMs: number): Promise<void> {
   const res = await waitFor(
     async () => {
-      const r = await httpGet(t, '127.0.0.1', apiPort, '/cluster');
+      const r = await apiGet(t, api, '/cluster');
       if (r.status !== 200) return { ok: false, value: `GET /cluster answered ${r.status || 'nothing'}` };
       const c = parseCluster(r.body);
       const me = c.members.find((m) => m.name === name);
@@ -238,7 +239,12 @@ export async function performRemoval(
         break;
       case 'patroni-nosync':
         await run(d.target, target.name, 'tag nosync', nosyncScript(d.patroniConfig));
-        await waitNotSync(d.target!, target.name, d.apiPort ?? 8008, d.syncTimeoutMs ?? 60_000);
+        await waitNotSync(
+          d.target!,
+          target.name,
+          d.api ?? { address: '127.0.0.1', port: 8008 },
+          d.syncTimeoutMs ?? 60_000,
+        );
         break;
       case 'patroni-stop':
         await run(d.target, target.name, 'stop Patroni', STOP_PATRONI);

@@ -4,6 +4,8 @@ import type { StepContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { errText, httpGetScript, journal, parseHttpResponse } from '../common.js';
+import { apiGetScript, PATRONI_TLS_DIR } from '../patroni/api.js';
+import { tlsPaths } from '../tls/files.js';
 import { hostEndpoints, unexpected, type MetricsEndpoint, type MetricsJob } from './endpoints.js';
 
 /** The unit whose log explains a failing endpoint. */
@@ -21,7 +23,11 @@ const SPLIT = '---pgha-metrics-split---';
 /** What is wrong with each endpoint now (undefined: it answers as expected), from one remote script. */
 export async function probeEndpoints(t: Transport, list: MetricsEndpoint[]): Promise<(string | undefined)[]> {
   if (list.length === 0) return [];
-  const script = list.map((e) => `${httpGetScript(e.address, e.port, e.path)}; echo; echo ${SPLIT}`).join('\n');
+  const get = (e: MetricsEndpoint) =>
+    e.scheme === 'https'
+      ? apiGetScript({ address: e.address, port: e.port, tls: tlsPaths(PATRONI_TLS_DIR) }, e.path)
+      : httpGetScript(e.address, e.port, e.path);
+  const script = list.map((e) => `${get(e)}; echo; echo ${SPLIT}`).join('\n');
   const r = await t.exec(script, { timeoutMs: 30_000 });
   const parts = r.stdout.split(`\n${SPLIT}\n`);
   return list.map((e, i) => {

@@ -6,6 +6,7 @@ import type { Host, Inventory } from '../../inventory/types.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { metricsSettings } from './settings.js';
+import { tlsEnabled } from '../tls/settings.js';
 
 export type MetricsJob = 'node' | 'postgres' | 'haproxy' | 'etcd' | 'patroni' | 'prometheus';
 
@@ -18,7 +19,12 @@ export interface MetricsEndpoint {
   port: number;
   path: string;
   url: string;
+  /** https: the endpoint answers over TLS only (Patroni with tls_enabled), verified with the cluster's CA. */
+  scheme: 'http' | 'https';
 }
+
+/** Where a monitor keeps the cluster's CA certificate, to verify the endpoints served over HTTPS. */
+export const MONITOR_CA = '/etc/prometheus/pgha-ca.crt';
 
 /**
  * A line each endpoint must have when it works: the exporter reaches what it watches (pg_up 1, etcd has a
@@ -54,8 +60,9 @@ export function unexpected(job: MetricsJob, body: string): string | undefined {
   return undefined;
 }
 
-function endpoint(job: MetricsJob, h: Host, port: number): MetricsEndpoint {
-  return { job, host: h.name, address: h.address, port, path: '/metrics', url: `http://${h.address}:${port}/metrics` };
+function endpoint(job: MetricsJob, h: Host, port: number, scheme: 'http' | 'https' = 'http'): MetricsEndpoint {
+  const url = `${scheme}://${h.address}:${port}/metrics`;
+  return { job, host: h.name, address: h.address, port, path: '/metrics', url, scheme };
 }
 
 /** The endpoints of one host, in job order. */
@@ -67,7 +74,8 @@ export function hostEndpoints(inv: Pick<Inventory, 'file' | 'cluster'>, h: Host)
   if (s.postgresExporter && pg) out.push(endpoint('postgres', h, s.postgresExporterPort));
   if (s.haproxy && h.roles.includes('haproxy')) out.push(endpoint('haproxy', h, s.haproxyPort));
   if (s.etcd && h.roles.includes('etcd')) out.push(endpoint('etcd', h, etcdSettings(inv, h).etcdClientPort));
-  if (s.patroni && pg) out.push(endpoint('patroni', h, patroniSettings(inv, h).apiPort));
+  if (s.patroni && pg)
+    out.push(endpoint('patroni', h, patroniSettings(inv, h).apiPort, tlsEnabled(inv, h) ? 'https' : 'http'));
   if (h.roles.includes('monitor')) out.push(endpoint('prometheus', h, s.prometheusPort));
   return out;
 }
@@ -86,6 +94,10 @@ export function scrapeJobs(cluster: string, endpoints: MetricsEndpoint[]) {
   return JOBS.filter((j) => endpoints.some((e) => e.job === j)).map((j) => ({
     job_name: `${cluster}-${j}`,
     metrics_path: '/metrics',
+    // Over HTTPS, the server's certificate is verified with the cluster's CA (the monitor keeps a copy).
+    ...(endpoints.some((e) => e.job === j && e.scheme === 'https')
+      ? { scheme: 'https', tls_config: { ca_file: MONITOR_CA } }
+      : {}),
     static_configs: endpoints
       .filter((e) => e.job === j)
       .map((e) => ({ targets: [`${e.address}:${e.port}`], labels: { cluster, host: e.host } })),

@@ -5,7 +5,9 @@ import type { FileResource, Step, StepContext, Transport } from '../../engine/ty
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { errText, httpGet, journal, obj } from '../common.js';
-import { metricsEndpoints, scrapeJobs } from './endpoints.js';
+import { MONITOR_CA, metricsEndpoints, scrapeJobs } from './endpoints.js';
+import { readFileSync } from 'node:fs';
+import { ensureCa } from '../tls/ca.js';
 import { metricsSettings } from './settings.js';
 
 export const PROMETHEUS_DEFAULT = '/etc/default/prometheus';
@@ -26,7 +28,21 @@ export function prometheusConfig(ctx: StepContext): string {
 // cluster's targets. promtool comes with the package: the first write is not checked by it, every later one is.
 function files(ctx: StepContext): FileResource[] {
   const s = metricsSettings(ctx.inventory, ctx.host);
+  const https = metricsEndpoints(ctx.inventory).some((e) => e.scheme === 'https');
+  const ca = https ? ensureCa(ctx.inventory, !ctx.check) : undefined;
   return [
+    // The cluster's CA, for the endpoints served over HTTPS.
+    ...(https
+      ? [
+          {
+            kind: 'file',
+            path: MONITOR_CA,
+            content: ca ? readFileSync(ca.cert, 'utf8') : '(the CA certificate pgha would make)\n',
+            mode: '0644',
+            notify: [{ service: 'prometheus', action: 'reload' }],
+          } satisfies FileResource,
+        ]
+      : []),
     {
       kind: 'file',
       path: PROMETHEUS_DEFAULT,

@@ -3,8 +3,8 @@
 // the step's log says which member was used and why the ones before it were not.
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { StepGroupContext } from '../../engine/types.js';
-import { httpGet, withRole } from '../common.js';
-import { patroniSettings } from './settings.js';
+import { withRole } from '../common.js';
+import { patroniGet } from './api.js';
 
 export interface PassedMember {
   host: string;
@@ -24,7 +24,7 @@ export async function firstAnsweringMember(
       continue;
     }
     try {
-      const r = await httpGet(t, '127.0.0.1', patroniSettings(ctx.inventory, h).apiPort, '/config');
+      const r = await patroniGet(t, ctx.inventory, h, '/config');
       if (r.status === 200) return { host: h, passed };
       passed.push({
         host: h.name,

@@ -4,8 +4,9 @@ import { CheckError } from '../../util/errors.js';
 import { now, waitFor } from '../../engine/wait.js';
 import { shq } from '../../engine/quote.js';
 import { patroniSettings } from './settings.js';
-import { errText, httpGet, journal, journalCmd, withRole } from '../common.js';
+import { errText, journal, journalCmd, withRole } from '../common.js';
 import { judgeCluster, parseCluster, parsePatroniStatus, type ClusterVerdict, type PatroniCluster } from './facts.js';
+import { patroniGet } from './api.js';
 
 /** psql as the postgres OS user over the local socket (peer auth), tuples only. */
 export function localPsql(port: number, sql: string): string {
@@ -29,12 +30,11 @@ async function memberLog(t: Transport): Promise<string> {
 export const START_FAILED_PATIENCE_MS = 40_000;
 
 export async function verifyMemberRunning(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
-  const s = patroniSettings(ctx.inventory, ctx.host);
   // Patroni retries a failed start on its own for a while; a start that keeps failing is reported sooner.
   let failedSince = 0;
   const res = await waitFor(
     async () => {
-      const r = await httpGet(t, '127.0.0.1', s.apiPort, '/patroni');
+      const r = await patroniGet(t, ctx.inventory, ctx.host, '/patroni');
       if (r.status === 0) return { ok: false, value: 'REST API does not answer' };
       const st = parsePatroniStatus(r.body);
       failedSince = st.state === 'start failed' ? failedSince || now() : 0;
@@ -67,7 +67,7 @@ export async function fetchCluster(
     const t = ctx.transports.get(h.name);
     if (!t) continue;
     try {
-      const r = await httpGet(t, '127.0.0.1', patroniSettings(ctx.inventory, h).apiPort, '/cluster');
+      const r = await patroniGet(t, ctx.inventory, h, '/cluster');
       if (r.status === 200) return { cluster: parseCluster(r.body), from: h.name };
     } catch {
       /* try the next member */

@@ -1,4 +1,5 @@
 // Parsers for Patroni 3.0.2's REST API (GET /cluster, GET /patroni) and the cluster rules pgha checks.
+import { apiClientLines, type PatroniApi } from './api.js';
 import type { FactSpec } from '../../engine/types.js';
 import { obj, python3, renderProgram } from '../common.js';
 import type { PgSetting } from './restart-plan.js';
@@ -109,11 +110,11 @@ export interface RestartProbe {
  * One member's facts for the restart decision, read in one round trip: GET /patroni, GET /cluster and the
  * pg_settings rows of `names` and of every setting left pending (value, unit, context).
  */
-export function restartProbeFact(apiPort: number, pgPort: number, names: string[]): FactSpec<RestartProbe> {
+export function restartProbeFact(api: PatroniApi, pgPort: number, names: string[]): FactSpec<RestartProbe> {
   return {
     script: python3(
       renderProgram('patroni/restart-facts.py.hbs', {
-        api_port: apiPort,
+        api_client: apiClientLines(api),
         pg_port: pgPort,
         names: JSON.stringify(names),
       }),

@@ -10,6 +10,7 @@ import { memberParameters, patroniSettings } from './settings.js';
 import { secret } from '../secrets.js';
 import { python3, renderProgram, withRole } from '../common.js';
 import { verifyMemberRunning } from './checks.js';
+import { apiClientLines, patroniApi, type PatroniApi } from './api.js';
 import { restartProbeFact, type RestartProbe } from './facts.js';
 import {
   decideRestarts,
@@ -22,8 +23,8 @@ import {
 } from './restart-plan.js';
 
 /** Exit 0 when this member has no pending restart (GET /patroni on the member itself). */
-export function noPendingRestartScript(apiPort: number): string {
-  return python3(renderProgram('patroni/pending-restart.py.hbs', { api_port: apiPort }));
+export function noPendingRestartScript(api: PatroniApi): string {
+  return python3(renderProgram('patroni/pending-restart.py.hbs', { api_client: apiClientLines(api) }));
 }
 
 /** The Python lines that read the REST API's Basic auth from stdin into `auth` (shared by the programs that write). */
@@ -54,12 +55,12 @@ export interface RestartTimes {
 
 /** POST /restart with the REST API credentials from stdin, then wait (bounded) until the member runs again. */
 export function restartScript(
-  apiPort: number,
+  api: PatroniApi,
   { timeoutSec = 120, settleSec = 10, pollSec = 1 }: RestartTimes = {},
 ): string {
   const vars = {
     rest_auth: restAuthLines(),
-    api_port: apiPort,
+    api_client: apiClientLines(api),
     timeout_sec: timeoutSec,
     settle_sec: settleSec,
     poll_sec: pollSec,
@@ -89,10 +90,10 @@ export interface SwitchoverCall {
  * POST /switchover (or /failover) through the REST API on this member, wait until the candidate leads and the old
  * leader runs as a replica, then restart the old leader as asked. Credentials from stdin.
  */
-export function switchoverScript(apiPort: number, c: SwitchoverCall): string {
+export function switchoverScript(api: PatroniApi, c: SwitchoverCall): string {
   const vars = {
     rest_auth: restAuthLines(),
-    api_port: apiPort,
+    api_client: apiClientLines(api),
     action: c.action,
     leader: c.leader ?? '',
     candidate: c.candidate,
@@ -113,7 +114,11 @@ export async function probeMembers(ctx: StepGroupContext, hosts: Host[]): Promis
       const t: Transport | undefined = ctx.transports.get(h.name);
       if (!t) return;
       const s = patroniSettings(ctx.inventory, h);
-      const fact = restartProbeFact(s.apiPort, s.pgPort, Object.keys(memberParameters(ctx.inventory, h)));
+      const fact = restartProbeFact(
+        patroniApi(ctx.inventory, h),
+        s.pgPort,
+        Object.keys(memberParameters(ctx.inventory, h)),
+      );
       const r = await t.exec(fact.script, { timeoutMs: 60_000 }).catch(() => undefined);
       if (r?.code === 0) out.set(h.name, fact.parse(r.stdout));
     }),
@@ -196,13 +201,12 @@ export function decisionLines(d: RestartDecision, check: boolean): string[] {
 
 /** The command resource that carries out one action on its member. */
 export function actionResource(ctx: StepContext, a: RestartAction, always = false) {
-  const s = patroniSettings(ctx.inventory, ctx.host);
   const why = `${a.note}; because ${a.reasons.join(', ')}`;
   if (a.kind === 'switchover')
     return {
       kind: 'command' as const,
       label: `switchover to ${a.candidate}, then restart as a replica if still pending (${why})`,
-      script: switchoverScript(s.apiPort, {
+      script: switchoverScript(patroniApi(ctx.inventory, ctx.host), {
         action: 'switchover',
         leader: a.host,
         candidate: a.candidate!,
@@ -216,7 +220,7 @@ export function actionResource(ctx: StepContext, a: RestartAction, always = fals
   return {
     kind: 'command' as const,
     label: `restart PostgreSQL through Patroni (${why})`,
-    script: restartScript(s.apiPort),
+    script: restartScript(patroniApi(ctx.inventory, ctx.host)),
     ...restAuthInput(ctx),
     timeoutMs: 180_000,
   };

@@ -12,6 +12,10 @@ import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 import { chooseApiMember, isApiMember } from './api-member.js';
+import { apiClientLines, PATRONI_TLS_DIR, patroniApi, type PatroniApi } from './api.js';
+import { tlsFiles, tlsPaths } from '../tls/files.js';
+import { tlsEnabled } from '../tls/settings.js';
+import { makeTlsSwitchStep } from './tls-switch.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -77,7 +81,25 @@ export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniS
     if (!members.includes(h)) lines.push(`host all all ${h.address}/32 ${m}`);
   }
   lines.push(`host all all ${ctx.inventory.subnet} ${m}`);
-  return lines;
+  const tls = ctx.hosts.length > 0 && tlsEnabled(ctx.inventory, ctx.hosts[0]!);
+  return lines.map((l) => hostssl(l, tls));
+}
+
+/**
+ * With TLS, a rule for connections from other hosts (`host`) becomes `hostssl`: PostgreSQL refuses them without
+ * TLS. Unix sockets (`local`) and loopback (127.0.0.0/8, ::1: the host's own PgBouncer and tools) stay as they are.
+ */
+export function hostssl(line: string, tls: boolean): string {
+  if (!tls || !line.startsWith('host ')) return line;
+  const address = line.split(/\s+/)[3] ?? '';
+  return address.startsWith('127.') || address.startsWith('::1/') ? line : `hostssl ${line.slice('host '.length)}`;
+}
+
+/** PostgreSQL's TLS parameters (ssl on, the member's certificate, key and CA), or none without TLS. */
+export function sslParameters(tls: boolean): Record<string, string> {
+  if (!tls) return {};
+  const p = tlsPaths(PATRONI_TLS_DIR);
+  return { ssl: 'on', ssl_cert_file: p.cert, ssl_key_file: p.key, ssl_ca_file: p.ca };
 }
 
 function indent(text: string, spaces: number): string {
@@ -91,6 +113,7 @@ function indent(text: string, spaces: number): string {
 
 export function patroniConfigFile(ctx: StepContext): FileResource {
   const s = patroniSettings(ctx.inventory, ctx.host);
+  const tls = tlsEnabled(ctx.inventory, ctx.host);
   const q = (v: string) => JSON.stringify(v);
   const etcdHosts = withRole(ctx.hosts, 'etcd').map(
     (h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`,
@@ -101,6 +124,8 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     name: q(ctx.host.name),
     address: ctx.host.address,
     api_port: s.apiPort,
+    // Replication and rewind ask for TLS when the server offers it (every member does once it is switched).
+    tls: tls ? { ...tlsPaths(PATRONI_TLS_DIR), sslmode: 'prefer' } : false,
     api_user: q(s.apiUser),
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
@@ -114,7 +139,11 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     // This host's own parameters (its groups' and its vars'), over the DCS ones.
     parameters_yaml: indent(
       stringify(
-        { unix_socket_directories: '/var/run/postgresql', ...localParameters(ctx.inventory, ctx.host) },
+        {
+          unix_socket_directories: '/var/run/postgresql',
+          ...sslParameters(tls),
+          ...localParameters(ctx.inventory, ctx.host),
+        },
         { version: '1.1' },
       ),
       4,
@@ -149,8 +178,13 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
  * when there are none), or with `patch` PATCHes those differences (credentials on stdin, never on a command
  * line). postgresql.parameters is the whole map: a parameter the DCS holds beyond it is removed (null).
  */
-export function configScript(apiPort: number, desired: Record<string, unknown>, patch: boolean): string {
-  const vars = { want: JSON.stringify(desired), api_port: apiPort, patch, rest_auth: patch ? restAuthLines() : '' };
+export function configScript(api: PatroniApi, desired: Record<string, unknown>, patch: boolean): string {
+  const vars = {
+    want: JSON.stringify(desired),
+    api_client: apiClientLines(api),
+    patch,
+    rest_auth: patch ? restAuthLines() : '',
+  };
   return python3(renderProgram('patroni/dcs-config.py.hbs', vars));
 }
 
@@ -180,6 +214,10 @@ const config: Step = {
   id: 'patroni.config',
   title: 'Configure and start Patroni (one member initializes, the others clone)',
   resources: (ctx) => [
+    // The member's certificate for the REST API and PostgreSQL: a new one (renewal) is taken up with a reload.
+    ...(tlsEnabled(ctx.inventory, ctx.host)
+      ? tlsFiles(ctx, { dir: PATRONI_TLS_DIR, owner: 'postgres', notify: [{ service: 'patroni', action: 'reload' }] })
+      : []),
     patroniConfigFile(ctx),
     { kind: 'service', name: 'patroni', enabled: true, state: 'started' },
     reinitStuckReplica(ctx),
@@ -212,15 +250,15 @@ const dcs: Step = {
       {
         kind: 'command',
         label: 'PATCH /config with the DCS settings',
-        script: configScript(s.apiPort, desired, true),
+        script: configScript(patroniApi(ctx.inventory, ctx.host), desired, true),
         ...restAuthInput(ctx),
-        unless: configScript(s.apiPort, desired, false),
+        unless: configScript(patroniApi(ctx.inventory, ctx.host), desired, false),
         explain: true, // plan names what changes: the same program compares for plan and for apply
       },
     ];
   },
 };
 
-export const patroniSteps: Step[] = [install, config, dcs, restartStep];
+export const patroniSteps: Step[] = [install, makeTlsSwitchStep(), config, dcs, restartStep];
 
 export const patroni: Component = { name: 'patroni', steps: patroniSteps };

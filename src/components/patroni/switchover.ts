@@ -3,11 +3,12 @@
 // from the DCS (GET /config), and which replicas stream from the leader (the leader's GET /patroni).
 import type { StepGroupContext } from '../../engine/types.js';
 import { UserError } from '../../util/errors.js';
-import { httpGet, obj, python3, renderProgram, withRole } from '../common.js';
+import { obj, python3, renderProgram, withRole } from '../common.js';
 import { restAuthLines } from './restart.js';
 import { fetchCluster } from './checks.js';
 import { LEADER_ROLES, type PatroniCluster, type PatroniMember } from './facts.js';
 import { patroniSettings } from './settings.js';
+import { apiClientLines, patroniGet, type PatroniApi } from './api.js';
 
 export interface ClusterView {
   cluster: PatroniCluster;
@@ -33,7 +34,7 @@ async function getJson(
   const t = h && ctx.transports.get(h.name);
   if (!h || !t) return undefined;
   try {
-    const r = await httpGet(t, '127.0.0.1', patroniSettings(ctx.inventory, h).apiPort, path);
+    const r = await patroniGet(t, ctx.inventory, h, path);
     return r.status === 200 ? obj(JSON.parse(r.body)) : undefined;
   } catch {
     return undefined;
@@ -151,11 +152,11 @@ export function reinitTarget(ctx: StepGroupContext, v: ClusterView, host: string
 }
 
 /** POST /reinitialize on the member itself, then wait until it runs again as a replica (credentials on stdin). */
-export function reinitScript(apiPort: number, o: { timeoutSec?: number; pollSec?: number; minSec?: number } = {}) {
+export function reinitScript(api: PatroniApi, o: { timeoutSec?: number; pollSec?: number; minSec?: number } = {}) {
   return python3(
     renderProgram('patroni/reinit.py.hbs', {
       rest_auth: restAuthLines(),
-      api_port: apiPort,
+      api_client: apiClientLines(api),
       timeout_sec: o.timeoutSec ?? 900,
       poll_sec: o.pollSec ?? 1,
       min_sec: o.minSec ?? 5,

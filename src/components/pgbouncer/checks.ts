@@ -7,10 +7,11 @@ import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { secret } from '../secrets.js';
-import { errText, httpGet, journal } from '../common.js';
+import { errText, journal } from '../common.js';
 import { parsePatroniStatus } from '../patroni/facts.js';
 import { pgbouncerSettings } from './settings.js';
 import { LEADER_ROLE_NAMES } from './facts.js';
+import { patroniGet } from '../patroni/api.js';
 
 /** A psql call as the auth role (its password exported by the script, which travels on stdin); the SQL on stdin too. */
 function psqlAs(user: string, conn: string, sql: string): string {
@@ -51,12 +52,12 @@ export function parseMemberCheck(stdout: string): { version: string; inRecovery?
 export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = pgbouncerSettings(ctx.inventory, ctx.host);
   const password = secret(ctx, 'pgbouncer_auth_password');
-  const { apiPort, pgPort } = patroniSettings(ctx.inventory, ctx.host);
+  const { pgPort } = patroniSettings(ctx.inventory, ctx.host);
   const script = memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address, pgPort });
   let want = '';
   const res = await waitFor(
     async () => {
-      const st = parsePatroniStatus((await httpGet(t, '127.0.0.1', apiPort, '/patroni')).body || '{}');
+      const st = parsePatroniStatus((await patroniGet(t, ctx.inventory, ctx.host, '/patroni')).body || '{}');
       const leader = LEADER_ROLE_NAMES.includes(st.role);
       want = `PgBouncer answers SHOW VERSION; a query through it answers pg_is_in_recovery() = ${!leader} (${st.role || '?'})`;
       const r = await t.exec(script, { secrets: [password], timeoutMs: 20_000 });

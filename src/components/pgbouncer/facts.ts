@@ -1,13 +1,14 @@
 // What the PgBouncer steps read from a member: the Patroni role it has now (the auth step runs on the leader) and
 // PgBouncer's current config (a change of a setting PgBouncer reads only at start is a restart, else a reload).
 import type { FactSpec } from '../../engine/types.js';
-import { httpGetScript, obj, parseHttpResponse } from '../common.js';
+import { obj, parseHttpResponse } from '../common.js';
 import { PGBOUNCER_INI } from './config.js';
+import { apiGetScript, type PatroniApi } from '../patroni/api.js';
 
 /** The member's role from its own GET /patroni ("master" or "primary" for the leader), '' when it does not answer. */
-export function patroniRoleFact(apiPort: number): FactSpec<string> {
+export function patroniRoleFact(api: PatroniApi): FactSpec<string> {
   return {
-    script: `${httpGetScript('127.0.0.1', apiPort, '/patroni')} 2>/dev/null || true`,
+    script: `${apiGetScript(api, '/patroni')} 2>/dev/null || true`,
     parse(stdout) {
       const r = parseHttpResponse(stdout);
       if (r.status !== 200) return '';

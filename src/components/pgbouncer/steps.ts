@@ -11,6 +11,7 @@ import { pgbouncerFiles } from './config.js';
 import { authCommand } from './auth.js';
 import { iniFact, LEADER_ROLE_NAMES, patroniRoleFact } from './facts.js';
 import { verifyPgbouncerMember } from './checks.js';
+import { patroniApi } from '../patroni/api.js';
 
 const install: Step = {
   id: 'pgbouncer.install',
@@ -50,7 +51,7 @@ const config = defineStep<PgbouncerFacts>({
   id: 'pgbouncer.config',
   title: 'Configure PgBouncer (transaction pooling, auth_query role and function on the leader)',
   facts: (ctx) => ({
-    role: patroniRoleFact(patroniSettings(ctx.inventory, ctx.host).apiPort),
+    role: patroniRoleFact(patroniApi(ctx.inventory, ctx.host)),
     ini: iniFact,
   }),
   resources: pgbouncerResources,

@@ -4,12 +4,13 @@ import type { Host, Inventory } from '../../inventory/types.js';
 import type { Transport } from '../../engine/types.js';
 import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
-import { journal, httpGet, obj } from '../common.js';
+import { journal, obj } from '../common.js';
 import { etcdctl } from '../etcd/facts.js';
 import { localEtcdUrl } from '../members/view.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import type { RestoreOps } from './run.js';
+import { patroniGet } from '../patroni/api.js';
 
 export const ASIDE_SUFFIX = '.pgha-before-restore';
 
@@ -52,7 +53,7 @@ export interface RemoteDeps {
 /** GET /patroni of one member (undefined when its API does not answer). */
 async function patroniState(d: RemoteDeps, h: Host): Promise<Record<string, unknown> | undefined> {
   const t = d.transports.get(h.name)!;
-  const r = await httpGet(t, '127.0.0.1', patroniSettings(d.inv, h).apiPort, '/patroni').catch(() => undefined);
+  const r = await patroniGet(t, d.inv, h, '/patroni').catch(() => undefined);
   if (!r || r.status === 0 || !r.body) return undefined;
   try {
     return obj(JSON.parse(r.body));

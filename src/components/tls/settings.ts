@@ -1,7 +1,16 @@
-// The TLS variables: an inventory may bring its own certificate authority instead of the one pgha makes.
+// The TLS variables: the switch (tls_enabled) and, optionally, the inventory's own certificate authority instead of
+// the one pgha makes.
+import type { Host, Inventory } from '../../inventory/types.js';
 import { defineSettings } from '../settings.js';
 
 export const tlsVars = defineSettings({
+  enabled: {
+    name: 'tls_enabled',
+    type: 'bool',
+    default: true,
+    level: 'cluster',
+    doc: "TLS between the cluster's services (default true): Patroni's REST API over HTTPS only (HAProxy checks it with the CA), PostgreSQL with ssl on and hostssl rules for every connection from another host. false keeps plain TCP.",
+  },
   caCertFile: {
     name: 'tls_ca_cert_file',
     type: 'string',
@@ -19,3 +28,8 @@ export const tlsVars = defineSettings({
     doc: 'The key of tls_ca_cert_file (PEM, unencrypted, mode 0600; a path relative to the inventory).',
   },
 });
+
+/** Whether TLS is on, as this host reads it (a cluster-level switch: set it in the top-level vars). */
+export function tlsEnabled(inv: Pick<Inventory, 'file'>, host: Host): boolean {
+  return tlsVars.read(inv, host).enabled;
+}
