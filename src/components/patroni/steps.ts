@@ -12,6 +12,7 @@ import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 import { chooseApiMember, isApiMember } from './api-member.js';
+import { patroniEtcdTls, patroniEtcdTlsFiles } from '../etcd/tls.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -104,6 +105,7 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     api_user: q(s.apiUser),
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
+    etcd_tls: patroniEtcdTls(ctx.inventory, ctx.host),
     // YAML 1.1 output quotes on/off/yes/no: Patroni's PyYAML would read them as booleans.
     dcs_yaml: indent(
       stringify(dcsConfig(s, clusterParameters(ctx.inventory, ctx.host), recoveryConf(ctx.inventory)), {
@@ -181,6 +183,7 @@ const config: Step = {
   title: 'Configure and start Patroni (one member initializes, the others clone)',
   resources: (ctx) => [
     patroniConfigFile(ctx),
+    ...patroniEtcdTlsFiles(ctx), // before Patroni starts; a reload does not reconnect to etcd (etcd.patroni-dcs)
     { kind: 'service', name: 'patroni', enabled: true, state: 'started' },
     reinitStuckReplica(ctx),
   ],
