@@ -12,15 +12,7 @@ import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from '.
 import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
 import { tlsFiles, tlsPaths } from '../tls/files.js';
 import { UserError } from '../../util/errors.js';
-import {
-  ETCD_TLS_DIR,
-  etcdPhase,
-  etcdTls,
-  inPlaceProblem,
-  membersClient,
-  peerUrl,
-  type EtcdPhase,
-} from './tls.js';
+import { ETCD_TLS_DIR, etcdPhase, etcdTls, inPlaceProblem, membersClient, peerUrl, type EtcdPhase } from './tls.js';
 
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 export const ETCD_DEFAULT_FILE = '/etc/default/etcd';
