@@ -1,4 +1,4 @@
-// etcd with tls_enabled: the rendered /etc/default/etcd in each phase (plain, dual, secure), Patroni's etcd3
+// etcd with tls_enabled: the rendered /etc/default/etcd in each phase (plain, prep, secure), Patroni's etcd3
 // section in both modes, which migration step acts given the facts, and the etcdctl commands run against a fake
 // etcdctl on PATH.
 import { writeFileSync } from 'node:fs';
@@ -24,6 +24,7 @@ import type { CommandResource, FileResource, Resource } from '../../src/engine/t
 const PLAIN = { tls_enabled: false };
 const config = stepById(etcdSteps, 'etcd.config');
 const secure = stepById(etcdMigrateSteps, 'etcd.secure');
+const secureFirst = stepById(etcdMigrateSteps, 'etcd.secure-first');
 const patroniDcs = stepById(etcdMigrateSteps, 'etcd.patroni-dcs');
 const resume = stepById(etcdMigrateSteps, 'etcd.patroni-resume');
 
@@ -81,10 +82,10 @@ describe('etcd environment', () => {
     expect(files(rs).filter((f) => f.notify?.length)).toEqual([]);
   });
 
-  it('a formed plain member moved to TLS first serves https beside http, peers and advertised URLs still http', async () => {
+  it('a formed plain member moved to TLS first gets its certificates, its URLs still plain http', async () => {
     const before = (await render(PLAIN, { etcdMember: true, etcdPeers: null })).file.content;
     const { env: e, file, rs } = await render({}, { etcdMember: true, etcdPeers: null, etcdDefault: before });
-    expect(e.ETCD_LISTEN_CLIENT_URLS).toBe('http://10.77.0.11:2379,https://10.77.0.11:2379');
+    expect(e.ETCD_LISTEN_CLIENT_URLS).toBe('http://10.77.0.11:2379,http://127.0.0.1:2379');
     expect(e.ETCD_ADVERTISE_CLIENT_URLS).toBe('http://10.77.0.11:2379');
     expect(e.ETCD_LISTEN_PEER_URLS).toBe('http://10.77.0.11:2380');
     expect(e.ETCD_INITIAL_CLUSTER).toContain('pg2=http://10.77.0.12:2380');
@@ -141,12 +142,12 @@ describe('migration planning', () => {
     const secureFile = 'ETCD_INITIAL_ADVERTISE_PEER_URLS="https://10.77.0.11:2380"\n';
     expect(etcdPhase(false, true, plainFile)).toBe('plain');
     expect(etcdPhase(true, false, '')).toBe('secure');
-    expect(etcdPhase(true, true, plainFile)).toBe('dual');
+    expect(etcdPhase(true, true, plainFile)).toBe('prep');
     expect(etcdPhase(true, true, secureFile)).toBe('secure');
   });
 
-  it('etcd.secure updates the peer URL then restarts a dual member with https only; nothing on others', async () => {
-    const dual = (
+  it('etcd.secure updates the peer URL then restarts a prep member with https only; nothing on others', async () => {
+    const prep = (
       await render(
         {},
         {
@@ -157,7 +158,7 @@ describe('migration planning', () => {
       )
     ).file.content;
     const ctx = ctxFor(makeInventory(), 'pg1');
-    const rs = await plan(secure, ctx, { etcdMember: true, etcdPeers: null, etcdDefault: dual });
+    const rs = await plan(secure, ctx, { etcdMember: true, etcdPeers: null, etcdDefault: prep });
     expect(rs.map((r) => r.kind)).toEqual(['command', 'file']);
     expect((rs[0] as CommandResource).label).toBe('etcdctl member update pg1 --peer-urls=https://10.77.0.11:2380');
     const e = env((rs[1] as FileResource).content);
@@ -170,8 +171,12 @@ describe('migration planning', () => {
     const done = (rs[1] as FileResource).content;
     expect(await plan(secure, ctx, { etcdMember: true, etcdPeers: null, etcdDefault: done })).toEqual([]);
     expect(await plan(secure, ctx, { etcdMember: false, etcdPeers: null, etcdDefault: '' })).toEqual([]);
+    // The first switch is the inventory's first etcd member's only.
+    expect((await plan(secureFirst, ctx, { etcdMember: true, etcdPeers: null, etcdDefault: prep })).length).toBe(2);
+    const pg2 = ctxFor(makeInventory(), 'pg2');
+    expect(await plan(secureFirst, pg2, { etcdMember: true, etcdPeers: null, etcdDefault: prep })).toEqual([]);
     const plainCtx = ctxFor(makeInventory(PLAIN), 'pg1');
-    expect(await plan(secure, plainCtx, { etcdMember: true, etcdPeers: null, etcdDefault: dual })).toEqual([]);
+    expect(await plan(secure, plainCtx, { etcdMember: true, etcdPeers: null, etcdDefault: prep })).toEqual([]);
   });
 
   it('etcd.patroni-dcs pauses, then restarts Patroni with https only where Patroni still speaks http', async () => {
@@ -213,8 +218,12 @@ describe('etcdctl commands', () => {
 
   it('with TLS go to the host address over https with etcd certificate; without, to the loopback', () => {
     const inv = makeInventory();
+    const tls =
+      '--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/host.crt --key=/etc/etcd/tls/host.key --dial-timeout=2s --command-timeout=4s';
+    // A member not switched yet (move to TLS) answers on its plain loopback listener only: the same call goes there.
     expect(etcdctl(localClient(inv, inv.hosts[0]!), ['endpoint', 'health'])).toBe(
-      'ETCDCTL_API=3 etcdctl --endpoints=https://10.77.0.11:2379 --cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/host.crt --key=/etc/etcd/tls/host.key --dial-timeout=2s --command-timeout=4s endpoint health',
+      `{ pgha_etcd_out=$(ETCDCTL_API=3 etcdctl --endpoints=https://10.77.0.11:2379 ${tls} endpoint health 2>/dev/null) && printf '%s\\n' "$pgha_etcd_out" || ` +
+        `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:2379 ${tls} endpoint health; }`,
     );
     const plain = makeInventory(PLAIN);
     expect(etcdctl(localClient(plain, plain.hosts[0]!), ['endpoint', 'health'])).toBe(
@@ -232,6 +241,34 @@ describe('etcdctl commands', () => {
     expect(calls()).toEqual([
       `etcdctl ${tls} member list -w simple`,
       `etcdctl ${tls} member update 8e9e05c52164694d --peer-urls=https://10.77.0.11:2380`,
+    ]);
+  });
+
+  it('the fallback answer replaces what a failed first call printed', async () => {
+    const f = fakeBin({
+      etcdctl:
+        'case "$*" in *--endpoints=https://*) echo \'[{"health":false}]\'; exit 1 ;; *) echo \'[{"health":true}]\' ;; esac',
+    });
+    const inv = makeInventory();
+    const r = await f.t.exec(etcdctl(localClient(inv, inv.hosts[0]!), ['endpoint', 'health', '-w', 'json']));
+    expect([r.code, r.stdout]).toEqual([0, '[{"health":true}]\n']);
+    const down = fakeBin({ etcdctl: 'echo \'[{"health":false}]\'; exit 1' });
+    const d = await down.t.exec(etcdctl(localClient(inv, inv.hosts[0]!), ['endpoint', 'health', '-w', 'json']));
+    expect([d.code, d.stdout]).toEqual([1, '[{"health":false}]\n']);
+  });
+
+  it('a member still on plain http is reached on its loopback listener, with the certificate', async () => {
+    const f = fakeBin({
+      etcdctl:
+        'case "$*" in *--endpoints=https://*) echo refused >&2; exit 1 ;; *"member list"*) cat "$FAKE/list" ;; esac',
+    });
+    writeFileSync(join(f.fake, 'list'), LIST);
+    const r = await f.t.exec(memberUpdateScript(ctxFor(makeInventory(), 'pg1')));
+    expect(r.code).toBe(0);
+    const certs = '--cacert=/etc/etcd/tls/ca.crt --cert=/etc/etcd/tls/host.crt --key=/etc/etcd/tls/host.key';
+    expect(f.calls().filter((c) => c.includes('127.0.0.1'))).toEqual([
+      `etcdctl --endpoints=http://127.0.0.1:2379 ${certs} --dial-timeout=2s --command-timeout=4s member list -w simple`,
+      `etcdctl --endpoints=http://127.0.0.1:2379 ${certs} --dial-timeout=2s --command-timeout=4s member update 8e9e05c52164694d --peer-urls=https://10.77.0.11:2380`,
     ]);
   });
 

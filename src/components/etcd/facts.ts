@@ -37,13 +37,20 @@ export interface EtcdHealth {
 
 /**
  * `ETCDCTL_API=3 etcdctl --endpoints=… [--cacert --cert --key] <args>` with short timeouts. With TLS the client
- * shows the certificate of `client.tls` (files on the host; the command carries their paths only).
+ * shows the certificate of `client.tls` (files on the host; the command carries their paths only); with a
+ * fallback, the same call goes there when the endpoints do not answer (exit status of the last call).
  */
 export function etcdctl(client: EtcdClient, args: string[]): string {
   const tls = client.tls
     ? ` --cacert=${shq(client.tls.ca)} --cert=${shq(client.tls.cert)} --key=${shq(client.tls.key)}`
     : '';
-  return `ETCDCTL_API=3 etcdctl --endpoints=${shq(client.endpoints.join(','))}${tls} --dial-timeout=2s --command-timeout=4s ${argvToShell(args)}`;
+  const run = (eps: string[]) =>
+    `ETCDCTL_API=3 etcdctl --endpoints=${shq(eps.join(','))}${tls} --dial-timeout=2s --command-timeout=4s ${argvToShell(args)}`;
+  // The fallback keeps the certificate: a plain member's --cluster answers may name https members. What a failed
+  // first call printed (etcdctl prints its JSON even when it fails) is dropped: one answer only.
+  return client.fallback?.length
+    ? `{ pgha_etcd_out=$(${run(client.endpoints)} 2>/dev/null) && printf '%s\\n' "$pgha_etcd_out" || ${run(client.fallback)}; }`
+    : run(client.endpoints);
 }
 
 function strs(v: unknown): string[] {

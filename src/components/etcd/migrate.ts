@@ -1,19 +1,22 @@
-// The in-place move of a running plain cluster to TLS (see ./tls.ts), in the playbook after the etcd component:
+// The in-place move of a running plain cluster to TLS (see ./tls.ts), in the playbook after the etcd component
+// (which gave every member its certificates: prep):
+//   etcd.secure-first: the first etcd member of the inventory is switched: its peer URL moved to https with
+//     `etcdctl member update`, followed at once by a restart with https peer and client URLs only (etcd's
+//     documented way to change a member's peer URL), healthy before going on.
 //   etcd.patroni-dcs: Patroni switched to https. Patroni reads its etcd3 section only when it starts (a reload
 //     does not reconnect), and a Patroni that stops on the leader stops PostgreSQL and hands the leader key on.
 //     So the cluster is paused first (maintenance mode: a stopping Patroni leaves PostgreSQL and the leader key
 //     alone), then Patroni restarts with the new section, one member at a time, each running before the next.
 //   etcd.patroni-resume: the pause pgha made (and only that one) is lifted.
-//   etcd.secure: each member's peer URL moves to https with `etcdctl member update`, followed at once by a
-//     restart with https peer URLs and without the http client listener, one member at a time, each healthy
-//     before the next (etcd's documented way to change a member's peer URL).
+//   etcd.secure: the other members are switched the same way, one at a time, each healthy before the next.
 // On a cluster built with TLS, or without tls_enabled, these steps change nothing.
-import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
+import type { Component, Resource, Step, StepContext, Transport } from '../../engine/types.js';
+import { withRole } from '../common.js';
 import { defineStep } from '../../engine/step.js';
 import { shq } from '../../engine/quote.js';
 import { etcdSettings } from './settings.js';
 import { etcdctl } from './facts.js';
-import { configFacts, etcdConfigFile } from './steps.js';
+import { configFacts, etcdConfigFile, type ConfigFacts } from './steps.js';
 import { verifyEtcdCluster, verifyLocalMember } from './checks.js';
 import { etcdPhase, etcdTls, localClient, patroniEtcdTlsFiles, peerUrl } from './tls.js';
 import { configScript, patroniConfigFile, PATRONI_CONFIG } from '../patroni/steps.js';
@@ -89,6 +92,8 @@ const patroniResume = defineStep({
   },
 });
 
+const ID = '@member-id@';
+
 /** The etcdctl script that changes this member's peer URL to https (its id looked up by name). */
 export function memberUpdateScript(ctx: StepContext): string {
   const c = localClient(ctx.inventory, ctx.host);
@@ -97,7 +102,7 @@ export function memberUpdateScript(ctx: StepContext): string {
     'set -e',
     `id=$(${etcdctl(c, ['member', 'list', '-w', 'simple'])} | awk -F', ' -v n=${shq(ctx.host.name)} '$3 == n { print $1 }')`,
     `test -n "$id" || { echo ${shq(`${ctx.host.name} is not in the etcd member list`)} >&2; exit 1; }`,
-    `${etcdctl(c, ['member', 'update'])} "$id" --peer-urls=${shq(url)}`,
+    etcdctl(c, ['member', 'update', ID, `--peer-urls=${url}`]).replaceAll(shq(ID), '"$id"'),
   ].join('\n');
 }
 
@@ -108,33 +113,48 @@ export function memberUpdatedTest(ctx: StepContext): string {
   return `${etcdctl(c, ['member', 'list', '-w', 'simple'])} | grep -qF ${shq(`, ${ctx.host.name}, ${url},`)}`;
 }
 
-const secure = defineStep({
-  id: 'etcd.secure',
-  title: 'Move etcd peers to https and close the http client port (one member at a time)',
-  serial: true,
-  facts: configFacts,
-  resources(ctx, facts) {
-    const tls = etcdTls(ctx.inventory, ctx.host);
-    if (etcdPhase(tls, facts.etcdMember === true, facts.etcdDefault ?? '') !== 'dual') return [];
-    return [
-      {
-        kind: 'command',
-        label: `etcdctl member update ${ctx.host.name} --peer-urls=${peerUrl(ctx.inventory, ctx.host, 'https')}`,
-        script: memberUpdateScript(ctx),
-        unless: memberUpdatedTest(ctx),
-      },
-      etcdConfigFile(ctx, facts, true, 'secure'),
-    ];
-  },
-  async verify(ctx, t) {
-    const s = etcdSettings(ctx.inventory, ctx.host);
-    const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
-    if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
-  },
-  verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
-});
+/** The member etcd.secure-first switches: the first etcd host of the inventory. */
+function isFirst(ctx: StepContext): boolean {
+  return withRole(ctx.inventory.hosts, 'etcd')[0]?.name === ctx.host.name;
+}
 
-export const etcdMigrateSteps: Step[] = [patroniDcs, patroniResume, secure];
+/** etcd.secure-first (`first`) or etcd.secure: switch a prep member to https peer and client URLs. */
+function secureStep(first: boolean): Step<Partial<ConfigFacts>> {
+  return defineStep({
+    id: first ? 'etcd.secure-first' : 'etcd.secure',
+    title: first
+      ? 'Switch the first etcd member to https (peer URL update, restart)'
+      : 'Switch the other etcd members to https, one at a time (peer URL update, restart)',
+    serial: true,
+    facts: configFacts,
+    resources: (ctx, facts) => (first && !isFirst(ctx) ? [] : switchMember(ctx, facts)),
+    verify: verifySwitched,
+    verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
+  });
+}
+
+/** `etcdctl member update` to the https peer URL, then the secure config (restart); nothing unless prep. */
+export function switchMember(ctx: StepContext, facts: Partial<ConfigFacts>): Resource[] {
+  const tls = etcdTls(ctx.inventory, ctx.host);
+  if (etcdPhase(tls, facts.etcdMember === true, facts.etcdDefault ?? '') !== 'prep') return [];
+  return [
+    {
+      kind: 'command',
+      label: `etcdctl member update ${ctx.host.name} --peer-urls=${peerUrl(ctx.inventory, ctx.host, 'https')}`,
+      script: memberUpdateScript(ctx),
+      unless: memberUpdatedTest(ctx),
+    },
+    etcdConfigFile(ctx, facts, true, 'secure'),
+  ];
+}
+
+async function verifySwitched(ctx: StepContext, t: Transport): Promise<void> {
+  const s = etcdSettings(ctx.inventory, ctx.host);
+  const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
+  if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
+}
+
+export const etcdMigrateSteps: Step[] = [secureStep(true), patroniDcs, patroniResume, secureStep(false)];
 
 /** Steps the playbook names one by one (`step: etcd.secure`); not a component play of its own. */
 export const etcdMigrate: Component = { name: 'etcd-tls-move', steps: etcdMigrateSteps };

@@ -37,21 +37,18 @@ export function differsBeyondBootstrap(a: string, b: string): boolean {
   return a.replace(BOOTSTRAP_ONLY, '').trimEnd() !== b.replace(BOOTSTRAP_ONLY, '').trimEnd();
 }
 
-/** The URLs of /etc/default/etcd in each phase (see ./tls.ts): dual serves https beside http on the client port. */
+/** The URLs of /etc/default/etcd in each phase (see ./tls.ts): prep keeps the plain URLs, secure has https only. */
 export function etcdUrls(ctx: StepContext, phase: EtcdPhase) {
   const s = etcdSettings(ctx.inventory, ctx.host);
   const a = ctx.host.address;
   const scheme = phase === 'secure' ? 'https' : 'http';
   const listen =
-    phase === 'plain'
-      ? `http://${a}:${s.etcdClientPort},http://127.0.0.1:${s.etcdClientPort}`
-      : phase === 'dual'
-        ? `http://${a}:${s.etcdClientPort},https://${a}:${s.etcdClientPort}`
-        : `https://${a}:${s.etcdClientPort}`;
+    phase === 'secure'
+      ? `https://${a}:${s.etcdClientPort}`
+      : `http://${a}:${s.etcdClientPort},http://127.0.0.1:${s.etcdClientPort}`;
   return {
     peer_url: peerUrl(ctx.inventory, ctx.host, scheme),
     listen_client_urls: listen,
-    // Patroni follows the advertised client URLs: they stay http until Patroni itself speaks https.
     advertise_client_url: `${scheme}://${a}:${s.etcdClientPort}`,
     metrics_url: `http://${a}:${s.etcdMetricsPort}`,
   };

@@ -1,11 +1,14 @@
 // etcd with tls_enabled: where the certificates live, how pgha's own etcdctl calls reach a member, and which
-// configuration a member gets (plain, dual or secure) from what it runs now.
+// configuration a member gets (plain, prep or secure) from what it runs now.
 //
 // A plain cluster is moved to TLS in place, one member at a time, as etcd's documentation describes for URL
-// changes: first every member serves https beside http on its client port and carries the peer certificates
-// (dual; restart only), then Patroni switches to https, then each member's peer URL is changed with
-// `etcdctl member update` followed at once by a restart with https peer URLs and the http client listener gone
-// (secure). A secure member never goes back to plain in place.
+// changes. First every member gets its certificates while its URLs stay http (prep; a restart), so that it can
+// dial https peers with a client certificate. Then each member in turn is switched: its peer URL changed with
+// `etcdctl member update`, followed at once by a restart with https peer and client URLs only (secure). Patroni
+// switches to https once the first member is secure: Patroni follows the client URLs the members advertise, each
+// with its own scheme, so both an http and an https Patroni reach a cluster in the middle of the move. (etcd 3.4
+// cannot serve http and https on one client port: its plain gRPC gateway then fails, so no member ever does.)
+// A secure member never goes back to plain in place.
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { FileResource, StepContext } from '../../engine/types.js';
 import { tlsEnabled } from '../tls/settings.js';
@@ -17,12 +20,14 @@ export const ETCD_TLS_DIR = '/etc/etcd/tls';
 /** Patroni's copies, its client certificate for etcd (the key owned by postgres, mode 0600). */
 export const PATRONI_ETCD_TLS_DIR = '/etc/patroni/etcd-tls';
 
-export type EtcdPhase = 'plain' | 'dual' | 'secure';
+export type EtcdPhase = 'plain' | 'prep' | 'secure';
 
 /** The endpoints an etcdctl call goes to, and the client certificate it shows (with TLS). */
 export interface EtcdClient {
   endpoints: string[];
   tls?: TlsPaths;
+  /** Plain endpoints tried when `endpoints` do not answer: a member not switched yet (during the move to TLS). */
+  fallback?: string[];
 }
 
 type Inv = Pick<Inventory, 'file' | 'cluster'>;
@@ -66,15 +71,19 @@ export function isPeerUrlOf(inv: Inv, host: Host, url: string): boolean {
  * check. Without TLS: the plain loopback listener, as always.
  */
 export function localClient(inv: Inv, host: Host): EtcdClient {
-  if (!etcdTls(inv, host)) return { endpoints: [`http://127.0.0.1:${etcdSettings(inv, host).etcdClientPort}`] };
-  return { endpoints: [clientUrl(inv, host)], tls: tlsPaths(ETCD_TLS_DIR) };
+  const loopback = `http://127.0.0.1:${etcdSettings(inv, host).etcdClientPort}`;
+  if (!etcdTls(inv, host)) return { endpoints: [loopback] };
+  // Until this member is switched (move to TLS) it still has its plain loopback listener.
+  return { endpoints: [clientUrl(inv, host)], tls: tlsPaths(ETCD_TLS_DIR), fallback: [loopback] };
 }
 
 /** A client of every member (the facts of one host that asks any member that answers). */
 export function membersClient(inv: Inv, self: Host, members: Host[]): EtcdClient {
+  if (!etcdTls(inv, self)) return { endpoints: members.map((h) => clientUrl(inv, h)) };
   return {
     endpoints: members.map((h) => clientUrl(inv, h)),
-    tls: etcdTls(inv, self) ? tlsPaths(ETCD_TLS_DIR) : undefined,
+    tls: tlsPaths(ETCD_TLS_DIR),
+    fallback: members.map((h) => `http://${h.address}:${etcdSettings(inv, h).etcdClientPort}`),
   };
 }
 
@@ -84,20 +93,20 @@ export function advertisedPeerScheme(etcdDefault: string): 'http' | 'https' | un
   return m ? (m[1] as 'http' | 'https') : undefined;
 }
 
-/** Whether a member's /etc/default/etcd already has TLS (dual or secure). */
+/** Whether a member's /etc/default/etcd already has TLS (prep or secure). */
 export function hasTls(etcdDefault: string): boolean {
   return /^ETCD_CERT_FILE=/m.test(etcdDefault);
 }
 
 /**
  * The configuration a member gets. Without TLS: plain. With TLS: a member not formed yet starts secure; a formed
- * member whose peer URL is already https stays secure; a formed member still on http peers gets dual (https beside
- * http, peer certificates ready) until the secure step changes its peer URL.
+ * member whose peer URL is already https stays secure; a formed member still on http peers gets prep (its
+ * certificates ready, its URLs still http) until the secure steps switch it.
  */
 export function etcdPhase(tls: boolean, formed: boolean, etcdDefault: string): EtcdPhase {
   if (!tls) return 'plain';
   if (!formed) return 'secure';
-  return advertisedPeerScheme(etcdDefault) === 'https' ? 'secure' : 'dual';
+  return advertisedPeerScheme(etcdDefault) === 'https' ? 'secure' : 'prep';
 }
 
 /** The reason a member cannot be configured in place, if any: TLS is never taken away from a running member. */
