@@ -1,7 +1,7 @@
 // `pgha status`: Patroni members (like `patronictl list`), the HAProxy backends each member is UP in, the VIP
 // holder and etcd health, read-only, in one table.
 import type { StepGroupContext } from '../engine/types.js';
-import { etcdSettings } from '../components/etcd/settings.js';
+import { localClient } from '../components/etcd/tls.js';
 import { haproxySettings } from '../components/haproxy/settings.js';
 import { errText, withRole } from '../components/common.js';
 import { fetchCluster } from '../components/patroni/checks.js';
@@ -90,7 +90,7 @@ async function etcdStatus(ctx: StepGroupContext): Promise<EtcdStatus> {
   for (const h of withRole(ctx.inventory.hosts, 'etcd')) {
     const t = ctx.transports.get(h.name);
     if (!t) continue;
-    const ep = [`http://127.0.0.1:${etcdSettings(ctx.inventory, h).etcdClientPort}`];
+    const ep = localClient(ctx.inventory, h);
     const r = await t.exec(
       `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ---pgha-split---; ` +
         `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; echo ---pgha-split---; ` +

@@ -5,6 +5,7 @@ import type { SecretSpec } from '../engine/secrets.js';
 import type { Catalog } from '../inventory/catalog.js';
 import { catalogOf, type ComponentEntry } from './entry.js';
 import { etcdEntry } from './etcd/index.js';
+import { etcdMigrate } from './etcd/migrate.js';
 import { patroniEntry } from './patroni/index.js';
 import { haproxyEntry } from './haproxy/index.js';
 import { keepalivedEntry } from './keepalived/index.js';
@@ -17,6 +18,7 @@ import { demoEntry } from './demo/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
+  { component: etcdMigrate },
   patroniEntry,
   pgbouncerEntry,
   haproxyEntry,

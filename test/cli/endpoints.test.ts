@@ -41,8 +41,8 @@ const WANT = [
   'postgres pg1 http://192.0.2.11:9187/metrics',
   'postgres pg2 http://192.0.2.12:9187/metrics',
   'haproxy lb1 http://192.0.2.21:9101/metrics',
-  'etcd pg1 http://192.0.2.11:2379/metrics',
-  'etcd pg2 http://192.0.2.12:2379/metrics',
+  'etcd pg1 http://192.0.2.11:2381/metrics',
+  'etcd pg2 http://192.0.2.12:2381/metrics',
   // Patroni's REST API answers HTTPS only with tls_enabled (the default).
   'patroni pg1 https://192.0.2.11:8008/metrics',
   'patroni pg2 https://192.0.2.12:8008/metrics',

@@ -39,7 +39,17 @@ describe('the cluster playbook components', () => {
     const owner = (stepId: string) =>
       Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
     const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
-    expect(used).toEqual(['etcd', 'backup', 'patroni', 'pgbouncer', 'haproxy', 'keepalived', 'metrics', 'verify']);
+    expect(used).toEqual([
+      'etcd',
+      'etcd-tls-move',
+      'backup',
+      'patroni',
+      'pgbouncer',
+      'haproxy',
+      'keepalived',
+      'metrics',
+      'verify',
+    ]);
     expect(Object.keys(components).sort()).toEqual([...used].sort()); // and nothing the playbook does not use
   });
 
@@ -57,11 +67,17 @@ describe('the cluster playbook components', () => {
       .map((f) => f.path)
       .sort();
     expect(secretPaths).toEqual([
+      '/etc/etcd/tls/host.key',
+      '/etc/etcd/tls/host.key',
+      '/etc/etcd/tls/host.key',
       '/etc/keepalived/keepalived.conf',
       '/etc/keepalived/keepalived.conf',
       '/etc/patroni/config.yml',
       '/etc/patroni/config.yml',
       '/etc/patroni/config.yml',
+      '/etc/patroni/etcd-tls/host.key',
+      '/etc/patroni/etcd-tls/host.key',
+      '/etc/patroni/etcd-tls/host.key',
       '/etc/patroni/tls/host.key',
       '/etc/patroni/tls/host.key',
       '/etc/patroni/tls/host.key',

@@ -9,6 +9,9 @@ import { reconcileMembers } from '../../src/components/etcd/checks.js';
 import { CheckError, UserError } from '../../src/util/errors.js';
 import type { Transport } from '../../src/engine/types.js';
 
+/** These tests describe the plain-http cluster (tls_enabled: false); etcd-tls.test.ts covers TLS. */
+const PLAIN = { tls_enabled: false };
+
 const ID = { pg1: '101', pg2: '102', pg3: '103' } as const;
 type Name = keyof typeof ID;
 
@@ -34,7 +37,7 @@ esac`;
 
 /** pg1 and pg2 in cluster 1000 (pg2 leads); pg3 has data of cluster 2000, or (answering: false) does not answer. */
 function setup(o: { pg3InList: boolean; pg3Answers: boolean }) {
-  const inv = makeInventory();
+  const inv = makeInventory(PLAIN);
   const etcdHosts = inv.hosts.filter((h) => h.roles.includes('etcd'));
   const { fake } = fakeBin({ etcdctl: ETCDCTL, systemctl: LOG });
   const transports = new Map<string, Transport>();

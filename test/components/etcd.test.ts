@@ -9,6 +9,9 @@ import { etcdAgreement, reconcileMembers } from '../../src/components/etcd/check
 import { CheckError } from '../../src/util/errors.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory, plan, stepById } from './helpers.js';
 
+/** These tests describe the plain-http cluster (tls_enabled: false); etcd-tls.test.ts covers TLS. */
+const PLAIN = { tls_enabled: false };
+
 const fx = (f: string) => readFileSync(join(fileURLToPath(new URL('./fixtures', import.meta.url)), f), 'utf8');
 const env = (content: string) =>
   Object.fromEntries(
@@ -21,7 +24,7 @@ const env = (content: string) =>
 describe('etcd install', () => {
   const step = stepById(etcdSteps, 'etcd.install');
   it('blocks the package start with a policy-rc.d before installing, then removes it', async () => {
-    const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdInstalled: false });
+    const res = await plan(step, ctxFor(makeInventory(PLAIN), 'pg1'), { etcdInstalled: false });
     expect(res.map((r) => r.kind)).toEqual(['file', 'packages', 'directory']);
     const policy = res[0] as FileResource;
     expect(policy.path).toBe(POLICY_RC_D);
@@ -30,7 +33,7 @@ describe('etcd install', () => {
     expect(res[1]).toMatchObject({ names: ['etcd-server', 'etcd-client'] });
     // Removed by the next step (its guard is probed after the install applied); only pgha's own file.
     const rm = (
-      await plan(stepById(etcdSteps, 'etcd.config'), ctxFor(makeInventory(), 'pg1'), {
+      await plan(stepById(etcdSteps, 'etcd.config'), ctxFor(makeInventory(PLAIN), 'pg1'), {
         etcdMember: false,
         etcdPeers: null,
       })
@@ -40,7 +43,7 @@ describe('etcd install', () => {
     expect(res[2]).toMatchObject({ path: '/var/lib/etcd/pgha', owner: 'etcd', mode: '0700' });
   });
   it('needs no policy-rc.d once etcd-server is installed', async () => {
-    const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdInstalled: true });
+    const res = await plan(step, ctxFor(makeInventory(PLAIN), 'pg1'), { etcdInstalled: true });
     expect(res.some((r) => r.kind === 'file')).toBe(false);
   });
 });
@@ -51,7 +54,7 @@ describe('etcd config', () => {
   it('is a rolling step', () => expect(config.serial).toBe(true));
 
   it('forms a new cluster when no member has data and no cluster answers', async () => {
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), {
+    const [, f] = (await plan(config, ctxFor(makeInventory(PLAIN), 'pg2'), {
       etcdMember: false,
       etcdPeers: null,
     })) as FileResource[];
@@ -71,7 +74,7 @@ describe('etcd config', () => {
   });
 
   it('never forms again once the member has data; restarts on change', async () => {
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg2'), {
+    const [, f] = (await plan(config, ctxFor(makeInventory(PLAIN), 'pg2'), {
       etcdMember: true,
       etcdPeers: null,
     })) as FileResource[];
@@ -81,8 +84,8 @@ describe('etcd config', () => {
 
   it('does not restart a formed member when only the member list changed (bootstrap-only lines)', async () => {
     const facts = { etcdMember: true, etcdPeers: null };
-    const [, now] = (await plan(config, ctxFor(makeInventory(), 'pg2'), facts)) as FileResource[];
-    const inv = makeInventory();
+    const [, now] = (await plan(config, ctxFor(makeInventory(PLAIN), 'pg2'), facts)) as FileResource[];
+    const inv = makeInventory(PLAIN);
     inv.hosts.push({ ...inv.hosts[0]!, name: 'pg4', address: '10.77.0.14', roles: ['etcd', 'postgres'] });
     const [, f] = (await plan(config, ctxFor(inv, 'pg2'), { ...facts, etcdDefault: now!.content })) as FileResource[];
     expect(env(f!.content).ETCD_INITIAL_CLUSTER).toContain('pg4=http://10.77.0.14:2380');
@@ -95,7 +98,7 @@ describe('etcd config', () => {
 
   it('joins (existing) when the member has no data but the cluster answers', async () => {
     const peers = parseMemberList(fx('memberlist.json'));
-    const [, f] = (await plan(config, ctxFor(makeInventory(), 'pg3'), {
+    const [, f] = (await plan(config, ctxFor(makeInventory(PLAIN), 'pg3'), {
       etcdMember: false,
       etcdPeers: peers,
     })) as FileResource[];
@@ -103,7 +106,7 @@ describe('etcd config', () => {
   });
 
   it('finalize flips new to existing after formation, and a second run plans the very same file', async () => {
-    const inv = makeInventory();
+    const inv = makeInventory(PLAIN);
     const first = (
       (await plan(config, ctxFor(inv, 'pg1'), { etcdMember: false, etcdPeers: null })) as FileResource[]
     )[1]!;
@@ -123,14 +126,14 @@ describe('etcd config', () => {
 describe('etcd start', () => {
   const step = stepById(etcdSteps, 'etcd.start');
   it('starts unformed members without waiting for quorum, guarded by the member dir', async () => {
-    const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdMember: false });
+    const res = await plan(step, ctxFor(makeInventory(PLAIN), 'pg1'), { etcdMember: false });
     const cmd = res[0] as CommandResource;
     expect(cmd.script).toContain('systemctl restart --no-block etcd');
     expect(cmd.unless).toBe('test -d /var/lib/etcd/pgha/member');
     expect(res[1]).toEqual({ kind: 'service', name: 'etcd', enabled: true });
   });
   it('only keeps a formed member started', async () => {
-    const res = await plan(step, ctxFor(makeInventory(), 'pg1'), { etcdMember: true });
+    const res = await plan(step, ctxFor(makeInventory(PLAIN), 'pg1'), { etcdMember: true });
     expect(res).toEqual([{ kind: 'service', name: 'etcd', enabled: true, state: 'started' }]);
   });
 });
@@ -175,7 +178,7 @@ describe('etcdctl JSON parsers (recorded from etcd 3.4.23)', () => {
 });
 
 describe('etcd membership checks across hosts', () => {
-  const inv = makeInventory();
+  const inv = makeInventory(PLAIN);
   const etcdHosts = inv.hosts.filter((h) => h.roles.includes('etcd'));
   // Recorded outputs with ids/urls rewritten to the inventory's members.
   const rename = (s: string) =>

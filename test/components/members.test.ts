@@ -15,6 +15,9 @@ import { exitCodeOf } from '../../src/cli/output.js';
 import type { Transport } from '../../src/engine/types.js';
 import type { ConfirmIO } from '../../src/cli/confirm.js';
 
+/** These tests describe the plain-http cluster (tls_enabled: false); etcd-tls.test.ts covers TLS. */
+const PLAIN = { tls_enabled: false };
+
 const IDS: Record<string, string> = {
   pg1: '10000000000000001',
   pg2: '10000000000000002',
@@ -71,7 +74,7 @@ async function lab(o: { unhealthy?: string[]; etcd?: string[]; patroniExtra?: st
   fake = await startFakePatroni(
     names.map((n) => ({ name: n, role: n === 'pg1' ? 'leader' : 'replica', pendingRestart: false })),
   );
-  const inv = makeInventory();
+  const inv = makeInventory(PLAIN);
   const { fake: dir, calls } = fakeBin({ etcdctl: ETCDCTL, systemctl: 'exit 0' });
   const etcd = o.etcd ?? ['pg1', 'pg2', 'pg3'];
   writeFileSync(join(dir, 'list.json'), memberList(etcd));

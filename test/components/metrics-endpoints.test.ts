@@ -25,7 +25,12 @@ describe('endpoint list', () => {
       'pg3 http://10.77.0.13:9187/metrics',
     ]);
     expect(byJob('haproxy')).toEqual(['lb1 http://10.77.0.21:8405/metrics', 'lb2 http://10.77.0.22:8405/metrics']);
-    expect(byJob('etcd')[0]).toBe('pg1 http://10.77.0.11:2379/metrics');
+    // With TLS (the default) etcd's client port wants a certificate: /metrics is read on the plain metrics port.
+    expect(byJob('etcd')[0]).toBe('pg1 http://10.77.0.11:2381/metrics');
+    const plain = metricsEndpoints(makeInventory({ ...ON, tls_enabled: false }));
+    expect(plain.filter((e) => e.job === 'etcd').map((e) => e.url)[1]).toBe('http://10.77.0.12:2379/metrics');
+    const moved = metricsEndpoints(makeInventory({ ...ON, etcd_metrics_port: 9379 }));
+    expect(moved.filter((e) => e.job === 'etcd').map((e) => e.url)[2]).toBe('http://10.77.0.13:9379/metrics');
     expect(byJob('patroni')[2]).toBe('pg3 https://10.77.0.13:8008/metrics'); // tls_enabled by default
     expect(list).toHaveLength(5 + 3 + 2 + 3 + 3);
     expect(list.map((e) => e.job)).toEqual([...list.map((e) => e.job)].sort((a, b) => order(a) - order(b)));
@@ -112,7 +117,7 @@ describe('endpoint checks against fake exporters', () => {
     pg1.vars = {
       metrics_postgres_exporter: true,
       metrics_postgres_exporter_port: pgPort,
-      etcd_client_port: etcdPort,
+      etcd_metrics_port: etcdPort,
       metrics_patroni: false,
     };
     return { ctx: { ...ctxFor(inv, 'pg1'), check: false }, t: new LocalTransport(pg1) };

@@ -95,6 +95,10 @@ describe('Patroni and PostgreSQL with tls_enabled (the default)', () => {
       '/etc/patroni/tls/host.crt',
       '/etc/patroni/tls/host.key',
       '/etc/patroni/config.yml',
+      // Patroni's client certificate for etcd (etcd/tls.ts), in a directory of its own.
+      '/etc/patroni/etcd-tls/ca.crt',
+      '/etc/patroni/etcd-tls/host.crt',
+      '/etc/patroni/etcd-tls/host.key',
     ]);
     expect(res[2]).toMatchObject({ owner: 'postgres', mode: '0600', secret: true });
     expect(res[2]!.notify).toEqual([{ service: 'patroni', action: 'reload' }]);

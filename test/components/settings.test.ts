@@ -152,6 +152,7 @@ describe('the registry', () => {
     ]);
     expect(Object.keys(components)).toEqual([
       'etcd',
+      'etcd-tls-move',
       'patroni',
       'pgbouncer',
       'haproxy',

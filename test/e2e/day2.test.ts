@@ -16,6 +16,7 @@ import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import type { SshTransport } from '../../src/engine/transport.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
 import { etcdSettings } from '../../src/components/etcd/settings.js';
+import { localClient } from '../../src/components/etcd/tls.js';
 import { haproxySettings } from '../../src/components/haproxy/settings.js';
 
 const CLUSTER = 'e2e-day2';
@@ -92,16 +93,20 @@ function heal(): void {
 async function etcdLeaderOn(host: string): Promise<string> {
   const h = inv.hosts.find((x) => x.name === host)!;
   const port = etcdSettings(inv, h).etcdClientPort;
-  const eps = inv.hosts.filter((x) => x.roles.includes('etcd')).map((x) => `http://${x.address}:${port}`);
-  const me = `http://${h.address}:${port}`;
-  const status = `etcdctl --endpoints=${eps.join(',')} endpoint status -w simple`;
+  // With TLS (the default) etcdctl shows etcd's own client certificate, as pgha's calls do.
+  const c = localClient(inv, h);
+  const scheme = c.tls ? 'https' : 'http';
+  const tls = c.tls ? ` --cacert=${c.tls.ca} --cert=${c.tls.cert} --key=${c.tls.key}` : '';
+  const eps = inv.hosts.filter((x) => x.roles.includes('etcd')).map((x) => `${scheme}://${x.address}:${port}`);
+  const me = `${scheme}://${h.address}:${port}`;
+  const status = `etcdctl${tls} --endpoints=${eps.join(',')} endpoint status -w simple`;
   await sh(
     conns.get(host)!,
     [
       `st=$(${status})`,
       `id=$(echo "$st" | awk -F', ' '$1 == "${me}" {print $2}')`,
       `lead=$(echo "$st" | awk -F', ' '$5 == "true" {print $1}')`,
-      `[ "$lead" = "${me}" ] || etcdctl --endpoints="$lead" move-leader "$id" >/dev/null`,
+      `[ "$lead" = "${me}" ] || etcdctl${tls} --endpoints="$lead" move-leader "$id" >/dev/null`,
     ].join('\n'),
   );
   return sh(conns.get(host)!, `${status} | awk -F', ' '$5 == "true" {print $1}'`);

@@ -62,7 +62,7 @@ describe('metrics', () => {
         }),
         ...[1, 2, 3].map((i) => `postgres pg${i} http://10.231.200.1${i}:9187/metrics`),
         'haproxy lb1 http://10.231.200.21:8405/metrics',
-        ...[1, 2, 3].map((i) => `etcd pg${i} http://10.231.200.1${i}:2379/metrics`),
+        ...[1, 2, 3].map((i) => `etcd pg${i} http://10.231.200.1${i}:2381/metrics`),
         ...[1, 2, 3].map((i) => `patroni pg${i} https://10.231.200.1${i}:8008/metrics`),
         'prometheus lb1 http://10.231.200.21:9090/metrics',
       ].sort(),

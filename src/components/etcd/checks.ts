@@ -15,6 +15,12 @@ import {
   type EtcdEndpointStatus,
   type EtcdMemberList,
 } from './facts.js';
+import { etcdTls, isPeerUrlOf, localClient, peerUrl } from './tls.js';
+
+/** The peer URL a member joins with: https with TLS (a new member starts secure, see ./tls.ts). */
+function newPeerUrl(ctx: Pick<StepGroupContext, 'inventory'>, h: Host): string {
+  return peerUrl(ctx.inventory, h, etcdTls(ctx.inventory, h) ? 'https' : 'http');
+}
 
 export interface MemberProbe {
   host: Host;
@@ -25,16 +31,12 @@ export interface MemberProbe {
 
 const SPLIT = '---pgha-split---';
 
-function localUrl(ctx: { inventory: StepGroupContext['inventory'] }, host: Host): string {
-  return `http://127.0.0.1:${etcdSettings(ctx.inventory, host).etcdClientPort}`;
-}
-
 /** Read-only look at one member: pgha data present, and what its local endpoint says. */
 export async function probeMember(ctx: StepGroupContext, host: Host): Promise<MemberProbe> {
   const t = ctx.transports.get(host.name);
   if (!t) return { host, hasData: false };
   const s = etcdSettings(ctx.inventory, host);
-  const ep = [localUrl(ctx, host)];
+  const ep = localClient(ctx.inventory, host);
   const script = renderProgram('etcd/probe-member.sh.hbs', {
     member_dir: shq(`${s.etcdDataDir}/member`),
     split: SPLIT,
@@ -94,16 +96,15 @@ export async function reconcileMembers(ctx: StepGroupContext): Promise<void> {
   let leaderProbe = members.find((p) => p.status!.memberId === p.status!.leader) ?? members[0]!;
   const t = ctx.transports.get(leaderProbe.host.name)!;
   for (const p of fresh) {
-    const s = etcdSettings(ctx.inventory, p.host);
-    const peerUrl = `http://${p.host.address}:${s.etcdPeerPort}`;
+    const peer = newPeerUrl(ctx, p.host);
     const list = leaderProbe.list!;
-    const entry = list.members.find((m) => m.peerURLs.includes(peerUrl));
+    const entry = list.members.find((m) => m.peerURLs.some((u) => isPeerUrlOf(ctx.inventory, p.host, u)));
     if (entry && entry.name === '') continue; // added before, not started yet: it joins on start
-    const ep = [localUrl(ctx, leaderProbe.host)];
+    const ep = localClient(ctx.inventory, leaderProbe.host);
     const cmds: string[] = [];
     if (entry) cmds.push(`${etcdctl(ep, ['member', 'remove', entry.id])}`);
-    cmds.push(`${etcdctl(ep, ['member', 'add', p.host.name, `--peer-urls=${peerUrl}`])}`);
-    const what = `${entry ? `replace stale member ${entry.id} and ` : ''}add ${p.host.name} (${peerUrl}) to the etcd cluster`;
+    cmds.push(`${etcdctl(ep, ['member', 'add', p.host.name, `--peer-urls=${peer}`])}`);
+    const what = `${entry ? `replace stale member ${entry.id} and ` : ''}add ${p.host.name} (${peer}) to the etcd cluster`;
     if (ctx.check) {
       ctx.log(`would ${what}`);
       continue;
@@ -122,17 +123,17 @@ function planNewHosts(ctx: StepGroupContext, probes: MemberProbe[], members: Mem
   if (!via) return;
   const probed = new Set(probes.map((p) => p.host.name));
   for (const h of withRole(ctx.inventory.hosts, 'etcd').filter((x) => !probed.has(x.name))) {
-    const peerUrl = `http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`;
-    if (via.list!.members.some((m) => m.peerURLs.includes(peerUrl))) continue;
+    const peer = newPeerUrl(ctx, h);
+    if (via.list!.members.some((m) => m.peerURLs.some((u) => isPeerUrlOf(ctx.inventory, h, u)))) continue;
     ctx.log(
-      `would add ${h.name} (${peerUrl}) to the etcd cluster through ${via.host.name} (etcdctl member add) before its etcd starts, with initial-cluster-state existing`,
+      `would add ${h.name} (${peer}) to the etcd cluster through ${via.host.name} (etcdctl member add) before its etcd starts, with initial-cluster-state existing`,
     );
   }
 }
 
 /** The local member answers healthy (bounded wait). */
 export async function verifyLocalMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
-  const cmd = etcdctl([localUrl(ctx, ctx.host)], ['endpoint', 'health', '-w', 'json']);
+  const cmd = etcdctl(localClient(ctx.inventory, ctx.host), ['endpoint', 'health', '-w', 'json']);
   const res = await waitFor(
     async () => {
       const r = await t.exec(`${cmd} 2>&1`, { timeoutMs: 15_000 });
@@ -164,7 +165,7 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
   for (const h of hosts) {
     const t = ctx.transports.get(h.name);
     if (!t) return { ok: false, problem: 'not connected', host: h.name };
-    const ep = [localUrl(ctx, h)];
+    const ep = localClient(ctx.inventory, h);
     const r = await t.exec(
       `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
         `${etcdctl(ep, ['endpoint', 'status', '--cluster', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +

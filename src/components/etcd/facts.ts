@@ -2,6 +2,7 @@
 import type { FactSpec } from '../../engine/types.js';
 import { argvToShell, shq } from '../../engine/quote.js';
 import { obj, parseJsonBig, toHexId } from '../common.js';
+import type { EtcdClient } from './tls.js';
 
 export interface EtcdMember {
   id: string; // hex
@@ -34,9 +35,22 @@ export interface EtcdHealth {
   error: string;
 }
 
-/** `ETCDCTL_API=3 etcdctl --endpoints=… <args>` with short timeouts (read-only uses only). */
-export function etcdctl(endpoints: string[], args: string[]): string {
-  return `ETCDCTL_API=3 etcdctl --endpoints=${shq(endpoints.join(','))} --dial-timeout=2s --command-timeout=4s ${argvToShell(args)}`;
+/**
+ * `ETCDCTL_API=3 etcdctl --endpoints=… [--cacert --cert --key] <args>` with short timeouts. With TLS the client
+ * shows the certificate of `client.tls` (files on the host; the command carries their paths only); with a
+ * fallback, the same call goes there when the endpoints do not answer (exit status of the last call).
+ */
+export function etcdctl(client: EtcdClient, args: string[]): string {
+  const tls = client.tls
+    ? ` --cacert=${shq(client.tls.ca)} --cert=${shq(client.tls.cert)} --key=${shq(client.tls.key)}`
+    : '';
+  const run = (eps: string[]) =>
+    `ETCDCTL_API=3 etcdctl --endpoints=${shq(eps.join(','))}${tls} --dial-timeout=2s --command-timeout=4s ${argvToShell(args)}`;
+  // The fallback keeps the certificate: a plain member's --cluster answers may name https members. What a failed
+  // first call printed (etcdctl prints its JSON even when it fails) is dropped: one answer only.
+  return client.fallback?.length
+    ? `{ pgha_etcd_out=$(${run(client.endpoints)} 2>/dev/null) && printf '%s\\n' "$pgha_etcd_out" || ${run(client.fallback)}; }`
+    : run(client.endpoints);
 }
 
 function strs(v: unknown): string[] {
@@ -132,7 +146,7 @@ export const memberDataFact = (dataDir: string): FactSpec<boolean> => ({
 });
 
 /** The member list as seen by any reachable inventory endpoint (null: no cluster answers, or no etcdctl yet). */
-export const peersFact = (clientUrls: string[]): FactSpec<EtcdMemberList | null> => ({
-  script: `if command -v etcdctl >/dev/null 2>&1; then ${etcdctl(clientUrls, ['member', 'list', '-w', 'json'])} 2>/dev/null || true; fi`,
+export const peersFact = (client: EtcdClient): FactSpec<EtcdMemberList | null> => ({
+  script: `if command -v etcdctl >/dev/null 2>&1; then ${etcdctl(client, ['member', 'list', '-w', 'json'])} 2>/dev/null || true; fi`,
   parse: parseMemberList,
 });

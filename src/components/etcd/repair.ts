@@ -9,6 +9,7 @@ import { journal } from '../common.js';
 import { etcdSettings } from './settings.js';
 import { etcdctl, type EtcdMember } from './facts.js';
 import type { MemberProbe } from './checks.js';
+import { etcdTls, isPeerUrlOf, localClient, peerUrl } from './tls.js';
 
 export interface ForeignMember {
   probe: MemberProbe;
@@ -19,8 +20,9 @@ export interface ForeignMember {
   via: MemberProbe;
 }
 
-function peerUrl(ctx: StepGroupContext, p: MemberProbe): string {
-  return `http://${p.host.address}:${etcdSettings(ctx.inventory, p.host).etcdPeerPort}`;
+/** The peer URL a repaired member is added with (https with TLS: it starts secure). */
+function newPeerUrl(ctx: StepGroupContext, p: MemberProbe): string {
+  return peerUrl(ctx.inventory, p.host, etcdTls(ctx.inventory, p.host) ? 'https' : 'http');
 }
 
 /** The members that do not belong: a minority cluster id, or data on a member the cluster's list does not have. */
@@ -32,7 +34,8 @@ export function foreignMembers(ctx: StepGroupContext, probes: MemberProbe[], run
   const [clusterId, majority] = groups[0]!;
   const via = majority.find((p) => p.status!.memberId === p.status!.leader) ?? majority[0]!;
   const list = via.list!;
-  const entry = (p: MemberProbe) => list.members.find((m) => m.peerURLs.includes(peerUrl(ctx, p)));
+  const entry = (p: MemberProbe) =>
+    list.members.find((m) => m.peerURLs.some((u) => isPeerUrlOf(ctx.inventory, p.host, u)));
   const out: ForeignMember[] = [];
   for (const [otherId, others] of groups.slice(1))
     for (const p of others)
@@ -80,7 +83,7 @@ export async function repairForeign(ctx: StepGroupContext, foreign: ForeignMembe
     const via = ctx.transports.get(f.via.host.name)!;
     const t = ctx.transports.get(h.name);
     if (!t) throw new UserError(`${h.name} is not connected: its etcd data cannot be repaired`, 'bring it back first');
-    const ep = [`http://127.0.0.1:${etcdSettings(ctx.inventory, f.via.host).etcdClientPort}`];
+    const ep = localClient(ctx.inventory, f.via.host);
     const dir = etcdSettings(ctx.inventory, h).etcdDataDir;
     const steps: [string, typeof t, string][] = [
       ...(f.listed
@@ -91,7 +94,7 @@ export async function repairForeign(ctx: StepGroupContext, foreign: ForeignMembe
         t,
         `systemctl stop etcd.service\nif test -d ${shq(dir)}; then find ${shq(dir)} -mindepth 1 -maxdepth 1 -exec rm -rf -- {} +; fi`,
       ],
-      [f.via.host.name, via, etcdctl(ep, ['member', 'add', h.name, `--peer-urls=${peerUrl(ctx, f.probe)}`])],
+      [f.via.host.name, via, etcdctl(ep, ['member', 'add', h.name, `--peer-urls=${newPeerUrl(ctx, f.probe)}`])],
     ];
     ctx.log(`${h.name}: ${f.reason}: repairing (${what(f)})`);
     for (const [where, tr, script] of steps) {

@@ -24,6 +24,15 @@ export const etcdVars = defineSettings({
     level: 'cluster',
     doc: 'etcd peer (raft) port (default 2380) (1-65535).',
   },
+  etcdMetricsPort: {
+    name: 'etcd_metrics_port',
+    type: 'int',
+    default: 2381,
+    min: 1,
+    max: 65535,
+    level: 'cluster',
+    doc: "etcd's plain-http /metrics and /health port on the host's address, with tls_enabled (the client port then requires a client certificate) (default 2381) (1-65535).",
+  },
   // pgha's own data dir, not Debian's /var/lib/etcd/default: a member started by the package's postinst
   // (a one-node cluster) can never be mistaken for a member of this cluster.
   etcdDataDir: {

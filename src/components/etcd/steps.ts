@@ -10,13 +10,12 @@ import { etcdSettings } from './settings.js';
 import { withRole } from '../common.js';
 import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
 import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
+import { tlsFiles, tlsPaths } from '../tls/files.js';
+import { UserError } from '../../util/errors.js';
+import { ETCD_TLS_DIR, etcdPhase, etcdTls, inPlaceProblem, membersClient, peerUrl, type EtcdPhase } from './tls.js';
 
 export const POLICY_RC_D = '/usr/sbin/policy-rc.d';
 export const ETCD_DEFAULT_FILE = '/etc/default/etcd';
-
-export function clientUrl(address: string, port: number): string {
-  return `http://${address}:${port}`;
-}
 
 function members(ctx: StepContext) {
   return withRole(ctx.hosts, 'etcd');
@@ -38,21 +37,56 @@ export function differsBeyondBootstrap(a: string, b: string): boolean {
   return a.replace(BOOTSTRAP_ONLY, '').trimEnd() !== b.replace(BOOTSTRAP_ONLY, '').trimEnd();
 }
 
-/** /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. */
-export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, restartOnChange: boolean): FileResource {
+/** The URLs of /etc/default/etcd in each phase (see ./tls.ts): prep keeps the plain URLs, secure has https only. */
+export function etcdUrls(ctx: StepContext, phase: EtcdPhase) {
+  const s = etcdSettings(ctx.inventory, ctx.host);
+  const a = ctx.host.address;
+  const scheme = phase === 'secure' ? 'https' : 'http';
+  const listen =
+    phase === 'secure'
+      ? `https://${a}:${s.etcdClientPort}`
+      : `http://${a}:${s.etcdClientPort},http://127.0.0.1:${s.etcdClientPort}`;
+  return {
+    peer_url: peerUrl(ctx.inventory, ctx.host, scheme),
+    listen_client_urls: listen,
+    advertise_client_url: `${scheme}://${a}:${s.etcdClientPort}`,
+    metrics_url: `http://${a}:${s.etcdMetricsPort}`,
+  };
+}
+
+/**
+ * /etc/default/etcd for this host. `existing` once this member has data or a cluster already answers. `phase`
+ * forces a phase (the secure step); by default it follows tls_enabled and what the member runs now.
+ */
+export function etcdConfigFile(
+  ctx: StepContext,
+  facts: Partial<ConfigFacts>,
+  restartOnChange: boolean,
+  phase?: EtcdPhase,
+): FileResource {
   const s = etcdSettings(ctx.inventory, ctx.host);
   const formed = facts.etcdMember === true;
   const peers = facts.etcdPeers ?? null;
   const clusterAnswers = peers !== null && peers.members.length > 0;
+  const tls = etcdTls(ctx.inventory, ctx.host);
+  const problem = inPlaceProblem(tls, formed, facts.etcdDefault ?? '');
+  if (problem)
+    throw new UserError(
+      `${ctx.host.name}: ${problem}`,
+      'keep tls_enabled: true for this cluster (or rebuild it without TLS: pgha destroy, then pgha up)',
+      { file: ctx.inventory.file, field: 'vars.tls_enabled' },
+    );
+  const ph = phase ?? etcdPhase(tls, formed, facts.etcdDefault ?? '');
+  // New members are added with the peer scheme of the phase this run gives formed members.
   const initialCluster = members(ctx)
-    .map((h) => `${h.name}=http://${h.address}:${etcdSettings(ctx.inventory, h).etcdPeerPort}`)
+    .map((h) => `${h.name}=${peerUrl(ctx.inventory, h, ph === 'secure' ? 'https' : 'http')}`)
     .join(',');
   const content = ctx.render('etcd/etcd.default.hbs', {
     name: ctx.host.name,
-    address: ctx.host.address,
     data_dir: s.etcdDataDir,
-    client_port: s.etcdClientPort,
-    peer_port: s.etcdPeerPort,
+    ...etcdUrls(ctx, ph),
+    phase: ph,
+    tls: ph === 'plain' ? undefined : tlsPaths(ETCD_TLS_DIR),
     initial_cluster: initialCluster,
     initial_cluster_state: formed || clusterAnswers ? 'existing' : 'new',
     token: s.etcdToken,
@@ -68,14 +102,18 @@ export function etcdConfigFile(ctx: StepContext, facts: Partial<ConfigFacts>, re
   return file;
 }
 
-function configFacts(ctx: StepContext): FactSpecs<ConfigFacts> {
-  const urls = members(ctx).map((h) => clientUrl(h.address, etcdSettings(ctx.inventory, h).etcdClientPort));
+export function configFacts(ctx: StepContext): FactSpecs<ConfigFacts> {
   const s = etcdSettings(ctx.inventory, ctx.host);
   return {
     etcdMember: memberDataFact(s.etcdDataDir),
-    etcdPeers: peersFact(urls),
+    etcdPeers: peersFact(membersClient(ctx.inventory, ctx.host, members(ctx))),
     etcdDefault: { script: `cat ${ETCD_DEFAULT_FILE} 2>/dev/null || true`, parse: (out) => out },
   };
+}
+
+/** A formed member restarts when its certificates change; before the cluster exists the start step starts it. */
+function restartIfFormed(facts: Partial<ConfigFacts>) {
+  return facts.etcdMember === true ? [{ service: 'etcd', action: 'restart' as const }] : undefined;
 }
 
 const install = defineStep({
@@ -109,6 +147,11 @@ const config = defineStep({
       argv: ['rm', '-f', POLICY_RC_D],
       unless: `! grep -qs pgha-etcd ${POLICY_RC_D}`,
     },
+    // The certificates (tls_enabled): one issued again (expiring, another CA or address) restarts this member,
+    // one member at a time like any change here, each healthy before the next.
+    ...(etcdTls(ctx.inventory, ctx.host)
+      ? tlsFiles(ctx, { dir: ETCD_TLS_DIR, owner: 'etcd', notify: restartIfFormed(facts) })
+      : []),
     etcdConfigFile(ctx, facts, true),
   ],
   async verify(ctx, t) {

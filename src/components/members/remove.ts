@@ -14,7 +14,7 @@ import { patroniSettings } from '../patroni/settings.js';
 import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { etcdctl, type EtcdMember } from '../etcd/facts.js';
-import { localEtcdUrl, type ClusterView } from './view.js';
+import { localEtcdClient, type ClusterView } from './view.js';
 import { apiGet, type PatroniApi } from '../patroni/api.js';
 
 export interface RemovalTarget {
@@ -230,7 +230,7 @@ export async function performRemoval(
   d: RemovalDeps,
 ): Promise<void> {
   const fromT = view.etcdFrom ? d.transports.get(view.etcdFrom.name) : undefined;
-  const ep = view.etcdFrom ? [localEtcdUrl(d.inventory, view.etcdFrom)] : [];
+  const ep = view.etcdFrom ? localEtcdClient(d.inventory, view.etcdFrom) : { endpoints: [] };
   for (const a of actions) {
     d.log(`${a.where}: ${a.summary}`);
     switch (a.id) {

@@ -5,7 +5,7 @@ import type { StepGroupContext, Transport } from '../../engine/types.js';
 import { withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import type { PatroniCluster } from '../patroni/facts.js';
-import { etcdSettings } from '../etcd/settings.js';
+import { localClient, type EtcdClient } from '../etcd/tls.js';
 import { etcdctl, parseEndpointHealth, parseMemberList, type EtcdMember, type EtcdMemberList } from '../etcd/facts.js';
 
 export interface ClusterView {
@@ -20,8 +20,9 @@ export interface ClusterView {
 
 const SPLIT = '---pgha-split---';
 
-export function localEtcdUrl(inv: Inventory, h: Host): string {
-  return `http://127.0.0.1:${etcdSettings(inv, h).etcdClientPort}`;
+/** How pgha's etcdctl calls on an etcd host reach its member (https with a client certificate with TLS). */
+export function localEtcdClient(inv: Inventory, h: Host): EtcdClient {
+  return localClient(inv, h);
 }
 
 /** The member list and cluster health through one member's local endpoint (undefined: it does not answer). */
@@ -30,7 +31,7 @@ export async function etcdThrough(
   h: Host,
   t: Transport,
 ): Promise<{ list: EtcdMemberList; healthy: string[] } | undefined> {
-  const ep = [localEtcdUrl(inv, h)];
+  const ep = localEtcdClient(inv, h);
   const r = await t.exec(
     `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
       `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`,

@@ -3,6 +3,7 @@
 // Prometheus snippet scrapes them.
 import { stringify } from 'yaml';
 import type { Host, Inventory } from '../../inventory/types.js';
+import { etcdTls } from '../etcd/tls.js';
 import { etcdSettings } from '../etcd/settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { metricsSettings } from './settings.js';
@@ -73,7 +74,11 @@ export function hostEndpoints(inv: Pick<Inventory, 'file' | 'cluster'>, h: Host)
   if (s.nodeExporter) out.push(endpoint('node', h, s.nodeExporterPort));
   if (s.postgresExporter && pg) out.push(endpoint('postgres', h, s.postgresExporterPort));
   if (s.haproxy && h.roles.includes('haproxy')) out.push(endpoint('haproxy', h, s.haproxyPort));
-  if (s.etcd && h.roles.includes('etcd')) out.push(endpoint('etcd', h, etcdSettings(inv, h).etcdClientPort));
+  // With TLS etcd's client port wants a client certificate: its /metrics is read on the plain metrics port instead.
+  if (s.etcd && h.roles.includes('etcd')) {
+    const e = etcdSettings(inv, h);
+    out.push(endpoint('etcd', h, etcdTls(inv, h) ? e.etcdMetricsPort : e.etcdClientPort));
+  }
   if (s.patroni && pg)
     out.push(endpoint('patroni', h, patroniSettings(inv, h).apiPort, tlsEnabled(inv, h) ? 'https' : 'http'));
   if (h.roles.includes('monitor')) out.push(endpoint('prometheus', h, s.prometheusPort));

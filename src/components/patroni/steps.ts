@@ -16,6 +16,7 @@ import { apiClientLines, PATRONI_TLS_DIR, patroniApi, type PatroniApi } from './
 import { tlsFiles, tlsPaths } from '../tls/files.js';
 import { tlsEnabled } from '../tls/settings.js';
 import { makeTlsSwitchStep } from './tls-switch.js';
+import { patroniEtcdTls, patroniEtcdTlsFiles } from '../etcd/tls.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -66,7 +67,11 @@ export function dcsConfig(
 }
 
 /** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
-export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniSettings): string[] {
+export function pgHba(
+  ctx: Pick<StepContext, 'hosts' | 'inventory'>,
+  s: PatroniSettings,
+  tlsOverride?: boolean,
+): string[] {
   const members = withRole(ctx.hosts, 'postgres');
   const balancers = withRole(ctx.hosts, 'haproxy');
   const m = 'scram-sha-256';
@@ -81,7 +86,7 @@ export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniS
     if (!members.includes(h)) lines.push(`host all all ${h.address}/32 ${m}`);
   }
   lines.push(`host all all ${ctx.inventory.subnet} ${m}`);
-  const tls = ctx.hosts.length > 0 && tlsEnabled(ctx.inventory, ctx.hosts[0]!);
+  const tls = tlsOverride ?? (ctx.hosts.length > 0 && tlsEnabled(ctx.inventory, ctx.hosts[0]!));
   return lines.map((l) => hostssl(l, tls));
 }
 
@@ -111,9 +116,14 @@ function indent(text: string, spaces: number): string {
     .join('\n');
 }
 
-export function patroniConfigFile(ctx: StepContext): FileResource {
+/**
+ * Patroni's config.yml. `restTls` overrides whether the REST API and PostgreSQL use TLS (the inventory's
+ * tls_enabled otherwise): the switch of Patroni to etcd over https keeps them as they are on the host, and their
+ * own switch (patroni.tls, with HAProxy's checks) moves them afterwards.
+ */
+export function patroniConfigFile(ctx: StepContext, o: { restTls?: boolean } = {}): FileResource {
   const s = patroniSettings(ctx.inventory, ctx.host);
-  const tls = tlsEnabled(ctx.inventory, ctx.host);
+  const tls = o.restTls ?? tlsEnabled(ctx.inventory, ctx.host);
   const q = (v: string) => JSON.stringify(v);
   const etcdHosts = withRole(ctx.hosts, 'etcd').map(
     (h) => `${h.address}:${etcdSettings(ctx.inventory, h).etcdClientPort}`,
@@ -129,6 +139,7 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     api_user: q(s.apiUser),
     api_password: q(secret(ctx, 'patroni_api_password')),
     etcd_hosts: etcdHosts,
+    etcd_tls: patroniEtcdTls(ctx.inventory, ctx.host),
     // YAML 1.1 output quotes on/off/yes/no: Patroni's PyYAML would read them as booleans.
     dcs_yaml: indent(
       stringify(dcsConfig(s, clusterParameters(ctx.inventory, ctx.host), recoveryConf(ctx.inventory)), {
@@ -158,7 +169,7 @@ export function patroniConfigFile(ctx: StepContext): FileResource {
     replication_password: q(secret(ctx, 'replication_password')),
     rewind_user: q(s.rewindUser),
     rewind_password: q(secret(ctx, 'rewind_password')),
-    pg_hba: pgHba(ctx, s).map(q),
+    pg_hba: pgHba(ctx, s, tls).map(q),
   });
   return {
     kind: 'file',
@@ -219,6 +230,7 @@ const config: Step = {
       ? tlsFiles(ctx, { dir: PATRONI_TLS_DIR, owner: 'postgres', notify: [{ service: 'patroni', action: 'reload' }] })
       : []),
     patroniConfigFile(ctx),
+    ...patroniEtcdTlsFiles(ctx), // before Patroni starts; a reload does not reconnect to etcd (etcd.patroni-dcs)
     { kind: 'service', name: 'patroni', enabled: true, state: 'started' },
     reinitStuckReplica(ctx),
   ],

@@ -6,7 +6,7 @@ import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
 import { journal, obj } from '../common.js';
 import { etcdctl } from '../etcd/facts.js';
-import { localEtcdUrl } from '../members/view.js';
+import { localEtcdClient } from '../members/view.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { PATRONI_CONFIG } from '../patroni/stuck.js';
 import type { RestoreOps } from './run.js';
@@ -97,7 +97,7 @@ export function remoteOps(d: RemoteDeps): RestoreOps {
         d.inv.hosts.find((h) => h.roles.includes('postgres'))!,
       );
       const prefix = clusterPrefix(ps.namespace, ps.scope);
-      const ep = [localEtcdUrl(d.inv, e)];
+      const ep = localEtcdClient(d.inv, e);
       const left = await run(
         e.name,
         `${etcdctl(ep, ['del', '--prefix', prefix])} >/dev/null && ${etcdctl(ep, ['get', '--prefix', '--keys-only', prefix])}`,

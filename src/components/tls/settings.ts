@@ -9,7 +9,7 @@ export const tlsVars = defineSettings({
     type: 'bool',
     default: true,
     level: 'cluster',
-    doc: "TLS between the cluster's services (default true): Patroni's REST API over HTTPS only (HAProxy checks it with the CA), PostgreSQL with ssl on and hostssl rules for every connection from another host. false keeps plain TCP.",
+    doc: "TLS between the cluster's services (default true): etcd client and peer TLS with client certificates, Patroni's REST API over HTTPS only (HAProxy checks it with the CA), PostgreSQL with ssl on and hostssl rules for every connection from another host. false keeps plain TCP; switching a running cluster from false to true is done in place by pgha up.",
   },
   caCertFile: {
     name: 'tls_ca_cert_file',
