@@ -7,7 +7,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommandResource, FileResource, Resource } from '../../src/engine/types.js';
 import type { Host, Inventory } from '../../src/inventory/types.js';
-import { firewallFile, firewallResources, FIREWALL_FILE } from '../../src/components/firewall/steps.js';
+import {
+  firewallFile,
+  firewallResources,
+  FIREWALL_FILE,
+  loadScript,
+  loadedTest,
+  removeScript,
+  removedTest,
+} from '../../src/components/firewall/steps.js';
 import { lockoutProblem, neededProbes, refuseLockout } from '../../src/components/firewall/checks.js';
 import { parseSshSource, probeScript, sshSourceFact, parseProbes } from '../../src/components/firewall/facts.js';
 import { normalizeSources } from '../../src/components/firewall/rules.js';
@@ -229,6 +237,57 @@ describe('the rendered rules with the real nft, in a scratch network namespace',
       expect(m.get(`10.77.0.11:${port}`)).toBe('refused'); // let in; nothing listens here
       expect(o.get(`10.77.0.11:${port}`)).toBe('timeout'); // dropped
     }
+  });
+});
+
+describe('the load, its no-op test and the removal, with the real nft in a scratch network namespace', () => {
+  it('loads once; a second pass is skipped; a hand-made change to the live table or a new file loads again; off removes it', () => {
+    const inv = inventory();
+    const dir = mkdtempSync(join(tmpdir(), 'pgha-nft-load-'));
+    const p = {
+      file: `${dir}/firewall.nft`,
+      dropin: `${dir}/pgha.conf`,
+      sum: `${dir}/state/sum`,
+      live: `${dir}/state/live`,
+    };
+    writeFileSync(p.file, rendered(inv, 'pg1'));
+    writeFileSync(`${dir}/other.nft`, rendered(inventory({ firewall_open_tcp_ports: '7777' }), 'pg1'));
+    // The remove script's daemon-reload is not for this machine: a fake systemctl first on PATH.
+    writeFileSync(`${dir}/systemctl`, '#!/bin/sh\nexit 0\n');
+    const step = (name: string, test: string, script: string) =>
+      `if ( ${test} ) 2>/dev/null; then echo "${name} skip"; else ( ${script}\n) && echo "${name} run"; fi`;
+    const r = inScratchNetns(
+      [
+        `chmod +x ${dir}/systemctl; PATH=${dir}:$PATH`,
+        'nft add table inet other',
+        step('first', loadedTest(p), loadScript(p)),
+        step('again', loadedTest(p), loadScript(p)),
+        'nft add rule inet pgha input tcp dport 9999 accept',
+        step('drift', loadedTest(p), loadScript(p)),
+        'nft list chain inet pgha input | grep -c 9999 || true',
+        `cp ${dir}/other.nft ${p.file}`,
+        step('newfile', loadedTest(p), loadScript(p)),
+        step('same', loadedTest(p), loadScript(p)),
+        'nft list tables',
+        step('off', removedTest(p), removeScript(p)),
+        step('offagain', removedTest(p), removeScript(p)),
+        'nft list tables',
+      ].join('\n'),
+    );
+    expect(r.code, r.out).toBe(0);
+    expect(r.out.trim().split('\n')).toEqual([
+      'first run',
+      'again skip',
+      'drift run',
+      '0',
+      'newfile run',
+      'same skip',
+      'table inet other',
+      'table inet pgha',
+      'off run',
+      'offagain skip',
+      'table inet other',
+    ]);
   });
 });
 

@@ -36,28 +36,42 @@ export function firewallFile(ctx: StepContext, ssh?: SshSource): string {
   });
 }
 
-const f = shq(FIREWALL_FILE);
+/** Where the rules and the record of the last load live (tests use a folder of their own). */
+export interface FirewallPaths {
+  file: string;
+  dropin: string;
+  sum: string;
+  live: string;
+}
+const PATHS: FirewallPaths = { file: FIREWALL_FILE, dropin: FIREWALL_DROPIN, sum: LOADED_SUM, live: LOADED_TABLE };
+
 /** Loaded and unchanged since: the file is the one loaded last and the live table is still what it loaded. */
-export const LOADED_TEST = `sha256sum -c --status ${shq(LOADED_SUM)} && nft list table inet pgha 2>/dev/null | cmp -s - ${shq(LOADED_TABLE)}`;
-export const LOAD_SCRIPT = [
-  'set -e',
-  `nft -c -f ${f}`,
-  `nft -f ${f}`,
-  `mkdir -p ${shq(LOADED_SUM.replace(/\/[^/]+$/, ''))}`,
-  `nft list table inet pgha > ${shq(LOADED_TABLE)}`,
-  `sha256sum ${f} > ${shq(LOADED_SUM)}`,
-].join('\n');
+export const loadedTest = (p = PATHS) =>
+  `sha256sum -c --status ${shq(p.sum)} && nft list table inet pgha 2>/dev/null | cmp -s - ${shq(p.live)}`;
+export const loadScript = (p = PATHS) =>
+  [
+    'set -e',
+    `nft -c -f ${shq(p.file)}`,
+    `nft -f ${shq(p.file)}`,
+    `mkdir -p ${shq(p.sum.replace(/\/[^/]+$/, ''))}`,
+    `nft list table inet pgha > ${shq(p.live)}`,
+    `sha256sum ${shq(p.file)} > ${shq(p.sum)}`,
+  ].join('\n');
 /** Nothing of the firewall is left on the host (nft missing counts as no table). */
-export const REMOVED_TEST = `! nft list table inet pgha >/dev/null 2>&1 && [ ! -e ${f} ] && [ ! -e ${shq(FIREWALL_DROPIN)} ]`;
-export const REMOVE_SCRIPT = [
-  `if nft list table inet pgha >/dev/null 2>&1; then nft delete table inet pgha; fi`,
-  `rm -f ${f} ${shq(FIREWALL_DROPIN)} ${shq(LOADED_SUM)} ${shq(LOADED_TABLE)}`,
-  'systemctl daemon-reload',
-].join('\n');
+export const removedTest = (p = PATHS) =>
+  `! nft list table inet pgha >/dev/null 2>&1 && [ ! -e ${shq(p.file)} ] && [ ! -e ${shq(p.dropin)} ]`;
+export const removeScript = (p = PATHS) =>
+  [
+    `if nft list table inet pgha >/dev/null 2>&1; then nft delete table inet pgha; fi`,
+    `rm -f ${[p.file, p.dropin, p.sum, p.live].map(shq).join(' ')}`,
+    'systemctl daemon-reload',
+  ].join('\n');
 
 export function firewallResources(ctx: StepContext, facts: Partial<FirewallFacts>): Resource[] {
   if (!firewallSettings(ctx.inventory, ctx.host).enabled)
-    return [{ kind: 'command', label: 'remove the pgha firewall table', script: REMOVE_SCRIPT, unless: REMOVED_TEST }];
+    return [
+      { kind: 'command', label: 'remove the pgha firewall table', script: removeScript(), unless: removedTest() },
+    ];
   return [
     { kind: 'packages', names: ['nftables'] },
     {
@@ -78,8 +92,8 @@ export function firewallResources(ctx: StepContext, facts: Partial<FirewallFacts
     {
       kind: 'command',
       label: `load the pgha firewall table (${FIREWALL_FILE})`,
-      script: LOAD_SCRIPT,
-      unless: LOADED_TEST,
+      script: loadScript(),
+      unless: loadedTest(),
     },
   ];
 }
