@@ -20,6 +20,7 @@ import { lockoutProblem, neededProbes, refuseLockout } from '../../src/component
 import { parseSshSource, probeScript, sshSourceFact, parseProbes } from '../../src/components/firewall/facts.js';
 import { normalizeSources } from '../../src/components/firewall/rules.js';
 import { UserError } from '../../src/util/errors.js';
+import { sha256 } from '../../src/engine/kinds/file.js';
 import { ctxFor, fakeTransport, groupCtx, makeInventory } from './helpers.js';
 import { LocalTransport, fakeHost } from '../engine/local-transport.js';
 import { BASE, errorLines, loadError } from '../inventory/helpers.js';
@@ -250,8 +251,10 @@ describe('the load, its no-op test and the removal, with the real nft in a scrat
       sum: `${dir}/state/sum`,
       live: `${dir}/state/live`,
     };
-    writeFileSync(p.file, rendered(inv, 'pg1'));
-    writeFileSync(`${dir}/other.nft`, rendered(inventory({ firewall_open_tcp_ports: '7777' }), 'pg1'));
+    const first = rendered(inv, 'pg1');
+    const other = rendered(inventory({ firewall_open_tcp_ports: '7777' }), 'pg1');
+    writeFileSync(p.file, first);
+    writeFileSync(`${dir}/other.nft`, other);
     // The remove script's daemon-reload is not for this machine: a fake systemctl first on PATH.
     writeFileSync(`${dir}/systemctl`, '#!/bin/sh\nexit 0\n');
     const step = (name: string, test: string, script: string) =>
@@ -260,14 +263,15 @@ describe('the load, its no-op test and the removal, with the real nft in a scrat
       [
         `chmod +x ${dir}/systemctl; PATH=${dir}:$PATH`,
         'nft add table inet other',
-        step('first', loadedTest(p), loadScript(p)),
-        step('again', loadedTest(p), loadScript(p)),
+        step('first', loadedTest(sha256(first), p), loadScript(p)),
+        step('again', loadedTest(sha256(first), p), loadScript(p)),
         'nft add rule inet pgha input tcp dport 9999 accept',
-        step('drift', loadedTest(p), loadScript(p)),
+        step('drift', loadedTest(sha256(first), p), loadScript(p)),
         'nft list chain inet pgha input | grep -c 9999 || true',
-        `cp ${dir}/other.nft ${p.file}`,
-        step('newfile', loadedTest(p), loadScript(p)),
-        step('same', loadedTest(p), loadScript(p)),
+        // The wanted content changes: the test runs before the new file is written (as the engine probes first).
+        step('newfile', loadedTest(sha256(other), p), `cp ${dir}/other.nft ${p.file}\n${loadScript(p)}`),
+        step('same', loadedTest(sha256(other), p), loadScript(p)),
+        'nft list chain inet pgha input | grep -c "dport 7777"',
         'nft list tables',
         step('off', removedTest(p), removeScript(p)),
         step('offagain', removedTest(p), removeScript(p)),
@@ -282,6 +286,7 @@ describe('the load, its no-op test and the removal, with the real nft in a scrat
       '0',
       'newfile run',
       'same skip',
+      '1',
       'table inet other',
       'table inet pgha',
       'off run',

@@ -6,6 +6,7 @@
 import type { Component, Resource, StepContext } from '../../engine/types.js';
 import { defineStep } from '../../engine/step.js';
 import { shq } from '../../engine/quote.js';
+import { sha256 } from '../../engine/kinds/file.js';
 import { firewallSettings } from './settings.js';
 import { firewallRules, nftRule } from './rules.js';
 import { sshSourceFact, type SshSource } from './facts.js';
@@ -45,9 +46,12 @@ export interface FirewallPaths {
 }
 const PATHS: FirewallPaths = { file: FIREWALL_FILE, dropin: FIREWALL_DROPIN, sum: LOADED_SUM, live: LOADED_TABLE };
 
-/** Loaded and unchanged since: the file is the one loaded last and the live table is still what it loaded. */
-export const loadedTest = (p = PATHS) =>
-  `sha256sum -c --status ${shq(p.sum)} && nft list table inet pgha 2>/dev/null | cmp -s - ${shq(p.live)}`;
+/**
+ * Loaded and unchanged since: the file loaded last had the wanted content (its sha256: the file itself may be
+ * replaced in this very run, after the probes) and the live table is still what that load listed.
+ */
+export const loadedTest = (wantSha: string, p = PATHS) =>
+  `[ "$(cat ${shq(p.sum)} 2>/dev/null)" = ${shq(wantSha)} ] && nft list table inet pgha 2>/dev/null | cmp -s - ${shq(p.live)}`;
 export const loadScript = (p = PATHS) =>
   [
     'set -e',
@@ -55,7 +59,7 @@ export const loadScript = (p = PATHS) =>
     `nft -f ${shq(p.file)}`,
     `mkdir -p ${shq(p.sum.replace(/\/[^/]+$/, ''))}`,
     `nft list table inet pgha > ${shq(p.live)}`,
-    `sha256sum ${shq(p.file)} > ${shq(p.sum)}`,
+    `sha256sum < ${shq(p.file)} | cut -d ' ' -f 1 > ${shq(p.sum)}`,
   ].join('\n');
 /** Nothing of the firewall is left on the host (nft missing counts as no table). */
 export const removedTest = (p = PATHS) =>
@@ -72,12 +76,13 @@ export function firewallResources(ctx: StepContext, facts: Partial<FirewallFacts
     return [
       { kind: 'command', label: 'remove the pgha firewall table', script: removeScript(), unless: removedTest() },
     ];
+  const content = firewallFile(ctx, facts.ssh);
   return [
     { kind: 'packages', names: ['nftables'] },
     {
       kind: 'file',
       path: FIREWALL_FILE,
-      content: firewallFile(ctx, facts.ssh),
+      content,
       mode: '0644',
       validate: 'nft -c -f %s',
     },
@@ -93,7 +98,7 @@ export function firewallResources(ctx: StepContext, facts: Partial<FirewallFacts
       kind: 'command',
       label: `load the pgha firewall table (${FIREWALL_FILE})`,
       script: loadScript(),
-      unless: loadedTest(),
+      unless: loadedTest(sha256(content)),
     },
   ];
 }
