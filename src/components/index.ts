@@ -15,6 +15,7 @@ import { verify } from './verify/index.js';
 import { backupEntry } from './backup/index.js';
 import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
+import { firewallEntry } from './firewall/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
@@ -26,6 +27,7 @@ export const ENTRIES: readonly ComponentEntry[] = [
   metricsEntry,
   tlsEntry,
   backupEntry,
+  firewallEntry,
   { component: verify },
   demoEntry,
 ];

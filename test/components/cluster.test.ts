@@ -40,6 +40,7 @@ describe('the cluster playbook components', () => {
       Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
     const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
     expect(used).toEqual([
+      'firewall',
       'etcd',
       'etcd-tls-move',
       'backup',

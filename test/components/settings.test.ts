@@ -125,6 +125,7 @@ describe('the registry', () => {
       'metrics_',
       'tls_',
       'backup_',
+      'firewall_',
       'demo_',
     ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
@@ -140,6 +141,9 @@ describe('the registry', () => {
       'backup_full_schedule',
       'backup_diff_schedule',
       'backup_incr_schedule',
+      'firewall_admin_cidrs',
+      'firewall_client_cidrs',
+      'firewall_open_tcp_ports',
     ]);
     expect(catalog.inventoryRules).toHaveLength(1);
     expect(SECRET_KEYS.map((s) => s.key)).toEqual([
@@ -159,6 +163,7 @@ describe('the registry', () => {
       'keepalived',
       'metrics',
       'backup',
+      'firewall',
       'verify',
     ]);
   });
