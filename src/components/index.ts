@@ -14,6 +14,7 @@ import { verify } from './verify/index.js';
 import { backupEntry } from './backup/index.js';
 import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
+import { clientEntry } from './client/index.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
@@ -24,6 +25,7 @@ export const ENTRIES: readonly ComponentEntry[] = [
   metricsEntry,
   tlsEntry,
   backupEntry,
+  clientEntry,
   { component: verify },
   demoEntry,
 ];

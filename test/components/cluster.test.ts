@@ -39,7 +39,17 @@ describe('the cluster playbook components', () => {
     const owner = (stepId: string) =>
       Object.entries(components).find(([, c]) => c.steps.some((s) => s.id === stepId))?.[0];
     const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
-    expect(used).toEqual(['etcd', 'backup', 'patroni', 'pgbouncer', 'haproxy', 'keepalived', 'metrics', 'verify']);
+    expect(used).toEqual([
+      'etcd',
+      'backup',
+      'patroni',
+      'pgbouncer',
+      'haproxy',
+      'keepalived',
+      'metrics',
+      'client',
+      'verify',
+    ]);
     expect(Object.keys(components).sort()).toEqual([...used].sort()); // and nothing the playbook does not use
   });
 

@@ -113,7 +113,7 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor', 'backup']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor', 'backup', 'client']);
     expect(catalog.prefixes).toEqual([
       'etcd_',
       'patroni_',
@@ -158,6 +158,7 @@ describe('the registry', () => {
       'keepalived',
       'metrics',
       'backup',
+      'client',
       'verify',
     ]);
   });
