@@ -43,6 +43,7 @@ describe('the cluster playbook components', () => {
       'etcd',
       'backup',
       'patroni',
+      'access',
       'pgbouncer',
       'haproxy',
       'keepalived',
@@ -67,6 +68,8 @@ describe('the cluster playbook components', () => {
       .map((f) => f.path)
       .sort();
     expect(secretPaths).toEqual([
+      '/etc/haproxy/haproxy.cfg',
+      '/etc/haproxy/haproxy.cfg',
       '/etc/keepalived/keepalived.conf',
       '/etc/keepalived/keepalived.conf',
       '/etc/patroni/config.yml',

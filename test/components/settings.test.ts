@@ -135,6 +135,7 @@ describe('the registry', () => {
       'pgbouncer_max_db_connections',
       'haproxy_pooled_primary_port',
       'pgbouncer_default_pool_size',
+      'postgres_databases',
       'metrics_node_exporter_port',
       'metrics_haproxy_port',
       'backup_full_schedule',
@@ -148,12 +149,14 @@ describe('the registry', () => {
       'rewind_password',
       'patroni_api_password',
       'pgbouncer_auth_password',
+      'haproxy_stats_password',
       'vrrp_password',
     ]);
     expect(Object.keys(components)).toEqual([
       'etcd',
       'patroni',
       'pgbouncer',
+      'access',
       'haproxy',
       'keepalived',
       'metrics',

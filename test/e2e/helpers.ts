@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { catalog } from '../../src/components/index.js';
 import type { Inventory } from '../../src/inventory/types.js';
@@ -88,4 +89,11 @@ export async function sh(t: SshTransport, script: string): Promise<string> {
 export function expectOk(r: CliResult, what: string): void {
   if (r.code !== 0)
     throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout.slice(-4000)}\nstderr:\n${r.stderr.slice(-4000)}`);
+}
+
+/** The Authorization header of the HAProxy stats page (user admin, password from the inventory's secrets file). */
+export function statsAuth(inv: Inventory): Record<string, string> {
+  const secrets = parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>;
+  const pw = secrets.haproxy_stats_password ?? '';
+  return { Authorization: `Basic ${Buffer.from(`admin:${pw}`).toString('base64')}` };
 }

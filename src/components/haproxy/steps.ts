@@ -4,11 +4,17 @@ import type { Component, FileResource, Step, StepContext } from '../../engine/ty
 import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
+import { secret } from '../secrets.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
 
 export const HAPROXY_CONFIG = '/etc/haproxy/haproxy.cfg';
+
+/** A word of haproxy.cfg in double quotes: `\\`, `"` and `$` (environment variables) escaped. */
+export function haproxyQuote(v: string): string {
+  return `"${v.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
 
 export function haproxyConfigFile(ctx: StepContext): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
@@ -17,6 +23,9 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
   const content = ctx.render('haproxy/haproxy.cfg.hbs', {
     maxconn: s.haproxyMaxconn,
     stats_port: s.statsPort,
+    stats_address: s.statsAddress,
+    stats_user: s.statsUser,
+    stats_password: haproxyQuote(secret(ctx, 'haproxy_stats_password')),
     primary_port: s.primaryPort,
     replica_port: s.replicaPort,
     all_port: s.allPort,
@@ -37,6 +46,11 @@ export function haproxyConfigFile(ctx: StepContext): FileResource {
     kind: 'file',
     path: HAPROXY_CONFIG,
     content,
+    // The stats password is in it.
+    owner: 'root',
+    group: 'root',
+    mode: '0600',
+    secret: true,
     // -dW: warnings fail the validation too (plain -c exits 0 on them).
     validate: 'haproxy -dW -c -f %s',
     notify: [{ service: 'haproxy', action: 'reload' }],

@@ -12,6 +12,9 @@ import { verifyMemberRunning, verifyPatroniCluster } from './checks.js';
 import { restartStep, restAuthInput, restAuthLines } from './restart.js';
 import { PATRONI_CONFIG, reinitStuckReplica, repairIfStuck } from './stuck.js';
 import { chooseApiMember, isApiMember } from './api-member.js';
+import { hbaLines } from '../access/hba.js';
+import { accessSettings } from '../access/settings.js';
+import { pgbouncerSettings } from '../pgbouncer/settings.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -61,23 +64,21 @@ export function dcsConfig(
   };
 }
 
-/** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
-export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory'>, s: PatroniSettings): string[] {
-  const members = withRole(ctx.hosts, 'postgres');
-  const balancers = withRole(ctx.hosts, 'haproxy');
-  const m = 'scram-sha-256';
-  const lines = [
-    'local all all peer',
-    `host all all 127.0.0.1/32 ${m}`,
-    `host replication ${s.replicationUser} 127.0.0.1/32 ${m}`,
-  ];
-  for (const h of members) lines.push(`host replication ${s.replicationUser} ${h.address}/32 ${m}`);
-  for (const h of members) lines.push(`host all all ${h.address}/32 ${m}`);
-  for (const h of balancers) {
-    if (!members.includes(h)) lines.push(`host all all ${h.address}/32 ${m}`);
-  }
-  lines.push(`host all all ${ctx.inventory.subnet} ${m}`);
-  return lines;
+/**
+ * pg_hba: the superuser from local sockets and the cluster's own hosts, replication and rewind between members,
+ * the inventory's rules, and each application user to its own databases (../access/hba.ts).
+ */
+export function pgHba(ctx: Pick<StepContext, 'hosts' | 'inventory' | 'host'>, s: PatroniSettings): string[] {
+  const pgb = pgbouncerSettings(ctx.inventory, ctx.host);
+  return hbaLines({
+    hosts: ctx.hosts,
+    subnet: ctx.inventory.subnet,
+    superuser: s.superuser,
+    replicationUser: s.replicationUser,
+    rewindUser: s.rewindUser,
+    ...(pgb.enabled ? { pgbouncerAuthUser: pgb.authUser } : {}),
+    access: accessSettings(ctx.inventory, ctx.host),
+  });
 }
 
 function indent(text: string, spaces: number): string {
