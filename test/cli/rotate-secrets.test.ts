@@ -25,6 +25,17 @@ describe('pgha rotate-secrets: which secrets', () => {
     ]);
     expect(() => chooseSecrets(SPECS, ['replication'])).toThrow(UserError);
     expect(() => chooseSecrets(SPECS, ['replication'])).toThrow(/no secret replication/);
+    expect(chooseSecrets([...SPECS, { key: 'postgres_user_shop_password', length: 32 }], [])).toContain(
+      'postgres_user_shop_password',
+    );
+  });
+
+  it('a secret without a step in the rotation is left alone, and refused by name', () => {
+    const more = [...SPECS, { key: 'etcd_root_password', length: 32 }];
+    expect(chooseSecrets(more, [])).toEqual(SPECS.map((s) => s.key));
+    expect(() => chooseSecrets(more, ['etcd_root_password'])).toThrow(
+      /etcd_root_password is not changed by pgha rotate-secrets/,
+    );
   });
 });
 

@@ -5,7 +5,7 @@ import { accessSettings, accessSecrets } from '../../src/components/access/setti
 import { hbaLines } from '../../src/components/access/hba.js';
 import { pgHba } from '../../src/components/patroni/steps.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
-import { access } from '../../src/components/access/index.js';
+import { access, systemRoles } from '../../src/components/access/index.js';
 import { accessChanges, accessFact, parseAccessFacts, type AccessFacts } from '../../src/components/access/sql.js';
 import { scramMatches, scramVerifier } from '../../src/components/access/scram.js';
 import { fakeBin } from '../engine/fake-bin.js';
@@ -200,6 +200,12 @@ describe('roles and databases on the leader', () => {
       'set the password of shop',
       'database shopdb: owner postgres -> shop',
     ]);
+  });
+
+  it("Patroni's roles, and PgBouncer's auth role with pooling, are kept at the secrets file's passwords", () => {
+    const names = (vars: Record<string, unknown>) => systemRoles(ctxFor(makeInventory(vars), 'pg1')).map((r) => r.name);
+    expect(names({})).toEqual(['postgres', 'replicator', 'rewind_user']);
+    expect(names({ pgbouncer_enabled: true })).toEqual(['postgres', 'replicator', 'rewind_user', 'pgbouncer_auth']);
   });
 
   it("Patroni's roles get the secrets file's password when theirs differs", () => {

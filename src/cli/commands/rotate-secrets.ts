@@ -13,13 +13,35 @@ import { replaceSecrets, type SecretSpec } from '../../engine/secrets.js';
 import { sidecarPath } from '../../inventory/types.js';
 import { UserError } from '../../util/errors.js';
 
-/** The keys to change: every one (no names), or the named ones, each a key of the secrets file. */
+/**
+ * The secrets playbooks/rotate-secrets.yml applies everywhere they are used; any other key (one a component adds
+ * without a step in that playbook) is not changed, as the file would then differ from what the hosts use.
+ */
+export function rotatable(key: string): boolean {
+  return (
+    [
+      'postgres_superuser_password',
+      'replication_password',
+      'rewind_password',
+      'patroni_api_password',
+      'pgbouncer_auth_password',
+      'haproxy_stats_password',
+      'vrrp_password',
+    ].includes(key) || /^postgres_user_[a-z0-9_]+_password$/.test(key)
+  );
+}
+
+/** The keys to change: every rotatable one (no names), or the named ones, each a rotatable key of the secrets file. */
 export function chooseSecrets(specs: readonly SecretSpec[], names: readonly string[]): string[] {
-  if (!names.length) return specs.map((s) => s.key);
+  const keys = specs.map((s) => s.key).filter(rotatable);
+  if (!names.length) return keys;
   for (const n of names)
-    if (!specs.some((s) => s.key === n))
-      throw new UserError(`no secret ${n}`, `name one of: ${specs.map((s) => s.key).join(', ')}`);
-  return specs.map((s) => s.key).filter((k) => names.includes(k));
+    if (!keys.includes(n))
+      throw new UserError(
+        specs.some((s) => s.key === n) ? `${n} is not changed by pgha rotate-secrets` : `no secret ${n}`,
+        `name one of: ${keys.join(', ')}`,
+      );
+  return keys.filter((k) => names.includes(k));
 }
 
 export async function rotateSecrets(g: GlobalOptions, out: Out, names: string[], opts: { yes?: boolean }) {

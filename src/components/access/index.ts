@@ -4,19 +4,25 @@ import type { Component, Resource, Step, StepContext } from '../../engine/types.
 import type { ComponentEntry } from '../entry.js';
 import { defineStep } from '../../engine/step.js';
 import { patroniSettings } from '../patroni/settings.js';
+import { pgbouncerSettings } from '../pgbouncer/settings.js';
 import { secret } from '../secrets.js';
 import { accessChanges, accessFact, localPsql } from './sql.js';
 import { accessSettings, accessVars, PGHA_DATABASE, userSecretKey } from './settings.js';
 
-/** The roles Patroni creates, with the passwords the secrets file holds for them. */
+/**
+ * The roles Patroni creates (and PgBouncer's auth role, with pooling), with the passwords the secrets file holds:
+ * after a rotation they get the new one here, on the leader, before any config that uses it changes.
+ */
 export function systemRoles(
   ctx: Pick<StepContext, 'inventory' | 'host' | 'secrets'>,
 ): { name: string; password: string }[] {
   const s = patroniSettings(ctx.inventory, ctx.host);
+  const pgb = pgbouncerSettings(ctx.inventory, ctx.host);
   return [
     { name: s.superuser, password: secret(ctx, 'postgres_superuser_password') },
     { name: s.replicationUser, password: secret(ctx, 'replication_password') },
     { name: s.rewindUser, password: secret(ctx, 'rewind_password') },
+    ...(pgb.enabled ? [{ name: pgb.authUser, password: secret(ctx, 'pgbouncer_auth_password') }] : []),
   ];
 }
 
