@@ -13,6 +13,9 @@ export interface LoadTarget {
   table?: string;
   /** Pause between two writes and between two reads (default 200 ms). */
   intervalMs?: number;
+  /** Role and database the load logs in as (default postgres / postgres). */
+  user?: string;
+  db?: string;
 }
 
 export interface LoadReport {
@@ -68,6 +71,9 @@ export function psqlAt(
   });
 }
 
+/** The load's login: its role and database when the target names them. */
+const as = (t: LoadTarget): PsqlOptions => ({ ...(t.user ? { user: t.user } : {}), ...(t.db ? { db: t.db } : {}) });
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Creates the load's table (empty) through the write port. */
@@ -78,6 +84,8 @@ export async function prepareLoad(t: LoadTarget): Promise<void> {
     t.writePort ?? 5001,
     t.password,
     `drop table if exists ${table}; create table ${table}(id int primary key, at timestamptz default now())`,
+    4000,
+    as(t),
   );
   if (!r.ok) throw new Error(`cannot create ${table} through ${t.host}:${t.writePort ?? 5001}: ${r.err}`);
 }
@@ -99,7 +107,14 @@ export function startLoad(t: LoadTarget): Load {
   let lastAck = started;
   const writes = (async () => {
     for (let id = 1; running; id++) {
-      const r = await psqlAt(t.host, t.writePort ?? 5001, t.password, `insert into ${table}(id) values (${id})`);
+      const r = await psqlAt(
+        t.host,
+        t.writePort ?? 5001,
+        t.password,
+        `insert into ${table}(id) values (${id})`,
+        4000,
+        as(t),
+      );
       const now = Date.now();
       if (r.ok) {
         report.writesOk++;
@@ -115,7 +130,7 @@ export function startLoad(t: LoadTarget): Load {
   })();
   const reads = (async () => {
     while (running) {
-      const r = await psqlAt(t.host, t.readPort ?? 5010, t.password, 'select 1');
+      const r = await psqlAt(t.host, t.readPort ?? 5010, t.password, 'select 1', 4000, as(t));
       if (r.ok && r.out === '1') report.readsOk++;
       else {
         report.readsFailed++;
@@ -137,7 +152,14 @@ export function startLoad(t: LoadTarget): Load {
 
 /** Ids acknowledged by the load but missing from its table now (read through the write port). */
 export async function lostWrites(t: LoadTarget, acked: number[]): Promise<number[]> {
-  const r = await psqlAt(t.host, t.writePort ?? 5001, t.password, `select id from ${t.table ?? 'pgha_load'}`, 10_000);
+  const r = await psqlAt(
+    t.host,
+    t.writePort ?? 5001,
+    t.password,
+    `select id from ${t.table ?? 'pgha_load'}`,
+    10_000,
+    as(t),
+  );
   if (!r.ok) throw new Error(`cannot read back the load's rows: ${r.err}`);
   const present = new Set(r.out.split('\n').filter(Boolean).map(Number));
   return acked.filter((id) => !present.has(id));

@@ -54,6 +54,8 @@ async function dispatch({ command, args, opts }: Invocation): Promise<{ result: 
       return ok((await import('./commands/restart.js')).restart(g, out, opts));
     case 'reinit':
       return ok((await import('./commands/reinit.js')).reinit(g, out, args[0]!, opts));
+    case 'rotate-secrets':
+      return ok((await import('./commands/rotate-secrets.js')).rotateSecrets(g, out, args as string[], opts));
     case 'restore':
       return ok((await import('./commands/restore.js')).restore(g, out, opts));
     case 'backup':

@@ -198,7 +198,7 @@ export function connectionInfo(inv: Inventory): string {
     `  any member   psql -h ${inv.vip} -p 5010 -U postgres`,
     ...pooledConnectLines(inv),
     `  password     ${rel.startsWith('..') ? sidecarPath(inv, 'secrets.yml') : rel} (postgres_superuser_password)`,
-    `  HAProxy stats http://${inv.vip}:8404/`,
+    `  HAProxy stats http://${inv.vip}:8404/ (user admin, haproxy_stats_password)`,
   ].join('\n');
 }
 

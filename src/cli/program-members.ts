@@ -55,6 +55,19 @@ export function memberCommands(program: Command, act: (path: string) => (...a: u
     .addHelpText('after', examples(['pgha reinit pg3', 'pgha reinit pg3 --yes', 'pgha reinit pg3 --from-backup']))
     .action(act('reinit'));
 
+  common(program.command('rotate-secrets'), { limit: false })
+    .summary('change cluster passwords (all, or the named ones) in PostgreSQL and in every config, then verify')
+    .description(
+      'New values for the named secrets (keys of the secrets file; all of them without a name), saved in the ' +
+        'secrets file at once: PostgreSQL gets the new passwords on the leader first (ALTER ROLE), then each ' +
+        "member's patroni.yml is rewritten and reloaded one member at a time, then PgBouncer, HAProxy and " +
+        'keepalived; the cluster is verified through the VIP. Asks on a terminal (--yes).',
+    )
+    .argument('[names...]', 'secrets to change, e.g. replication_password (default: all)')
+    .option('-y, --yes', YES)
+    .addHelpText('after', examples(['pgha rotate-secrets', 'pgha rotate-secrets postgres_superuser_password --yes']))
+    .action(act('rotate-secrets'));
+
   common(program.command('restore'), { limit: false })
     .summary('rebuild the whole cluster from the pgBackRest repository, at a time, the latest state or a backup')
     .description(

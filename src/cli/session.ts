@@ -12,7 +12,7 @@ import { RunError, UserError } from '../util/errors.js';
 import { packageRoot } from '../engine/template.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { catalog, SECRET_KEYS } from '../components/index.js';
+import { catalog, secretKeysFor } from '../components/index.js';
 import { providerFor } from '../providers/index.js';
 import type { Provider } from '../providers/types.js';
 
@@ -84,7 +84,7 @@ export async function openSession(
   if (g.limit) inv.limit = hosts.map((h) => h.name);
   const release = opts.lock === false ? () => undefined : acquireLock(sidecarPath(inv, 'lock'), what);
   try {
-    const secrets = loadSecrets(sidecarPath(inv, 'secrets.yml'), [...SECRET_KEYS], { check: opts.check });
+    const secrets = loadSecrets(sidecarPath(inv, 'secrets.yml'), secretKeysFor(inv), { check: opts.check });
     const provider = await providerFor(inv);
     const transports = new Map<string, Transport>();
     return {

@@ -16,18 +16,24 @@ import { backupEntry } from './backup/index.js';
 import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
 import { firewallEntry } from './firewall/index.js';
+import { clientEntry } from './client/index.js';
+import { accessEntry } from './access/index.js';
+import { accessSecrets } from './access/settings.js';
+import type { Inventory } from '../inventory/types.js';
 
 export const ENTRIES: readonly ComponentEntry[] = [
   etcdEntry,
   { component: etcdMigrate },
   patroniEntry,
   pgbouncerEntry,
+  accessEntry,
   haproxyEntry,
   keepalivedEntry,
   metricsEntry,
   tlsEntry,
   backupEntry,
   firewallEntry,
+  clientEntry,
   { component: verify },
   demoEntry,
 ];
@@ -40,3 +46,8 @@ export const components: Record<string, Component> = Object.fromEntries(
 export const catalog: Catalog = catalogOf(ENTRIES);
 
 export const SECRET_KEYS: readonly SecretSpec[] = ENTRIES.flatMap((e) => e.secrets ?? []);
+
+/** Every secret of an inventory: the components' own and a password per application user it declares. */
+export function secretKeysFor(inv: Pick<Inventory, 'file' | 'hosts'>): SecretSpec[] {
+  return [...SECRET_KEYS, ...accessSecrets(inv)];
+}

@@ -5,6 +5,7 @@ import type { Host, Inventory } from '../inventory/types.js';
 import type {
   BoolSetting,
   IntSetting,
+  ListSetting,
   MapSetting,
   MapValue,
   SettingDecl,
@@ -14,17 +15,19 @@ import type {
 import { UserError } from '../util/errors.js';
 
 /** A declaration entry: the catalog's form of one variable. */
-type Entry = IntSetting | StringSetting | BoolSetting | MapSetting;
+type Entry = IntSetting | StringSetting | BoolSetting | MapSetting | ListSetting;
 
-const JS_TYPE = { int: 'number', string: 'string', bool: 'boolean', map: 'object' } as const;
+const JS_TYPE = { int: 'number', string: 'string', bool: 'boolean', map: 'object', list: 'object' } as const;
 
-type ValueOf<E extends Entry> = E extends IntSetting
-  ? number
-  : E extends StringSetting
-    ? string
-    : E extends BoolSetting
-      ? boolean
-      : Record<string, MapValue>;
+type ValueOf<E extends Entry> = E extends { type: 'list' }
+  ? readonly Record<string, unknown>[]
+  : E extends IntSetting
+    ? number
+    : E extends StringSetting
+      ? string
+      : E extends BoolSetting
+        ? boolean
+        : Record<string, MapValue>;
 
 /** The typed values of a declaration, keyed like the declaration (camelCase names for the code). */
 export type Values<T extends Record<string, Entry>> = { [K in keyof T]: ValueOf<T[K]> };
@@ -90,6 +93,11 @@ function check(
       // Stable order: rendered configs and request bodies must not change between runs.
       return { ok: true, value: Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b))) };
     }
+    case 'list': {
+      // The entries' form is the schema's to check (at load, with the line); here only the shape.
+      const ok = Array.isArray(v) && v.every((e) => typeof e === 'object' && e !== null && !Array.isArray(e));
+      return ok ? { ok, value: v } : { ok: false, expected: 'a list of maps' };
+    }
   }
 }
 
@@ -108,7 +116,7 @@ function values<T extends Record<string, Entry>>(
     const r = check(d, v);
     if (r.ok) out[k] = r.value;
     else if (onBad) onBad(r.key ?? d.name, r.expected, r.key ? r.got : v);
-    else out[k] = typeof v === JS_TYPE[d.type] && d.type !== 'map' ? v : d.default;
+    else out[k] = typeof v === JS_TYPE[d.type] && d.type !== 'map' && d.type !== 'list' ? v : d.default;
   }
   return out as Values<T>;
 }

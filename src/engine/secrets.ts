@@ -93,16 +93,48 @@ export function loadSecrets(
     }
     addSecret(out[s.key]);
   }
-  if (changed && !opts.check) {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(
-      tmp,
-      '# pgha cluster secrets: keep this file private (mode 0600). PGHA_SECRET_<KEY> gives a value the file does not hold yet.\n' +
-        stringify(stored),
-      { mode: 0o600 },
-    );
-    renameSync(tmp, file);
-  }
+  if (changed && !opts.check) writeSecretsFile(file, stored);
   return out;
+}
+
+/** The whole file, written beside itself (0600) and renamed over it: a reader sees the old or the new one. */
+function writeSecretsFile(file: string, values: Record<string, string>): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(
+    tmp,
+    '# pgha cluster secrets: keep this file private (mode 0600). PGHA_SECRET_<KEY> gives a value the file does not hold yet.\n' +
+      stringify(values),
+    { mode: 0o600 },
+  );
+  renameSync(tmp, file);
+}
+
+/**
+ * New values for `keys` (generated at each spec's length), saved into the secrets file at once with the others
+ * kept; returns the new values (registered with the masker before the file is written).
+ */
+export function replaceSecrets(
+  file: string,
+  specs: readonly SecretSpec[],
+  keys: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
+  // Checks the file (private, valid) and that every secret is there; keys beyond the specs are kept as they are.
+  loadSecrets(file, [...specs], { check: true, env });
+  const stored = existsSync(file) ? ((parse(readFileSync(file, 'utf8')) as Record<string, string>) ?? {}) : {};
+  const fresh: Record<string, string> = {};
+  for (const k of keys) {
+    const spec = specs.find((s) => s.key === k);
+    if (!spec) throw new UserError(`no secret ${k}`, `name one of: ${specs.map((s) => s.key).join(', ')}`);
+    if (env[envName(k)])
+      throw new UserError(
+        `${envName(k)} is set: after the change it would differ from the file`,
+        `unset ${envName(k)} before changing ${k}`,
+      );
+    fresh[k] = generateSecret(spec.length);
+    addSecret(fresh[k]);
+  }
+  writeSecretsFile(file, { ...stored, ...fresh });
+  return fresh;
 }

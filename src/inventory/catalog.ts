@@ -48,7 +48,17 @@ export interface MapSetting extends SettingBase {
   clusterOnly?: { keys: readonly string[]; why: string };
 }
 
-export type SettingDecl = IntSetting | StringSetting | BoolSetting | MapSetting;
+/**
+ * A list of entries (maps) whose form the JSON schema `items` gives: the schema checks it at load (an error names
+ * its line). Replaced whole by a later level, never merged.
+ */
+export interface ListSetting extends SettingBase {
+  type: 'list';
+  default: readonly Record<string, unknown>[];
+  items: Record<string, unknown>;
+}
+
+export type SettingDecl = IntSetting | StringSetting | BoolSetting | MapSetting | ListSetting;
 
 export interface RoleDecl {
   name: string;

@@ -24,6 +24,8 @@ export function varSchema(d: SettingDecl): Record<string, unknown> {
         additionalProperties: { type: ['string', 'number', 'boolean'] },
         description: d.doc,
       };
+    case 'list':
+      return { type: 'array', items: d.items, description: d.doc };
   }
 }
 

@@ -67,8 +67,8 @@ describe('bash completion (run in bash)', () => {
   });
 
   it('playbook names for run, then options', () => {
-    expect(model.playbooks).toEqual(['cluster', 'demo', 'verify']);
-    expect(complete(['pgha', 'run', ''])).toEqual(['cluster', 'demo', 'verify']);
+    expect(model.playbooks).toEqual(['cluster', 'demo', 'rotate-secrets', 'verify']);
+    expect(complete(['pgha', 'run', ''])).toEqual(['cluster', 'demo', 'rotate-secrets', 'verify']);
     expect(complete(['pgha', 'run', 'de'])).toEqual(['demo']);
     expect(complete(['pgha', 'run', 'inv/'])).toEqual(['inv/lab.yml', 'inv/prod.yml']);
     expect(complete(['pgha', 'run', 'demo', '--d'])).toEqual(['--diff']);
@@ -97,7 +97,7 @@ describe('zsh completion (structure)', () => {
     const start = text.indexOf(`\n${indent}${name})\n`);
     expect(start, `branch ${name}`).toBeGreaterThan(-1);
     const rest = text.slice(start + 1);
-    const end = rest.search(new RegExp(`\\n${indent}[a-z]+\\)\\n|\\n${indent.slice(2)}esac`));
+    const end = rest.search(new RegExp(`\\n${indent}[a-z-]+\\)\\n|\\n${indent.slice(2)}esac`));
     return rest.slice(0, end === -1 ? undefined : end);
   }
 
@@ -108,7 +108,7 @@ describe('zsh completion (structure)', () => {
 
   it('lists every command with its summary', () => {
     const list = /local -a commands=\(\n([\s\S]*?)\n\s+\)/.exec(text)![1];
-    const names = [...list.matchAll(/^\s+'([a-z]+):/gm)].map((m) => m[1]);
+    const names = [...list.matchAll(/^\s+'([a-z-]+):/gm)].map((m) => m[1]);
     expect(names).toEqual([...TOP, 'help']);
     expect(list).toContain(`'up:${spec('up').summary.replace(/[[\]:]/g, (c) => `\\${c}`)}'`);
   });
@@ -123,7 +123,7 @@ describe('zsh completion (structure)', () => {
     }
     expect(branch('up', '        ')).toMatch(/\{-i,--inventory\}'\[[^\]]*\]:file:_files'/);
     expect(branch('up', '        ')).toMatch(/'\*'\{-v,--verbose\}/);
-    expect(branch('run', '        ')).toContain(`'1:playbook:(cluster demo verify)'`);
+    expect(branch('run', '        ')).toContain(`'1:playbook:(cluster demo rotate-secrets verify)'`);
     expect(branch('completion', '        ')).toContain(`'1:shell:(bash zsh fish)'`);
   });
 
@@ -157,7 +157,7 @@ describe('fish completion (structure)', () => {
   it('commands at the top, lab up|down under lab, shells and playbooks as arguments', () => {
     expect(wordsUnder('__pgha_at')).toEqual([...TOP, 'help']);
     expect(wordsUnder('__pgha_at lab')).toEqual(['up', 'down']);
-    expect(wordsUnder('__pgha_at run')).toEqual(['cluster', 'demo', 'verify']);
+    expect(wordsUnder('__pgha_at run')).toEqual(['cluster', 'demo', 'rotate-secrets', 'verify']);
     expect(wordsUnder('__pgha_at completion')).toEqual(['bash', 'zsh', 'fish']);
   });
 

@@ -95,6 +95,8 @@ describe('pgha rebuild', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/Examples:\n {2}pgha rebuild -i inventory\/lab.yml/);
     expect(r.stdout).toContain('--limit');
-    expect(pgha(['--help']).stdout).toMatch(/rebuild \[options\]\s+destroy the hosts and bring the cluster up again/);
+    expect(pgha(['--help']).stdout).toMatch(
+      /rebuild \[options\]\s+destroy\s+the\s+hosts\s+and\s+bring\s+the\s+cluster\s+up\s+again/,
+    );
   });
 });

@@ -45,6 +45,7 @@ const ACCEPTS: Record<string, string[]> = {
   restart: [...COMMON, '-l', '--limit', '--log-file', '--in-place', '-y', '--yes'],
   reinit: [...COMMON, '--log-file', '--from-backup', '-y', '--yes'],
   restore: [...COMMON, '--log-file', '--to', '-y', '--yes'],
+  'rotate-secrets': [...COMMON, '--log-file', '-y', '--yes'],
   backup: [...COMMON, '--log-file', '--type'],
   backups: [...COMMON],
   completion: [],

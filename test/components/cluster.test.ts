@@ -45,10 +45,12 @@ describe('the cluster playbook components', () => {
       'etcd-tls-move',
       'backup',
       'patroni',
+      'access',
       'pgbouncer',
       'haproxy',
       'keepalived',
       'metrics',
+      'client',
       'verify',
     ]);
     expect(Object.keys(components).sort()).toEqual([...used].sort()); // and nothing the playbook does not use
@@ -71,6 +73,8 @@ describe('the cluster playbook components', () => {
       '/etc/etcd/tls/host.key',
       '/etc/etcd/tls/host.key',
       '/etc/etcd/tls/host.key',
+      '/etc/haproxy/haproxy.cfg',
+      '/etc/haproxy/haproxy.cfg',
       '/etc/keepalived/keepalived.conf',
       '/etc/keepalived/keepalived.conf',
       '/etc/patroni/config.yml',

@@ -197,7 +197,7 @@ describe('migration planning', () => {
     expect(patroniDcsScheme(conf.content)).toBe('https');
     expect(conf.content).not.toMatch(/^ {2}certfile:/m);
     expect(conf.content).not.toContain('hostssl');
-    expect(conf.content).toContain('host all all 10.77.0.11/32 scram-sha-256');
+    expect(conf.content).toContain('host all postgres 10.77.0.11/32 scram-sha-256');
     const restDone = await plan(patroniDcs, ctx, { patroniDcs: 'http', patroniRest: 'https' });
     expect(files(restDone).find((f) => f.path === '/etc/patroni/config.yml')!.content).toBe(tlsConf);
     expect(conf.notify).toEqual([{ service: 'patroni', action: 'restart' }]);

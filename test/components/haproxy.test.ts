@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FileResource } from '../../src/engine/types.js';
-import { HAPROXY_CONFIG, haproxySteps } from '../../src/components/haproxy/steps.js';
+import { HAPROXY_CONFIG, haproxyQuote, haproxySteps } from '../../src/components/haproxy/steps.js';
 import { parseStatCsv, upServers } from '../../src/components/haproxy/facts.js';
 import { diffBackends, expectedBackends, verifyHaproxy } from '../../src/components/haproxy/checks.js';
 import { parseCluster } from '../../src/components/patroni/facts.js';
@@ -70,6 +70,29 @@ describe('haproxy config', () => {
       }
       expect(s).not.toContain('10.77.0.21'); // balancers are not backends
     }
+  });
+
+  it('the stats page wants the password except from 127.0.0.1; the file is secret; an admin address binds there', async () => {
+    const f = await cfgFile();
+    expect(f).toMatchObject({ mode: '0600', owner: 'root', secret: true });
+    expect(f.content).toContain(
+      'userlist pgha_stats\n    user admin insecure-password "StAtSPw0rdEeeeeeeeeeeeeeeeeeeee5"\n',
+    );
+    const stats = section(f.content, 'stats');
+    expect(stats).toContain('acl pgha_local src 127.0.0.1');
+    expect(stats).toContain('acl pgha_auth http_auth(pgha_stats)');
+    expect(stats).toContain('http-request auth realm stats if !pgha_local !pgha_auth');
+    const admin = section(
+      (
+        (await plan(step, ctxFor(makeInventory({ haproxy_stats_address: '10.77.0.21' }), 'lb1'), {})).find(
+          (r) => r.kind === 'file' && r.path === HAPROXY_CONFIG,
+        ) as FileResource
+      ).content,
+      'stats',
+    );
+    expect(admin).toContain('bind 127.0.0.1:8404\n    bind 10.77.0.21:8404\n');
+    expect(admin).not.toContain('bind *:8404');
+    expect(haproxyQuote('a"b\\c$HOME')).toBe('"a\\"b\\\\c\\$HOME"');
   });
 
   it('check timing follows inventory vars', async () => {

@@ -16,6 +16,8 @@ export const SECRETS: Record<string, string> = {
   rewind_password: 'ReWindPw0rdCccccccccccccccccccc3',
   patroni_api_password: 'ApiPw0rdDddddddddddddddddddddd4',
   vrrp_password: 'VrRp5678',
+  pgbouncer_auth_password: 'PgBoUncerPw0rdFfffffffffffffffff6',
+  haproxy_stats_password: 'StAtSPw0rdEeeeeeeeeeeeeeeeeeeee5',
 };
 
 function host(name: string, address: string, roles: Role[], vars: Record<string, unknown> = {}): Host {

@@ -73,9 +73,9 @@ describe('keepalived config', () => {
     expect(priorityFor(1)).toBeGreaterThan(priorityFor(2));
   });
 
-  it('unicast peers on request; multicast by default', async () => {
-    expect((await files('lb1')).conf.content).not.toContain('unicast_peer');
-    const u = (await files('lb1', { keepalived_unicast: true })).conf.content;
+  it('unicast peers by default; multicast on request', async () => {
+    expect((await files('lb1', { keepalived_unicast: false })).conf.content).not.toContain('unicast_peer');
+    const u = (await files('lb1')).conf.content;
     expect(u).toContain('unicast_src_ip 10.77.0.21');
     expect(u).toMatch(/unicast_peer \{\n\s+10\.77\.0\.22\n\s+\}/);
   });

@@ -69,17 +69,19 @@ describe('Patroni and PostgreSQL with tls_enabled (the default)', () => {
     const lines = pgHba(ctx, patroniSettings(inv, ctx.host));
     expect(lines).toEqual([
       'local all all peer',
-      'host all all 127.0.0.1/32 scram-sha-256',
+      'host all postgres 127.0.0.1/32 scram-sha-256',
       'host replication replicator 127.0.0.1/32 scram-sha-256',
       'hostssl replication replicator 10.77.0.11/32 scram-sha-256',
       'hostssl replication replicator 10.77.0.12/32 scram-sha-256',
       'hostssl replication replicator 10.77.0.13/32 scram-sha-256',
-      'hostssl all all 10.77.0.11/32 scram-sha-256',
-      'hostssl all all 10.77.0.12/32 scram-sha-256',
-      'hostssl all all 10.77.0.13/32 scram-sha-256',
-      'hostssl all all 10.77.0.21/32 scram-sha-256',
-      'hostssl all all 10.77.0.22/32 scram-sha-256',
-      'hostssl all all 10.77.0.0/24 scram-sha-256',
+      'hostssl all rewind_user 10.77.0.11/32 scram-sha-256',
+      'hostssl all rewind_user 10.77.0.12/32 scram-sha-256',
+      'hostssl all rewind_user 10.77.0.13/32 scram-sha-256',
+      'hostssl all postgres 10.77.0.11/32 scram-sha-256',
+      'hostssl all postgres 10.77.0.12/32 scram-sha-256',
+      'hostssl all postgres 10.77.0.13/32 scram-sha-256',
+      'hostssl all postgres 10.77.0.21/32 scram-sha-256',
+      'hostssl all postgres 10.77.0.22/32 scram-sha-256',
     ]);
     expect(hostssl('host all all 10.0.0.0/8 md5', false)).toBe('host all all 10.0.0.0/8 md5');
     expect(hostssl('host all all ::1/128 scram-sha-256', true)).toBe('host all all ::1/128 scram-sha-256');

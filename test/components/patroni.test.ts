@@ -142,16 +142,18 @@ describe('patroni config', () => {
     expect(doc.postgresql.bin_dir).toBe('/usr/lib/postgresql/15/bin');
   });
 
-  it('pg_hba: replication from every member, access from the HAProxy hosts and the subnet', async () => {
+  it('pg_hba: replication and rewind from every member, the superuser from the cluster hosts, nothing subnet-wide', async () => {
     // Without TLS (with TLS the same rules are hostssl: patroni-tls.test.ts).
     const { doc } = await cfgOf('pg2', { tls_enabled: false });
     const hba: string[] = doc.postgresql.pg_hba;
     for (const a of ['10.77.0.11', '10.77.0.12', '10.77.0.13']) {
       expect(hba).toContain(`host replication replicator ${a}/32 scram-sha-256`);
-      expect(hba).toContain(`host all all ${a}/32 scram-sha-256`);
+      expect(hba).toContain(`host all rewind_user ${a}/32 scram-sha-256`);
+      expect(hba).toContain(`host all postgres ${a}/32 scram-sha-256`);
     }
-    for (const a of ['10.77.0.21', '10.77.0.22']) expect(hba).toContain(`host all all ${a}/32 scram-sha-256`);
-    expect(hba).toContain('host all all 10.77.0.0/24 scram-sha-256');
+    for (const a of ['10.77.0.21', '10.77.0.22']) expect(hba).toContain(`host all postgres ${a}/32 scram-sha-256`);
+    expect(hba.filter((l) => l.includes('10.77.0.0/24') || / all all /.test(l))).toEqual(['local all all peer']);
+    expect(doc.postgresql.listen).toBe('127.0.0.1,10.77.0.12:5432');
     expect(hba).toContain('local all all peer');
     expect(hba.some((l) => /\btrust\b/.test(l))).toBe(false);
     expect(doc.bootstrap.pg_hba).toEqual(hba); // required by 3.0.2's validator

@@ -113,7 +113,7 @@ describe('defineSettings', () => {
 
 describe('the registry', () => {
   it('collects roles, variables, prefixes, rules and secrets from the components, in registry order', () => {
-    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor', 'backup']);
+    expect(catalog.roles.map((r) => r.name)).toEqual(['etcd', 'postgres', 'haproxy', 'monitor', 'backup', 'client']);
     expect(catalog.prefixes).toEqual([
       'etcd_',
       'patroni_',
@@ -136,6 +136,7 @@ describe('the registry', () => {
       'pgbouncer_max_db_connections',
       'haproxy_pooled_primary_port',
       'pgbouncer_default_pool_size',
+      'postgres_databases',
       'metrics_node_exporter_port',
       'metrics_haproxy_port',
       'backup_full_schedule',
@@ -152,6 +153,7 @@ describe('the registry', () => {
       'rewind_password',
       'patroni_api_password',
       'pgbouncer_auth_password',
+      'haproxy_stats_password',
       'vrrp_password',
     ]);
     expect(Object.keys(components)).toEqual([
@@ -159,11 +161,13 @@ describe('the registry', () => {
       'etcd-tls-move',
       'patroni',
       'pgbouncer',
+      'access',
       'haproxy',
       'keepalived',
       'metrics',
       'backup',
       'firewall',
+      'client',
       'verify',
     ]);
   });

@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
 import { loadInventory } from '../../src/inventory/load.js';
 import { catalog } from '../../src/components/index.js';
 import type { Inventory } from '../../src/inventory/types.js';
@@ -118,4 +119,11 @@ export function patroniFetch(
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.end();
   });
+}
+
+/** The Authorization header of the HAProxy stats page (user admin, password from the inventory's secrets file). */
+export function statsAuth(inv: Inventory): Record<string, string> {
+  const secrets = parse(readFileSync(sidecarPath(inv, 'secrets.yml'), 'utf8')) as Record<string, string>;
+  const pw = secrets.haproxy_stats_password ?? '';
+  return { Authorization: `Basic ${Buffer.from(`admin:${pw}`).toString('base64')}` };
 }

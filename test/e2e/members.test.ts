@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, patroniFetch, pgha, sh, tempInventory } from './helpers.js';
+import { connect, expectOk, inventory, patroniFetch, pgha, sh, statsAuth, tempInventory } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
 import { labSettings } from '../../src/providers/lab/render.js';
@@ -30,7 +30,7 @@ async function members(): Promise<{ name: string; role: string; state: string }[
 }
 
 async function backends(): Promise<Record<string, string[]>> {
-  const r = await fetch(`http://${VIP}:8404/;csv`, { signal: AbortSignal.timeout(3000) });
+  const r = await fetch(`http://${VIP}:8404/;csv`, { signal: AbortSignal.timeout(3000), headers: statsAuth(inv) });
   return upServers(parseStatCsv(await r.text()));
 }
 

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { connect, expectOk, inventory, pgha, sh, tempInventory, patroniFetch } from './helpers.js';
+import { connect, expectOk, inventory, patroniFetch, pgha, sh, statsAuth, tempInventory } from './helpers.js';
 import { ensurePsql } from './psql.js';
 import { psqlAt } from '../../bench/load.js';
 import { sidecarPath, type Inventory } from '../../src/inventory/types.js';
@@ -27,7 +27,7 @@ const psql = (port: number, user: string, password: string, db: string, sql: str
 const app = (port: number, sql: string) => psql(port, APP.user, APP.password, APP.db, sql);
 
 async function backends(): Promise<Record<string, string[]>> {
-  const r = await fetch(`http://${VIP}:8404/;csv`, { signal: AbortSignal.timeout(3000) });
+  const r = await fetch(`http://${VIP}:8404/;csv`, { signal: AbortSignal.timeout(3000), headers: statsAuth(inv) });
   return upServers(parseStatCsv(await r.text()));
 }
 

@@ -83,7 +83,7 @@ describe('bad inventories: one UserError naming file, line and field', () => {
     expect(errs).toContainEqual({
       line: 10,
       field: 'hosts.pg2.roles.0',
-      message: "'postgress' is not one of etcd, postgres, haproxy, monitor, backup: did you mean 'postgres'?",
+      message: "'postgress' is not one of etcd, postgres, haproxy, monitor, backup, client: did you mean 'postgres'?",
     });
     expect(errs).toContainEqual({
       line: 11,

@@ -34,7 +34,7 @@ describe('--limit', () => {
     expect(e).toBeInstanceOf(UserError);
     expect(e.message).not.toMatch(/did you mean/);
     expect(e.hint).toMatch(
-      /hosts: lb1, lb2, pg1, pg2, pg3, bk1; groups: etcd, postgres, haproxy, monitor, backup, all/,
+      /hosts: lb1, lb2, pg1, pg2, pg3, bk1; groups: etcd, postgres, haproxy, monitor, backup, client, all/,
     );
   });
 

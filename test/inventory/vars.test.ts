@@ -67,6 +67,7 @@ hosts:
       haproxy: [],
       monitor: [],
       backup: [],
+      client: [],
       dc1: ['pg1', 'pg2', 'pg3'],
       fast: ['pg1', 'pg2', 'pg3'],
       all: ['pg1', 'pg2', 'pg3', 'pg4'],

@@ -2,9 +2,18 @@
 // haproxySettings(inv, host).
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { RoleDecl } from '../../inventory/catalog.js';
+import type { SecretSpec } from '../../engine/secrets.js';
 import { defineSettings } from '../settings.js';
 
 export const HAPROXY_ROLES: RoleDecl[] = [{ name: 'haproxy', doc: 'HAProxy and keepalived holding the VIP' }];
+
+export const HAPROXY_SECRETS: SecretSpec[] = [
+  {
+    key: 'haproxy_stats_password',
+    length: 32,
+    description: 'HAProxy stats page (basic auth, user haproxy_stats_user)',
+  },
+];
 
 export const haproxyVars = defineSettings({
   primaryPort: {
@@ -42,6 +51,22 @@ export const haproxyVars = defineSettings({
     max: 65535,
     level: 'cluster',
     doc: 'HAProxy stats page port (default 8404) (1-65535).',
+  },
+  statsUser: {
+    name: 'haproxy_stats_user',
+    type: 'string',
+    default: 'admin',
+    pattern: '^[A-Za-z0-9_.-]+$',
+    level: 'cluster',
+    doc: 'User of the stats page (default admin; password haproxy_stats_password in the secrets file). The host itself (127.0.0.1) reads it without one.',
+  },
+  statsAddress: {
+    name: 'haproxy_stats_address',
+    type: 'string',
+    default: '',
+    pattern: '^(([0-9]{1,3}\\.){3}[0-9]{1,3})?$',
+    level: 'host',
+    doc: 'Admin address the stats page listens on, besides 127.0.0.1 (default: every address, the VIP included). Always behind the password.',
   },
   haproxyMaxconn: {
     name: 'haproxy_maxconn',

@@ -4,6 +4,7 @@ import type { Component, FileResource, Step, StepContext } from '../../engine/ty
 import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
+import { secret } from '../secrets.js';
 import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
@@ -70,6 +71,11 @@ export interface CheckOverride {
 /** Consecutive failed checks a member about to switch its REST API may have before HAProxy marks it down. */
 export const TOLERANT_FALL = 30;
 
+/** A word of haproxy.cfg in double quotes: `\\`, `"` and `$` (environment variables) escaped. */
+export function haproxyQuote(v: string): string {
+  return `"${v.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
+}
+
 export function haproxyConfigFile(ctx: StepContext, o?: CheckOverride): FileResource {
   const s = { ...patroniSettings(ctx.inventory, ctx.host), ...haproxySettings(ctx.inventory, ctx.host) };
   const tls = tlsEnabled(ctx.inventory, ctx.host);
@@ -87,6 +93,9 @@ export function haproxyConfigFile(ctx: StepContext, o?: CheckOverride): FileReso
     state_file: HAPROXY_STATE_FILE,
     state_script: HAPROXY_STATE_SCRIPT,
     stats_port: s.statsPort,
+    stats_address: s.statsAddress,
+    stats_user: s.statsUser,
+    stats_password: haproxyQuote(secret(ctx, 'haproxy_stats_password')),
     primary_port: s.primaryPort,
     replica_port: s.replicaPort,
     all_port: s.allPort,
@@ -108,6 +117,11 @@ export function haproxyConfigFile(ctx: StepContext, o?: CheckOverride): FileReso
     kind: 'file',
     path: HAPROXY_CONFIG,
     content,
+    // The stats password is in it.
+    owner: 'root',
+    group: 'root',
+    mode: '0600',
+    secret: true,
     validate: HAPROXY_VALIDATE,
     notify: [{ service: 'haproxy', action: 'reload' }],
   };

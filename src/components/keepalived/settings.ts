@@ -33,9 +33,9 @@ export const keepalivedVars = defineSettings({
   unicast: {
     name: 'keepalived_unicast',
     type: 'bool',
-    default: false,
+    default: true,
     level: 'cluster',
-    doc: 'VRRP over unicast to the other haproxy hosts instead of multicast (default false).',
+    doc: 'VRRP over unicast between the haproxy hosts (default true: adverts go only to the other balancers); false: multicast.',
   },
 });
 

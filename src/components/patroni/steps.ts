@@ -17,6 +17,9 @@ import { tlsFiles, tlsPaths } from '../tls/files.js';
 import { tlsEnabled } from '../tls/settings.js';
 import { makeTlsSwitchStep } from './tls-switch.js';
 import { patroniEtcdTls, patroniEtcdTlsFiles } from '../etcd/tls.js';
+import { hbaLines } from '../access/hba.js';
+import { accessSettings } from '../access/settings.js';
+import { pgbouncerSettings } from '../pgbouncer/settings.js';
 
 export const CREATECLUSTER_DROPIN = '/etc/postgresql-common/createcluster.d/00-pgha.conf';
 export { PATRONI_CONFIG };
@@ -66,27 +69,26 @@ export function dcsConfig(
   };
 }
 
-/** pg_hba: local peer, replication and rewind from every member, clients from HAProxy hosts and the subnet. */
+/**
+ * pg_hba: the superuser from local sockets and the cluster's own hosts, replication and rewind between members,
+ * the inventory's rules, and each application user to its own databases (../access/hba.ts).
+ */
 export function pgHba(
-  ctx: Pick<StepContext, 'hosts' | 'inventory'>,
+  ctx: Pick<StepContext, 'hosts' | 'inventory' | 'host'>,
   s: PatroniSettings,
   tlsOverride?: boolean,
 ): string[] {
-  const members = withRole(ctx.hosts, 'postgres');
-  const balancers = withRole(ctx.hosts, 'haproxy');
-  const m = 'scram-sha-256';
-  const lines = [
-    'local all all peer',
-    `host all all 127.0.0.1/32 ${m}`,
-    `host replication ${s.replicationUser} 127.0.0.1/32 ${m}`,
-  ];
-  for (const h of members) lines.push(`host replication ${s.replicationUser} ${h.address}/32 ${m}`);
-  for (const h of members) lines.push(`host all all ${h.address}/32 ${m}`);
-  for (const h of balancers) {
-    if (!members.includes(h)) lines.push(`host all all ${h.address}/32 ${m}`);
-  }
-  lines.push(`host all all ${ctx.inventory.subnet} ${m}`);
-  const tls = tlsOverride ?? (ctx.hosts.length > 0 && tlsEnabled(ctx.inventory, ctx.hosts[0]!));
+  const pgb = pgbouncerSettings(ctx.inventory, ctx.host);
+  const tls = tlsOverride ?? tlsEnabled(ctx.inventory, ctx.host);
+  const lines = hbaLines({
+    hosts: ctx.hosts,
+    subnet: ctx.inventory.subnet,
+    superuser: s.superuser,
+    replicationUser: s.replicationUser,
+    rewindUser: s.rewindUser,
+    ...(pgb.enabled ? { pgbouncerAuthUser: pgb.authUser } : {}),
+    access: accessSettings(ctx.inventory, ctx.host),
+  });
   return lines.map((l) => hostssl(l, tls));
 }
 

@@ -1,6 +1,7 @@
 // End-to-end verification through the VIP: write on the primary port, read back from a replica on the
 // replica port, several members on the all-members port. psql runs on a postgres host (no client needed
 // on the control machine); the password travels in the environment of that one call and is masked.
+import { PGHA_DATABASE } from '../access/settings.js';
 import { randomBytes } from 'node:crypto';
 import type { Component, Step, StepGroupContext, Transport } from '../../engine/types.js';
 import type { Host } from '../../inventory/types.js';
@@ -47,9 +48,9 @@ function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
   const t = ctx.transports.get(host.name)!;
   const s = patroniSettings(ctx.inventory, host);
   const password = secret(ctx, 'postgres_superuser_password');
-  // psql through the VIP as the superuser; the password travels in the script (on stdin), never in argv.
+  // psql through the VIP as the superuser, into pgha's own database (access.roles creates it); the password travels in the script (on stdin), never in argv.
   const psql = (port: number, sql: string) =>
-    `psql -X -At -v ON_ERROR_STOP=1 ${shq(`host=${vip} port=${port} user=${s.superuser} dbname=postgres connect_timeout=5`)} -c ${shq(sql)}`;
+    `psql -X -At -v ON_ERROR_STOP=1 ${shq(`host=${vip} port=${port} user=${s.superuser} dbname=${PGHA_DATABASE} connect_timeout=5`)} -c ${shq(sql)}`;
   const exec = async (script: string, timeoutMs: number) => {
     const r = await t.exec(script, { secrets: [password], timeoutMs });
     return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };

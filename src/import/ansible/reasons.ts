@@ -11,10 +11,17 @@ const REASONS: [RegExp, string][] = [
   ],
   [/^(vip_manager|cluster_vip_)/, 'pgha holds the VIP with keepalived on the haproxy hosts, not with vip-manager'],
   [
-    /^(postgresql_users|postgresql_databases|postgresql_extensions|postgresql_schemas|postgresql_privs|postgresql_pg_ident)/,
-    'pgha does not create users, databases or extensions yet',
+    /^(postgresql_users|postgresql_databases)/,
+    'declare them by hand in postgres_users / postgres_databases (passwords go in the secrets file, never the inventory)',
   ],
-  [/^postgresql_pg_hba/, 'pgha writes pg_hba.conf itself (members, HAProxy hosts and the subnet, scram-sha-256)'],
+  [
+    /^(postgresql_extensions|postgresql_schemas|postgresql_privs|postgresql_pg_ident)/,
+    'pgha does not create extensions, schemas or privileges yet',
+  ],
+  [
+    /^postgresql_pg_hba/,
+    "pgha writes pg_hba itself (least privilege); declare the application's rules by hand in postgres_hba",
+  ],
   [
     /^postgresql_(data|wal|conf|bin|log)_dir$/,
     'pgha keeps PostgreSQL in /var/lib/postgresql/15/patroni (postgres_data_dir) with the Debian package layout',
