@@ -16,6 +16,7 @@ import { sidecarPath } from '../src/inventory/types.js';
 import { patroniSettings } from '../src/components/patroni/settings.js';
 import { packageRoot } from '../src/engine/template.js';
 import { describeLoad, lostWrites, prepareLoad, startLoad, type LoadReport, type LoadTarget } from './load.js';
+import { patroniGet } from './patroni-get.js';
 import { copyInventory, hasSwitchoverCommand, restSwitchover, summarize, type Summary } from './day2-ops.js';
 
 const { values } = parseArgs({
@@ -61,7 +62,7 @@ interface Member {
 async function cluster(): Promise<Member[]> {
   for (const h of members) {
     try {
-      const r = await fetch(`http://${h.address}:${patroni.apiPort}/cluster`, { signal: AbortSignal.timeout(2000) });
+      const r = await patroniGet(inv, h.address, '/cluster', { port: patroni.apiPort });
       if (r.ok) return ((await r.json()) as { members: Member[] }).members;
     } catch {
       /* next */

@@ -2,15 +2,14 @@
 // on the VIP holder to the VIP answering on another host. Runs on a converged lab (pgha up first).
 // Usage: node dist/bench/failover.js [-i INVENTORY] [--rounds N]
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parse } from 'yaml';
 import { loadInventory } from '../src/inventory/load.js';
 import { catalog } from '../src/components/index.js';
 import { sidecarPath } from '../src/inventory/types.js';
-import { tlsDir } from '../src/components/tls/ca.js';
+import { patroniGet } from './patroni-get.js';
 import { hardKillHost } from '../src/providers/lab/index.js';
 import { packageRoot } from '../src/engine/template.js';
 import { SshTransport } from '../src/engine/transport.js';
@@ -42,22 +41,7 @@ function psql(port: number, sql: string): Promise<boolean> {
 
 /** GET /cluster of a member: over HTTPS with the inventory's CA when it has one (tls_enabled), else plain HTTP. */
 function clusterOf(address: string): Promise<unknown> {
-  const caFile = `${tlsDir(inv)}/ca.crt`;
-  if (!existsSync(caFile))
-    return fetch(`http://${address}:8008/cluster`, { signal: AbortSignal.timeout(2000) }).then((r) => r.json());
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest(
-      { host: address, port: 8008, path: '/cluster', ca: readFileSync(caFile, 'utf8'), timeout: 2000 },
-      (res) => {
-        let body = '';
-        res.on('data', (d) => (body += d));
-        res.on('end', () => resolve(JSON.parse(body)));
-      },
-    );
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end();
-  });
+  return patroniGet(inv, address, '/cluster').then((r) => r.json());
 }
 
 async function leader(): Promise<string | undefined> {

@@ -17,6 +17,7 @@ import type { SshTransport } from '../../src/engine/transport.js';
 import { patroniSettings } from '../../src/components/patroni/settings.js';
 import { etcdSettings } from '../../src/components/etcd/settings.js';
 import { localClient } from '../../src/components/etcd/tls.js';
+import { tlsEnabled } from '../../src/components/tls/settings.js';
 import { haproxySettings } from '../../src/components/haproxy/settings.js';
 
 const CLUSTER = 'e2e-day2';
@@ -269,7 +270,8 @@ describe('day-2 operations under a client load', () => {
     // every lease (the leader key's too) starts its ttl again.
     const leaderHost = inv.hosts.find((h) => h.name === leader)!;
     const etcdLeader = await etcdLeaderOn(leader);
-    expect(etcdLeader).toBe(`http://${leaderHost.address}:${etcdSettings(inv, leaderHost).etcdClientPort}`);
+    const scheme = tlsEnabled(inv, leaderHost) ? 'https' : 'http';
+    expect(etcdLeader).toBe(`${scheme}://${leaderHost.address}:${etcdSettings(inv, leaderHost).etcdClientPort}`);
     const peers = inv.hosts.filter((h) => others.includes(h.name)).map((h) => h.address);
     const table = { ...target, table: 'day2_partition' };
     await prepareLoad(table);

@@ -1,7 +1,6 @@
 // End-to-end helpers: run the built CLI as a user would, and look at lab hosts over SSH.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +11,7 @@ import type { Inventory } from '../../src/inventory/types.js';
 import { sidecarPath } from '../../src/inventory/types.js';
 import { SshTransport } from '../../src/engine/transport.js';
 import { KnownHosts } from '../../src/engine/knownhosts.js';
-import { tlsDir } from '../../src/components/tls/ca.js';
+import { patroniGet, type PatroniAnswer } from '../../bench/patroni-get.js';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -93,32 +92,9 @@ export function expectOk(r: CliResult, what: string): void {
     throw new Error(`${what} exited ${r.code}\nstdout:\n${r.stdout.slice(-4000)}\nstderr:\n${r.stderr.slice(-4000)}`);
 }
 
-/**
- * GET on a member's Patroni REST API from this machine: over HTTPS with the inventory's CA when the inventory has
- * one (tls_enabled, the default), else plain HTTP. A fetch-like answer.
- */
-export function patroniFetch(
-  file: string,
-  address: string,
-  path: string,
-  timeoutMs = 2000,
-): Promise<{ ok: boolean; status: number; json(): Promise<unknown> }> {
-  const caFile = `${tlsDir({ file })}/ca.crt`;
-  if (!existsSync(caFile)) return fetch(`http://${address}:8008${path}`, { signal: AbortSignal.timeout(timeoutMs) });
-  const ca = readFileSync(caFile, 'utf8');
-  return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: address, port: 8008, path, ca, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => {
-        const status = res.statusCode ?? 0;
-        resolve({ ok: status >= 200 && status < 300, status, json: async () => JSON.parse(body) as unknown });
-      });
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end();
-  });
+/** GET on a member's Patroni REST API from this machine (HTTPS with the inventory's CA when it has one). */
+export function patroniFetch(file: string, address: string, path: string, timeoutMs = 2000): Promise<PatroniAnswer> {
+  return patroniGet({ file }, address, path, { timeoutMs });
 }
 
 /** The Authorization header of the HAProxy stats page (user admin, password from the inventory's secrets file). */
