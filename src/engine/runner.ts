@@ -127,7 +127,7 @@ export class Runner {
         reloaded = a.reloaded;
         notified = a.notified;
       }
-      if (step.verify) await step.verify(ctx, t);
+      if (step.verify) await step.verify(ctx, t, { changed: planned.length + carried.size > 0 });
     }
     const verb = this.s.check ? 'would change' : 'changed';
     const n = planned.length + carried.size;

@@ -122,8 +122,11 @@ export interface Step<F extends object = Facts> {
   resources(ctx: StepContext, facts: Partial<F>): Resource[] | Promise<Resource[]>;
   /** Runs once before the hosts are planned/applied (e.g. etcd member add on a running member). Must not change anything when ctx.check. */
   before?(ctx: StepGroupContext): Promise<void>;
-  /** Verify on one host after apply (also after a no-op); throw CheckError on failure. Bounded waits only. */
-  verify?(ctx: StepContext, t: Transport): Promise<void>;
+  /**
+   * Verify on one host after apply (also after a no-op: `r.changed` says whether this step changed anything on
+   * the host in this run); throw CheckError on failure. Bounded waits only.
+   */
+  verify?(ctx: StepContext, t: Transport, r?: { changed: boolean }): Promise<void>;
   /** Verify once across all hosts after they were applied. */
   verifyGroup?(ctx: StepGroupContext): Promise<void>;
 }

@@ -37,6 +37,22 @@ describe('runner', () => {
     expect(again.roundTrips).toBe(1);
   });
 
+  it('tells verify whether the step changed anything on the host in this run', async () => {
+    const { hosts, inv, transports } = setup(['a']);
+    const f = join(dir, 'verify.txt');
+    const seen: boolean[] = [];
+    const step: Step = {
+      id: 's.verify',
+      title: 'verify',
+      resources: () => [{ kind: 'file', path: f, content: 'v\n' }],
+      verify: async (_ctx, _t, r) => void seen.push(r?.changed ?? false),
+    };
+    const r = testRunner(inv, transports, { dir });
+    await r.runStep(step, hosts);
+    await r.runStep(step, hosts);
+    expect(seen).toEqual([true, false]);
+  });
+
   it('probes what the guess missed in a second round trip', async () => {
     const { hosts, inv, transports } = setup(['a']);
     const step: Step = {

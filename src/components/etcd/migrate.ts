@@ -74,9 +74,11 @@ const patroniDcs = defineStep({
     patroniRest: { script: SCHEME_SCRIPT, parse: (out: string) => out.trim() as PatroniDcsFacts['patroniRest'] },
   }),
   resources: patroniSwitch,
-  async verify(ctx, t) {
-    const r = await t.exec(`test -e ${PATRONI_CONFIG} && systemctl is-active --quiet patroni`);
-    if (r.code === 0) await verifyMemberRunning(ctx, t, 120_000);
+  // Only where this step restarted Patroni: elsewhere patroni.config's own check follows.
+  async verify(ctx, t, r) {
+    if (!r?.changed) return;
+    const active = await t.exec(`test -e ${PATRONI_CONFIG} && systemctl is-active --quiet patroni`);
+    if (active.code === 0) await verifyMemberRunning(ctx, t, 120_000);
   },
 });
 
