@@ -78,6 +78,13 @@ describe('keepalived config', () => {
     const u = (await files('lb1')).conf.content;
     expect(u).toContain('unicast_src_ip 10.77.0.21');
     expect(u).toMatch(/unicast_peer \{\n\s+10\.77\.0\.22\n\s+\}/);
+    // A lone balancer has no peer: no unicast block (keepalived refuses one without peers).
+    const inv = makeInventory();
+    inv.hosts = inv.hosts.filter((h) => h.name !== 'lb2');
+    const alone = (await plan(step, ctxFor(inv, 'lb1'), { addresses: parseIpAddr(IP_LB1) })) as FileResource[];
+    const conf = alone.find((r) => r.path.endsWith('keepalived.conf'))!.content;
+    expect(conf).not.toContain('unicast');
+    expect(conf).toContain('virtual_ipaddress');
   });
 
   it('an interface that is not there is a user error naming the variable', async () => {

@@ -21,8 +21,8 @@ import { ensureHostCert, tlsDir } from '../../src/components/tls/ca.js';
 import type { SshTransport } from '../../src/engine/transport.js';
 
 const file = tempInventory('tls.yml');
-const VIP = '10.231.220.100';
-const PG = ['10.231.220.11', '10.231.220.12', '10.231.220.13'];
+const VIP = '10.231.250.100';
+const PG = ['10.231.250.11', '10.231.250.12', '10.231.250.13'];
 const PG1 = PG[0]!;
 let inv: Inventory;
 let password = '';
@@ -92,7 +92,7 @@ describe('TLS: etcd, Patroni, PostgreSQL and HAProxy', () => {
     const out = plan.stdout + plan.stderr;
     expect(out).toContain('moves to HTTPS one member at a time');
     expect(out).toContain('pause the cluster while Patroni restarts with etcd over https');
-    expect(out).toContain('etcdctl member update pg1 --peer-urls=https://10.231.220.11:2380');
+    expect(out).toContain('etcdctl member update pg1 --peer-urls=https://10.231.250.11:2380');
     expect(await sh(ssh!.get('pg2')!, 'cat /etc/default/etcd')).not.toContain('https');
   });
 
@@ -142,7 +142,7 @@ describe('TLS: etcd, Patroni, PostgreSQL and HAProxy', () => {
       ).stdout.trim();
     const plain = await attempt('disable');
     console.log(`sslmode=disable: ${plain}`);
-    expect(plain).toMatch(/no pg_hba\.conf entry for host "10\.231\.220\.21".*no encryption/);
+    expect(plain).toMatch(/no pg_hba\.conf entry for host "10\.231\.250\.21".*no encryption/);
     const secure = await attempt('require');
     console.log(`sslmode=require: ${secure}`);
     expect(secure).toContain('password authentication failed for user "postgres"');
@@ -192,12 +192,12 @@ describe('TLS: etcd, Patroni, PostgreSQL and HAProxy', () => {
     const now = readFileSync(`${hosts}/pg2.crt`, 'utf8');
     expect(now).not.toBe(before);
     const want = new X509Certificate(now).fingerprint256;
-    expect(await servedFingerprint('10.231.220.12')).toBe(want);
+    expect(await servedFingerprint('10.231.250.12')).toBe(want);
     const pg = execFileSync(
       'sh',
       [
         '-c',
-        'openssl s_client -starttls postgres -connect 10.231.220.12:5432 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256',
+        'openssl s_client -starttls postgres -connect 10.231.250.12:5432 </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256',
       ],
       { encoding: 'utf8', timeout: 15_000 },
     );

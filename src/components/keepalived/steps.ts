@@ -34,6 +34,7 @@ export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFact
       { file: ctx.inventory.file, field: 'vars.keepalived_interface' },
     );
   }
+  const peers = balancers.filter((h) => h.name !== ctx.host.name).map((h) => h.address);
   const conf = ctx.render('keepalived/keepalived.conf.hbs', {
     router_id: ctx.host.name,
     check_script: CHECK_SCRIPT,
@@ -41,9 +42,10 @@ export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFact
     virtual_router_id: s.routerId,
     priority: priorityFor(Math.max(0, index)),
     auth_pass: vrrpPassword(ctx),
-    unicast: s.unicast,
+    // A lone balancer has no peer to send adverts to (keepalived refuses a unicast block without peers).
+    unicast: s.unicast && peers.length > 0,
     address: ctx.host.address,
-    peers: balancers.filter((h) => h.name !== ctx.host.name).map((h) => h.address),
+    peers,
     vip,
     prefix: ctx.inventory.prefix,
   });
