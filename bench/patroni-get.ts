@@ -10,6 +10,7 @@ export interface PatroniAnswer {
   ok: boolean;
   status: number;
   json(): Promise<unknown>;
+  text(): Promise<string>;
 }
 
 export function patroniGet(
@@ -29,7 +30,12 @@ export function patroniGet(
       res.on('data', (d) => (body += d));
       res.on('end', () => {
         const status = res.statusCode ?? 0;
-        resolve({ ok: status >= 200 && status < 300, status, json: async () => JSON.parse(body) as unknown });
+        resolve({
+          ok: status >= 200 && status < 300,
+          status,
+          json: async () => JSON.parse(body) as unknown,
+          text: async () => body,
+        });
       });
     });
     req.on('error', reject);

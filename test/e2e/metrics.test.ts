@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { connect, expectOk, inventory, pgha, tempInventory } from './helpers.js';
 import type { SshTransport } from '../../src/engine/transport.js';
+import { patroniGet } from '../../bench/patroni-get.js';
 import { httpGetScript, parseHttpResponse } from '../../src/components/common.js';
 
 const file = tempInventory('metrics.yml');
@@ -70,13 +71,21 @@ describe('metrics', () => {
   });
 
   it('every listed endpoint answers a lab host with its metrics', async () => {
-    // From lb1 for the postgres hosts' endpoints and from pg1 for lb1's: always across the lab network.
+    // From lb1 for the postgres hosts' endpoints and from pg1 for lb1's: always across the lab network. Patroni's
+    // (HTTPS with the inventory's CA, tls_enabled by default) from this machine, verified against that CA.
     const bad: string[] = [];
     for (const e of endpoints) {
       const from = transports!.get(e.host === 'lb1' ? 'pg1' : 'lb1')!;
-      const r = await fetchFrom(from, e.address, e.port);
+      const r = e.url.startsWith('https:')
+        ? await patroniGet({ file }, e.address, '/metrics', { port: e.port, timeoutMs: 10_000 }).then(
+            async (a) => ({ status: a.status, body: await a.text() }),
+            (err: Error) => ({ status: 0, body: err.message }),
+          )
+        : await fetchFrom(from, e.address, e.port);
       if (r.status !== 200 || !EXPECT[e.job]!.test(r.body))
-        bad.push(`${e.url} from ${from.host.name}: ${r.status} ${r.body.slice(0, 200)}`);
+        bad.push(
+          `${e.url} from ${e.url.startsWith('https:') ? 'here' : from.host.name}: ${r.status} ${r.body.slice(0, 200)}`,
+        );
     }
     expect(bad).toEqual([]);
   });
