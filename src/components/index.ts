@@ -17,6 +17,7 @@ import { tlsEntry } from './tls/index.js';
 import { demoEntry } from './demo/index.js';
 import { firewallEntry } from './firewall/index.js';
 import { clientEntry } from './client/index.js';
+import { packagesEntry } from './packages/index.js';
 import { accessEntry } from './access/index.js';
 import { accessSecrets } from './access/settings.js';
 import type { Inventory } from '../inventory/types.js';
@@ -34,6 +35,7 @@ export const ENTRIES: readonly ComponentEntry[] = [
   backupEntry,
   firewallEntry,
   clientEntry,
+  packagesEntry,
   { component: verify },
   demoEntry,
 ];

@@ -129,6 +129,8 @@ export interface Step<F extends object = Facts> {
   verify?(ctx: StepContext, t: Transport, r?: { changed: boolean }): Promise<void>;
   /** Verify once across all hosts after they were applied. */
   verifyGroup?(ctx: StepGroupContext): Promise<void>;
+  /** A step that plans from the steps after it in the playbook: the step to run, given those (and their hosts). */
+  withLater?(later: { step: Step; hosts: Host[] }[]): Step;
 }
 
 /** A component: one program's steps, facts and checks. */

@@ -119,5 +119,5 @@ export function resolvePlays(
     else steps = [tasksStep(`${pb.name}.${i + 1}`, p.name ?? `tasks (${p.tasks!.length})`, p.tasks!, p.serial)];
     for (const s of steps) out.push({ step: p.serial !== undefined ? { ...s, serial: p.serial } : s, hosts });
   });
-  return out;
+  return out.map((x, i) => (x.step.withLater ? { ...x, step: x.step.withLater(out.slice(i + 1)) } : x));
 }

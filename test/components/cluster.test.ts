@@ -41,6 +41,7 @@ describe('the cluster playbook components', () => {
     const used = [...new Set(pb.plays.map((p) => p.component ?? (p.step ? owner(p.step) : undefined)))];
     expect(used).toEqual([
       'firewall',
+      'packages',
       'etcd',
       'etcd-tls-move',
       'backup',

@@ -126,6 +126,7 @@ describe('the registry', () => {
       'tls_',
       'backup_',
       'firewall_',
+      'packages_',
       'demo_',
     ]);
     expect(catalog.settings[0]!.name).toBe('etcd_client_port');
@@ -168,6 +169,7 @@ describe('the registry', () => {
       'backup',
       'firewall',
       'client',
+      'packages',
       'verify',
     ]);
   });
