@@ -31,6 +31,7 @@ import { controlMachineMirror, type DebianMirror } from './sources.js';
 import { findProcesses, mountsUnder, removeTree } from './sys.js';
 import { labPlan, type LabPlan } from './select.js';
 import { limitedHosts } from '../../inventory/limit.js';
+import { ensureInotifyLimits } from './inotify.js';
 
 const BOOT_TIMEOUT_MS = 120_000;
 const LAB = 'lab';
@@ -65,6 +66,22 @@ function validate(inv: Inventory): void {
   }
 }
 
+/** How many of these hosts have no systemd-nspawn running (one scan of /proc for all of them). */
+function notRunning(hosts: LabHost[]): number {
+  const running = new Set<string>();
+  findProcesses((argv) => {
+    for (const h of hosts) if (isNspawnOf(argv, h.machine)) running.add(h.machine);
+    return false;
+  });
+  return hosts.filter((h) => !running.has(h.machine)).length;
+}
+
+/** Raises the control machine's inotify limits for the hosts about to boot, or refuses before anything boots. */
+function inotifyFor(inv: Inventory, ctx: ProviderContext): void {
+  const toBoot = notRunning(limitedHosts(inv).map((host) => labHost(inv, host.name)));
+  if (toBoot) ensureInotifyLimits(toBoot, ctx.log, { check: ctx.check });
+}
+
 /** Hosts of the inventory plus hosts this lab still has on disk (removed from the inventory since). */
 function allLabHosts(inv: Inventory): LabHost[] {
   const names = new Set(inv.hosts.map((h) => h.name));
@@ -94,6 +111,7 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
     ctx.log(`${host}: ${summary}`);
   };
 
+  inotifyFor(inv, ctx);
   if (ctx.check) {
     const missing = await missingPackages();
     if (missing.length) add(LAB, 'create', `install on the control machine: ${missing.join(' ')}`);
@@ -296,6 +314,7 @@ export async function startHost(
   const h = known(inv, hostName);
   if ((await machineState(h)).state === 'running' && (await machineInit(h))) return;
   await teardown(h); // leftovers of a crash: nspawn, mount, links
+  ensureInotifyLimits(1, () => undefined);
   const mirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
   await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, {
