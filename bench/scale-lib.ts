@@ -112,6 +112,7 @@ export interface SizeResult {
   ansible: number[];
   pghaMaxRssKiB: number[]; // per timed pgha run
   pghaRoundTrips?: { total: number; maxPerHost: number };
+  load1?: number[]; // the machine's 1-minute load average at the start of each round
 }
 
 const f2 = (x: number) => x.toFixed(2);

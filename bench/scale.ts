@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { hostname, cpus } from 'node:os';
+import { hostname, cpus, loadavg } from 'node:os';
 import { packageRoot } from '../src/engine/template.js';
 import {
   ansibleInventory,
@@ -147,9 +147,10 @@ async function main() {
       const a0 = ansibleRun(n);
       if (a0.status !== 0) throw new Error(`ansible-playbook failed to converge (${a0.status}):\n${a0.output}`);
       log(`Ansible converge: ${a0.seconds.toFixed(1)} s`);
-      const r: SizeResult = { hosts: n, pgha: [], ansible: [], pghaMaxRssKiB: [] };
+      const r: SizeResult = { hosts: n, pgha: [], ansible: [], pghaMaxRssKiB: [], load1: [] };
       for (let i = 1; i <= rounds; i++) {
-        // Alternating the tools spreads the machine's noise over both.
+        // Alternating the tools spreads the machine's noise over both; the load average says how noisy it was.
+        r.load1!.push(Number(loadavg()[0].toFixed(2)));
         const p = pghaRun();
         if (p.changes !== 0) throw new Error(`pgha no-op run ${i} on ${n} hosts changed ${p.changes} things`);
         r.pgha.push(p.seconds);
