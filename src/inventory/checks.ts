@@ -47,7 +47,13 @@ export function checkInventory(p: ParsedYaml, b: Built, catalog: Catalog): { err
   const names = (r: string) => inv.groups[r] ?? [];
   const list = (r: string) => names(r).join(', ');
   const have = (r: string) => (names(r).length === 1 ? `host ${list(r)} has` : `hosts ${list(r)} have`);
-  if (inv.hosts.length) {
+  if (inv.hosts.length && inv.hosts.every((h) => !h.roles.length))
+    warn(
+      '/hosts',
+      'no host has a role: there is no cluster to build here (pgha lab and pgha run work on these hosts, pgha up would only fail its checks)',
+      true,
+    );
+  else if (inv.hosts.length) {
     if (!names('postgres').length)
       err('/hosts', 'no host has the postgres role: give it to at least one host (two or more for failover)', true);
     if (names('postgres').length && !names('etcd').length) {

@@ -246,10 +246,9 @@ const host = (c: Catalog) => ({
     },
     roles: {
       type: 'array',
-      minItems: 1,
       uniqueItems: true,
       items: { enum: roleNames(c) },
-      description: `What runs here: ${c.roles.map((r) => `${r.name} (${r.doc})`).join(', ')}. Each role is also a group.`,
+      description: `What runs here: ${c.roles.map((r) => `${r.name} (${r.doc})`).join(', ')}. Each role is also a group. An empty list ([]) declares a plain host that pgha only reaches over SSH, for pgha lab and pgha run; an inventory whose hosts all have no role builds no cluster.`,
     },
     groups: {
       type: 'array',

@@ -19,9 +19,10 @@ export function validate(g: GlobalOptions, out: Out, o: { playbook?: string[] })
   });
   const roles = Object.fromEntries(ROLES.map((r) => [r, inv.hosts.filter((h) => h.roles.includes(r)).length]));
   for (const w of inv.warnings) out.info(`warning: ${w}`);
-  const roleText = ROLES.filter((r) => roles[r])
-    .map((r) => `${roles[r]} ${r}`)
-    .join(', ');
+  const roleText =
+    ROLES.filter((r) => roles[r])
+      .map((r) => `${roles[r]} ${r}`)
+      .join(', ') || 'no roles';
   out.info(
     `valid: ${inv.file}: cluster ${inv.cluster}, provider ${inv.provider.type}, ${inv.hosts.length} host${inv.hosts.length === 1 ? '' : 's'} (${roleText})` +
       `${inv.vip ? `, VIP ${inv.vip}` : ''}; playbooks ${playbooks.map((p) => `${p.name} (${p.steps} step${p.steps === 1 ? '' : 's'})`).join(', ')}`,

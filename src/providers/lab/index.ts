@@ -22,7 +22,6 @@ import {
   recordHostKeys,
   syncFiles,
   teardown,
-  waitSsh,
   type LabHost,
 } from './machine.js';
 import { bridgePorts, deleteBridgeIfUnused, ensureBridge, linkExists, netnsExists, netnsPids } from './net.js';
@@ -31,6 +30,8 @@ import { controlMachineMirror, type DebianMirror } from './sources.js';
 import { findProcesses, mountsUnder, removeTree } from './sys.js';
 import { labPlan, type LabPlan } from './select.js';
 import { limitedHosts } from '../../inventory/limit.js';
+import { ensureInotifyLimits } from './inotify.js';
+import { scanLab, stateIn, waitSshBanner, type LabProcs } from './procs.js';
 
 const BOOT_TIMEOUT_MS = 120_000;
 const LAB = 'lab';
@@ -65,6 +66,12 @@ function validate(inv: Inventory): void {
   }
 }
 
+/** Raises the control machine's inotify limits for the hosts about to boot, or refuses before anything boots. */
+function inotifyFor(ctx: ProviderContext, hosts: LabHost[], procs: LabProcs): void {
+  const toBoot = hosts.filter((h) => stateIn(h, procs).state !== 'running').length;
+  if (toBoot) ensureInotifyLimits(toBoot, ctx.log, { check: ctx.check });
+}
+
 /** Hosts of the inventory plus hosts this lab still has on disk (removed from the inventory since). */
 function allLabHosts(inv: Inventory): LabHost[] {
   const names = new Set(inv.hosts.map((h) => h.name));
@@ -94,6 +101,10 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
     ctx.log(`${host}: ${summary}`);
   };
 
+  const hosts = limitedHosts(inv);
+  const labHosts = new Map(hosts.map((host) => [host.name, labHost(inv, host.name)]));
+  const procs = scanLab([...labHosts.values()].map((h) => h.machine));
+  inotifyFor(ctx, [...labHosts.values()], procs);
   if (ctx.check) {
     const missing = await missingPackages();
     if (missing.length) add(LAB, 'create', `install on the control machine: ${missing.join(' ')}`);
@@ -104,9 +115,9 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
     const pub = existsSync(sidecarPath(inv, 'id_ed25519.pub'))
       ? readFileSync(sidecarPath(inv, 'id_ed25519.pub'), 'utf8')
       : '';
-    for (const host of limitedHosts(inv)) {
-      const h = labHost(inv, host.name);
-      const st = await machineState(h);
+    for (const host of hosts) {
+      const h = labHosts.get(host.name)!;
+      const st = stateIn(h, procs);
       if (st.state === 'absent') add(host.name, 'create', `create machine ${h.machine} (${host.address})`);
       else if (st.state === 'stopped') add(host.name, 'start', `start machine ${h.machine}`);
       else if (mountsUnder(h.paths.root).includes(h.paths.root)) {
@@ -136,18 +147,17 @@ async function up(inv: Inventory, ctx: ProviderContext): Promise<ProviderChange[
 
   const pub = readFileSync(`${key}.pub`, 'utf8');
   await Promise.all(
-    limitedHosts(inv).map(async (host) => {
-      const h = labHost(inv, host.name);
-      const st = await machineState(h);
-      const init = await machineInit(h);
-      if (st.state === 'running' && init) {
+    hosts.map(async (host) => {
+      const h = labHosts.get(host.name)!;
+      const st = stateIn(h, procs);
+      if (st.state === 'running' && st.init) {
         // Running: keep it, rewrite files that drifted (e.g. /etc/hosts after a host was added), make sure SSH answers.
         await ensureMount(h, lowerOf(h, image.dir));
         const written = syncFiles(h.paths.root, hostFiles(inv, host, mirror, pub));
         if (written.length) add(host.name, 'change', `rewrote ${written.join(', ')}`);
         recordHostKeys(inv, h);
         try {
-          await waitSsh(inv, h, key, BOOT_TIMEOUT_MS);
+          await waitSshBanner(h, BOOT_TIMEOUT_MS);
           return;
         } catch (e) {
           ctx.log(`${host.name}: running but SSH does not answer (${(e as Error).message}); restarting it`);
@@ -259,9 +269,11 @@ async function destroy(inv: Inventory, ctx: ProviderContext): Promise<ProviderCh
 }
 
 async function status(inv: Inventory): Promise<HostState[]> {
+  const hosts = inv.hosts.map((host) => labHost(inv, host.name));
+  const procs = scanLab(hosts.map((h) => h.machine));
   return Promise.all(
-    inv.hosts.map(async (host) => {
-      const st = await machineState(labHost(inv, host.name));
+    inv.hosts.map(async (host, i) => {
+      const st = stateIn(hosts[i], procs);
       return { host: host.name, state: st.state, detail: st.detail ? `${st.detail}, ${host.address}` : undefined };
     }),
   );
@@ -296,6 +308,7 @@ export async function startHost(
   const h = known(inv, hostName);
   if ((await machineState(h)).state === 'running' && (await machineInit(h))) return;
   await teardown(h); // leftovers of a crash: nspawn, mount, links
+  ensureInotifyLimits(1, () => undefined);
   const mirror = controlMachineMirror();
   const key = await ensureLabKey(inv);
   await prepareAndBoot(inv, host!, h, lowerOf(h, baseImagePath(mirror)), mirror, key, BOOT_TIMEOUT_MS, {
