@@ -147,6 +147,7 @@ async function pghaUp(round: number, scenario: Scenario, wantChanges: boolean) {
     );
   times.pgha[scenario].push(r.seconds);
   pghaRuns.push({ round, scenario, profile });
+  writeDoc(); // every figure is kept, should a later run fail or the benchmark be stopped
   log(`pgha ${scenario}: ${r.seconds.toFixed(1)} s, ${profile.changes} changes`);
 }
 
@@ -166,6 +167,7 @@ async function ansibleUp(round: number, scenario: Scenario, wantChanges: boolean
     );
   times.ansible[scenario].push(r.seconds);
   ansibleRuns.push({ round, scenario, changed: t.changed, ok: t.ok, tasks: parseTaskTimes(r.stdout).slice(0, 15) });
+  writeDoc();
   log(`ansible ${scenario}: ${r.seconds.toFixed(1)} s, changed=${t.changed}`);
 }
 
