@@ -24,8 +24,14 @@ export interface Out {
   exec(host: string, script: string): void;
   /** An event for --log-file only. */
   record(event: Record<string, unknown>): void;
-  /** Runs a list of titled jobs (steps) with progress; the job may update its title. */
-  jobs(list: { title: string; run: (setTitle: (t: string) => void) => Promise<void> }[]): Promise<void>;
+  /**
+   * Runs a list of titled jobs (steps) with progress; the job may update its title. `concurrent`: the jobs run at
+   * once (each waits on work a scheduler runs) and a failed one does not stop the others from settling.
+   */
+  jobs(
+    list: { title: string; run: (setTitle: (t: string) => void) => Promise<void> }[],
+    opts?: { concurrent?: boolean },
+  ): Promise<void>;
 }
 
 /** Where --log-file events go (nowhere without the option). */
@@ -79,7 +85,8 @@ export function makeOut(
       if (r.changes.length === 0 && !r.error && r.reason.endsWith('nothing to manage here')) return; // a check-only step
       if (plain) {
         lines.filter((l) => !/^ {4}/.test(l) || showDiff).forEach((l) => write(`  ${l}`));
-        write(`  ${hostLine(r)}`);
+        // Steps of other hosts run at the same time: the host's outcome names its step.
+        write(`  ${hostLine(r)} [${step.id}]`);
       } else {
         if (showDiff) lines.forEach((l) => write(l));
         taskOutput?.(hostLine(r));
@@ -115,9 +122,10 @@ export function makeOut(
       process.stderr.write(mask(`[${host}] $ ${script.trimEnd().split('\n').join('\n    ')}`) + '\n');
     },
     record: (e) => sink.write(e),
-    async jobs(list) {
+    async jobs(list, opts = {}) {
       if (mode !== 'tty') {
-        for (const j of list) await j.run(() => undefined);
+        if (opts.concurrent) await Promise.allSettled(list.map((j) => j.run(() => undefined)));
+        else for (const j of list) await j.run(() => undefined);
         return;
       }
       const { Listr } = await import('listr2'); // only on a terminal
@@ -130,8 +138,8 @@ export function makeOut(
           },
         })),
         {
-          exitOnError: true,
-          concurrent: false,
+          exitOnError: !opts.concurrent,
+          concurrent: Boolean(opts.concurrent),
           rendererOptions: { collapseErrors: true, showErrorMessage: false },
           fallbackRendererOptions: {},
         },

@@ -3,11 +3,12 @@ import { relative } from 'node:path';
 import { components } from '../components/index.js';
 import { findPlaybook, loadPlaybook, resolvePlays } from '../playbook/load.js';
 import { Runner } from '../engine/runner.js';
+import { Schedule, type ScheduleNode } from '../engine/schedule.js';
 import { RunError, UserError } from '../util/errors.js';
 import type { ProviderChange } from '../providers/types.js';
 import { sidecarPath, type Host, type Inventory } from '../inventory/types.js';
 import { type GlobalOptions, type Session, connectAll, openSession } from './session.js';
-import type { Out } from './output.js';
+import { errorJson, formatError, type Out } from './output.js';
 import type { Step } from '../engine/types.js';
 import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
@@ -81,18 +82,32 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
       .filter((x) => x.hosts.length);
     const steps = withoutWholeCluster(steps0, Boolean(s.inv.limit), (l) => out.info(l));
-    await out.jobs(
-      steps.map((x) => ({
-        title: `${x.step.title} [${x.hosts.map((h) => h.name).join(', ')}]`,
-        run: async (setTitle) => {
-          const res = await r.runStep(x.step, x.hosts);
-          const n = res.reduce((k, y) => k + y.changes.length, 0);
-          setTitle(
-            `${x.step.title}: ${n ? `${n} change${n > 1 ? 's' : ''}` : 'no changes'} [${x.hosts.map((h) => h.name).join(', ')}]`,
-          );
-        },
-      })),
-    );
+    // The steps as a graph (src/engine/schedule.ts): independent work on other hosts overlaps.
+    const titles = new Map<ScheduleNode, (t: string) => void>();
+    const sched = new Schedule(r, steps, { events: out.events, onChange: (n) => titles.get(n)?.(nodeTitle(n)) });
+    const running = sched.run();
+    running.catch(() => undefined); // awaited below, once every job has settled
+    await out
+      .jobs(
+        sched.nodes.map((n) => ({
+          title: nodeTitle(n),
+          run: async (setTitle) => {
+            titles.set(n, setTitle);
+            setTitle(nodeTitle(n));
+            if ((await n.settled) === 'failed') throw new Error(`${n.step.id} failed`);
+          },
+        })),
+        { concurrent: true },
+      )
+      .catch(() => undefined); // a failed step's job: the schedule's own error follows
+    await running.catch((e: unknown) => {
+      // Other steps that failed at the same time (the error thrown is the first in playbook order).
+      for (const x of sched.errors.slice(1)) {
+        out.record({ event: 'error', error: errorJson(x) });
+        process.stderr.write(`${formatError(x, out.verbose > 0)}\n`);
+      }
+      throw e;
+    });
     const t = r.totals();
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     const roundTrips = Object.fromEntries([...s.transports].map(([n, tr]) => [n, tr.roundTrips]));
@@ -137,7 +152,7 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       })),
       totals: t,
       recap: summary,
-      steps: r.stepSeconds,
+      steps: sched.stepSeconds(),
       roundTrips,
     };
   } catch (e) {
@@ -147,6 +162,19 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
   } finally {
     await s.close();
   }
+}
+
+/** A step's progress line: waiting, its hosts as they finish (✓) or run (…), then its outcome. */
+export function nodeTitle(n: ScheduleNode): string {
+  const names = n.hosts.map((h) => h.name);
+  if (n.state === 'waiting') return `${n.step.title} [${names.join(', ')}] (waiting)`;
+  if (n.state === 'running')
+    return `${n.step.title} [${names.map((h) => (n.done.has(h) ? `${h} ✓` : n.running.has(h) ? `${h} …` : h)).join(', ')}]`;
+  if (n.state === 'done') {
+    const k = n.results.reduce((m, y) => m + y.changes.length, 0);
+    return `${n.step.title}: ${k ? `${k} change${k > 1 ? 's' : ''}` : 'no changes'} [${names.join(', ')}]`;
+  }
+  return `${n.step.title} [${names.join(', ')}]: ${n.state}`;
 }
 
 export interface DownHost {

@@ -79,10 +79,9 @@ export async function droppedHosts(
       api: { ...patroniApi(s.inv, pgHost), address: d.address ?? '127.0.0.1' },
       log: (l) => out.info(l),
       reloadBalancers: async () => {
-        await runner.runStep(
-          haproxySteps.find((x) => x.id === 'haproxy.config')!,
-          balancers,
-        );
+        // The new config, one balancer at a time, then the check that each shows the members UP.
+        for (const step of haproxySteps.filter((x) => x.id === 'haproxy.config' || x.id === 'haproxy.backends'))
+          await runner.runStep(step, balancers);
       },
       deleteMachine: async () => void (await destroyMachines(s, [machine], { check: false, log: (l) => out.info(l) })),
     });

@@ -256,6 +256,37 @@ export class Runner {
     return results;
   }
 
+  /**
+   * One host of a step that has no group work (no before, verifyGroup, order or serial): what runStep does for that
+   * host alone, for a schedule that moves each host on by itself. A failure is returned in `error`.
+   */
+  async runHost(step: Step, host: Host): Promise<HostStepResult> {
+    let r: HostStepResult;
+    try {
+      r = await this.runOnHost(step, host);
+    } catch (e) {
+      r = {
+        host: host.name,
+        step: step.id,
+        changes: [],
+        restarted: [],
+        reloaded: [],
+        reason: 'failed',
+        error: e as Error,
+      };
+    }
+    this.results.push(r);
+    if (!r.error) {
+      try {
+        await this.clearPending([r]);
+      } catch (e) {
+        r.error = (e as RunError).failures?.[0]?.error ?? (e as Error);
+      }
+    }
+    this.s.events.hostDone?.(step, r);
+    return r;
+  }
+
   /** The step verified: the restarts/reloads it did are done for good, so their records go. */
   private async clearPending(results: HostStepResult[]): Promise<void> {
     await Promise.all(

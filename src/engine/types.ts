@@ -107,6 +107,18 @@ export interface Step<F extends object = Facts> {
   /** Rolling: one host at a time, in the order given by order() (default: inventory order). */
   serial?: boolean;
   /**
+   * Work on other hosts this step depends on (see src/engine/schedule.ts): step ids ("patroni.config") or component
+   * prefixes ("etcd": every etcd.* step) listed earlier in the playbook, complete on all their hosts before this
+   * step starts on any host. A name that matches no earlier step of the run is satisfied.
+   */
+  needs?: string[];
+  /**
+   * Runs over its whole group at once, once every host of the group is done with its earlier steps (as a step
+   * with before(), verifyGroup(), order() or serial always does). Without it, a step runs on each host as soon as
+   * that host and the step's needs are ready.
+   */
+  barrier?: boolean;
+  /**
    * What the step changes for the whole cluster at once (e.g. "PATCH /config changes every member"). With
    * --limit such a step does not run: `plan` and `up` say so, and a run without --limit applies it.
    */

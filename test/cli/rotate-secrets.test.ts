@@ -95,6 +95,7 @@ describe('the order of a rotation (playbooks/rotate-secrets.yml)', () => {
       { step: 'pgbouncer.config', serial: true, hosts: 'pg1,pg2,pg3' },
       { step: 'haproxy.config', serial: true, hosts: 'lb1,lb2' },
       { step: 'keepalived.config', serial: false, hosts: 'lb1,lb2' },
+      { step: 'haproxy.backends', serial: false, hosts: 'lb1,lb2' },
       { step: 'verify.cluster', serial: false, hosts: 'pg1,pg2,pg3,lb1,lb2' },
     ]);
   });

@@ -167,10 +167,9 @@ export async function removeMember(o: RemoveMemberOptions) {
     log: o.log,
     reloadBalancers: async () => {
       if (o.reloadBalancers) return o.reloadBalancers(balancers);
-      await runner.runStep(
-        haproxySteps.find((x) => x.id === 'haproxy.config')!,
-        balancers,
-      );
+      // The new config, one balancer at a time, then the check that each shows the members UP.
+      for (const step of haproxySteps.filter((x) => x.id === 'haproxy.config' || x.id === 'haproxy.backends'))
+        await runner.runStep(step, balancers);
     },
     deleteMachine: o.deleteMachine,
   });

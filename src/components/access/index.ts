@@ -29,6 +29,7 @@ export function systemRoles(
 const apply: Step = defineStep({
   id: 'access.roles',
   title: 'Application roles and databases on the leader (postgres_users, postgres_databases)',
+  needs: ['patroni'], // the leader elected and running
   facts(ctx) {
     const a = accessSettings(ctx.inventory, ctx.host);
     const s = patroniSettings(ctx.inventory, ctx.host);

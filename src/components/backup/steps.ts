@@ -119,6 +119,7 @@ const config: Step = {
 const stanza: Step = {
   id: 'backup.stanza',
   title: 'Create the stanza once, take the first full backup, check archiving (repository host)',
+  needs: ['patroni'], // the leader archives WAL and is backed up
   resources(ctx) {
     if (partOf(ctx) !== 'repo') return [];
     const s = backupSettings(ctx.inventory);

@@ -66,6 +66,8 @@ const patroniDcs = defineStep({
   id: 'etcd.patroni-dcs',
   title: 'Switch Patroni to etcd over https (cluster paused, one member at a time)',
   serial: true,
+  // The first etcd member answers over https (etcd hosts may be other hosts than Patroni's).
+  needs: ['etcd.secure-first'],
   facts: () => ({
     patroniDcs: {
       script: `cat ${PATRONI_CONFIG} 2>/dev/null || true`,
@@ -85,6 +87,7 @@ const patroniDcs = defineStep({
 const patroniResume = defineStep({
   id: 'etcd.patroni-resume',
   title: 'Resume the cluster paused for the switch to etcd over https',
+  needs: ['etcd.patroni-dcs'], // every member switched
   resources(ctx) {
     return [
       {
@@ -132,6 +135,8 @@ function secureStep(first: boolean): Step<Partial<ConfigFacts>> {
       ? 'Switch the first etcd member to https (peer URL update, restart)'
       : 'Switch the other etcd members to https, one at a time (peer URL update, restart)',
     serial: true,
+    // The other members move once every Patroni talks https to the first one.
+    needs: first ? [] : ['etcd.patroni-resume'],
     facts: configFacts,
     resources: (ctx, facts) => (first && !isFirst(ctx) ? [] : switchMember(ctx, facts)),
     verify: verifySwitched,

@@ -140,6 +140,9 @@ const config: Step = {
   id: 'haproxy.config',
   title: 'Configure HAProxy (primary, replicas, all, stats; one balancer at a time)',
   serial: true,
+  // The members' addresses come from the inventory: no running Patroni needed. A running member's switch to TLS
+  // rewrites the balancers' checks itself, so that switch comes first.
+  needs: ['patroni.tls'],
   resources: (ctx) => [
     ...haproxyStateFiles(ctx),
     ...haproxyCaFile(ctx),
@@ -147,9 +150,17 @@ const config: Step = {
     { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
   ],
   verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
+};
+
+/** Each balancer shows the running members UP: once Patroni (and PgBouncer, for the pooled ports) runs. */
+export const backendsStep: Step = {
+  id: 'haproxy.backends',
+  title: 'Check that each balancer shows the running members UP (primary, replicas, all)',
+  needs: ['patroni', 'pgbouncer'],
+  resources: () => [],
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
 };
 
-export const haproxySteps: Step[] = [install, config];
+export const haproxySteps: Step[] = [install, config, backendsStep];
 
 export const haproxy: Component = { name: 'haproxy', steps: haproxySteps };

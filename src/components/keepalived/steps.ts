@@ -74,6 +74,7 @@ const install: Step = {
 const config = defineStep({
   id: 'keepalived.config',
   title: 'Configure keepalived (VRRP instance for the VIP, HAProxy track script)',
+  needs: ['haproxy.config'], // its track script wants HAProxy running on the balancer
   facts: () => ({ addresses: addrFact }),
   resources: keepalivedResources,
   verifyGroup: (ctx) => verifyKeepalived(ctx, 20_000),

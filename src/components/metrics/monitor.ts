@@ -98,6 +98,8 @@ async function verifyPrometheus(ctx: StepContext, t: Transport, timeoutMs: numbe
 
 export const monitorStep: Step = {
   id: 'metrics.prometheus',
+  // Its check wants every endpoint of every host up.
+  needs: ['etcd', 'patroni', 'haproxy.config', 'metrics.node_exporter', 'metrics.postgres_exporter'],
   title: 'Prometheus on the monitor hosts, scraping every endpoint',
   resources(ctx) {
     if (!ctx.host.roles.includes('monitor')) return [];

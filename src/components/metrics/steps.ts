@@ -99,6 +99,7 @@ export const isPrimaryFact = (port: number) => ({
 // On the primary only (replicas get the role by replication); the SQL travels on stdin, never on a command line.
 const monitorRole = defineStep({
   id: 'metrics.postgres_role',
+  needs: ['patroni'], // made on the leader
   title: `PostgreSQL role ${MONITOR_ROLE} for the postgres exporter, on the leader (metrics_postgres_exporter)`,
   facts: (ctx) => ({ primary: isPrimaryFact(patroniSettings(ctx.inventory, ctx.host).pgPort) }),
   resources(ctx, facts): Resource[] {
@@ -133,6 +134,7 @@ export function keepEnvFilePrivate(path = POSTGRES_EXPORTER_DEFAULT): Resource {
 
 const postgresExporter: Step = {
   id: 'metrics.postgres_exporter',
+  needs: ['metrics.postgres_role'], // the exporter logs in with it, on every member
   title: 'Prometheus postgres exporter (metrics_postgres_exporter)',
   resources(ctx) {
     if (!ctx.host.roles.includes('postgres') || !metricsSettings(ctx.inventory, ctx.host).postgresExporter) return [];

@@ -226,6 +226,8 @@ const install: Step = {
 const config: Step = {
   id: 'patroni.config',
   title: 'Configure and start Patroni (one member initializes, the others clone)',
+  // A formed etcd (on whatever hosts it runs), and pgBackRest configured everywhere: replicas run its restore_command.
+  needs: ['etcd', 'backup.config'],
   resources: (ctx) => [
     // The member's certificate for the REST API and PostgreSQL: a new one (renewal) is taken up with a reload.
     ...(tlsEnabled(ctx.inventory, ctx.host)
@@ -249,6 +251,7 @@ const dcs: Step = {
   id: 'patroni.dcs',
   title: 'Keep the DCS settings (ttl, loop_wait, parameters, ...) as in the inventory',
   wholeCluster: 'PATCH /config changes the DCS settings and cluster-wide parameters of every member',
+  needs: ['etcd'],
   // Cluster-wide: one member applies it, the first whose REST API answers (chosen once per run, before planning).
   before: async (ctx) => void (await chooseApiMember(ctx, 'PATCH /config')),
   resources(ctx) {

@@ -124,6 +124,7 @@ export function makeTlsSwitchStep(): Step {
     id: 'patroni.tls',
     title: "Switch a running member's REST API and PostgreSQL to TLS or off it (one member at a time; HAProxy follows)",
     serial: true,
+    needs: ['etcd'], // a running member's switch goes through the DCS
     async before(g) {
       group = g;
       done.clear();

@@ -50,6 +50,7 @@ export function pgbouncerResources(ctx: StepContext, facts: Partial<PgbouncerFac
 const config = defineStep<PgbouncerFacts>({
   id: 'pgbouncer.config',
   title: 'Configure PgBouncer (transaction pooling, auth_query role and function on the leader)',
+  needs: ['patroni'], // each member's Patroni role: the auth role is made on the leader
   facts: (ctx) => ({
     role: patroniRoleFact(patroniApi(ctx.inventory, ctx.host)),
     ini: iniFact,

@@ -185,9 +185,13 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   };
 }
 
+/** What the checks go through: every layer of the cluster, on all its hosts. */
+const EVERY_LAYER = ['etcd', 'patroni', 'access', 'pgbouncer', 'haproxy', 'keepalived', 'backup'];
+
 export const verifyStep: Step = {
   id: 'verify.cluster',
   title: 'Verify the cluster end to end through the VIP',
+  needs: EVERY_LAYER,
   resources: () => [],
   async verifyGroup(ctx) {
     const r = await verifyCluster(ctx);
@@ -204,6 +208,7 @@ export const verifyStep: Step = {
 export const verifyLayersStep: Step = {
   id: 'verify.layers',
   title: 'Check etcd, Patroni, HAProxy and keepalived',
+  needs: EVERY_LAYER,
   resources: () => [],
   verifyGroup: verifyLayers,
 };
