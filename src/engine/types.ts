@@ -129,6 +129,13 @@ export interface Step<F extends object = Facts> {
   verify?(ctx: StepContext, t: Transport, r?: { changed: boolean }): Promise<void>;
   /** Verify once across all hosts after they were applied. */
   verifyGroup?(ctx: StepGroupContext): Promise<void>;
+  /**
+   * The read-only scripts verify runs on this host, exactly as it runs them (see ../engine/prefetch.ts): read at
+   * the start of the run, so that on a run that changes nothing verify is answered from that read.
+   */
+  reads?(ctx: StepContext): string[];
+  /** The same for before, order and verifyGroup: each read-only script with the host it runs on. */
+  groupReads?(ctx: StepGroupContext): { host: string; script: string }[];
 }
 
 /** A component: one program's steps, facts and checks. */

@@ -5,7 +5,7 @@ import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
 import { secret } from '../secrets.js';
-import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
+import { verifyHaproxy, verifyLocalHaproxy, haproxyReads, statsScript } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
 import { readFileSync } from 'node:fs';
@@ -148,6 +148,8 @@ const config: Step = {
   ],
   verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
+  reads: (ctx) => [statsScript(ctx, ctx.host)],
+  groupReads: haproxyReads,
 };
 
 export const haproxySteps: Step[] = [install, config];

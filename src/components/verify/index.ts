@@ -1,6 +1,7 @@
 // End-to-end verification through the VIP: write on the primary port, read back from a replica on the
 // replica port, several members on the all-members port. psql runs on a postgres host (no client needed
 // on the control machine); the password travels in the environment of that one call and is masked.
+import { clusterReads } from '../patroni/reads.js';
 import { PGHA_DATABASE } from '../access/settings.js';
 import { randomBytes } from 'node:crypto';
 import type { Component, Step, StepGroupContext, Transport } from '../../engine/types.js';
@@ -15,7 +16,7 @@ import { errText, journal, requireVip, withRole } from '../common.js';
 import { verifyEtcdCluster } from '../etcd/checks.js';
 import { verifyPatroniCluster } from '../patroni/checks.js';
 import { verifyHaproxy } from '../haproxy/checks.js';
-import { vipState, verifyKeepalived } from '../keepalived/checks.js';
+import { vipReads, vipState, verifyKeepalived } from '../keepalived/checks.js';
 import { poolingEnabled } from '../pgbouncer/settings.js';
 import { verifyPooledPorts, type PooledResult } from '../pgbouncer/checks.js';
 import { verifyBackups } from '../backup/checks.js';
@@ -189,6 +190,8 @@ export const verifyStep: Step = {
   id: 'verify.cluster',
   title: 'Verify the cluster end to end through the VIP',
   resources: () => [],
+  // The layer checks it starts with come from the read at the start of the run (when nothing changed since).
+  groupReads: (ctx) => [...clusterReads(ctx), ...vipReads(ctx)],
   async verifyGroup(ctx) {
     const r = await verifyCluster(ctx);
     ctx.log(
