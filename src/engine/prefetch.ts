@@ -61,7 +61,8 @@ export function planReads(
       let guess: Resource[];
       try {
         const g = step.resources(ctx, {});
-        guess = Array.isArray(g) ? g : []; // a step that plans asynchronously is read when it runs
+        if (!Array.isArray(g)) void g.catch(() => undefined); // planned asynchronously: read when it runs
+        guess = Array.isArray(g) ? g : [];
       } catch {
         guess = [];
       }
