@@ -14,6 +14,7 @@ import { attachRecap, computeRecap, formatRecap } from './recap.js';
 import { patroniSettings } from '../components/patroni/settings.js';
 import { pooledConnectLines } from '../components/pgbouncer/haproxy.js';
 import { droppedHosts } from './prune.js';
+import { viewReads } from '../components/members/view.js';
 import { confirmLoss } from './confirm.js';
 
 export interface ApplyOptions {
@@ -76,12 +77,15 @@ export async function runPlaybook(g: GlobalOptions, out: Out, playbook: string, 
       templateDirs: [pb.dir],
       confirm: (w) => confirmLoss(w, Boolean(o.yes)),
     }));
-    const dropped = pb.name === 'cluster' ? await droppedHosts(s, r, o, out) : [];
     const allow = new Set(reachable.filter((h) => !down.some((d) => d.host === h.name)).map((h) => h.name));
     const steps0 = resolvePlays(pb, s.inv, components, s.hosts)
       .map((x) => ({ ...x, hosts: x.hosts.filter((h) => allow.has(h.name)) }))
       .filter((x) => x.hosts.length);
     const steps = withoutWholeCluster(steps0, Boolean(s.inv.limit), (l) => out.info(l));
+    // One read per host of what every step (and the look for dropped members) will read; used until something
+    // changes in the run (src/engine/prefetch.ts).
+    await r.prefetch(steps, pb.name === 'cluster' ? viewReads(s.inv) : []);
+    const dropped = pb.name === 'cluster' ? await droppedHosts(s, r, o, out) : [];
     // The steps as a graph (src/engine/schedule.ts): independent work on other hosts overlaps.
     const titles = new Map<ScheduleNode, (t: string) => void>();
     const sched = new Schedule(r, steps, { events: out.events, onChange: (n) => titles.get(n)?.(nodeTitle(n)) });

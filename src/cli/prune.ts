@@ -35,7 +35,8 @@ export async function droppedHosts(
   out: Out,
 ): Promise<DroppedMember[]> {
   const ctx = runner.groupContext(s.inv.hosts);
-  let view = await readView(ctx).catch(() => undefined);
+  // From the read at the start of the run (engine/prefetch.ts) while nothing changed: see viewReads.
+  let view = await runner.readOnly(ctx, (c) => readView(c)).catch(() => undefined);
   if (!view) return [];
   const dropped = droppedMembers(s.inv, view);
   for (const l of droppedLines(dropped, Boolean(o.prune), o.check)) out.info(l);
@@ -53,6 +54,7 @@ export async function droppedHosts(
       memberKey: memberKey(ps.namespace, ps.scope, d.name),
     };
     for (const n of checkRemoval(view, target)) out.info(`note: ${n}`);
+    runner.readAgain(); // the removal changes the cluster: every step reads the hosts again
     const h = hostFor(s, d);
     if (h) {
       try {

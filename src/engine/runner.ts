@@ -10,6 +10,8 @@ import { applyChanges } from './apply.js';
 import { TEMPLATES_DIR, renderTemplate } from './template.js';
 import { RunError } from '../util/errors.js';
 import { mask } from './mask.js';
+import { planReads, readHostOnce, type HostRead } from './prefetch.js';
+import { PrefetchMiss, ReplayTransport, attempt } from './replay.js';
 
 export interface HostStepResult {
   host: string;
@@ -51,6 +53,112 @@ export interface RunSettings {
 export class Runner {
   readonly results: HostStepResult[] = [];
   constructor(readonly s: RunSettings) {}
+
+  /** The read made at the start of the run, by host (./prefetch.ts). */
+  private pre = new Map<string, HostRead>();
+  /** Set once anything was changed in the run (or a check could not be answered from the read). */
+  private changedSinceRead = false;
+
+  /**
+   * One round trip per host before the steps run: the facts and guessed probes of every step on the host, and
+   * the scripts its checks read. Until something changes in the run, steps are planned and checked from it.
+   */
+  async prefetch(
+    steps: { step: Step; hosts: Host[] }[],
+    /** Read-only scripts the run reads outside the steps (through readOnly). */
+    extra: { host: string; script: string }[] = [],
+  ): Promise<void> {
+    const dir = this.s.pendingDir ?? PENDING_DIR;
+    const plans = planReads(
+      steps,
+      (h) => this.hostContext(h),
+      (hs) => this.groupContext(hs),
+      () => ({ [PENDING_FACT]: pendingFact(dir) }),
+    );
+    for (const r of extra) {
+      const p = plans.get(r.host);
+      if (p && !p.reads.includes(r.script)) p.reads.push(r.script);
+    }
+    const failures: { host: string; error: Error }[] = [];
+    await Promise.all(
+      [...plans].map(async ([name, p]) => {
+        const t = this.s.transports.get(name);
+        if (!t) return;
+        try {
+          const started = Date.now();
+          this.pre.set(name, await readHostOnce(t, p, this.s.diff));
+          if (process.env.PGHA_TRACE_PREFETCH)
+            process.stderr.write(`pgha: read ${name} in ${Date.now() - started} ms (${p.reads.length} check reads)\n`);
+        } catch (e) {
+          failures.push({ host: name, error: e as Error });
+        }
+      }),
+    );
+    if (failures.length) throw new RunError('read the hosts', failures);
+  }
+
+  /** A read-only look at the hosts outside the steps, answered from the read while it stands. */
+  readOnly<T>(g: StepGroupContext, fn: (g: StepGroupContext) => Promise<T>): Promise<T> {
+    return this.groupHook(g, fn);
+  }
+
+  /** Something outside the steps changed the hosts: from now on every step reads them again. */
+  readAgain(): void {
+    this.changedSinceRead = true;
+  }
+
+  /** Whether the read still stands: nothing changed anywhere in the run so far. */
+  private readStands(): boolean {
+    return this.pre.size > 0 && !this.changedSinceRead;
+  }
+
+  private replayTransports(onLive: () => void): Map<string, Transport> {
+    return new Map(
+      [...this.s.transports].map(([n, t]) => [n, new ReplayTransport(t, this.pre.get(n)?.reads ?? new Map(), onLive)]),
+    );
+  }
+
+  /** A check or hook answered from the read when it stands and `changed` is false; otherwise against the hosts. */
+  private async fromRead<T>(
+    changed: boolean,
+    log: (line: string) => void,
+    fromRead: (log: (line: string) => void, transports: Map<string, Transport>) => Promise<T>,
+    live: () => Promise<T>,
+  ): Promise<T> {
+    if (!changed && this.readStands()) {
+      let live = false;
+      const a = await attempt(
+        (l) =>
+          fromRead(
+            l,
+            this.replayTransports(() => (live = true)),
+          ),
+        log,
+      );
+      // A script beyond the read may have changed something; a check that failed on the read found the hosts
+      // not as read: either way later steps are read again.
+      if (live || !a) this.changedSinceRead = true;
+      if (a) return a.value;
+    }
+    return live();
+  }
+
+  private groupHook<T>(g: StepGroupContext, fn: (g: StepGroupContext) => Promise<T>): Promise<T> {
+    return this.fromRead(
+      false,
+      g.log,
+      (log, transports) =>
+        fn({
+          ...g,
+          transports,
+          log,
+          confirm: async () => {
+            throw new PrefetchMiss('a question to the user');
+          },
+        }),
+      () => fn(g),
+    );
+  }
 
   private log = (line: string, host?: string) => this.s.events.log?.(mask(line), host);
 
@@ -119,6 +227,7 @@ export class Runner {
     let notified: string[] = [];
     if (!this.s.check) {
       if (planned.length || carried.size) {
+        this.changedSinceRead = true;
         const a = await applyChanges(t, planned, resources, (l) => this.log(l, host.name), {
           pending: carried,
           pendingDir: this.s.pendingDir,
@@ -127,7 +236,14 @@ export class Runner {
         reloaded = a.reloaded;
         notified = a.notified;
       }
-      if (step.verify) await step.verify(ctx, t, { changed: planned.length + carried.size > 0 });
+      const changed = planned.length + carried.size > 0;
+      if (step.verify)
+        await this.fromRead(
+          changed,
+          ctx.log,
+          (log, ts) => step.verify!({ ...ctx, log }, ts.get(host.name)!, { changed }),
+          () => step.verify!(ctx, t, { changed }),
+        );
     }
     const verb = this.s.check ? 'would change' : 'changed';
     const n = planned.length + carried.size;
@@ -158,6 +274,17 @@ export class Runner {
     ctx: StepContext,
     t: Transport,
   ): Promise<{ facts: Facts; resources: Resource[]; probes: ProbeResult[]; pending: Pending }> {
+    const pre = this.readStands() ? this.pre.get(ctx.host.name) : undefined;
+    const read = pre?.steps.get(step);
+    if (pre && read) {
+      const resources = await step.resources(ctx, read.facts);
+      const known = new Map(read.guess.map((r, i) => [probeIdentity(r), read.probes[i]]));
+      const missing = resources.filter((r) => !known.has(probeIdentity(r)));
+      const extra = missing.length ? await probe(t, missing, this.s.diff) : [];
+      missing.forEach((r, i) => known.set(probeIdentity(r), extra[i]));
+      const probes = resources.map((r) => known.get(probeIdentity(r))!);
+      return { facts: read.facts, resources, probes, pending: pre.own[PENDING_FACT] as Pending };
+    }
     // The notification records ride along with the first round trip (read only where they can matter).
     const withPending = (specs: Record<string, FactSpec>) => ({
       ...specs,
@@ -205,7 +332,7 @@ export class Runner {
   private async runStepTimed(step: Step, hosts: Host[]): Promise<HostStepResult[]> {
     this.s.events.stepStart?.(step, hosts);
     const g = this.groupContext(hosts);
-    if (step.before) await step.before(g);
+    if (step.before) await this.groupHook(g, (x) => step.before!(x));
     const one = async (h: Host): Promise<HostStepResult> => {
       try {
         const r = await this.runOnHost(step, h);
@@ -227,7 +354,7 @@ export class Runner {
     };
     let results: HostStepResult[];
     if (step.serial) {
-      const order = step.order ? await step.order(g) : hosts;
+      const order = step.order ? await this.groupHook(g, (x) => step.order!(x)) : hosts;
       results = [];
       for (const h of order) {
         const r = await one(h);
@@ -245,7 +372,7 @@ export class Runner {
     }
     if (step.verifyGroup && !this.s.check) {
       try {
-        await step.verifyGroup(g);
+        await this.groupHook(g, (x) => step.verifyGroup!(x));
       } catch (e) {
         this.s.events.stepDone?.(step, results);
         throw new RunError(step.id, [{ host: (e as { host?: string }).host ?? 'cluster', error: e as Error }]);

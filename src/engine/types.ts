@@ -143,6 +143,13 @@ export interface Step<F extends object = Facts> {
   verifyGroup?(ctx: StepGroupContext): Promise<void>;
   /** A step that plans from the steps after it in the playbook: the step to run, given those (and their hosts). */
   withLater?(later: { step: Step; hosts: Host[] }[]): Step;
+  /**
+   * The read-only scripts verify runs on this host, exactly as it runs them (see ../engine/prefetch.ts): read at
+   * the start of the run, so that on a run that changes nothing verify is answered from that read.
+   */
+  reads?(ctx: StepContext): string[];
+  /** The same for before, order and verifyGroup: each read-only script with the host it runs on. */
+  groupReads?(ctx: StepGroupContext): { host: string; script: string }[];
 }
 
 /** A component: one program's steps, facts and checks. */

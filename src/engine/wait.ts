@@ -1,4 +1,5 @@
 // Bounded waits: every check polls with a deadline, never forever.
+import { PrefetchMiss, inReplay } from './replay.js';
 
 export interface WaitOptions<T = unknown> {
   timeoutMs: number;
@@ -30,7 +31,11 @@ export function setClock(c: Clock): Clock {
 }
 
 export const now = () => clock.now();
-export const sleep = (ms: number) => clock.sleep(ms);
+/** A wait for time to pass; in an attempt against a prefetched read (./replay.ts) time cannot change that read: the attempt ends. */
+export const sleep = (ms: number) => {
+  if (inReplay()) return Promise.reject(new PrefetchMiss(`a wait of ${ms} ms`));
+  return clock.sleep(ms);
+};
 
 /**
  * Polls fn until it returns { ok: true }. Returns the last result either way; the caller turns a

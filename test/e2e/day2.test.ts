@@ -152,6 +152,16 @@ describe('day-2 operations under a client load', () => {
     expect(ms.filter((m) => m.role !== 'leader' && m.state === 'running')).toHaveLength(2);
   });
 
+  it('a second pgha up changes nothing and costs at most 3 SSH round trips per host', async () => {
+    const r = await pgha(['up', '-i', file]);
+    expectOk(r, 'pgha up (no-op)');
+    expect(r.json.changes).toEqual([]);
+    const trips = r.json.roundTrips as Record<string, number>;
+    console.log(`no-op pgha up: ${r.seconds.toFixed(1)} s, round trips ${JSON.stringify(trips)}`);
+    expect(Object.keys(trips).sort()).toEqual(['lb1', 'lb2', 'pg1', 'pg2', 'pg3']);
+    for (const [host, n] of Object.entries(trips)) expect(n, host).toBeLessThanOrEqual(3);
+  });
+
   it('a reload-only parameter changed in the inventory reaches every member without a restart or a failed statement', async () => {
     const started = new Map<string, string>();
     for (const n of PG) started.set(n, await local(n, 'select pg_postmaster_start_time()'));

@@ -1,11 +1,12 @@
 // Backup checks, after the steps and in `pgha verify`: pgBackRest's TLS server runs on every host;
 // `pgbackrest check` passes; the last backup is younger than the schedule allows; archiving does not fail on the
 // leader (pg_stat_archiver: a last failure newer than the last success is a failing archive_command).
+import { clusterReads } from '../patroni/reads.js';
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { shq } from '../../engine/quote.js';
 import { waitFor } from '../../engine/wait.js';
-import { errText, journal } from '../common.js';
+import { errText, journal, withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import { LEADER_ROLES } from '../patroni/facts.js';
 import { patroniSettings } from '../patroni/settings.js';
@@ -22,15 +23,42 @@ import {
   type StanzaInfo,
 } from './facts.js';
 
+/** What verifyServer reads. */
+export function serverScript(ctx: Pick<StepContext, 'inventory'>): string {
+  const port = backupSettings(ctx.inventory).tlsPort;
+  return `systemctl is-active ${PGBACKREST_UNIT}; ss -Hltn ${shq(`sport = :${port}`)} | grep -c LISTEN || true`;
+}
+
+const checkScript = (stanza: string) => `${pgbackrest(REPO_USER, stanza, '--log-level-console=warn check')} 2>&1`;
+const infoScript = (stanza: string) => pgbackrest(REPO_USER, stanza, '--output=json info');
+const calendarScript = (exprs: string[]) =>
+  `TZ=UTC systemd-analyze calendar --iterations=16 ${exprs.map(shq).join(' ')}`;
+const archiverScript = (port: number) => `runuser -u postgres -- psql -X -At -F '|' -p ${port} -c ${shq(ARCHIVER_SQL)}`;
+
+/** What verifyBackups reads: on the repository host, then Patroni's /cluster and each member's archiver. */
+export function backupReads(ctx: Pick<StepGroupContext, 'inventory'>): { host: string; script: string }[] {
+  const repo = repoHost(ctx.inventory);
+  if (!repo) return [];
+  const s = backupSettings(ctx.inventory);
+  const exprs = [s.fullSchedule, s.diffSchedule, s.incrSchedule].filter((x) => x.trim() !== '');
+  return [
+    ...[checkScript(s.stanza), infoScript(s.stanza), ...(exprs.length ? [calendarScript(exprs)] : [])].map(
+      (script) => ({ host: repo.name, script }),
+    ),
+    ...clusterReads(ctx),
+    ...withRole(ctx.inventory.hosts, 'postgres').map((h) => ({
+      host: h.name,
+      script: archiverScript(patroniSettings(ctx.inventory, h).pgPort),
+    })),
+  ];
+}
+
 /** pgBackRest's TLS server runs and listens on its port. */
 export async function verifyServer(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const port = backupSettings(ctx.inventory).tlsPort;
   const res = await waitFor(
     async () => {
-      const r = await t.exec(
-        `systemctl is-active ${PGBACKREST_UNIT}; ss -Hltn ${shq(`sport = :${port}`)} | grep -c LISTEN || true`,
-        { timeoutMs: 15_000 },
-      );
+      const r = await t.exec(serverScript(ctx), { timeoutMs: 15_000 });
       const [active = '', listening = '0'] = r.stdout.trim().split('\n');
       return {
         ok: active === 'active' && Number(listening) > 0,
@@ -72,7 +100,7 @@ async function run(t: Transport, script: string, timeoutMs: number) {
 
 /** `pgbackrest info --output=json` of the stanza, on the repository host. */
 export async function readInfo(t: Transport, stanza: string): Promise<StanzaInfo> {
-  const r = await run(t, pgbackrest(REPO_USER, stanza, '--output=json info'), 60_000);
+  const r = await run(t, infoScript(stanza), 60_000);
   if (r.code !== 0) throw new Error(`pgbackrest info failed (exit ${r.code}): ${r.err || r.out.trim()}`);
   const info = parseInfo(r.out).find((x) => x.name === stanza);
   if (!info) throw new Error(`pgbackrest info does not list stanza ${stanza}`);
@@ -83,7 +111,7 @@ export async function readInfo(t: Transport, stanza: string): Promise<StanzaInfo
 async function scheduleGap(t: Transport, s: BackupSettings): Promise<number | undefined> {
   const exprs = [s.fullSchedule, s.diffSchedule, s.incrSchedule].filter((x) => x.trim() !== '');
   if (!exprs.length) return undefined;
-  const r = await run(t, `TZ=UTC systemd-analyze calendar --iterations=16 ${exprs.map(shq).join(' ')}`, 15_000);
+  const r = await run(t, calendarScript(exprs), 15_000);
   if (r.code !== 0) throw new Error(`systemd-analyze calendar failed: ${r.err}`);
   return longestGap(parseCalendar(r.out));
 }
@@ -96,7 +124,7 @@ async function leaderArchiver(ctx: StepGroupContext): Promise<{ leader?: string;
   const t = leader ? ctx.transports.get(leader) : undefined;
   if (!h || !t) return { leader };
   const port = patroniSettings(ctx.inventory, h).pgPort;
-  const r = await run(t, `runuser -u postgres -- psql -X -At -F '|' -p ${port} -c ${shq(ARCHIVER_SQL)}`, 30_000);
+  const r = await run(t, archiverScript(port), 30_000);
   if (r.code !== 0) throw new CheckError(leader!, 'pg_stat_archiver', 'a row', r.err || `psql exit ${r.code}`);
   return { leader, state: parseArchiver(r.out) };
 }
@@ -109,7 +137,7 @@ export async function verifyBackups(ctx: StepGroupContext, o: { timeoutMs: numbe
   const s = backupSettings(ctx.inventory);
   const checked = await waitFor(
     async () => {
-      const r = await run(t, `${pgbackrest(REPO_USER, s.stanza, '--log-level-console=warn check')} 2>&1`, 120_000);
+      const r = await run(t, checkScript(s.stanza), 120_000);
       return { ok: r.code === 0, value: r.out.trim() || `exit ${r.code}` };
     },
     { timeoutMs: o.timeoutMs, intervalMs: 3000, what: 'pgbackrest check' },

@@ -16,7 +16,7 @@ import {
   repoHost,
 } from './settings.js';
 import { firstBackupScript, hasBackupScript, stanzaReadyScript, pgbackrest } from './scripts.js';
-import { verifyBackups, verifyServer } from './checks.js';
+import { verifyBackups, verifyServer, backupReads, serverScript } from './checks.js';
 
 export const BACKUP_TYPES = ['full', 'diff', 'incr'] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
@@ -114,6 +114,7 @@ const config: Step = {
     ];
   },
   verify: (ctx, t) => (partOf(ctx) ? verifyServer(ctx, t, 20_000) : Promise.resolve()),
+  reads: (ctx) => (partOf(ctx) ? [serverScript(ctx)] : []),
 };
 
 const stanza: Step = {
@@ -144,6 +145,7 @@ const stanza: Step = {
     if (repoHost(ctx.inventory) && ctx.hosts.some((h) => h.roles.includes(BACKUP_ROLE)))
       await verifyBackups(ctx, { timeoutMs: 120_000 });
   },
+  groupReads: (ctx) => (ctx.hosts.some((h) => h.roles.includes(BACKUP_ROLE)) ? backupReads(ctx) : []),
 };
 
 const schedule: Step = {

@@ -31,19 +31,23 @@ export interface MemberProbe {
 
 const SPLIT = '---pgha-split---';
 
-/** Read-only look at one member: pgha data present, and what its local endpoint says. */
-export async function probeMember(ctx: StepGroupContext, host: Host): Promise<MemberProbe> {
-  const t = ctx.transports.get(host.name);
-  if (!t) return { host, hasData: false };
+/** The script of probeMember (read-only). */
+export function probeMemberScript(ctx: Pick<StepGroupContext, 'inventory'>, host: Host): string {
   const s = etcdSettings(ctx.inventory, host);
   const ep = localClient(ctx.inventory, host);
-  const script = renderProgram('etcd/probe-member.sh.hbs', {
+  return renderProgram('etcd/probe-member.sh.hbs', {
     member_dir: shq(`${s.etcdDataDir}/member`),
     split: SPLIT,
     endpoint_status: etcdctl(ep, ['endpoint', 'status', '-w', 'json']),
     member_list: etcdctl(ep, ['member', 'list', '-w', 'json']),
   });
-  const r = await t.exec(script, { timeoutMs: 30_000 });
+}
+
+/** Read-only look at one member: pgha data present, and what its local endpoint says. */
+export async function probeMember(ctx: StepGroupContext, host: Host): Promise<MemberProbe> {
+  const t = ctx.transports.get(host.name);
+  if (!t) return { host, hasData: false };
+  const r = await t.exec(probeMemberScript(ctx, host), { timeoutMs: 30_000 });
   const [data = '', status = '', list = ''] = r.stdout.split(SPLIT);
   const st = parseEndpointStatus(status)[0];
   const ml = parseMemberList(list);
@@ -131,12 +135,33 @@ function planNewHosts(ctx: StepGroupContext, probes: MemberProbe[], members: Mem
   }
 }
 
+/** The script of verifyLocalMember's health read. */
+export function localHealthScript(ctx: Pick<StepContext, 'inventory' | 'host'>): string {
+  return `${etcdctl(localClient(ctx.inventory, ctx.host), ['endpoint', 'health', '-w', 'json'])} 2>&1`;
+}
+
+/** Exit 0 when etcd runs here on a formed member (the config steps check only such a member). */
+export function formedRunningScript(ctx: Pick<StepContext, 'inventory' | 'host'>): string {
+  return `systemctl is-active --quiet etcd && test -d ${etcdSettings(ctx.inventory, ctx.host).etcdDataDir}/member`;
+}
+
+/** A formed, running member answers healthy (the check of the config and secure steps). */
+export async function verifyFormedMember(ctx: StepContext, t: Transport): Promise<void> {
+  const r = await t.exec(formedRunningScript(ctx));
+  if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
+}
+
+/** What verifyFormedMember reads. */
+export function formedMemberReads(ctx: StepContext): string[] {
+  return [formedRunningScript(ctx), localHealthScript(ctx)];
+}
+
 /** The local member answers healthy (bounded wait). */
 export async function verifyLocalMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
-  const cmd = etcdctl(localClient(ctx.inventory, ctx.host), ['endpoint', 'health', '-w', 'json']);
+  const script = localHealthScript(ctx);
   const res = await waitFor(
     async () => {
-      const r = await t.exec(`${cmd} 2>&1`, { timeoutMs: 15_000 });
+      const r = await t.exec(script, { timeoutMs: 15_000 });
       const h = parseEndpointHealth(r.stdout)[0];
       return { ok: h?.health === true, value: h ? h.error || 'unhealthy' : r.stdout.trim().slice(-300) };
     },
@@ -155,6 +180,26 @@ export interface EtcdAgreement {
   members?: string[];
 }
 
+/** What etcdAgreement reads on one member. */
+export function agreementScript(ctx: Pick<StepGroupContext, 'inventory'>, h: Host): string {
+  const ep = localClient(ctx.inventory, h);
+  return (
+    `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
+    `${etcdctl(ep, ['endpoint', 'status', '--cluster', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
+    `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`
+  );
+}
+
+/** What etcdAgreement (verifyEtcdCluster) reads, on each etcd host of the group. */
+export function agreementReads(ctx: Pick<StepGroupContext, 'inventory' | 'hosts'>) {
+  return withRole(ctx.hosts, 'etcd').map((h) => ({ host: h.name, script: agreementScript(ctx, h) }));
+}
+
+/** What reconcileMembers reads (probeMember on each etcd host of the group). */
+export function memberProbeReads(ctx: Pick<StepGroupContext, 'inventory' | 'hosts'>) {
+  return withRole(ctx.hosts, 'etcd').map((h) => ({ host: h.name, script: probeMemberScript(ctx, h) }));
+}
+
 /** Compare what every member says: same cluster id, member list, leader; all healthy; list = inventory. */
 export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreement> {
   const hosts = withRole(ctx.hosts, 'etcd');
@@ -165,13 +210,7 @@ export async function etcdAgreement(ctx: StepGroupContext): Promise<EtcdAgreemen
   for (const h of hosts) {
     const t = ctx.transports.get(h.name);
     if (!t) return { ok: false, problem: 'not connected', host: h.name };
-    const ep = localClient(ctx.inventory, h);
-    const r = await t.exec(
-      `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
-        `${etcdctl(ep, ['endpoint', 'status', '--cluster', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
-        `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`,
-      { timeoutMs: 30_000 },
-    );
+    const r = await t.exec(agreementScript(ctx, h), { timeoutMs: 30_000 });
     const [ml = '', st = '', he = ''] = r.stdout.split(SPLIT);
     const list = parseMemberList(ml);
     if (!list) return { ok: false, problem: 'member list unavailable', host: h.name };

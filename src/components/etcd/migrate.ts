@@ -10,14 +10,13 @@
 //   etcd.patroni-resume: the pause pgha made (and only that one) is lifted.
 //   etcd.secure: the other members are switched the same way, one at a time, each healthy before the next.
 // On a cluster built with TLS, or without tls_enabled, these steps change nothing.
-import type { Component, Resource, Step, StepContext, Transport } from '../../engine/types.js';
+import type { Component, Resource, Step, StepContext } from '../../engine/types.js';
 import { withRole } from '../common.js';
 import { defineStep } from '../../engine/step.js';
 import { shq } from '../../engine/quote.js';
-import { etcdSettings } from './settings.js';
 import { etcdctl } from './facts.js';
 import { configFacts, etcdConfigFile, type ConfigFacts } from './steps.js';
-import { verifyEtcdCluster, verifyLocalMember } from './checks.js';
+import { agreementReads, formedMemberReads, verifyEtcdCluster, verifyFormedMember } from './checks.js';
 import { etcdPhase, etcdTls, localClient, patroniEtcdTlsFiles, peerUrl } from './tls.js';
 import { configScript, patroniConfigFile, PATRONI_CONFIG } from '../patroni/steps.js';
 import { SCHEME_SCRIPT } from '../patroni/tls-switch.js';
@@ -139,8 +138,10 @@ function secureStep(first: boolean): Step<Partial<ConfigFacts>> {
     needs: first ? [] : ['etcd.patroni-resume'],
     facts: configFacts,
     resources: (ctx, facts) => (first && !isFirst(ctx) ? [] : switchMember(ctx, facts)),
-    verify: verifySwitched,
+    verify: verifyFormedMember,
     verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
+    reads: formedMemberReads,
+    groupReads: agreementReads,
   });
 }
 
@@ -157,12 +158,6 @@ export function switchMember(ctx: StepContext, facts: Partial<ConfigFacts>): Res
     },
     etcdConfigFile(ctx, facts, true, 'secure'),
   ];
-}
-
-async function verifySwitched(ctx: StepContext, t: Transport): Promise<void> {
-  const s = etcdSettings(ctx.inventory, ctx.host);
-  const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
-  if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
 }
 
 export const etcdMigrateSteps: Step[] = [secureStep(true), patroniDcs, patroniResume, secureStep(false)];

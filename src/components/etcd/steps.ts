@@ -9,7 +9,16 @@ import { defineStep } from '../../engine/step.js';
 import { etcdSettings } from './settings.js';
 import { withRole } from '../common.js';
 import { installedFact, memberDataFact, peersFact, type EtcdMemberList } from './facts.js';
-import { reconcileMembers, verifyEtcdCluster, verifyLocalMember } from './checks.js';
+import {
+  agreementReads,
+  formedMemberReads,
+  localHealthScript,
+  memberProbeReads,
+  reconcileMembers,
+  verifyEtcdCluster,
+  verifyFormedMember,
+  verifyLocalMember,
+} from './checks.js';
 import { tlsFiles, tlsPaths } from '../tls/files.js';
 import { UserError } from '../../util/errors.js';
 import { ETCD_TLS_DIR, etcdPhase, etcdTls, inPlaceProblem, membersClient, peerUrl, type EtcdPhase } from './tls.js';
@@ -154,12 +163,10 @@ const config = defineStep({
       : []),
     etcdConfigFile(ctx, facts, true),
   ],
-  async verify(ctx, t) {
-    // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
-    const s = etcdSettings(ctx.inventory, ctx.host);
-    const r = await t.exec(`systemctl is-active --quiet etcd && test -d ${s.etcdDataDir}/member`);
-    if (r.code === 0) await verifyLocalMember(ctx, t, 60_000);
-  },
+  // Only a running, formed member is checked here (rolling restarts); the start step checks the rest.
+  verify: (ctx, t) => verifyFormedMember(ctx, t),
+  reads: formedMemberReads,
+  groupReads: memberProbeReads,
 });
 
 const start = defineStep({
@@ -183,6 +190,8 @@ const start = defineStep({
   },
   verify: (ctx, t) => verifyLocalMember(ctx, t, 120_000),
   verifyGroup: (ctx) => verifyEtcdCluster(ctx, 60_000),
+  reads: (ctx) => [localHealthScript(ctx)],
+  groupReads: agreementReads,
 });
 
 const finalize = defineStep({

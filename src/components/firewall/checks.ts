@@ -8,7 +8,7 @@ import { waitFor } from '../../engine/wait.js';
 import { errText } from '../common.js';
 import { firewallSettings, inCidrs } from './settings.js';
 import { firewallRules } from './rules.js';
-import { parseSshSource, probeFrom, sshSourceFact, type ProbeTarget, type SshSource } from './facts.js';
+import { parseSshSource, probeFrom, probeScript, sshSourceFact, type ProbeTarget, type SshSource } from './facts.js';
 
 /** Why this host's firewall would cut pgha's SSH session (undefined: it would not). */
 export function lockoutProblem(h: Host, admin: readonly string[], src: SshSource): string | undefined {
@@ -37,10 +37,27 @@ export async function refuseLockout(ctx: StepGroupContext): Promise<void> {
     );
 }
 
+const TABLE_SCRIPT = 'nft list chain inet pgha input 2>&1';
+
+/** What verifyTable reads. */
+export function tableReads(ctx: StepContext): string[] {
+  return firewallSettings(ctx.inventory, ctx.host).enabled ? [TABLE_SCRIPT] : [];
+}
+
+/** What refuseLockout and verifyFirewall read: the SSH source on each host that gets the firewall, the probes. */
+export function firewallGroupReads(ctx: Pick<StepGroupContext, 'inventory' | 'hosts'>) {
+  return [
+    ...ctx.hosts
+      .filter((h) => firewallSettings(ctx.inventory, h).enabled)
+      .map((h) => ({ host: h.name, script: sshSourceFact().script })),
+    ...[...neededProbes(ctx, ctx.hosts)].map(([from, targets]) => ({ host: from, script: probeScript(targets, 3) })),
+  ];
+}
+
 /** The table is loaded with its drop policy. */
 export async function verifyTable(ctx: StepContext, t: Transport): Promise<void> {
   if (!firewallSettings(ctx.inventory, ctx.host).enabled) return;
-  const r = await t.exec('nft list chain inet pgha input 2>&1', { timeoutMs: 15_000 });
+  const r = await t.exec(TABLE_SCRIPT, { timeoutMs: 15_000 });
   if (r.code !== 0 || !/policy drop;/.test(r.stdout))
     throw new CheckError(
       ctx.host.name,

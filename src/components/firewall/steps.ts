@@ -10,7 +10,7 @@ import { sha256 } from '../../engine/kinds/file.js';
 import { firewallSettings } from './settings.js';
 import { firewallRules, nftRule } from './rules.js';
 import { sshSourceFact, type SshSource } from './facts.js';
-import { refuseLockout, verifyFirewall, verifyTable } from './checks.js';
+import { refuseLockout, verifyFirewall, verifyTable, firewallGroupReads, tableReads } from './checks.js';
 
 export const FIREWALL_FILE = '/etc/pgha/firewall.nft';
 export const FIREWALL_DROPIN = '/etc/systemd/system/nftables.service.d/pgha.conf';
@@ -111,6 +111,8 @@ const config = defineStep<FirewallFacts>({
   resources: firewallResources,
   verify: (ctx, t) => verifyTable(ctx, t),
   verifyGroup: (ctx) => verifyFirewall(ctx),
+  reads: tableReads,
+  groupReads: firewallGroupReads,
 });
 
 export const firewallSteps = [config];

@@ -1,11 +1,12 @@
 // HAProxy checks: each balancer's backends show exactly the expected Patroni members UP.
+import { clusterReads } from '../patroni/reads.js';
 import type { Host } from '../../inventory/types.js';
 import type { StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
-import { errText, httpGet, journal, withRole } from '../common.js';
+import { errText, httpGet, httpGetScript, journal, withRole } from '../common.js';
 import { fetchCluster } from '../patroni/checks.js';
 import { LEADER_ROLES, type PatroniCluster } from '../patroni/facts.js';
 import { parseStatCsv, upServers } from './facts.js';
@@ -70,6 +71,19 @@ export async function verifyLocalHaproxy(ctx: StepContext, t: Transport, timeout
       errText(res.value),
       await journal(t, 'haproxy'),
     );
+}
+
+/** The stats page read of a balancer (verifyLocalHaproxy, backendsOn). */
+export function statsScript(ctx: Pick<StepGroupContext, 'inventory'>, h: Host): string {
+  return httpGetScript('127.0.0.1', haproxySettings(ctx.inventory, h).statsPort, '/;csv');
+}
+
+/** What verifyHaproxy reads: Patroni's /cluster, each balancer's stats page. */
+export function haproxyReads(ctx: Pick<StepGroupContext, 'inventory' | 'hosts'>) {
+  return [
+    ...clusterReads(ctx),
+    ...withRole(ctx.hosts, 'haproxy').map((h) => ({ host: h.name, script: statsScript(ctx, h) })),
+  ];
 }
 
 export async function verifyHaproxy(ctx: StepGroupContext, timeoutMs: number): Promise<void> {

@@ -5,7 +5,7 @@ import { haproxySettings } from './settings.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { withRole } from '../common.js';
 import { secret } from '../secrets.js';
-import { verifyHaproxy, verifyLocalHaproxy } from './checks.js';
+import { verifyHaproxy, verifyLocalHaproxy, haproxyReads, statsScript } from './checks.js';
 import { pooledHaproxyVars } from '../pgbouncer/haproxy.js';
 import { metricsSettings } from '../metrics/settings.js';
 import { readFileSync } from 'node:fs';
@@ -150,6 +150,7 @@ const config: Step = {
     { kind: 'service', name: 'haproxy', enabled: true, state: 'started' },
   ],
   verify: (ctx, t) => verifyLocalHaproxy(ctx, t, 30_000),
+  reads: (ctx) => [statsScript(ctx, ctx.host)],
 };
 
 /** Each balancer shows the running members UP: once Patroni (and PgBouncer, for the pooled ports) runs. */
@@ -159,6 +160,7 @@ export const backendsStep: Step = {
   needs: ['patroni', 'pgbouncer'],
   resources: () => [],
   verifyGroup: (ctx) => verifyHaproxy(ctx, 30_000),
+  groupReads: haproxyReads,
 };
 
 export const haproxySteps: Step[] = [install, config, backendsStep];

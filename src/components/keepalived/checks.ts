@@ -3,7 +3,7 @@ import type { StepGroupContext } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
 import { haproxySettings } from '../haproxy/settings.js';
-import { httpGet, journal, requireVip, withRole } from '../common.js';
+import { httpGet, httpGetScript, journal, requireVip, withRole } from '../common.js';
 import { holdsVip, parseIpAddr } from './facts.js';
 
 export interface VipState {
@@ -35,6 +35,17 @@ export async function vipState(ctx: StepGroupContext): Promise<VipState> {
   if (stats.status !== 200)
     return { holders, healthy: false, detail: `haproxy stats on ${h.name} answered ${stats.status || 'nothing'}` };
   return { holders, healthy: true, detail: `VIP ${vip} on ${h.name}` };
+}
+
+/** What vipState (verifyKeepalived) reads on each balancer. */
+export function vipReads(ctx: Pick<StepGroupContext, 'inventory'>) {
+  return withRole(ctx.inventory.hosts, 'haproxy').flatMap((h) =>
+    [
+      'ip -o -4 addr show',
+      'systemctl is-active haproxy',
+      httpGetScript('127.0.0.1', haproxySettings(ctx.inventory, h).statsPort, '/;csv'),
+    ].map((script) => ({ host: h.name, script })),
+  );
 }
 
 export async function verifyKeepalived(ctx: StepGroupContext, timeoutMs: number): Promise<void> {

@@ -6,7 +6,7 @@ import { UserError } from '../../util/errors.js';
 import { keepalivedSettings, vrrpPassword } from './settings.js';
 import { requireVip, withRole } from '../common.js';
 import { addrFact, interfaceFor, type AddrEntry } from './facts.js';
-import { verifyKeepalived } from './checks.js';
+import { verifyKeepalived, vipReads } from './checks.js';
 
 export const KEEPALIVED_CONFIG = '/etc/keepalived/keepalived.conf';
 export const CHECK_SCRIPT = '/etc/keepalived/check_haproxy.sh';
@@ -26,7 +26,9 @@ export function keepalivedResources(ctx: StepContext, facts: Partial<AddressFact
   const vip = requireVip(ctx.inventory.vip, ctx.inventory.file);
   const balancers = withRole(ctx.hosts, 'haproxy');
   const index = balancers.findIndex((h) => h.name === ctx.host.name);
-  const iface = s.kaInterface || interfaceFor(ctx.host.address, facts.addresses ?? []);
+  // The guess made before the facts are read (engine: what to probe) only needs the files' paths: any interface.
+  const guess = facts.addresses === undefined;
+  const iface = s.kaInterface || (guess ? 'guess' : interfaceFor(ctx.host.address, facts.addresses ?? []));
   if (!iface) {
     throw new UserError(
       `no interface on ${ctx.host.name} carries its address ${ctx.host.address}`,
@@ -78,6 +80,7 @@ const config = defineStep({
   facts: () => ({ addresses: addrFact }),
   resources: keepalivedResources,
   verifyGroup: (ctx) => verifyKeepalived(ctx, 20_000),
+  groupReads: vipReads,
 });
 
 export const keepalivedSteps: Step[] = [install, config];

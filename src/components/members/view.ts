@@ -1,5 +1,6 @@
 // What membership changes look at first, read-only: Patroni's members (GET /cluster), etcd's member list and the
 // health of each etcd member, seen from the hosts that stay; and the members the inventory no longer names.
+import { apiGetScript, patroniApi } from '../patroni/api.js';
 import type { Host, Inventory } from '../../inventory/types.js';
 import type { StepGroupContext, Transport } from '../../engine/types.js';
 import { withRole } from '../common.js';
@@ -25,18 +26,33 @@ export function localEtcdClient(inv: Inventory, h: Host): EtcdClient {
   return localClient(inv, h);
 }
 
+/** What etcdThrough reads on an etcd host. */
+export function etcdThroughScript(inv: Inventory, h: Host): string {
+  const ep = localEtcdClient(inv, h);
+  return (
+    `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
+    `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`
+  );
+}
+
+/** What readView reads: GET /cluster on each postgres host, the etcd view through each etcd host. */
+export function viewReads(inv: Inventory): { host: string; script: string }[] {
+  return [
+    ...withRole(inv.hosts, 'postgres').map((h) => ({
+      host: h.name,
+      script: apiGetScript(patroniApi(inv, h), '/cluster'),
+    })),
+    ...withRole(inv.hosts, 'etcd').map((h) => ({ host: h.name, script: etcdThroughScript(inv, h) })),
+  ];
+}
+
 /** The member list and cluster health through one member's local endpoint (undefined: it does not answer). */
 export async function etcdThrough(
   inv: Inventory,
   h: Host,
   t: Transport,
 ): Promise<{ list: EtcdMemberList; healthy: string[] } | undefined> {
-  const ep = localEtcdClient(inv, h);
-  const r = await t.exec(
-    `${etcdctl(ep, ['member', 'list', '-w', 'json'])} 2>/dev/null; echo ${SPLIT}; ` +
-      `${etcdctl(ep, ['endpoint', 'health', '--cluster', '-w', 'json'])} 2>/dev/null; true`,
-    { timeoutMs: 30_000 },
-  );
+  const r = await t.exec(etcdThroughScript(inv, h), { timeoutMs: 30_000 });
   const [ml = '', he = ''] = r.stdout.split(SPLIT);
   const list = parseMemberList(ml);
   if (!list) return undefined;

@@ -20,15 +20,25 @@ const UNIT: Record<MetricsJob, string> = {
 
 const SPLIT = '---pgha-metrics-split---';
 
-/** What is wrong with each endpoint now (undefined: it answers as expected), from one remote script. */
-export async function probeEndpoints(t: Transport, list: MetricsEndpoint[]): Promise<(string | undefined)[]> {
-  if (list.length === 0) return [];
+/** The one script that fetches every endpoint of the list (read-only). */
+export function endpointsScript(list: MetricsEndpoint[]): string {
   const get = (e: MetricsEndpoint) =>
     e.scheme === 'https'
       ? apiGetScript({ address: e.address, port: e.port, tls: tlsPaths(PATRONI_TLS_DIR) }, e.path)
       : httpGetScript(e.address, e.port, e.path);
-  const script = list.map((e) => `${get(e)}; echo; echo ${SPLIT}`).join('\n');
-  const r = await t.exec(script, { timeoutMs: 30_000 });
+  return list.map((e) => `${get(e)}; echo; echo ${SPLIT}`).join('\n');
+}
+
+/** What verifyEndpoints reads on this host. */
+export function endpointReads(ctx: StepContext): string[] {
+  const list = hostEndpoints(ctx.inventory, ctx.host);
+  return list.length ? [endpointsScript(list)] : [];
+}
+
+/** What is wrong with each endpoint now (undefined: it answers as expected), from one remote script. */
+export async function probeEndpoints(t: Transport, list: MetricsEndpoint[]): Promise<(string | undefined)[]> {
+  if (list.length === 0) return [];
+  const r = await t.exec(endpointsScript(list), { timeoutMs: 30_000 });
   const parts = r.stdout.split(`\n${SPLIT}\n`);
   return list.map((e, i) => {
     const raw = parts[i] ?? '';

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import type { FileResource, Step, StepContext, Transport } from '../../engine/types.js';
 import { CheckError } from '../../util/errors.js';
 import { waitFor } from '../../engine/wait.js';
-import { errText, httpGet, journal, obj } from '../common.js';
+import { errText, httpGet, journal, obj, httpGetScript } from '../common.js';
 import { MONITOR_CA, metricsEndpoints, scrapeJobs } from './endpoints.js';
 import { readFileSync } from 'node:fs';
 import { ensureCa } from '../tls/ca.js';
@@ -74,6 +74,15 @@ export function targetsDown(body: string, want: number): string {
   return bad.join('; ');
 }
 
+/** What verifyPrometheus reads. */
+function targetsScript(ctx: StepContext): string {
+  return httpGetScript(
+    ctx.host.address,
+    metricsSettings(ctx.inventory, ctx.host).prometheusPort,
+    '/api/v1/targets?state=active',
+  );
+}
+
 async function verifyPrometheus(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
   const s = metricsSettings(ctx.inventory, ctx.host);
   const want = metricsEndpoints(ctx.inventory).length;
@@ -112,4 +121,5 @@ export const monitorStep: Step = {
     ];
   },
   verify: (ctx, t) => (ctx.host.roles.includes('monitor') ? verifyPrometheus(ctx, t, 90_000) : Promise.resolve()),
+  reads: (ctx) => (ctx.host.roles.includes('monitor') ? [targetsScript(ctx)] : []),
 };

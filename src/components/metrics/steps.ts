@@ -7,7 +7,7 @@ import { defineStep } from '../../engine/step.js';
 import { shq } from '../../engine/quote.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { MONITOR_ROLE, metricsSettings } from './settings.js';
-import { verifyEndpoints } from './checks.js';
+import { verifyEndpoints, endpointReads } from './checks.js';
 import { monitorStep } from './monitor.js';
 
 export const NODE_EXPORTER_DEFAULT = '/etc/default/prometheus-node-exporter';
@@ -152,6 +152,7 @@ const check: Step = {
   title: 'Check every metrics endpoint (node, postgres, haproxy, etcd, patroni, prometheus)',
   resources: () => [],
   verify: (ctx, t) => verifyEndpoints(ctx, t, 60_000),
+  reads: endpointReads,
 };
 
 export const metricsSteps: Step[] = [nodeExporter, monitorRole, postgresExporter, monitorStep, check];

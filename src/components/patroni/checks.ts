@@ -76,6 +76,19 @@ export async function fetchCluster(
   return undefined;
 }
 
+/** The leader's streaming replicas (count, names), as the cluster check reads them. */
+export function streamingScript(port: number): string {
+  return localPsql(
+    port,
+    "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'",
+  );
+}
+
+/** A replica's WAL receiver status, as the cluster check reads it. */
+export function walReceiverScript(port: number): string {
+  return localPsql(port, 'select status from pg_stat_wal_receiver');
+}
+
 interface StreamVerdict extends ClusterVerdict {
   host?: string;
 }
@@ -84,13 +97,7 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
   const leaderHost = ctx.inventory.hosts.find((h) => h.name === v.leader!.name);
   const lt = leaderHost && ctx.transports.get(leaderHost.name);
   if (!leaderHost || !lt) return { ...v, ok: false, problem: `leader ${v.leader!.name} is not connected` };
-  const port = patroniSettings(ctx.inventory, leaderHost).pgPort;
-  const r = await lt.exec(
-    localPsql(
-      port,
-      "select count(*), string_agg(application_name, ' ') from pg_stat_replication where state = 'streaming'",
-    ),
-  );
+  const r = await lt.exec(streamingScript(patroniSettings(ctx.inventory, leaderHost).pgPort));
   const [count = '', list = ''] = r.stdout.trim().split('|');
   const n = Number(count);
   const names = list.split(' ').filter(Boolean);
@@ -110,9 +117,7 @@ async function streaming(ctx: StepGroupContext, v: ClusterVerdict): Promise<Stre
     const h = ctx.inventory.hosts.find((x) => x.name === m.name);
     const t = h && ctx.transports.get(h.name);
     if (!h || !t) return { ...v, ok: false, problem: `replica ${m.name} is not connected` };
-    const rr = await t.exec(
-      localPsql(patroniSettings(ctx.inventory, h).pgPort, 'select status from pg_stat_wal_receiver'),
-    );
+    const rr = await t.exec(walReceiverScript(patroniSettings(ctx.inventory, h).pgPort));
     if (rr.stdout.trim() !== 'streaming') {
       return {
         ...v,

@@ -3,6 +3,7 @@
 // a leader is switched over to a healthy replica first and restarted as a replica if still pending (no write outage),
 // or restarted in place (patroni_restart_in_place, `pgha restart --in-place`, or a lowered max_connections-like
 // setting, which PostgreSQL wants on the primary first). Plan shows the same decision.
+import { memberRunningReads } from './reads.js';
 import type { Host } from '../../inventory/types.js';
 import type { Step, StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { sleep } from '../../engine/wait.js';
@@ -106,6 +107,16 @@ export function switchoverScript(api: PatroniApi, c: SwitchoverCall): string {
   return python3(renderProgram('patroni/switchover.py.hbs', vars));
 }
 
+function restartProbe(ctx: Pick<StepGroupContext, 'inventory'>, h: Host) {
+  const s = patroniSettings(ctx.inventory, h);
+  return restartProbeFact(patroniApi(ctx.inventory, h), s.pgPort, Object.keys(memberParameters(ctx.inventory, h)));
+}
+
+/** The script of a member's restart probe (read-only). */
+export function restartProbeScript(ctx: Pick<StepGroupContext, 'inventory'>, h: Host): string {
+  return restartProbe(ctx, h).script;
+}
+
 /** One probe per member (in parallel): GET /patroni, GET /cluster and pg_settings, or undefined when unreachable. */
 export async function probeMembers(ctx: StepGroupContext, hosts: Host[]): Promise<Map<string, RestartProbe>> {
   const out = new Map<string, RestartProbe>();
@@ -113,12 +124,7 @@ export async function probeMembers(ctx: StepGroupContext, hosts: Host[]): Promis
     hosts.map(async (h) => {
       const t: Transport | undefined = ctx.transports.get(h.name);
       if (!t) return;
-      const s = patroniSettings(ctx.inventory, h);
-      const fact = restartProbeFact(
-        patroniApi(ctx.inventory, h),
-        s.pgPort,
-        Object.keys(memberParameters(ctx.inventory, h)),
-      );
+      const fact = restartProbe(ctx, h);
       const r = await t.exec(fact.script, { timeoutMs: 60_000 }).catch(() => undefined);
       if (r?.code === 0) out.set(h.name, fact.parse(r.stdout));
     }),
@@ -256,6 +262,8 @@ export function makeRestartStep(req: RestartRequest = {}): Step {
       return a ? [actionResource(ctx, a)] : [];
     },
     verify: (ctx, t) => verifyMemberRunning(ctx, t, 120_000),
+    reads: memberRunningReads,
+    groupReads: (g) => withRole(g.hosts, 'postgres').map((h) => ({ host: h.name, script: restartProbeScript(g, h) })),
   };
 }
 

@@ -1,5 +1,6 @@
 // PostgreSQL + Patroni on role postgres. Patroni bootstraps the cluster itself: every member starts at
 // once, the first to take the DCS initialize key runs initdb, the others wait and clone from it.
+import { apiMemberReads, clusterReads, memberCheckReads } from './reads.js';
 import { stringify } from 'yaml';
 import type { Component, FileResource, Resource, Step, StepContext } from '../../engine/types.js';
 import { clusterParameters, localParameters, patroniSettings, type PatroniSettings } from './settings.js';
@@ -245,6 +246,8 @@ const config: Step = {
   verifyGroup: async (ctx) => {
     await verifyPatroniCluster(ctx, 120_000);
   },
+  reads: memberCheckReads,
+  groupReads: clusterReads,
 };
 
 const dcs: Step = {
@@ -254,6 +257,7 @@ const dcs: Step = {
   needs: ['etcd'],
   // Cluster-wide: one member applies it, the first whose REST API answers (chosen once per run, before planning).
   before: async (ctx) => void (await chooseApiMember(ctx, 'PATCH /config')),
+  groupReads: apiMemberReads,
   resources(ctx) {
     if (!isApiMember(ctx.inventory, ctx.hosts, ctx.host)) return [];
     const s = patroniSettings(ctx.inventory, ctx.host);

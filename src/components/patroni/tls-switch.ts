@@ -6,6 +6,7 @@
 // balancer is reloaded with that member checked in the new scheme and its normal `fall`. After the last member the
 // balancers hold the inventory's configuration, so haproxy.config finds nothing to change. A fresh member (no
 // config.yml yet) is left to patroni.config.
+import { clusterReads, memberRunningReads } from './reads.js';
 import type { Host } from '../../inventory/types.js';
 import type { FileResource, Step, StepContext, StepGroupContext, Transport } from '../../engine/types.js';
 import { renderTemplate } from '../../engine/template.js';
@@ -179,6 +180,14 @@ export function makeTlsSwitchStep(): Step {
       for (const [b, t] of await balancers(g))
         await pushBalancer(g, b, t, overrideFor(plan, done, new Set(plan.members)));
     },
+    groupReads: (g) => {
+      const members = withRole(g.hosts, 'postgres');
+      return [
+        ...members.flatMap((h) => [SCHEME_SCRIPT, DEPLOYED_SCRIPT].map((script) => ({ host: h.name, script }))),
+        ...clusterReads(g),
+      ];
+    },
+    reads: memberRunningReads,
     async order(g) {
       const names = [...(plan?.renew ?? []), ...(plan?.members ?? [])];
       return names.map((n) => g.hosts.find((h) => h.name === n)!).filter(Boolean);

@@ -11,7 +11,7 @@ import { errText, journal } from '../common.js';
 import { parsePatroniStatus } from '../patroni/facts.js';
 import { pgbouncerSettings } from './settings.js';
 import { LEADER_ROLE_NAMES } from './facts.js';
-import { patroniGet } from '../patroni/api.js';
+import { apiGetScript, patroniApi, patroniGet } from '../patroni/api.js';
 
 /** A psql call as the auth role (its password exported by the script, which travels on stdin); the SQL on stdin too. */
 function psqlAs(user: string, conn: string, sql: string): string {
@@ -49,11 +49,22 @@ export function parseMemberCheck(stdout: string): { version: string; inRecovery?
   return { version, inRecovery: last === 't' ? true : last === 'f' ? false : undefined };
 }
 
-export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
+function memberScript(ctx: StepContext): string {
   const s = pgbouncerSettings(ctx.inventory, ctx.host);
   const password = secret(ctx, 'pgbouncer_auth_password');
   const { pgPort } = patroniSettings(ctx.inventory, ctx.host);
-  const script = memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address, pgPort });
+  return memberCheckScript({ user: s.authUser, password, port: s.port, address: ctx.host.address, pgPort });
+}
+
+/** What verifyPgbouncerMember reads (with pooling on): Patroni's /patroni, the member check. */
+export function pgbouncerMemberReads(ctx: StepContext): string[] {
+  if (!pgbouncerSettings(ctx.inventory, ctx.host).enabled) return [];
+  return [apiGetScript(patroniApi(ctx.inventory, ctx.host), '/patroni'), memberScript(ctx)];
+}
+
+export async function verifyPgbouncerMember(ctx: StepContext, t: Transport, timeoutMs: number): Promise<void> {
+  const password = secret(ctx, 'pgbouncer_auth_password');
+  const script = memberScript(ctx);
   let want = '';
   const res = await waitFor(
     async () => {

@@ -10,7 +10,7 @@ import { pgbouncerSettings } from './settings.js';
 import { pgbouncerFiles } from './config.js';
 import { authCommand } from './auth.js';
 import { iniFact, LEADER_ROLE_NAMES, patroniRoleFact } from './facts.js';
-import { verifyPgbouncerMember } from './checks.js';
+import { verifyPgbouncerMember, pgbouncerMemberReads } from './checks.js';
 import { patroniApi } from '../patroni/api.js';
 
 const install: Step = {
@@ -59,6 +59,7 @@ const config = defineStep<PgbouncerFacts>({
   verify: async (ctx, t) => {
     if (pgbouncerSettings(ctx.inventory, ctx.host).enabled) await verifyPgbouncerMember(ctx, t, 60_000);
   },
+  reads: pgbouncerMemberReads,
 });
 
 export const pgbouncerSteps: Step[] = [install, config];

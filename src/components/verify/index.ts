@@ -1,13 +1,14 @@
 // End-to-end verification through the VIP: write on the primary port, read back from a replica on the
 // replica port, several members on the all-members port. psql runs on a postgres host (no client needed
 // on the control machine); the password travels in the environment of that one call and is masked.
+import { boundary, parseThroughVip, throughVipScript, type ThroughVip, type ThroughVipPlan } from './through-vip.js';
+import { clusterReads } from '../patroni/reads.js';
 import { PGHA_DATABASE } from '../access/settings.js';
 import { randomBytes } from 'node:crypto';
 import type { Component, Step, StepGroupContext, Transport } from '../../engine/types.js';
 import type { Host } from '../../inventory/types.js';
 import { CheckError, UserError } from '../../util/errors.js';
 import { shq } from '../../engine/quote.js';
-import { waitFor } from '../../engine/wait.js';
 import { patroniSettings } from '../patroni/settings.js';
 import { haproxySettings } from '../haproxy/settings.js';
 import { secret } from '../secrets.js';
@@ -15,7 +16,7 @@ import { errText, journal, requireVip, withRole } from '../common.js';
 import { verifyEtcdCluster } from '../etcd/checks.js';
 import { verifyPatroniCluster } from '../patroni/checks.js';
 import { verifyHaproxy } from '../haproxy/checks.js';
-import { vipState, verifyKeepalived } from '../keepalived/checks.js';
+import { vipReads, vipState, verifyKeepalived } from '../keepalived/checks.js';
 import { poolingEnabled } from '../pgbouncer/settings.js';
 import { verifyPooledPorts, type PooledResult } from '../pgbouncer/checks.js';
 import { verifyBackups } from '../backup/checks.js';
@@ -39,9 +40,8 @@ export const VERIFY_TABLE = 'pgha_verify';
 interface Psql {
   t: Transport;
   host: Host;
-  run(port: number, sql: string): Promise<{ code: number; out: string; err: string }>;
-  /** The same query over `times` separate connections, in one round trip; stops at the first failure. */
-  runMany(port: number, sql: string, times: number): Promise<{ code: number; out: string; err: string }>;
+  /** Write, read back, several connections: one round trip (./through-vip.ts). */
+  endToEnd(plan: Omit<ThroughVipPlan, 'psql' | 'password'>): Promise<ThroughVip>;
 }
 
 function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
@@ -51,19 +51,22 @@ function psqlOn(ctx: StepGroupContext, host: Host, vip: string): Psql {
   // psql through the VIP as the superuser, into pgha's own database (access.roles creates it); the password travels in the script (on stdin), never in argv.
   const psql = (port: number, sql: string) =>
     `psql -X -At -v ON_ERROR_STOP=1 ${shq(`host=${vip} port=${port} user=${s.superuser} dbname=${PGHA_DATABASE} connect_timeout=5`)} -c ${shq(sql)}`;
-  const exec = async (script: string, timeoutMs: number) => {
-    const r = await t.exec(script, { secrets: [password], timeoutMs });
-    return { code: r.code, out: r.stdout.trim(), err: r.stderr.trim() };
-  };
   return {
     t,
     host,
-    run: (port, sql) => exec(`PGPASSWORD=${shq(password)} ${psql(port, sql)}`, 30_000),
-    runMany: (port, sql, times) =>
-      exec(
-        `export PGPASSWORD=${shq(password)}\ni=0\nwhile [ $i -lt ${times} ]; do ${psql(port, sql)} || exit $?; i=$((i+1)); done`,
-        60_000,
-      ),
+    endToEnd: async (plan) => {
+      const b = boundary();
+      const r = await t.exec(throughVipScript({ ...plan, psql, password }, b), {
+        secrets: [password],
+        timeoutMs: 90_000 + plan.read.timeoutMs,
+      });
+      const got = parseThroughVip(r.stdout, b);
+      if (!got) {
+        const why = r.stderr.trim() || `exit ${r.code}`;
+        return { write: { code: r.code || 1, out: '', err: `the check's script ended early: ${why}` } };
+      }
+      return got;
+    },
   };
 }
 
@@ -99,14 +102,28 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const psql = psqlOn(ctx, client, vip);
   const token = randomBytes(8).toString('hex');
 
-  // 1. Write through the primary port.
-  const w = await psql.run(
-    s.primaryPort,
-    `create table if not exists ${VERIFY_TABLE} (id bigserial primary key, token text not null, at timestamptz not null default now()); ` +
-      `delete from ${VERIFY_TABLE} where at < now() - interval '1 day'; ` +
-      `insert into ${VERIFY_TABLE}(token) values ('${token}'); ` +
-      `select host(inet_server_addr()) || '|' || pg_is_in_recovery()`,
-  );
+  // Several separate connections through the balanced port.
+  const n = Math.max(4, 2 * withRole(inv.hosts, 'postgres').length);
+  // 1. Write through the primary port; 2. read it back through the replica port (bounded wait for replication,
+  // on the host); 3. several connections through the all-members port: all in one round trip.
+  const all = await psql.endToEnd({
+    write: {
+      port: s.primaryPort,
+      sql:
+        `create table if not exists ${VERIFY_TABLE} (id bigserial primary key, token text not null, at timestamptz not null default now()); ` +
+        `delete from ${VERIFY_TABLE} where at < now() - interval '1 day'; ` +
+        `insert into ${VERIFY_TABLE}(token) values ('${token}'); ` +
+        `select host(inet_server_addr()) || '|' || pg_is_in_recovery()`,
+    },
+    read: {
+      port: s.replicaPort,
+      sql: `select host(inet_server_addr()) || '|' || pg_is_in_recovery() || '|' || (select count(*) from ${VERIFY_TABLE} where token = '${token}')`,
+      timeoutMs: 15_000,
+      intervalMs: 500,
+    },
+    many: { port: s.allPort, sql: 'select host(inet_server_addr())', times: n },
+  });
+  const w = all.write;
   const [wServer = '', wRecovery = ''] = w.out.split('\n').pop()!.split('|');
   if (w.code !== 0 || wRecovery !== 'false') {
     throw new CheckError(
@@ -118,21 +135,13 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
     );
   }
 
-  // 2. Read it back through the replica port (bounded wait for replication).
-  const read = await waitFor(
-    async () => {
-      const r = await psql.run(
-        s.replicaPort,
-        `select host(inet_server_addr()) || '|' || pg_is_in_recovery() || '|' || (select count(*) from ${VERIFY_TABLE} where token = '${token}')`,
-      );
-      const [server = '', rec = '', count = ''] = r.out.split('|');
-      return {
-        ok: r.code === 0 && rec === 'true' && count === '1',
-        value: r.code !== 0 ? r.err : `server ${server} in recovery = ${rec}, rows = ${count}`,
-      };
-    },
-    { timeoutMs: 15_000, intervalMs: 500, what: 'read from a replica' },
-  );
+  const r = all.read ?? { code: 1, out: '', err: 'no read after the write', waitedMs: 0 };
+  const [server = '', rec = '', count = ''] = r.out.split('|');
+  const read = {
+    ok: r.code === 0 && rec === 'true' && count === '1',
+    value: r.code !== 0 ? r.err : `server ${server} in recovery = ${rec}, rows = ${count}`,
+    elapsedMs: r.waitedMs,
+  };
   if (!read.ok) {
     throw new CheckError(
       client.name,
@@ -145,9 +154,7 @@ export async function verifyCluster(ctx: StepGroupContext): Promise<VerifyReport
   const rServer = String(read.value).replace(/^server (\S+).*$/, '$1');
 
   // 3. Several connections through the all-members port reach more than one member.
-  // Several separate connections through the balanced port, in one round trip.
-  const n = Math.max(4, 2 * withRole(inv.hosts, 'postgres').length);
-  const many = await psql.runMany(s.allPort, 'select host(inet_server_addr())', n);
+  const many = all.many ?? { code: 1, out: '', err: 'not run' };
   if (many.code !== 0) {
     throw new CheckError(
       client.name,
@@ -193,6 +200,8 @@ export const verifyStep: Step = {
   title: 'Verify the cluster end to end through the VIP',
   needs: EVERY_LAYER,
   resources: () => [],
+  // The layer checks it starts with come from the read at the start of the run (when nothing changed since).
+  groupReads: (ctx) => [...clusterReads(ctx), ...vipReads(ctx)],
   async verifyGroup(ctx) {
     const r = await verifyCluster(ctx);
     ctx.log(
