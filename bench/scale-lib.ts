@@ -1,5 +1,6 @@
 // The pure parts of the scale benchmark (bench/scale.ts): inventories for N hosts, statistics, the table, and
 // what the tools' outputs say.
+import { summarize } from './compare-lib.js';
 
 export interface Stats {
   min: number;
@@ -8,11 +9,8 @@ export interface Stats {
 }
 
 export function stats(xs: number[]): Stats {
-  if (!xs.length) throw new Error('no figures');
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-  return { min: s[0], median, max: s[s.length - 1] };
+  const { min, median, max } = summarize(xs);
+  return { min, median, max };
 }
 
 export interface LabHostSpec {

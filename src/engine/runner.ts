@@ -50,6 +50,11 @@ export interface RunSettings {
   pendingDir?: string;
 }
 
+/** The result of a host whose step threw. */
+function failedResult(step: Step, host: Host, error: Error): HostStepResult {
+  return { host: host.name, step: step.id, changes: [], restarted: [], reloaded: [], reason: 'failed', error };
+}
+
 export class Runner {
   readonly results: HostStepResult[] = [];
   constructor(readonly s: RunSettings) {}
@@ -339,15 +344,7 @@ export class Runner {
         this.s.events.hostDone?.(step, r);
         return r;
       } catch (e) {
-        const r: HostStepResult = {
-          host: h.name,
-          step: step.id,
-          changes: [],
-          restarted: [],
-          reloaded: [],
-          reason: 'failed',
-          error: e as Error,
-        };
+        const r = failedResult(step, h, e as Error);
         this.s.events.hostDone?.(step, r);
         return r;
       }
@@ -392,15 +389,7 @@ export class Runner {
     try {
       r = await this.runOnHost(step, host);
     } catch (e) {
-      r = {
-        host: host.name,
-        step: step.id,
-        changes: [],
-        restarted: [],
-        reloaded: [],
-        reason: 'failed',
-        error: e as Error,
-      };
+      r = failedResult(step, host, e as Error);
     }
     this.results.push(r);
     if (!r.error) {

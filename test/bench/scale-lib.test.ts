@@ -21,7 +21,7 @@ describe('scale benchmark', () => {
     expect(stats([3, 1, 2])).toEqual({ min: 1, median: 2, max: 3 });
     expect(stats([4, 1, 3, 2])).toEqual({ min: 1, median: 2.5, max: 4 });
     expect(stats([7])).toEqual({ min: 7, median: 7, max: 7 });
-    expect(() => stats([])).toThrow(/no figures/);
+    expect(() => stats([])).toThrow(/no values/);
   });
 
   it('N hosts with names and addresses in the /24, refused outside 1..200', () => {

@@ -8,19 +8,9 @@ import type { Resource } from '../../src/engine/types.js';
 import type { Inventory } from '../../src/inventory/types.js';
 import { load } from '../inventory/helpers.js';
 import { ctxFor } from './helpers.js';
+import { BASE } from '../inventory/helpers.js';
 
-const LAYOUT = `cluster: demo
-provider: lab
-network:
-  subnet: 10.77.0.0/24
-  vip: 10.77.0.100
-hosts:
-  lb1: {address: 10.77.0.21, roles: [haproxy]}
-  lb2: {address: 10.77.0.22, roles: [haproxy]}
-  pg1: {address: 10.77.0.11, roles: [postgres, etcd]}
-  pg2: {address: 10.77.0.12, roles: [postgres, etcd]}
-  pg3: {address: 10.77.0.13, roles: [postgres, etcd]}
-`;
+const LAYOUT = BASE;
 
 /** The inventory of LAYOUT with these cluster vars and extra host lines. */
 function inventory(vars: Record<string, unknown> = {}, extraHosts = ''): Inventory {
