@@ -132,7 +132,8 @@ describe('faults: clear messages, and a re-run converges', () => {
     let dpkgSeen = '';
     let watching = false;
     const killed = await run(['up', '-i', file], (out, kill) => {
-      if (watching || !out.includes('== Install PostgreSQL and Patroni')) return;
+      // dpkg works in the step that installs every package at once (packages_at_once), or in Patroni's own.
+      if (watching || !/== Install (every package of this run|PostgreSQL and Patroni)/.test(out)) return;
       watching = true;
       void (async () => {
         // SIGKILL as soon as dpkg works on a host: the worst moment for a package manager.
