@@ -9,6 +9,7 @@ import { commandSpecs, parseArgv } from './parse.js';
 import type { GlobalOptions } from './session.js';
 import { openEventLog } from './logfile.js';
 import { recapOf } from './recap.js';
+import { exitAfterFlush } from './exit.js';
 import type { Shell } from './commands/completion.js';
 
 // Each command's module (and what it needs: the components, SSH, a provider's client) is loaded only when that
@@ -131,9 +132,9 @@ for (const [sig, code] of [
 }
 
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (e) => {
     process.stderr.write(`pgha: internal error: ${(e as Error)?.stack ?? e}\n`);
-    process.exit(1);
+    exitAfterFlush(1);
   },
 );
