@@ -1,7 +1,7 @@
 // The runner: steps in order; within a step, its hosts in parallel (or one at a time, in a stated order, for a
 // rolling step). Per host: facts (1 round trip) -> resources -> probe (1 round trip) -> changes -> apply -> verify.
 // A failed host lets the other hosts of the step finish, then stops the run with a per-host report.
-import type { Host, Inventory } from '../inventory/types.js';
+import type { Host } from '../inventory/types.js';
 import type { Change, FactSpec, Facts, Resource, Step, StepContext, StepGroupContext, Transport } from './types.js';
 import { factsAndProbe, probe, probeIdentity, type ProbeResult } from './probe.js';
 import { PENDING_DIR, PENDING_FACT, clearScript, pendingFact, type Pending } from './pending.js';
@@ -12,48 +12,9 @@ import { RunError } from '../util/errors.js';
 import { mask } from './mask.js';
 import { planReads, readHostOnce, type HostRead } from './prefetch.js';
 import { PrefetchMiss, ReplayTransport, attempt } from './replay.js';
+import { failedResult, type HostStepResult, type RunSettings } from './run-types.js';
 
-export interface HostStepResult {
-  host: string;
-  step: string;
-  changes: Change[];
-  restarted: string[];
-  reloaded: string[];
-  /** Why nothing changed, or what was done. */
-  reason: string;
-  error?: Error;
-  /** SSH round trips this step made on this host (facts, probes, apply, verify). */
-  roundTrips?: number;
-  /** Services restarted/reloaded (or started) for this step's changes: their records are cleared once it verified. */
-  notified?: string[];
-}
-
-export interface RunEvents {
-  stepStart?(step: Step, hosts: Host[]): void;
-  hostDone?(step: Step, r: HostStepResult): void;
-  stepDone?(step: Step, results: HostStepResult[]): void;
-  log?(line: string, host?: string): void;
-}
-
-export interface RunSettings {
-  inventory: Inventory;
-  secrets: Record<string, string>;
-  transports: Map<string, Transport>;
-  check: boolean;
-  diff: boolean;
-  events: RunEvents;
-  /** Extra directories searched for templates (a user playbook's own folder). */
-  templateDirs?: string[];
-  /** Asks before a repair that deletes data (StepGroupContext.confirm). */
-  confirm?: StepGroupContext['confirm'];
-  /** Directory of the notification records on the hosts (default PENDING_DIR; tests point it elsewhere). */
-  pendingDir?: string;
-}
-
-/** The result of a host whose step threw. */
-function failedResult(step: Step, host: Host, error: Error): HostStepResult {
-  return { host: host.name, step: step.id, changes: [], restarted: [], reloaded: [], reason: 'failed', error };
-}
+export type { HostStepResult, RunEvents, RunSettings } from './run-types.js';
 
 export class Runner {
   readonly results: HostStepResult[] = [];
